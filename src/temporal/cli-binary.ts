@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
+
+export type TemporalExecutable = { type: 'existing-path'; path: string } | { type: 'cached-download' };
+
+export interface TemporalCliSearch {
+  /** TEMPORAL_CLI_PATH, when set. */
+  explicitPath?: string | undefined;
+  /** The PATH to search for `temporal`. */
+  searchPath?: string | undefined;
+  /** The user's cache directory (XDG_CACHE_HOME or ~/.cache). */
+  cacheHome?: string | undefined;
+  log?: (line: string) => void;
+}
+
+export function cachedCliPath(cacheHome: string | undefined): string {
+  const base = cacheHome ?? path.join(os.homedir(), '.cache');
+  return path.join(base, 'sadasya', 'temporal-cli', TEMPORAL_CLI_VERSION, 'temporal');
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(searchPath: string | undefined): string | undefined {
+  for (const dir of (searchPath ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, 'temporal'))) return path.join(dir, 'temporal');
+  }
+  return undefined;
+}
+
+function goAvailable(): boolean {
+  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Finds the Temporal CLI (which holds the dev server and the Web UI), in this order:
+ * TEMPORAL_CLI_PATH, `temporal` on PATH, the per-version cache, a `go install` into that cache,
+ * and finally the Temporal SDK's own download for machines with internet but no Go.
+ * @throws Error saying what to do next when TEMPORAL_CLI_PATH is wrong or the Go build fails.
+ */
+export function findTemporalCli(search: TemporalCliSearch): TemporalExecutable {
+  const log = search.log ?? (() => undefined);
+  if (search.explicitPath) {
+    if (!isExecutable(search.explicitPath)) {
+      throw new Error(`TEMPORAL_CLI_PATH=${search.explicitPath} is not an executable file. Point it at a Temporal CLI binary or unset it.`);
+    }
+    return { type: 'existing-path', path: search.explicitPath };
+  }
+  const fromPath = onPath(search.searchPath);
+  if (fromPath) return { type: 'existing-path', path: fromPath };
+  const cached = cachedCliPath(search.cacheHome);
+  if (isExecutable(cached)) return { type: 'existing-path', path: cached };
+  if (!goAvailable()) {
+    log(`No Temporal CLI found and no Go toolchain; falling back to the Temporal SDK's download of its dev server.`);
+    return { type: 'cached-download' };
+  }
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(cached)} (once; takes a few minutes)...`);
+  mkdirSync(path.dirname(cached), { recursive: true });
+  const build = spawnSync('go', ['install', GO_PACKAGE], {
+    env: { ...process.env, GOBIN: path.dirname(cached), GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (build.status !== 0 || !existsSync(cached)) {
+    throw new Error(
+      `"go install ${GO_PACKAGE}" failed (exit ${String(build.status)}). Check that the Go module proxy is reachable, ` +
+        'or install the Temporal CLI yourself and set TEMPORAL_CLI_PATH to it.',
+    );
+  }
+  return { type: 'existing-path', path: cached };
+}
