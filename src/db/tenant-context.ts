@@ -1,0 +1,32 @@
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+
+/** Who is acting, for whom, and from where: the transaction's tenant and audit context. */
+export interface TenantContext {
+  tenantId: string;
+  /** e.g. `user:<uuid>`, `workflow:<id>`, `cli:<os user>`, `applicant`. */
+  actor: string;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export type TenantTransaction = CommonQueryMethods;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Runs `work` in one transaction bound to one tenant. Row-level security reads the tenant
+ * from the transaction-local `app.tenant_id`, so nothing escapes the transaction, and the
+ * audit triggers read the actor, IP and user agent from the same place.
+ * @throws TypeError when the tenant id is not a UUID.
+ */
+export async function withTenant<T>(pool: DatabasePool, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+  if (!UUID.test(context.tenantId)) throw new TypeError(`tenantId must be a UUID, got "${context.tenantId}"`);
+  return pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`
+      SELECT set_config('app.tenant_id', ${context.tenantId}, true),
+             set_config('app.actor', ${context.actor}, true),
+             set_config('app.ip', ${context.ip ?? ''}, true),
+             set_config('app.user_agent', ${(context.userAgent ?? '').slice(0, 500)}, true)`);
+    return work(tx);
+  });
+}

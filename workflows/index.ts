@@ -1,0 +1,3 @@
+export async function ping(name: string): Promise<string> {
+  return `pong ${name}`;
+}
