@@ -10,12 +10,16 @@ CREATE TABLE event_store (
   event_type text NOT NULL CHECK (event_type ~ '^[A-Z][A-Za-z]+$'),
   payload jsonb NOT NULL CHECK (jsonb_typeof(payload) = 'object'),
   metadata jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+  -- Set by the step that appended the event (e.g. workflow id + step): a retried step finds
+  -- its events already there and appends nothing.
+  idempotency_key text,
   recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   chain_seq bigint NOT NULL,
   prev_hash bytea NOT NULL,
   hash bytea NOT NULL,
   CONSTRAINT event_store_stream_version UNIQUE (tenant_id, aggregate_id, version),
-  UNIQUE (tenant_id, chain_seq)
+  UNIQUE (tenant_id, chain_seq),
+  UNIQUE (tenant_id, idempotency_key)
 );
 CREATE INDEX event_store_tenant_position ON event_store (tenant_id, position);
 CREATE INDEX event_store_type ON event_store (tenant_id, event_type, position);
@@ -25,7 +29,7 @@ ALTER TABLE event_store FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON event_store
   USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant());
 GRANT SELECT ON event_store TO sadasya_app;
-GRANT INSERT (tenant_id, aggregate_type, aggregate_id, version, event_type, payload, metadata) ON event_store TO sadasya_app;
+GRANT INSERT (tenant_id, aggregate_type, aggregate_id, version, event_type, payload, metadata, idempotency_key) ON event_store TO sadasya_app;
 
 -- The head of each tenant's chain. Only the trigger below touches it. Locking the head row
 -- orders a tenant's appends, so the chain has no gaps and no forks.
@@ -40,7 +44,7 @@ CREATE FUNCTION event_row_hash(prev bytea, e event_store) RETURNS bytea
   AS $$
   SELECT digest(
     prev || convert_to(concat_ws('|', e.tenant_id, e.chain_seq, e.aggregate_type, e.aggregate_id, e.version, e.event_type,
-      e.payload::text, e.metadata::text, to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')), 'UTF8'),
+      e.payload::text, e.metadata::text, e.idempotency_key, to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')), 'UTF8'),
     'sha256')
 $$;
 

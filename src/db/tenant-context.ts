@@ -20,13 +20,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * @throws TypeError when the tenant id is not a UUID.
  */
 export async function withTenant<T>(pool: DatabasePool, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
-  if (!UUID.test(context.tenantId)) throw new TypeError(`tenantId must be a UUID, got "${context.tenantId}"`);
   return pool.transaction(async (tx) => {
-    await tx.query(sql.unsafe`
-      SELECT set_config('app.tenant_id', ${context.tenantId}, true),
-             set_config('app.actor', ${context.actor}, true),
-             set_config('app.ip', ${context.ip ?? ''}, true),
-             set_config('app.user_agent', ${(context.userAgent ?? '').slice(0, 500)}, true)`);
+    await enterTenant(tx, context);
     return work(tx);
   });
+}
+
+/**
+ * Binds the current transaction to a tenant and an audit context (transaction-local).
+ * @throws TypeError when the tenant id is not a UUID.
+ */
+export async function enterTenant(tx: TenantTransaction, context: TenantContext): Promise<void> {
+  if (!UUID.test(context.tenantId)) throw new TypeError(`tenantId must be a UUID, got "${context.tenantId}"`);
+  await tx.query(sql.unsafe`
+    SELECT set_config('app.tenant_id', ${context.tenantId}, true),
+           set_config('app.actor', ${context.actor}, true),
+           set_config('app.ip', ${context.ip ?? ''}, true),
+           set_config('app.user_agent', ${(context.userAgent ?? '').slice(0, 500)}, true)`);
 }

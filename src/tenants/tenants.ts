@@ -1,0 +1,91 @@
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { enterTenant, type TenantTransaction } from '../db/tenant-context.ts';
+import type { Keyring } from './keyring.ts';
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const durationMs = z.number().int().min(1_000).max(366 * 24 * 3600 * 1000);
+
+export const NewTenantSchema = z
+  .object({
+    slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, 'lowercase letters, digits and hyphens, 1-40 characters'),
+    name: z.string().trim().min(1).max(200),
+    memberNumberPrefix: z.string().regex(/^[A-Z]{2,8}$/, '2-8 capital letters'),
+    feeSchedule: z.object({ currency: z.string().regex(/^[A-Z]{3}$/), admissionFeeMinor: z.number().int().min(0) }),
+    approvalReminderAfterMs: durationMs.default(3 * 24 * 3600 * 1000),
+    approvalEscalationAfterMs: durationMs.default(7 * 24 * 3600 * 1000),
+    paymentWindowMs: durationMs.default(14 * 24 * 3600 * 1000),
+    timeZone: z
+      .string()
+      .default('Asia/Kathmandu')
+      .refine(isTimeZone, 'unknown time zone'),
+  })
+  .refine((t) => t.approvalEscalationAfterMs > t.approvalReminderAfterMs, {
+    path: ['approvalEscalationAfterMs'],
+    message: 'must be longer than approvalReminderAfterMs',
+  });
+
+export type NewTenant = z.input<typeof NewTenantSchema>;
+
+export const TenantSchema = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  memberNumberPrefix: z.string(),
+  feeSchedule: z.object({ currency: z.string(), admissionFeeMinor: z.number() }),
+  approvalReminderAfterMs: z.number(),
+  approvalEscalationAfterMs: z.number(),
+  paymentWindowMs: z.number(),
+  cardValidityMs: z.number(),
+  timeZone: z.string(),
+});
+export type Tenant = z.infer<typeof TenantSchema>;
+
+const selectTenant = sql.fragment`
+  SELECT id, slug, name, member_number_prefix AS "memberNumberPrefix", fee_schedule AS "feeSchedule",
+         (extract(epoch FROM approval_reminder_after) * 1000)::float8 AS "approvalReminderAfterMs",
+         (extract(epoch FROM approval_escalation_after) * 1000)::float8 AS "approvalEscalationAfterMs",
+         (extract(epoch FROM payment_window) * 1000)::float8 AS "paymentWindowMs",
+         (extract(epoch FROM card_validity) * 1000)::float8 AS "cardValidityMs",
+         time_zone AS "timeZone"
+  FROM tenants`;
+
+function interval(ms: number) {
+  return sql.fragment`make_interval(secs => ${ms / 1000})`;
+}
+
+/**
+ * Creates a tenant with its own keys and member-number sequence, in one transaction.
+ * @throws ZodError naming the bad field.
+ */
+export async function createTenant(pool: DatabasePool, keyring: Keyring, input: NewTenant, actor: string): Promise<Tenant> {
+  const t = NewTenantSchema.parse(input);
+  return pool.transaction(async (tx) => {
+    const id = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
+      INSERT INTO tenants (slug, name, member_number_prefix, fee_schedule, approval_reminder_after,
+                           approval_escalation_after, payment_window, time_zone)
+      VALUES (${t.slug}, ${t.name}, ${t.memberNumberPrefix}, ${sql.jsonb(t.feeSchedule)},
+              ${interval(t.approvalReminderAfterMs)}, ${interval(t.approvalEscalationAfterMs)},
+              ${interval(t.paymentWindowMs)}, ${t.timeZone})
+      RETURNING id`);
+    await enterTenant(tx, { tenantId: id, actor });
+    await keyring.provision(tx, id);
+    return tx.one(sql.type(TenantSchema)`${selectTenant} WHERE id = ${id}`);
+  });
+}
+
+export async function findTenantBySlug(db: DatabasePool | TenantTransaction, slug: string): Promise<Tenant | null> {
+  return db.maybeOne(sql.type(TenantSchema)`${selectTenant} WHERE slug = ${slug}`);
+}
+
+export async function findTenant(db: DatabasePool | TenantTransaction, id: string): Promise<Tenant | null> {
+  return db.maybeOne(sql.type(TenantSchema)`${selectTenant} WHERE id = ${id}`);
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
+import { appendToStream } from '../../src/events/event-store.ts';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { insertApplicant } from '../../src/members/member-repository.ts';
+import { Keyring } from '../../src/tenants/keyring.ts';
+import type { Tenant } from '../../src/tenants/tenants.ts';
+import { createUser } from '../../src/users/users.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { makeCommittee, makeTenant, seedMiniGeography, testMasterKey, type MiniGeography } from '../support/fixtures.ts';
+
+let db: TestDatabase;
+let keyring: Keyring;
+let geo: MiniGeography;
+let tenantA: Tenant;
+let tenantB: Tenant;
+
+async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
+  const committeeId = await makeCommittee(db.app, tenant.id, geo.localLevelId);
+  await withTenant(db.app, { tenantId: tenant.id, actor: 'seed' }, async (tx) => {
+    const keys = await keyring.forTenant(tx, tenant.id);
+    const user = await createUser(tx, tenant.id, { email: `head@${tenant.slug}.np`, displayName: 'Head', password: 'correct horse battery', roles: ['treasurer'] });
+    await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${tenant.id}, ${committeeId}, ${user.id}, 'head')`);
+    const memberId = randomUUID();
+    const application = ApplicationSchema.parse({ fullNameEn: 'Ram Thapa', gender: 'M', phone, email: `ram@${tenant.slug}.np`, wardId: geo.wardIds[0] });
+    await insertApplicant(tx, keys, memberId, application, `wf-${memberId}`);
+    const invoiceId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
+      INSERT INTO invoices (tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
+      VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);
+    await tx.query(sql.unsafe`INSERT INTO payments (tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at)
+      VALUES (${tenant.id}, ${invoiceId}, ${memberId}, 10000, 'NPR', 'esewa', ${`ref-${memberId}`}, now())`);
+    await tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
+      VALUES (${tenant.id}, ${memberId}, 'X-1', 'k', '\\x00', ${randomUUID()}, '2030-01-01')`);
+    await tx.query(sql.unsafe`INSERT INTO member_statistics (tenant_id, geography_id, status, member_count) VALUES (${tenant.id}, ${geo.wardIds[0]}, 'active', 1)`);
+    await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
+  });
+}
+
+/** Re-inserts a row as it is (new id); the event store and audit log through their own columns. */
+async function insertCopy(tx: TenantTransaction, table: string, row: Record<string, unknown>) {
+  if (table === 'event_store') {
+    return tx.query(sql.unsafe`INSERT INTO event_store (tenant_id, aggregate_type, aggregate_id, version, event_type, payload)
+      VALUES (${String(row.tenant_id)}, 'Member', ${randomUUID()}, 1, 'MemberRegistered', '{}')`);
+  }
+  if (table === 'audit_log') {
+    return tx.query(sql.unsafe`INSERT INTO audit_log (tenant_id, table_name, operation) VALUES (${String(row.tenant_id)}, 'members', 'INSERT')`);
+  }
+  const copy = { ...row, ...(typeof row.id === 'string' ? { id: randomUUID() } : {}) };
+  return tx.query(sql.unsafe`INSERT INTO ${sql.identifier([table])}
+    SELECT * FROM jsonb_populate_record(NULL::${sql.identifier([table])}, ${sql.jsonb(copy as never)})`);
+}
+
+/** Every table with a tenant_id column: a new table that forgets its policy fails here. */
+async function tenantTables(): Promise<string[]> {
+  const rows = await db.owner.anyFirst(sql.type(z.object({ t: z.string() }))`
+    SELECT table_name AS t FROM information_schema.columns
+    WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name`);
+  return [...rows];
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  keyring = new Keyring(testMasterKey());
+  geo = await seedMiniGeography(db.owner);
+  tenantA = await makeTenant(db.app, keyring, 'party-a', 'PA');
+  tenantB = await makeTenant(db.app, keyring, 'party-b', 'PB');
+  await seedEverything(tenantA, '9841000001');
+  await seedEverything(tenantB, '9841000002');
+});
+afterAll(() => db.close());
+
+const count = (table: string, tenantId?: string) => {
+  const query = sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM ${sql.identifier([table])}`;
+  return tenantId ? withTenant(db.app, { tenantId, actor: 'probe' }, (tx) => tx.oneFirst(query)) : db.app.oneFirst(query);
+};
+
+test('the application role is no superuser, bypasses no policy and owns nothing', async () => {
+  const role = await db.app.one(sql.type(z.object({ rolsuper: z.boolean(), rolbypassrls: z.boolean(), owned: z.number() }))`
+    SELECT rolsuper, rolbypassrls, (SELECT count(*)::int FROM pg_class WHERE relowner = r.oid) AS owned
+    FROM pg_roles r WHERE rolname = current_user`);
+  expect(role).toEqual({ rolsuper: false, rolbypassrls: false, owned: 0 });
+});
+
+test('every tenant table forces row-level security', async () => {
+  const tables = await tenantTables();
+  expect(tables.length).toBeGreaterThanOrEqual(12);
+  const unforced = await db.owner.anyFirst(sql.type(z.object({ t: z.string() }))`
+    SELECT relname AS t FROM pg_class WHERE relname = ANY(${sql.array(tables.filter((t) => t !== 'event_chain_heads'), 'text')})
+    AND NOT (relrowsecurity AND relforcerowsecurity)`);
+  expect(unforced).toEqual([]);
+});
+
+describe.each(['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'member_statistics', 'members', 'payments', 'tenant_keys', 'user_roles', 'users'])(
+  '%s',
+  (table) => {
+    test('with no tenant set, a query returns 0 rows', async () => {
+      expect(await count(table)).toBe(0);
+    });
+
+    test('each tenant sees only its own rows, and both have some', async () => {
+      const [a, b] = [await count(table, tenantA.id), await count(table, tenantB.id)];
+      expect(a).toBeGreaterThan(0);
+      expect(b).toBeGreaterThan(0);
+      const foreign = await withTenant(db.app, { tenantId: tenantB.id, actor: 'probe' }, (tx) =>
+        tx.oneFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE tenant_id <> ${tenantB.id}`));
+      expect(foreign).toBe(0);
+    });
+
+    test("an insert carrying another tenant's id is rejected", async () => {
+      const before = await count(table, tenantB.id);
+      const row = await withTenant(db.app, { tenantId: tenantA.id, actor: 'probe' }, (tx) =>
+        tx.oneFirst(sql.type(z.object({ r: z.record(z.string(), z.unknown()) }))`
+          SELECT to_jsonb(t) AS r FROM ${sql.identifier([table])} t LIMIT 1`));
+      const attempt = withTenant(db.app, { tenantId: tenantB.id, actor: 'probe' }, (tx) => insertCopy(tx, table, row));
+      await expect(attempt).rejects.toThrow(table === 'audit_log' ? /permission denied/ : /row-level security/);
+      expect(await count(table, tenantB.id)).toBe(before);
+    });
+
+    test("tenant B cannot change or delete tenant A's rows", async () => {
+      const before = await count(table, tenantA.id);
+      const touched = await withTenant(db.app, { tenantId: tenantB.id, actor: 'probe' }, async (tx) => {
+        const target = sql.identifier([table]);
+        const outcomes = await Promise.allSettled([
+          tx.query(sql.unsafe`UPDATE ${target} SET tenant_id = tenant_id WHERE tenant_id = ${tenantA.id}`),
+        ]);
+        const deleted = await tx.query(sql.unsafe`DELETE FROM ${target} WHERE tenant_id = ${tenantA.id}`).catch(() => ({ rowCount: 0 }));
+        return outcomes.reduce((sum, o) => sum + (o.status === 'fulfilled' ? o.value.rowCount : 0), deleted.rowCount);
+      }).catch(() => 0);
+      expect(touched).toBe(0);
+      expect(await count(table, tenantA.id)).toBe(before);
+    });
+  },
+);
+
+test('the chain heads are out of the application role\'s reach', async () => {
+  await expect(db.app.query(sql.unsafe`SELECT * FROM event_chain_heads`)).rejects.toThrow(/permission denied/);
+});
+
+test('member numbers cannot be drawn without a tenant', async () => {
+  await expect(db.app.query(sql.unsafe`SELECT next_member_number()`)).rejects.toThrow(/no tenant set/);
+});
