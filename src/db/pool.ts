@@ -11,11 +11,15 @@ export interface PoolOptions {
  * A Slonik pool for the application role. Timestamps come back as epoch milliseconds,
  * int8 as bigint (slonik's default parsers).
  */
-export function createDatabasePool(url: string, options: PoolOptions = {}): Promise<DatabasePool> {
-  return createPool(url, {
+export async function createDatabasePool(url: string, options: PoolOptions = {}): Promise<DatabasePool> {
+  const pool = await createPool(url, {
     maximumPoolSize: options.maximumPoolSize ?? 10,
     statementTimeout: options.statementTimeoutMs ?? 30_000,
     connectionTimeout: 5_000,
     idleTimeout: 30_000,
   });
+  // Slonik also emits every query error on the pool; the error still rejects the query that
+  // caused it. Without a listener the emit itself would throw and mask the real error.
+  pool.on('error', () => undefined);
+  return pool;
 }

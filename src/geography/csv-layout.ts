@@ -49,7 +49,9 @@ export class GeographyCsvError extends Error {
   readonly issues: CsvIssue[];
 
   constructor(issues: CsvIssue[]) {
-    super(`invalid geography CSV:\n${issues.map((i) => `  line ${i.line}, field ${i.field}: ${i.message}`).join('\n')}`);
+    const shown = issues.slice(0, 50).map((i) => `  line ${i.line}, field ${i.field}: ${i.message}`);
+    const more = issues.length > 50 ? [`  … and ${issues.length - 50} more`] : [];
+    super(`invalid geography CSV:\n${[...shown, ...more].join('\n')}`);
     this.issues = issues;
   }
 }
@@ -88,9 +90,11 @@ function rowResult(header: string[], fields: string[], line: number): GeographyN
   return issues.length > 0 ? issues : node;
 }
 
-function readRecords(text: string): { record: string[]; info: { lines: number } }[] {
+const CsvRecords = z.array(z.object({ record: z.array(z.string()), info: z.object({ lines: z.number() }) }));
+
+function readRecords(text: string): z.infer<typeof CsvRecords> {
   try {
-    return parse(text, { info: true, bom: true, trim: true, skip_empty_lines: true });
+    return CsvRecords.parse(parse(text, { info: true, bom: true, trim: true, skip_empty_lines: true }));
   } catch (err) {
     if (!(err instanceof CsvError)) throw err;
     throw new GeographyCsvError([{ line: Number(err.lines ?? 0), field: 'row', message: err.message }]);
@@ -117,7 +121,7 @@ export function parseCsvLayout(text: string): GeographyNode[] {
     }
     const earlier = lineOfCode.get(result.code.toLowerCase());
     if (earlier !== undefined) issues.push({ line: info.lines, field: 'code', message: `duplicates line ${earlier}` });
-    lineOfCode.set(result.code.toLowerCase(), info.lines);
+    else lineOfCode.set(result.code.toLowerCase(), info.lines);
     nodes.push(result);
   }
   if (issues.length > 0) throw new GeographyCsvError(issues);

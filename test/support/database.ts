@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createPool, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
+import { createDatabasePool } from '../../src/db/pool.ts';
 import { bootstrapDatabase, type DatabaseUrls } from '../../src/db/bootstrap.ts';
 import { TEMPLATE_DATABASE } from './servers.ts';
 
@@ -28,8 +29,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     appPassword: requireEnv('TEST_PG_APP_PASSWORD'),
     template: TEMPLATE_DATABASE,
   });
-  const app = await createPool(urls.appUrl, { maximumPoolSize: 20 });
-  const owner = await createPool(urls.ownerUrl, { maximumPoolSize: 4 });
+  const app = await createDatabasePool(urls.appUrl, { maximumPoolSize: 20 });
+  const owner = await createDatabasePool(urls.ownerUrl, { maximumPoolSize: 4 });
   return {
     ...urls,
     name,

@@ -1,0 +1,122 @@
+import type { MailAttachment, MailContent } from './mailer.ts';
+
+export interface Recipient {
+  recipientName: string;
+  partyName: string;
+}
+
+/** A paragraph of plain text; Nepali ones are marked so the HTML carries `lang="ne"`. */
+type Paragraph = string | { ne: string };
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+}
+
+function toHtml(paragraph: Paragraph): string {
+  const [text, lang] = typeof paragraph === 'string' ? [paragraph, ''] : [paragraph.ne, ' lang="ne"'];
+  return `<p${lang}>${escapeHtml(text).replaceAll('\n', '<br>\n')}</p>`;
+}
+
+/** Every paragraph is text, so the whole of it is escaped, interpolated values included. */
+function render(subject: string, recipient: Recipient, body: Paragraph[], attachments?: readonly MailAttachment[]): MailContent {
+  const paragraphs: Paragraph[] = [`Dear ${recipient.recipientName},`, ...body, `${recipient.partyName} membership office`];
+  const text = `${paragraphs.map((p) => (typeof p === 'string' ? p : p.ne)).join('\n\n')}\n`;
+  const html = [
+    '<!doctype html>',
+    '<html lang="en">',
+    `<head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    '<body>',
+    ...paragraphs.map(toHtml),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+  return attachments ? { subject, text, html, attachments } : { subject, text, html };
+}
+
+const rupeeGrouping = new Intl.NumberFormat('en-IN', { maximumFractionDigits: 0 });
+
+/**
+ * Formats paisa (1/100 rupee) as `NPR 1,23,456.78`, with the lakh grouping used in Nepal.
+ * @throws RangeError when the amount is negative or not a whole number of paisa.
+ */
+export function formatNpr(paisa: bigint | number): string {
+  if (typeof paisa === 'number' && !Number.isSafeInteger(paisa)) {
+    throw new RangeError(`Amount must be a whole number of paisa: ${paisa}`);
+  }
+  const amount = BigInt(paisa);
+  if (amount < 0n) throw new RangeError(`Amount must not be negative: ${amount}`);
+  return `NPR ${rupeeGrouping.format(amount / 100n)}.${(amount % 100n).toString().padStart(2, '0')}`;
+}
+
+const kathmanduDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'Asia/Kathmandu' });
+
+/**
+ * The calendar date in Nepal, e.g. `16 March 2026`.
+ * @throws RangeError for an invalid Date.
+ */
+export function formatNepalDate(date: Date): string {
+  return kathmanduDate.format(date);
+}
+
+export function applicationApproved(recipient: Recipient): MailContent {
+  return render(`Your membership application to ${recipient.partyName} has been approved`, recipient, [
+    `Your application for membership of ${recipient.partyName} has been approved. An invoice for the membership fee will follow shortly.`,
+    { ne: `तपाईंको सदस्यता आवेदन स्वीकृत भएको छ।` },
+  ]);
+}
+
+export function applicationRejected(input: Recipient & { reason: string }): MailContent {
+  return render(`Your membership application to ${input.partyName} was not approved`, input, [
+    `We are sorry to tell you that your application for membership of ${input.partyName} has not been approved.`,
+    `Reason: ${input.reason}`,
+    { ne: `तपाईंको सदस्यता आवेदन स्वीकृत हुन सकेन। कारण: ${input.reason}` },
+  ]);
+}
+
+export interface InvoiceIssuedInput extends Recipient {
+  invoiceId: string;
+  amountPaisa: bigint | number;
+  dueDate: Date;
+}
+
+/** @throws RangeError for a negative or fractional amount or an invalid due date. */
+export function invoiceIssued(input: InvoiceIssuedInput): MailContent {
+  const amount = formatNpr(input.amountPaisa);
+  const due = formatNepalDate(input.dueDate);
+  return render(`Membership fee invoice ${input.invoiceId}: ${amount} due by ${due}`, input, [
+    `An invoice for your membership fee to ${input.partyName} has been issued.`,
+    `Invoice: ${input.invoiceId}\nAmount: ${amount}\nDue by: ${due}`,
+    `If it is not paid by the due date, your application will lapse.`,
+    { ne: `कृपया सदस्यता शुल्क ${amount} मिति ${due} भित्र भुक्तानी गर्नुहोला।` },
+  ]);
+}
+
+export function applicationLapsed(input: Recipient & { invoiceId: string }): MailContent {
+  return render(`Your membership application to ${input.partyName} has lapsed`, input, [
+    `Invoice ${input.invoiceId} was not paid by its due date, so your application for membership of ${input.partyName} has lapsed.`,
+    `You are welcome to apply again at any time.`,
+    { ne: `तोकिएको मितिभित्र शुल्क भुक्तानी नभएकाले तपाईंको सदस्यता आवेदन रद्द भएको छ।` },
+  ]);
+}
+
+export interface MembershipActivatedInput extends Recipient {
+  memberNumber: string;
+  idCard: MailAttachment;
+}
+
+export function membershipActivated(input: MembershipActivatedInput): MailContent {
+  return render(
+    `Welcome to ${input.partyName}: your membership is active`,
+    input,
+    [
+      `Welcome! Your membership of ${input.partyName} is now active.`,
+      `Member number: ${input.memberNumber}`,
+      `Your member ID card is attached (${input.idCard.filename}).`,
+      { ne: `बधाई छ! तपाईंको सदस्यता सक्रिय भएको छ। सदस्यता नम्बर: ${input.memberNumber}` },
+    ],
+    [input.idCard],
+  );
+}

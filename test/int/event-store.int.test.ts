@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { appendToStream, readStream, verifyEventChain, VersionConflictError } from '../../src/events/event-store.ts';
+import { Keyring } from '../../src/tenants/keyring.ts';
+import type { Tenant } from '../../src/tenants/tenants.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { makeTenant, testMasterKey } from '../support/fixtures.ts';
+
+let db: TestDatabase;
+let tenant: Tenant;
+const as = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(db.app, { tenantId: tenant.id, actor: 'user:tester', ip: '10.1.2.3', userAgent: 'jest' }, work);
+
+const append = (aggregateId: string, expectedVersion: number, type = 'MemberRegistered', idempotencyKey?: string) =>
+  as((tx) => appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId, expectedVersion, events: [{ type, payload: { n: expectedVersion } }], metadata: { actor: 'user:tester', workflowId: 'wf-1' }, idempotencyKey }));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  tenant = await makeTenant(db.app, new Keyring(testMasterKey()), 'events-party');
+});
+afterAll(() => db.close());
+
+test('appends in order and reads the stream back with its metadata', async () => {
+  const id = randomUUID();
+  await append(id, 0);
+  await append(id, 1, 'MemberApproved');
+  const events = await as((tx) => readStream(tx, id));
+  expect(events.map((e) => [e.version, e.type])).toEqual([[1, 'MemberRegistered'], [2, 'MemberApproved']]);
+  expect(events[1]?.metadata).toEqual({ actor: 'user:tester', workflowId: 'wf-1' });
+  expect(events[0]!.position < events[1]!.position).toBe(true);
+});
+
+test('a stale expected version raises the typed conflict and appends nothing', async () => {
+  const id = randomUUID();
+  await append(id, 0);
+  const stale = append(id, 0, 'MemberApproved');
+  await expect(stale).rejects.toBeInstanceOf(VersionConflictError);
+  await expect(stale).rejects.toMatchObject({ code: 'EVENT_VERSION_CONFLICT', expectedVersion: 0, actualVersion: 1 });
+  expect(await as((tx) => readStream(tx, id))).toHaveLength(1);
+});
+
+test('concurrent appends at the same version: one wins, the other gets the typed conflict', async () => {
+  const id = randomUUID();
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => append(id, 0)));
+  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+});
+
+test('an idempotency key makes a repeated append a no-op', async () => {
+  const id = randomUUID();
+  expect(await append(id, 0, 'MemberRegistered', `wf:${id}:register`)).toEqual({ version: 1, appended: true });
+  expect(await append(id, 0, 'MemberRegistered', `wf:${id}:register`)).toEqual({ version: 1, appended: false });
+  expect(await as((tx) => readStream(tx, id))).toHaveLength(1);
+});
+
+test('the application role can neither update nor delete events', async () => {
+  await expect(as((tx) => tx.query(sql.unsafe`UPDATE event_store SET payload = '{}'`))).rejects.toThrow(/permission denied/);
+  await expect(as((tx) => tx.query(sql.unsafe`DELETE FROM event_store`))).rejects.toThrow(/permission denied/);
+});
+
+test('the trigger refuses updates and deletes even from the owner role', async () => {
+  const ownerTx = (statement: ReturnType<typeof sql.unsafe>) =>
+    db.owner.transaction(async (tx) => {
+      await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${tenant.id}, true)`);
+      return tx.query(statement);
+    });
+  await expect(ownerTx(sql.unsafe`UPDATE event_store SET payload = '{}'`)).rejects.toThrow(/append-only/);
+  await expect(ownerTx(sql.unsafe`DELETE FROM event_store`)).rejects.toThrow(/append-only/);
+});
+
+test('the hash chain verifies, and stops verifying once the owner changes a row', async () => {
+  const id = randomUUID();
+  await append(id, 0);
+  await append(id, 1, 'MemberApproved');
+  const before = await as((tx) => verifyEventChain(tx, tenant.id));
+  expect(before.brokenAt).toBeNull();
+  expect(before.checked).toBeGreaterThan(2n);
+  const victim = await as((tx) => tx.oneFirst(sql.type(z.object({ p: z.bigint() }))`
+    SELECT position AS p FROM event_store WHERE aggregate_id = ${id} AND version = 1`));
+  await db.owner.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${tenant.id}, true)`);
+    await tx.query(sql.unsafe`ALTER TABLE event_store DISABLE TRIGGER event_store_append_only`);
+    await tx.query(sql.unsafe`UPDATE event_store SET payload = '{"n": 99}' WHERE position = ${victim}`);
+    await tx.query(sql.unsafe`ALTER TABLE event_store ENABLE TRIGGER event_store_append_only`);
+  });
+  const after = await as((tx) => verifyEventChain(tx, tenant.id));
+  expect(after.brokenAt).toBe(victim);
+});
+
+test('audit rows carry the actor, the IP address and the user agent', async () => {
+  await as((tx) => tx.query(sql.unsafe`UPDATE tenants SET name = name WHERE id = ${tenant.id}`));
+  await as((tx) => tx.query(sql.unsafe`INSERT INTO member_statistics (tenant_id, geography_id, status) SELECT ${tenant.id}, id, 'active' FROM geography_nodes LIMIT 0`));
+  const keyAudit = await as((tx) => tx.many(sql.type(z.object({ actor: z.string().nullable(), ip: z.string().nullable(), ua: z.string().nullable(), op: z.string() }))`
+    SELECT actor, host(ip_address) AS ip, user_agent AS ua, operation AS op FROM audit_log WHERE table_name = 'tenant_keys'`));
+  expect(keyAudit.every((row) => row.actor === 'test' && row.op === 'INSERT')).toBe(true);
+  await as((tx) => tx.query(sql.unsafe`UPDATE tenant_keys SET retired_at = NULL WHERE purpose = 'data'`));
+  const update = await as((tx) => tx.one(sql.type(z.object({ actor: z.string(), ip: z.string(), ua: z.string(), old: z.unknown(), new: z.unknown() }))`
+    SELECT actor, host(ip_address) AS ip, user_agent AS ua, old_row AS old, new_row AS new
+    FROM audit_log WHERE table_name = 'tenant_keys' AND operation = 'UPDATE'`));
+  expect(update).toMatchObject({ actor: 'user:tester', ip: '10.1.2.3', ua: 'jest' });
+  expect(update.old).toBeTruthy();
+  await expect(as((tx) => tx.query(sql.unsafe`DELETE FROM audit_log`))).rejects.toThrow(/permission denied/);
+});
