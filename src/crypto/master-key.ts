@@ -35,3 +35,13 @@ export function loadOrCreateDevMasterKey(dataDir: string): MasterKey {
   }
   return masterKeyFromBase64(readFileSync(file, 'utf8').trim());
 }
+
+/**
+ * MASTER_KEY from configuration; outside production, the generated development key.
+ * @throws Error in production when MASTER_KEY is missing.
+ */
+export function resolveMasterKey(settings: { MASTER_KEY?: string | undefined; NODE_ENV: string; DATA_DIR: string }): MasterKey {
+  if (settings.MASTER_KEY) return masterKeyFromBase64(settings.MASTER_KEY);
+  if (settings.NODE_ENV === 'production') throw new Error('MASTER_KEY must be set in production (32 random bytes, base64)');
+  return loadOrCreateDevMasterKey(settings.DATA_DIR);
+}

@@ -2,8 +2,8 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
-import type { Application } from './application.ts';
-import { blindIndex, decryptField, encryptField, normalizeEmail, type PersonalField } from './personal-data.ts';
+import { blindIndex, decryptField } from './personal-data.ts';
+import type { SealedApplication } from './sealed-application.ts';
 
 export class UnknownWardError extends Error {
   override readonly name = 'UnknownWardError';
@@ -17,49 +17,40 @@ export class DuplicatePhoneError extends Error {
 
 const WardRow = z.object({ path: z.string(), committeeId: z.string().nullable() });
 
-function optionalCipher(keys: TenantKeys, id: string, field: PersonalField, value: string | undefined) {
-  return value === undefined ? null : sql.binary(encryptField(keys, id, field, value));
-}
-
 /** Finds the active member whose phone has this normalized value, by blind index. */
 export async function findMemberIdByPhone(tx: TenantTransaction, keys: TenantKeys, phone: string): Promise<string | null> {
   return tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
     SELECT id FROM members WHERE phone_bidx = ${sql.binary(blindIndex(keys, 'phone', phone))}`);
 }
 
+const bin = (value: string | null) => (value === null ? null : sql.binary(Buffer.from(value, 'base64')));
+
 /**
- * Records an application: personal fields encrypted, phone and email blind-indexed.
- * Idempotent on the member id (a retry returns without writing).
+ * Records a sealed application. Idempotent on the member id (a retry writes nothing).
  * @throws UnknownWardError, DuplicatePhoneError
  */
 export async function insertApplicant(
   tx: TenantTransaction,
-  keys: TenantKeys,
-  memberId: string,
-  application: Application,
+  application: SealedApplication,
   workflowId: string,
 ): Promise<{ inserted: boolean; geographyPath: string; committeeId: string | null }> {
   const ward = await tx.maybeOne(sql.type(WardRow)`
     SELECT path::text AS path, covering_committee(id) AS "committeeId"
     FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
   if (!ward) throw new UnknownWardError(`ward ${application.wardId} does not exist or is not active`);
-  const existing = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM members WHERE id = ${memberId}`);
+  const existing = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM members WHERE id = ${application.memberId}`);
   if (existing) return { inserted: false, geographyPath: ward.path, committeeId: ward.committeeId };
-  if (await findMemberIdByPhone(tx, keys, application.phone)) throw new DuplicatePhoneError('a member with this phone number already exists');
-  const email = application.email === undefined ? undefined : normalizeEmail(application.email);
+  const taken = await tx.exists(sql.unsafe`SELECT 1 FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}`);
+  if (taken) throw new DuplicatePhoneError('a member with this phone number already exists');
   await tx.query(sql.unsafe`
     INSERT INTO members (id, tenant_id, status, ward_id, geography_path, committee_id, full_name_en, full_name_ne, gender,
-                         phone_enc, phone_bidx, email_enc, email_bidx, date_of_birth_enc, address_enc, citizenship_no_enc, workflow_id)
-    VALUES (${memberId}, ${keys.tenantId}, 'awaiting_approval', ${application.wardId}, ${ward.path}::ltree, ${ward.committeeId},
-            ${application.fullNameEn}, ${application.fullNameNe ?? null}, ${application.gender},
-            ${sql.binary(encryptField(keys, memberId, 'phone', application.phone))},
-            ${sql.binary(blindIndex(keys, 'phone', application.phone))},
-            ${optionalCipher(keys, memberId, 'email', email)},
-            ${email === undefined ? null : sql.binary(blindIndex(keys, 'email', email))},
-            ${optionalCipher(keys, memberId, 'dateOfBirth', application.dateOfBirth)},
-            ${optionalCipher(keys, memberId, 'address', application.address)},
-            ${optionalCipher(keys, memberId, 'citizenshipNo', application.citizenshipNo)},
-            ${workflowId})`);
+                         phone_enc, phone_bidx, email_enc, email_bidx, date_of_birth_enc, address_enc, citizenship_no_enc,
+                         workflow_id, status_token_hash)
+    VALUES (${application.memberId}, ${application.tenantId}, 'awaiting_approval', ${application.wardId}, ${ward.path}::ltree,
+            ${ward.committeeId}, ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender},
+            ${bin(application.phoneEnc)}, ${bin(application.phoneBidx)}, ${bin(application.emailEnc)}, ${bin(application.emailBidx)},
+            ${bin(application.dateOfBirthEnc)}, ${bin(application.addressEnc)}, ${bin(application.citizenshipNoEnc)},
+            ${workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))})`);
   return { inserted: true, geographyPath: ward.path, committeeId: ward.committeeId };
 }
 

@@ -4,6 +4,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
+import { sealApplication } from '../../src/members/sealed-application.ts';
 import { assignMemberNumber } from '../../src/members/member-number.ts';
 import { DuplicatePhoneError, insertApplicant, readContact } from '../../src/members/member-repository.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
@@ -25,7 +26,7 @@ async function register(i: number, gender: 'M' | 'F' = 'M'): Promise<string> {
     fullNameEn: `Member ${i}`, fullNameNe: 'सदस्य', gender, phone: phoneOf(i), email: `member${i}@example.np`,
     dateOfBirth: '1990-04-13', address: 'Ward 3, Bhojpur', citizenshipNo: `12-01-75-${i}`, wardId: geo.wardIds[i % 3],
   });
-  await as(async (tx) => insertApplicant(tx, await keyring.forTenant(tx, tenant.id), id, application, `wf-${id}`));
+  await as(async (tx) => insertApplicant(tx, sealApplication(await keyring.forTenant(tx, tenant.id), id, application, 'token'), `wf-${id}`));
   return id;
 }
 
@@ -74,7 +75,7 @@ test('a duplicate phone in the same tenant is refused; another tenant may hold i
   const other = await makeTenant(db.app, keyring, 'other-party', 'OP');
   const application = ApplicationSchema.parse({ fullNameEn: 'Other', gender: 'F', phone: phoneOf(4), wardId: geo.wardIds[0] });
   await withTenant(db.app, { tenantId: other.id, actor: 'test' }, async (tx) => {
-    const result = await insertApplicant(tx, await keyring.forTenant(tx, other.id), randomUUID(), application, 'wf-other');
+    const result = await insertApplicant(tx, sealApplication(await keyring.forTenant(tx, other.id), randomUUID(), application, 'token'), 'wf-other');
     expect(result.inserted).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
+import { sealApplication } from '../../src/members/sealed-application.ts';
 import { insertApplicant } from '../../src/members/member-repository.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
@@ -25,7 +26,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${tenant.id}, ${committeeId}, ${user.id}, 'head')`);
     const memberId = randomUUID();
     const application = ApplicationSchema.parse({ fullNameEn: 'Ram Thapa', gender: 'M', phone, email: `ram@${tenant.slug}.np`, wardId: geo.wardIds[0] });
-    await insertApplicant(tx, keys, memberId, application, `wf-${memberId}`);
+    await insertApplicant(tx, sealApplication(keys, memberId, application, 'token'), `wf-${memberId}`);
     const invoiceId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
       INSERT INTO invoices (tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
       VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);
@@ -33,7 +34,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, ${invoiceId}, ${memberId}, 10000, 'NPR', 'esewa', ${`ref-${memberId}`}, now())`);
     await tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
       VALUES (${tenant.id}, ${memberId}, 'X-1', 'k', '\\x00', ${randomUUID()}, '2030-01-01')`);
-    await tx.query(sql.unsafe`INSERT INTO member_statistics (tenant_id, geography_id, status, member_count) VALUES (${tenant.id}, ${geo.wardIds[0]}, 'active', 1)`);
+    await tx.query(sql.unsafe`INSERT INTO member_statistics (tenant_id, geography_id, status, member_count) VALUES (${tenant.id}, ${geo.wardIds[0]!}, 'active', 1)`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
   });
 }

@@ -1,0 +1,16 @@
+/** The member aggregate's events, past tense. Payloads carry ids and amounts, never personal data. */
+export type MemberEvent =
+  | { type: 'MemberRegistered'; payload: { wardId: string; committeeId: string | null; geographyPath: string } }
+  | { type: 'ApprovalReminderSent'; payload: { committeeId: string | null } }
+  | { type: 'ApprovalEscalated'; payload: { fromCommitteeId: string | null; toCommitteeId: string | null } }
+  | { type: 'MemberApproved'; payload: { by: string; note: string | null } }
+  | { type: 'MemberRejected'; payload: { by: string; reason: string } }
+  | { type: 'InvoiceIssued'; payload: { invoiceId: string; amountMinor: number; currency: string; dueAt: string } }
+  | { type: 'PaymentReceived'; payload: { invoiceId: string; paymentId: string; amountMinor: number; currency: string; provider: string; providerRef: string; paidAt: string } }
+  | { type: 'InvoiceVoided'; payload: { invoiceId: string; reason: 'expired' | 'withdrawn' } }
+  | { type: 'MemberLapsed'; payload: { invoiceId: string } }
+  | { type: 'MemberWithdrawn'; payload: { reason: string } }
+  | { type: 'MemberActivated'; payload: { memberNumber: string } }
+  | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } };
+
+export type MemberEventType = MemberEvent['type'];

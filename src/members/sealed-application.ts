@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import type { TenantKeys } from '../tenants/keyring.ts';
+import type { Application } from './application.ts';
+import { blindIndex, encryptField, normalizeEmail, type PersonalField } from './personal-data.ts';
+
+/**
+ * An application with its personal fields already sealed (base64 AES-256-GCM) and its phone
+ * and email blind-indexed. This, not the plaintext, is what travels through Temporal's
+ * history, so the workflow service never stores personal data in the clear.
+ */
+export interface SealedApplication {
+  tenantId: string;
+  memberId: string;
+  wardId: string;
+  fullNameEn: string;
+  fullNameNe: string | null;
+  gender: 'M' | 'F' | 'O';
+  phoneEnc: string;
+  phoneBidx: string;
+  emailEnc: string | null;
+  emailBidx: string | null;
+  dateOfBirthEnc: string | null;
+  addressEnc: string | null;
+  citizenshipNoEnc: string | null;
+  /** sha256 of the applicant's status-link token, hex. */
+  statusTokenHash: string;
+}
+
+export function hashStatusToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function sealApplication(keys: TenantKeys, memberId: string, application: Application, statusToken: string): SealedApplication {
+  const seal = (field: PersonalField, value: string | undefined) =>
+    value === undefined ? null : encryptField(keys, memberId, field, value).toString('base64');
+  const email = application.email === undefined ? undefined : normalizeEmail(application.email);
+  return {
+    tenantId: keys.tenantId,
+    memberId,
+    wardId: application.wardId,
+    fullNameEn: application.fullNameEn,
+    fullNameNe: application.fullNameNe ?? null,
+    gender: application.gender,
+    phoneEnc: encryptField(keys, memberId, 'phone', application.phone).toString('base64'),
+    phoneBidx: blindIndex(keys, 'phone', application.phone).toString('base64'),
+    emailEnc: seal('email', email),
+    emailBidx: email === undefined ? null : blindIndex(keys, 'email', email).toString('base64'),
+    dateOfBirthEnc: seal('dateOfBirth', application.dateOfBirth),
+    addressEnc: seal('address', application.address),
+    citizenshipNoEnc: seal('citizenshipNo', application.citizenshipNo),
+    statusTokenHash: hashStatusToken(statusToken),
+  };
+}
