@@ -120,3 +120,21 @@ export function membershipActivated(input: MembershipActivatedInput): MailConten
     [input.idCard],
   );
 }
+
+export interface ApprovalPendingInput extends Recipient {
+  applicationId: string;
+  escalated: boolean;
+}
+
+/** To a committee head: an application in their area still awaits a decision. */
+export function approvalPending(input: ApprovalPendingInput): MailContent {
+  const lead = input.escalated
+    ? `An application in a committee below yours has waited too long and is now escalated to your committee.`
+    : `An application in your committee's area is still waiting for a decision.`;
+  return render(`Membership application ${input.applicationId} awaits a decision`, input, [
+    lead,
+    `Application: ${input.applicationId}`,
+    `Please approve or reject it in the membership system.`,
+    { ne: `एउटा सदस्यता आवेदन तपाईंको निर्णयको प्रतीक्षामा छ।` },
+  ]);
+}

@@ -1,3 +1,5 @@
 import type { CliCommand } from '../command.ts';
+import { geographyImport } from './geography-import.ts';
 
 export const commands: Record<string, CliCommand> = {};
+commands['geography:import'] = geographyImport;

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { executeMemberCommand } from '../../src/members/member-store.ts';
+import type { MemberCommand } from '../../src/members/member-aggregate.ts';
+import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+
+export interface InvoiceDetails {
+  invoiceId: string;
+  amountMinor: number;
+  currency: string;
+  dueAt: string;
+}
+
+export interface PaymentDetails {
+  invoiceId: string;
+  amount: number;
+  currency: string;
+  provider: string;
+  providerRef: string;
+  paidAt: string;
+}
+
+/** Approval, rejection, escalation, withdrawal, invoicing, payment and expiry: one transaction each. */
+export function createDecisionActivities(deps: MemberActivityDeps) {
+  const run = (step: StepContext, key: string, command: MemberCommand, actor = actorOf(step)) =>
+    inTenant(deps, step, (tx) =>
+      executeMemberCommand(tx, { ...step, metadata: { actor, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:${key}` }, command),
+    ).then(() => undefined);
+
+  return {
+    recordReminder: (step: StepContext, committeeId: string | null) => run(step, 'remind', { type: 'RemindCommittee', committeeId }),
+    recordEscalation: (step: StepContext, fromCommitteeId: string | null, toCommitteeId: string | null) =>
+      run(step, 'escalate', { type: 'Escalate', fromCommitteeId, toCommitteeId }),
+    recordApproval: (step: StepContext, by: string, note: string | null) => run(step, 'decision', { type: 'Approve', by, note }, by),
+    recordRejection: (step: StepContext, by: string, reason: string) => run(step, 'decision', { type: 'Reject', by, reason }, by),
+    recordWithdrawal: (step: StepContext, reason: string) =>
+      inTenant(deps, step, async (tx) => {
+        await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
+        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:withdraw` }, { type: 'Withdraw', reason });
+      }),
+
+    /** One invoice per lifecycle: the invoice row is keyed by the workflow id. */
+    async issueInvoice(step: StepContext, amountMinor: number, currency: string, paymentWindowMs: number): Promise<InvoiceDetails> {
+      return inTenant(deps, step, async (tx) => {
+        const key = `${step.workflowId}:invoice`;
+        const dueAt = new Date(deps.clock().getTime() + paymentWindowMs).toISOString();
+        await tx.query(sql.unsafe`
+          INSERT INTO invoices (id, tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
+          VALUES (${randomUUID()}, ${step.tenantId}, ${step.memberId}, ${key}, ${amountMinor}, ${currency}, ${dueAt})
+          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`);
+        const invoice = await tx.one(sql.type(z.object({ invoiceId: z.string(), amountMinor: z.coerce.number(), currency: z.string(), dueAt: z.number() }))`
+          SELECT id AS "invoiceId", amount_minor AS "amountMinor", currency, due_at AS "dueAt" FROM invoices WHERE idempotency_key = ${key}`);
+        const details = { ...invoice, dueAt: new Date(invoice.dueAt).toISOString() };
+        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: key }, { type: 'IssueInvoice', ...details });
+        return details;
+      });
+    },
+
+    /**
+     * Records the payment once: the provider's reference is unique per tenant, and the member's
+     * events refuse a second payment or a wrong amount (non-retryable).
+     */
+    async recordPayment(step: StepContext, payment: PaymentDetails): Promise<{ paymentId: string }> {
+      return inTenant(deps, step, async (tx) => {
+        const paymentId = randomUUID();
+        await executeMemberCommand(
+          tx,
+          { ...step, metadata: { actor: `payment:${payment.provider}`, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:payment` },
+          { type: 'RecordPayment', paymentId, invoiceId: payment.invoiceId, amountMinor: payment.amount, currency: payment.currency, provider: payment.provider, providerRef: payment.providerRef, paidAt: payment.paidAt },
+        );
+        await tx.query(sql.unsafe`
+          INSERT INTO payments (id, tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at, recorded_by)
+          VALUES (${paymentId}, ${step.tenantId}, ${payment.invoiceId}, ${step.memberId}, ${payment.amount}, ${payment.currency},
+                  ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${actorOf(step)})
+          ON CONFLICT (tenant_id, provider, provider_ref) DO NOTHING`);
+        await tx.query(sql.unsafe`UPDATE invoices SET status = 'paid', paid_at = ${payment.paidAt} WHERE id = ${payment.invoiceId} AND status = 'open'`);
+        return { paymentId };
+      });
+    },
+
+    async expireApplication(step: StepContext): Promise<void> {
+      await inTenant(deps, step, async (tx) => {
+        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:expire` }, { type: 'Expire' });
+        await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
+      });
+    },
+  };
+}

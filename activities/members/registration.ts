@@ -1,0 +1,65 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { insertApplicant } from '../../src/members/member-repository.ts';
+import { executeMemberCommand } from '../../src/members/member-store.ts';
+import type { SealedApplication } from '../../src/members/sealed-application.ts';
+import { findTenant } from '../../src/tenants/tenants.ts';
+import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+
+/** What the workflow needs to know about its tenant; read once at the start. */
+export interface LifecycleSettings {
+  tenantSlug: string;
+  approvalReminderAfterMs: number;
+  approvalEscalationAfterMs: number;
+  paymentWindowMs: number;
+  admissionFeeMinor: number;
+  currency: string;
+}
+
+export interface RegistrationResult {
+  geographyPath: string;
+  committeeId: string | null;
+}
+
+export function createRegistrationActivities(deps: MemberActivityDeps) {
+  return {
+    async loadLifecycleSettings(step: StepContext): Promise<LifecycleSettings> {
+      return inTenant(deps, step, async (tx) => {
+        const tenant = await findTenant(tx, step.tenantId);
+        if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
+        return {
+          tenantSlug: tenant.slug,
+          approvalReminderAfterMs: tenant.approvalReminderAfterMs,
+          approvalEscalationAfterMs: tenant.approvalEscalationAfterMs,
+          paymentWindowMs: tenant.paymentWindowMs,
+          admissionFeeMinor: tenant.feeSchedule.admissionFeeMinor,
+          currency: tenant.feeSchedule.currency,
+        };
+      });
+    },
+
+    /** Writes the member row and MemberRegistered in one transaction; a retry changes nothing. */
+    async recordApplication(step: StepContext, application: SealedApplication): Promise<RegistrationResult> {
+      return inTenant(deps, step, async (tx) => {
+        const row = await insertApplicant(tx, application, step.workflowId);
+        await executeMemberCommand(
+          tx,
+          { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:register` },
+          { type: 'Register', wardId: application.wardId, committeeId: row.committeeId, geographyPath: row.geographyPath },
+        );
+        return { geographyPath: row.geographyPath, committeeId: row.committeeId };
+      });
+    },
+
+    /** The committee whose heads decide: the member's own, then after escalation its parent's. */
+    async parentCommittee(step: StepContext, committeeId: string | null): Promise<string | null> {
+      if (committeeId === null) return null;
+      return inTenant(deps, step, (tx) =>
+        tx.maybeOneFirst(sql.type(z.object({ id: z.string().nullable() }))`
+          SELECT covering_committee(n.parent_id) AS id
+          FROM committees c JOIN geography_nodes n ON n.id = c.geography_id
+          WHERE c.id = ${committeeId} AND n.parent_id IS NOT NULL`),
+      );
+    },
+  };
+}
