@@ -1,3 +1,1 @@
-export async function ping(name: string): Promise<string> {
-  return `pong ${name}`;
-}
+export { memberLifecycle } from './members/member-lifecycle.ts';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { signCardToken } from '../../src/cards/card-token.ts';
@@ -76,7 +76,7 @@ export function createActivationActivities(deps: MemberActivityDeps) {
         await tx.query(sql.unsafe`
           INSERT INTO id_cards (id, tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
           VALUES (${cardId}, ${step.tenantId}, ${step.memberId}, ${subject.memberNumber}, ${storageKey},
-                  digest(${sql.binary(Buffer.from(pdf))}, 'sha256'), ${tokenId}, ${validUntil})`);
+                  ${sql.binary(createHash('sha256').update(pdf).digest())}, ${tokenId}, ${validUntil})`);
       });
       return { cardId, storageKey };
     },

@@ -1,20 +1,47 @@
 // fontkit's Indic (Devanagari) shaper calls a global `regeneratorRuntime`; without it
 // layout throws, so it must be loaded before any Devanagari text is drawn.
 import 'regenerator-runtime/runtime.js';
+import fontkit from '@pdf-lib/fontkit';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import type { PDFDocument } from 'pdf-lib';
 
 const require = createRequire(import.meta.url);
 
 const FONT_FILES = {
-  latin: '@expo-google-fonts/noto-sans/400Regular/NotoSans_400Regular.ttf',
-  latinBold: '@expo-google-fonts/noto-sans/700Bold/NotoSans_700Bold.ttf',
+  latin: '@expo-google-fonts/open-sans/400Regular/OpenSans_400Regular.ttf',
+  latinBold: '@expo-google-fonts/open-sans/700Bold/OpenSans_700Bold.ttf',
   devanagari: '@expo-google-fonts/noto-sans-devanagari/400Regular/NotoSansDevanagari_400Regular.ttf',
   devanagariBold: '@expo-google-fonts/noto-sans-devanagari/600SemiBold/NotoSansDevanagari_600SemiBold.ttf',
 } as const;
 
 export type CardFontName = keyof typeof FONT_FILES;
 export type CardFontBytes = Readonly<Record<CardFontName, Uint8Array>>;
+
+function tableOffset(view: DataView, tag: string): number {
+  for (let i = 0; i < view.getUint16(4); i++) {
+    const record = 12 + 16 * i;
+    const name = String.fromCharCode(...[0, 1, 2, 3].map((k) => view.getUint8(record + k)));
+    if (name === tag) return view.getUint32(record + 8);
+  }
+  throw new Error(`font has no ${tag} table`);
+}
+
+/**
+ * fontkit's subsetter copies glyphs unpadded and may then write a short `loca`, which stores
+ * offsets halved: one odd-length glyph shifts every glyph after it and they print blank.
+ * Fonts whose glyphs all start at even offsets subset correctly.
+ * @throws Error when the font has an odd glyph offset.
+ */
+export function assertSubsettable(file: string, bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getInt16(tableOffset(view, 'head') + 50) === 0) return;
+  const glyphs = view.getUint16(tableOffset(view, 'maxp') + 4);
+  const loca = tableOffset(view, 'loca');
+  for (let gid = 0; gid <= glyphs; gid++) {
+    if (view.getUint32(loca + 4 * gid) % 2 !== 0) throw new Error(`${file}: glyph ${gid} starts at an odd offset; its subsets lose glyphs`);
+  }
+}
 
 let loaded: Promise<CardFontBytes> | undefined;
 
@@ -25,7 +52,11 @@ let loaded: Promise<CardFontBytes> | undefined;
 export function loadCardFonts(): Promise<CardFontBytes> {
   loaded ??= (async () => {
     const entries = await Promise.all(
-      Object.entries(FONT_FILES).map(async ([name, file]) => [name, new Uint8Array(await readFile(require.resolve(file)))] as const),
+      Object.entries(FONT_FILES).map(async ([name, file]) => {
+        const bytes = new Uint8Array(await readFile(require.resolve(file)));
+        assertSubsettable(file, bytes);
+        return [name, bytes] as const;
+      }),
     );
     return Object.fromEntries(entries) as Record<CardFontName, Uint8Array>;
   })();
@@ -35,9 +66,22 @@ export function loadCardFonts(): Promise<CardFontBytes> {
   return loaded;
 }
 
-const DEVANAGARI = /[\u0900-\u097F\uA8E0-\uA8FF]/u;
+type Fontkit = Parameters<PDFDocument['registerFontkit']>[0];
+const parsedFonts = new WeakMap<Uint8Array, ReturnType<Fontkit['create']>>();
 
-/** Noto Sans Devanagari also carries Latin letters and digits, so mixed strings go to it whole. */
-export function needsDevanagari(text: string): boolean {
-  return DEVANAGARI.test(text);
-}
+/**
+ * fontkit, but each font's bytes are parsed once per process: parsing the layout tables cost
+ * more than the rest of a card. A parsed font is only read from (each document makes its own
+ * subset), so documents can share it.
+ */
+export const sharedFontkit: Fontkit = {
+  create(bytes, postscriptName) {
+    if (postscriptName !== undefined) return fontkit.create(bytes, postscriptName);
+    let font = parsedFonts.get(bytes);
+    if (!font) {
+      font = fontkit.create(bytes);
+      parsedFonts.set(bytes, font);
+    }
+    return font;
+  },
+};

@@ -1,14 +1,14 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /** A tenant's card-signing public key as published for offline verifiers (RFC 8037 OKP JWK). */
-export interface CardPublicJwk {
+export type CardPublicJwk = {
   kty: 'OKP';
   crv: 'Ed25519';
   x: string;
   kid: string;
   alg: 'EdDSA';
   use: 'sig';
-}
+};
 
 /** @throws TypeError when the key is not an Ed25519 key. */
 export function assertEd25519(key: KeyObject, type: 'private' | 'public'): void {

@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { projectRoot } from '../paths.ts';
+import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
+
+export const WORKFLOW_BUNDLE_PATH = path.join(projectRoot, 'dist', 'workflow-bundle.js');
+export const WORKFLOWS_PATH = path.join(projectRoot, 'workflows', 'index.ts');
+
+export interface MembershipWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  deps: MemberActivityDeps;
+  /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
+  workflowBundlePath?: string | undefined;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/** The one worker of the product: every member lifecycle on the membership task queue. */
+export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
+  const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: MEMBERSHIP_TASK_QUEUE,
+    activities: createMemberActivities(options.deps),
+    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
+    shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
+  });
+}

@@ -1,0 +1,49 @@
+import path from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { config } from './config.ts';
+import { resolveMasterKey } from './crypto/master-key.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { createLogger } from './logger.ts';
+import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
+import { LocalDirectoryStorage } from './storage/local-storage.ts';
+import { createMembershipWorker } from './temporal/membership-worker.ts';
+import { Keyring } from './tenants/keyring.ts';
+
+/** Production entry point: connects to the servers it is given and runs the membership worker. */
+async function main(): Promise<void> {
+  const settings = config();
+  const log = createLogger('worker', settings.LOG_LEVEL);
+  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.SMTP_URL) {
+    throw new Error('the worker needs DATABASE_URL, TEMPORAL_ADDRESS and SMTP_URL (npm start sets them for development)');
+  }
+  const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
+  const mailer = createSmtpMailer({ smtpUrl: settings.SMTP_URL, from: settings.MAIL_FROM });
+  const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const worker = await createMembershipWorker({
+    connection,
+    namespace: settings.TEMPORAL_NAMESPACE,
+    deps: {
+      pool,
+      keyring: new Keyring(resolveMasterKey(settings)),
+      mailer,
+      storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
+      clock: () => new Date(),
+      log,
+      mailDomain: senderDomain(settings.MAIL_FROM),
+    },
+  });
+  log.info({ taskQueue: worker.options.taskQueue }, 'worker started');
+  try {
+    await worker.run();
+  } finally {
+    mailer.close();
+    await connection.close();
+    await pool.end();
+    log.info('worker stopped');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { readStream } from '../../src/events/event-store.ts';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { DuplicatePhoneError } from '../../src/members/member-repository.ts';
+import { MemberRuleError } from '../../src/members/member-aggregate.ts';
+import { idCardKey } from '../../src/storage/object-storage.ts';
+import * as m from '../../workflows/members/messages.ts';
+import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
+import { memberRow, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
+
+let h: LifecycleHarness;
+let worker: Worker;
+let running: Promise<void>;
+let phoneSeq = 0;
+
+const application = (email: string | undefined = `applicant${phoneSeq}@example.np`) =>
+  ApplicationSchema.parse({ fullNameEn: 'Sita Sharma', fullNameNe: 'सीता शर्मा', gender: 'F', phone: `98${String(40_000_000 + ++phoneSeq)}`, email, wardId: h.geo.wardIds[1] });
+const register = () => registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, application());
+const handleOf = (workflowId: string) => h.client.workflow.getHandle<typeof memberLifecycle>(workflowId);
+const as = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, work);
+const count = (table: string, memberId: string) =>
+  as((tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE member_id = ${memberId}`));
+
+async function invoiceOf(handle: WorkflowHandle<typeof memberLifecycle>) {
+  for (let i = 0; i < 100; i++) {
+    const status = await handle.query(m.statusQuery);
+    if (status.invoice) return status.invoice;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no invoice issued');
+}
+
+const payment = (invoice: { invoiceId: string; amountMinor: number; currency: string }, providerRef = `esewa-${invoice.invoiceId}`): m.PaymentMessage =>
+  ({ invoiceId: invoice.invoiceId, amount: invoice.amountMinor, currency: invoice.currency, provider: 'esewa', providerRef, paidAt: new Date().toISOString() });
+
+beforeAll(async () => {
+  h = await startLifecycleHarness({ paymentWindowMs: 60_000 });
+  ({ worker, running } = await h.startWorker());
+});
+afterAll(async () => {
+  worker.shutdown();
+  await running;
+  await h.close();
+});
+
+test('happy path: approval, invoice, payment, activation, ID card and email, in order', async () => {
+  const registered = await register();
+  expect(registered.stage).toBe('AwaitingApproval');
+  const handle = handleOf(registered.workflowId);
+  expect(await sendLifecycleUpdate(h.client, registered.workflowId, m.approveUpdate, { by: `user:${h.headUserId}`, note: 'welcome' })).toEqual({ stage: 'Approved' });
+  const invoice = await invoiceOf(handle);
+  expect(invoice.amountMinor).toBe(50_000);
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.paymentReceivedUpdate, payment(invoice));
+  const result = await handle.result();
+
+  expect(result.stage).toBe('CardIssued');
+  expect(result.memberNumber).toMatch(/^TP-\d{4}-F-\d{6}$/);
+  const events = await as((tx) => readStream(tx, registered.memberId));
+  expect(events.map((e) => e.type)).toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'IdCardIssued']);
+  expect(await count('invoices', registered.memberId)).toBe(1);
+  expect(await count('payments', registered.memberId)).toBe(1);
+  expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active', memberNumber: result.memberNumber, version: 6 });
+
+  const pdf = await h.deps.storage.get(idCardKey(h.tenant.slug, registered.memberId));
+  const doc = await getDocument({ data: new Uint8Array(pdf) }).promise;
+  expect(doc.numPages).toBe(1);
+  const text = (await (await doc.getPage(1)).getTextContent()).items.map((item) => ('str' in item ? item.str : '')).join(' ');
+  expect(text).toContain('Sita Sharma');
+  expect(text).toContain(result.memberNumber);
+
+  const [welcome] = await h.smtp.waitFor((mail) => mail.subject?.includes('membership is active') ?? false);
+  expect(welcome?.attachments).toHaveLength(1);
+  expect(welcome?.attachments[0]?.contentType).toBe('application/pdf');
+  expect(welcome?.attachments[0]?.content.equals(Buffer.from(pdf))).toBe(true);
+  expect(welcome?.text).toContain(result.memberNumber);
+});
+
+test('reject path: the member is rejected and told why', async () => {
+  const registered = await register();
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.rejectUpdate, { by: `user:${h.headUserId}`, reason: 'not resident in the ward' });
+  expect((await handleOf(registered.workflowId).result()).stage).toBe('Rejected');
+  expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'rejected', memberNumber: null });
+  expect(await count('invoices', registered.memberId)).toBe(0);
+  const [mail] = await h.smtp.waitFor((msg) => msg.text?.includes('not resident in the ward') ?? false);
+  expect(mail?.to).toBeTruthy();
+});
+
+test('a decision on a decided application is refused with MEMBER_NOT_AWAITING_APPROVAL', async () => {
+  const registered = await register();
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.approveUpdate, { by: 'user:x' });
+  const again = sendLifecycleUpdate(h.client, registered.workflowId, m.rejectUpdate, { by: 'user:x', reason: 'changed my mind' });
+  await expect(again).rejects.toBeInstanceOf(MemberRuleError);
+  await expect(again).rejects.toMatchObject({ code: 'MEMBER_NOT_AWAITING_APPROVAL' });
+});
+
+test('a payment of the wrong amount is refused and changes nothing', async () => {
+  const registered = await register();
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.approveUpdate, { by: 'user:x' });
+  const invoice = await invoiceOf(handleOf(registered.workflowId));
+  const wrong = sendLifecycleUpdate(h.client, registered.workflowId, m.paymentReceivedUpdate, { ...payment(invoice), amount: 1 });
+  await expect(wrong).rejects.toMatchObject({ code: 'PAYMENT_AMOUNT_MISMATCH' });
+  expect(await count('payments', registered.memberId)).toBe(0);
+  expect((await handleOf(registered.workflowId).query(m.statusQuery)).stage).toBe('AwaitingPayment');
+});
+
+test('duplicates: approve and payment signals sent twice each have one effect', async () => {
+  const registered = await register();
+  const handle = handleOf(registered.workflowId);
+  await Promise.all([handle.signal(m.approveSignal, { by: 'user:a' }), handle.signal(m.approveSignal, { by: 'user:b' })]);
+  const invoice = await invoiceOf(handle);
+  const paid = payment(invoice);
+  await Promise.all([handle.signal(m.paymentReceivedSignal, paid), handle.signal(m.paymentReceivedSignal, paid)]);
+  expect((await handle.result()).stage).toBe('CardIssued');
+  const events = await as((tx) => readStream(tx, registered.memberId));
+  expect(events.filter((e) => e.type === 'MemberApproved')).toHaveLength(1);
+  expect(events.filter((e) => e.type === 'PaymentReceived')).toHaveLength(1);
+  expect(await count('payments', registered.memberId)).toBe(1);
+});
+
+test('a duplicate phone number is refused before anything is recorded', async () => {
+  const first = application();
+  await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, first);
+  await expect(registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, first)).rejects.toBeInstanceOf(DuplicatePhoneError);
+});
+
+test('withdrawal while awaiting payment voids the invoice', async () => {
+  const registered = await register();
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.approveUpdate, { by: 'user:x' });
+  await invoiceOf(handleOf(registered.workflowId));
+  await sendLifecycleUpdate(h.client, registered.workflowId, m.withdrawUpdate, { reason: 'moved abroad' });
+  expect((await handleOf(registered.workflowId).result()).stage).toBe('Withdrawn');
+  const status = await as((tx) => tx.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT status::text AS s FROM invoices WHERE member_id = ${registered.memberId}`));
+  expect(status).toBe('void');
+});

@@ -1,0 +1,130 @@
+import { ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { MemberActivities } from '../../activities/members/index.ts';
+import type { RegistrationResult } from '../../activities/members/registration.ts';
+import { GeographyPath } from '../../src/temporal/search-attributes.ts';
+import { LifecycleState } from './lifecycle-state.ts';
+import * as m from './messages.ts';
+
+const steps = proxyActivities<MemberActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+// Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
+const mail = proxyActivities<MemberActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+/** One application, from registration to an active member holding an ID card. */
+export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {
+  const step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
+  const state = new LifecycleState();
+  const mailing: Promise<unknown>[] = [];
+  const send = (email: Parameters<MemberActivities['sendMemberEmail']>[1]) =>
+    mailing.push(mail.sendMemberEmail(step, email).catch((err: unknown) => log.warn('email not delivered', { kind: email.kind, error: String(err) })));
+  let registration: RegistrationResult | undefined;
+  let refused = false;
+
+  setHandler(m.registerUpdate, async (application) => {
+    if (registration) return { stage: state.stage };
+    try {
+      registration = await steps.recordApplication(step, application);
+      state.enter('AwaitingApproval');
+    } catch (err) {
+      refused = true;
+      const cause = (err as { cause?: { type?: string; message?: string } }).cause;
+      throw ApplicationFailure.nonRetryable(cause?.message ?? String(err), cause?.type ?? 'REGISTRATION_FAILED');
+    }
+    return { stage: state.stage };
+  }, { validator: (application) => {
+    if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
+  } });
+  setHandler(m.statusQuery, () => state.status());
+  registerDecisionHandlers(state);
+
+  if (!(await condition(() => registration !== undefined || refused, '1 hour')) || !registration) {
+    state.enter('RegistrationRefused');
+    return state.status();
+  }
+  upsertSearchAttributes([{ key: GeographyPath, value: registration.geographyPath }]);
+  const settings = await steps.loadLifecycleSettings(step);
+  await awaitDecision(state, step, settings, registration.committeeId);
+
+  if (state.withdrawal) return finishWithdrawn(state, step);
+  if (!state.decision?.approved) {
+    const reason = state.decision?.message.reason ?? '';
+    await steps.recordRejection(step, state.decision?.message.by ?? 'unknown', reason);
+    state.enter('Rejected');
+    send({ kind: 'rejected', reason });
+    return finish(state, mailing);
+  }
+  await steps.recordApproval(step, state.decision.message.by, state.decision.message.note ?? null);
+  state.enter('Approved');
+  send({ kind: 'approved' });
+  state.invoice = await steps.issueInvoice(step, settings.admissionFeeMinor, settings.currency, settings.paymentWindowMs);
+  state.enter('AwaitingPayment');
+  send({ kind: 'invoice', invoiceId: state.invoice.invoiceId, amountMinor: state.invoice.amountMinor, dueAt: state.invoice.dueAt });
+
+  const paid = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, settings.paymentWindowMs);
+  if (state.withdrawal) return finishWithdrawn(state, step);
+  if (!paid || !state.payment) {
+    await steps.expireApplication(step);
+    state.enter('Expired');
+    send({ kind: 'lapsed', invoiceId: state.invoice.invoiceId });
+    return finish(state, mailing);
+  }
+  await steps.recordPayment(step, state.payment);
+  state.enter('Paid');
+  state.memberNumber = (await steps.activateMember(step)).memberNumber;
+  state.enter('Active');
+  await steps.issueIdCard(step);
+  state.enter('CardIssued');
+  send({ kind: 'activated', memberNumber: state.memberNumber });
+  return finish(state, mailing);
+}
+
+async function awaitDecision(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },
+  settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null): Promise<void> {
+  const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
+  if (await condition(decided, settings.approvalReminderAfterMs)) return;
+  await steps.recordReminder(step, committeeId);
+  void mail.notifyCommitteeHeads(step, { committeeId, escalated: false }).catch((err: unknown) => log.warn('reminder not delivered', { error: String(err) }));
+  if (await condition(decided, settings.approvalEscalationAfterMs - settings.approvalReminderAfterMs)) return;
+  const parent = await steps.parentCommittee(step, committeeId);
+  await steps.recordEscalation(step, committeeId, parent);
+  state.escalated = true;
+  void mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }).catch((err: unknown) => log.warn('escalation not delivered', { error: String(err) }));
+  await condition(decided);
+}
+
+function registerDecisionHandlers(state: LifecycleState): void {
+  const approve = (message: m.ApproveMessage) => { state.checkDecision(); state.decision = { approved: true, message }; };
+  const reject = (message: m.RejectMessage) => { state.checkDecision(); state.decision = { approved: false, message }; };
+  const withdraw = (message: m.WithdrawMessage) => { state.checkWithdrawal(); state.withdrawal = message; };
+  const pay = (message: m.PaymentMessage) => { if (state.checkPayment(message) === 'new') state.payment = message; };
+  const settled = (from: m.MemberStageName) => condition(() => state.stage !== from).then(() => ({ stage: state.stage }));
+
+  setHandler(m.approveUpdate, (msg) => { approve(msg); return settled('AwaitingApproval'); }, { validator: (_msg) => state.checkDecision() });
+  setHandler(m.rejectUpdate, (msg) => { reject(msg); return settled('AwaitingApproval'); }, { validator: (_msg) => state.checkDecision() });
+  setHandler(m.withdrawUpdate, (msg) => { const from = state.stage; withdraw(msg); return settled(from); }, { validator: (_msg) => state.checkWithdrawal() });
+  setHandler(m.paymentReceivedUpdate, async (msg) => {
+    pay(msg);
+    await condition(() => state.stage !== 'AwaitingPayment');
+    return { stage: state.stage };
+  }, { validator: (msg) => void state.checkPayment(msg) });
+  setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));
+  setHandler(m.rejectSignal, (msg) => LifecycleState.ignoreInvalid(() => reject(msg), 'reject'));
+  setHandler(m.withdrawSignal, (msg) => LifecycleState.ignoreInvalid(() => withdraw(msg), 'withdraw'));
+  setHandler(m.paymentReceivedSignal, (msg) => LifecycleState.ignoreInvalid(() => pay(msg), 'paymentReceived'));
+}
+
+async function finishWithdrawn(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string }): Promise<m.LifecycleStatus> {
+  await steps.recordWithdrawal(step, state.withdrawal?.reason ?? '');
+  state.enter('Withdrawn');
+  return state.status();
+}
+
+async function finish(state: LifecycleState, mailing: Promise<unknown>[]): Promise<m.LifecycleStatus> {
+  await Promise.all(mailing);
+  return state.status();
+}
