@@ -15,10 +15,12 @@ const EnvSchema = z.object({
   POSTGRES_PORT: port.default(5433),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   SMTP_URL: optionalUrl,
   MAIL_FROM: z.string().min(3).default('Membership <no-reply@membership.local>'),
+  MAIL_SMTP_PORT: port.default(1025),
   MAIL_UI_PORT: port.default(1080),
   API_PORT: port.default(3000),
   API_HOST: z.string().default('127.0.0.1'),
@@ -52,4 +54,14 @@ let cached: Config | undefined;
 export function config(): Config {
   cached ??= loadConfig();
   return cached;
+}
+
+/** The environment for a child process this one starts: its own plus `overrides`. */
+export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}
+
+/** Where `npm start` looks for a cached Temporal CLI and a `temporal` binary on PATH. */
+export function toolSearchPaths(): { searchPath: string | undefined; cacheHome: string | undefined } {
+  return { searchPath: process.env.PATH, cacheHome: process.env.XDG_CACHE_HOME };
 }

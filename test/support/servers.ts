@@ -11,6 +11,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { findTemporalCli } from '../../src/temporal/cli-binary.ts';
 import { memberSearchAttributes } from '../../src/temporal/search-attributes.ts';
 import { projectRoot } from '../../src/paths.ts';
+import { loadConfig, toolSearchPaths } from '../../src/config.ts';
 
 export const TEMPLATE_DATABASE = 'sadasya_test_template';
 
@@ -20,6 +21,8 @@ export interface TestServersEnv {
   TEST_PG_OWNER_PASSWORD: string;
   TEST_PG_APP_PASSWORD: string;
   TEST_TEMPORAL_ADDRESS: string;
+  /** The dev server's Web UI, for browser tests of what ops see. */
+  TEST_TEMPORAL_UI_URL: string;
   TEST_WORKFLOW_BUNDLE: string;
   TEST_TMP_DIR: string;
 }
@@ -54,11 +57,17 @@ async function startPostgres(tmp: string): Promise<{ server: PostgresServer; own
   return { server, ownerPassword, appPassword };
 }
 
-async function startTemporal(): Promise<TestWorkflowEnvironment> {
-  const executable = findTemporalCli({ log: (line) => process.stderr.write(`${line}\n`) });
-  return TestWorkflowEnvironment.createLocal({
-    server: { executable, ip: '127.0.0.1', searchAttributes: memberSearchAttributes },
+async function startTemporal(): Promise<{ env: TestWorkflowEnvironment; uiUrl: string }> {
+  const executable = findTemporalCli({
+    explicitPath: loadConfig().TEMPORAL_CLI_PATH,
+    ...toolSearchPaths(),
+    log: (line) => process.stderr.write(`${line}\n`),
   });
+  const uiPort = await freePort();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable, ip: '127.0.0.1', ui: true, uiPort, searchAttributes: memberSearchAttributes },
+  });
+  return { env, uiUrl: `http://127.0.0.1:${uiPort}` };
 }
 
 async function bundleWorkflows(tmp: string): Promise<string> {
@@ -83,12 +92,13 @@ export async function startTestServers(withServers: boolean): Promise<TestServer
       TEST_PG_SUPERUSER_URL: pg.server.superuserUrl,
       TEST_PG_OWNER_PASSWORD: pg.ownerPassword,
       TEST_PG_APP_PASSWORD: pg.appPassword,
-      TEST_TEMPORAL_ADDRESS: temporal.address,
+      TEST_TEMPORAL_ADDRESS: temporal.env.address,
+      TEST_TEMPORAL_UI_URL: temporal.uiUrl,
       TEST_WORKFLOW_BUNDLE: bundle,
       TEST_TMP_DIR: tmp,
     },
     async stop() {
-      await Promise.allSettled([temporal.teardown(), pg.server.stop()]);
+      await Promise.allSettled([temporal.env.teardown(), pg.server.stop()]);
       await rm(tmp, { recursive: true, force: true });
     },
   };

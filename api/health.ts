@@ -1,0 +1,48 @@
+import type { Client } from '@temporalio/client';
+import { Router } from 'express';
+import { sql, type DatabasePool } from 'slonik';
+
+export interface HealthDeps {
+  pool: DatabasePool;
+  temporal: Client;
+  namespace: string;
+}
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function check(name: string, probe: () => Promise<unknown>): Promise<{ name: string; ok: boolean; detail?: string }> {
+  try {
+    await withTimeout(probe());
+    return { name, ok: true };
+  } catch (err) {
+    return { name, ok: false, detail: (err as Error).message };
+  }
+}
+
+/** `/healthz`: the process is up. `/readyz`: Postgres and Temporal answer; 503 names what does not. */
+export function healthRoutes(deps: HealthDeps): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const checks = await Promise.all([
+      check('postgres', () => deps.pool.oneFirst(sql.unsafe`SELECT 1`)),
+      check('temporal', () => deps.temporal.workflowService.getSystemInfo({})),
+    ]);
+    const down = checks.filter((c) => !c.ok);
+    res.status(down.length ? 503 : 200).json({
+      status: down.length ? `unavailable: ${down.map((c) => c.name).join(', ')}` : 'ready',
+      checks,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,37 @@
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { config } from '../src/config.ts';
+import { createDatabasePool } from '../src/db/pool.ts';
+import { createLogger } from '../src/logger.ts';
+import { createApp } from './app.ts';
+
+/** Production entry point: connects to the servers it is given and serves the API. */
+async function main(): Promise<void> {
+  const settings = config();
+  const log = createLogger('api', settings.LOG_LEVEL);
+  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS) {
+    throw new Error('the API needs DATABASE_URL and TEMPORAL_ADDRESS (npm start sets them for development)');
+  }
+  const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
+  // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
+  const connection = Connection.lazy({ address: settings.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+  const app = createApp({ pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, log });
+  const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {
+    log.info({ port: settings.API_PORT, host: settings.API_HOST }, 'api listening');
+  });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'api stopping');
+    server.close(() => {
+      void Promise.allSettled([connection.close(), pool.end()]).then(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,15 @@
+import { config } from '../config.ts';
+import { migrate } from './migrate.ts';
+
+/** `npm run migrate`: applies pending migrations to DATABASE_OWNER_URL; starts no server. */
+async function main(): Promise<void> {
+  const settings = config();
+  if (!settings.DATABASE_OWNER_URL) throw new Error('DATABASE_OWNER_URL must be set: migrations run as the owner role');
+  const result = await migrate(settings.DATABASE_OWNER_URL, undefined, (line) => process.stdout.write(`${line}\n`));
+  process.stdout.write(`${result.applied.length} applied, ${result.skipped.length} already applied\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Config } from '../config.ts';
+import { toolSearchPaths } from '../config.ts';
+import { bootstrapDatabase, type DatabaseUrls } from '../db/bootstrap.ts';
+import { findTemporalCli } from '../temporal/cli-binary.ts';
+import { memberSearchAttributes } from '../temporal/search-attributes.ts';
+import type { DevSecrets } from './dev-secrets.ts';
+import { startMailCatcher } from './mail-catcher.ts';
+import { PostgresServer } from './postgres-server.ts';
+
+export type Stop = () => Promise<void>;
+export interface Started<T> {
+  value: T;
+  /** Absent when the service was given (an external URL) rather than started here. */
+  stop?: Stop;
+}
+
+export const DEV_DATABASE = 'sadasya';
+
+/** Embedded Postgres under the data directory, unless DATABASE_URL points elsewhere. */
+export async function provideDatabase(settings: Config, secrets: DevSecrets, log: (line: string) => void): Promise<Started<DatabaseUrls>> {
+  if (settings.DATABASE_URL) {
+    if (!settings.DATABASE_OWNER_URL) throw new Error('DATABASE_URL is set: set DATABASE_OWNER_URL too, for migrations');
+    return { value: { appUrl: settings.DATABASE_URL, ownerUrl: settings.DATABASE_OWNER_URL } };
+  }
+  const server = new PostgresServer({ dataDir: path.join(settings.DATA_DIR, 'postgres'), port: settings.POSTGRES_PORT, superuserPassword: secrets.superuserPassword });
+  await server.start();
+  log(`postgres  listening on 127.0.0.1:${settings.POSTGRES_PORT} (data in ${path.join(settings.DATA_DIR, 'postgres')})`);
+  const urls = await bootstrapDatabase(server.superuserUrl, { database: DEV_DATABASE, ownerPassword: secrets.ownerPassword, appPassword: secrets.appPassword });
+  return { value: urls, stop: () => server.stop() };
+}
+
+/** The Temporal dev server with its Web UI, persisting to SQLite, unless TEMPORAL_ADDRESS is set. */
+export async function provideTemporal(settings: Config, log: (line: string) => void): Promise<Started<{ address: string; uiUrl: string | null }>> {
+  if (settings.TEMPORAL_ADDRESS) return { value: { address: settings.TEMPORAL_ADDRESS, uiUrl: null } };
+  const executable = findTemporalCli({ explicitPath: settings.TEMPORAL_CLI_PATH, ...toolSearchPaths(), log });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable,
+      ip: '127.0.0.1',
+      port: settings.TEMPORAL_PORT,
+      ui: true,
+      uiPort: settings.TEMPORAL_UI_PORT,
+      dbFilename: path.join(settings.DATA_DIR, 'temporal.sqlite'),
+      namespace: settings.TEMPORAL_NAMESPACE,
+      searchAttributes: memberSearchAttributes,
+    },
+  });
+  log(`temporal  gRPC on ${env.address}, Web UI on http://127.0.0.1:${settings.TEMPORAL_UI_PORT}`);
+  return { value: { address: env.address, uiUrl: `http://127.0.0.1:${settings.TEMPORAL_UI_PORT}` }, stop: () => env.teardown() };
+}
+
+/** A local SMTP catcher with a web inbox, unless SMTP_URL is set. */
+export async function provideSmtp(settings: Config, log: (line: string) => void): Promise<Started<{ smtpUrl: string; webUrl: string | null }>> {
+  if (settings.SMTP_URL) return { value: { smtpUrl: settings.SMTP_URL, webUrl: null } };
+  const catcher = await startMailCatcher({ smtpPort: settings.MAIL_SMTP_PORT, webPort: settings.MAIL_UI_PORT });
+  log(`mail      SMTP on ${catcher.smtpUrl}, inbox on ${catcher.webUrl}`);
+  return { value: { smtpUrl: catcher.smtpUrl, webUrl: catcher.webUrl }, stop: () => catcher.stop() };
+}

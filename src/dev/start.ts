@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { childEnvironment, config, type Config } from '../config.ts';
+import { loadOrCreateDevMasterKey } from '../crypto/master-key.ts';
+import { migrate } from '../db/migrate.ts';
+import { projectRoot } from '../paths.ts';
+import { loadOrCreateDevSecrets } from './dev-secrets.ts';
+import { provideDatabase, provideSmtp, provideTemporal, type Stop } from './services.ts';
+
+const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
+
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [path.join(projectRoot, script)], { env, stdio: 'inherit' });
+  log(`${name} started (pid ${String(child.pid)})`);
+  return child;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * The developer's whole product on one machine: embedded Postgres, migrations, the Temporal
+ * dev server with its UI, a mail catcher, the worker and the API. Ctrl-C stops everything.
+ */
+async function main(): Promise<void> {
+  const settings = config();
+  const stops: Stop[] = [];
+  const children: ChildProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log(`stopping (${reason})...`);
+      await Promise.all(children.map(stopChild));
+      for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stop failed: ${String(err)}`));
+      log('stopped');
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal).then(() => process.exit(0)));
+
+  try {
+    await startEverything(settings, stops, children, shutdown);
+  } catch (err) {
+    await shutdown('start-up failed');
+    throw err;
+  }
+}
+
+async function startEverything(settings: Config, stops: Stop[], children: ChildProcess[], shutdown: (reason: string) => Promise<void>): Promise<void> {
+  const secrets = loadOrCreateDevSecrets(settings.DATA_DIR);
+  loadOrCreateDevMasterKey(settings.DATA_DIR);
+  const database = await provideDatabase(settings, secrets, log);
+  if (database.stop) stops.push(database.stop);
+  const migrated = await migrate(database.value.ownerUrl);
+  log(`migrations: ${migrated.applied.length} applied, ${migrated.skipped.length} already in place`);
+  const temporal = await provideTemporal(settings, log);
+  if (temporal.stop) stops.push(temporal.stop);
+  const smtp = await provideSmtp(settings, log);
+  if (smtp.stop) stops.push(smtp.stop);
+
+  const env = childEnvironment({
+    DATABASE_URL: database.value.appUrl,
+    DATABASE_OWNER_URL: database.value.ownerUrl,
+    TEMPORAL_ADDRESS: temporal.value.address,
+    SMTP_URL: smtp.value.smtpUrl,
+    DATA_DIR: settings.DATA_DIR,
+  });
+  for (const [name, script] of [['worker', 'src/worker.ts'], ['api', 'api/server.ts']] as const) {
+    const child = startChild(name, script, env);
+    children.push(child);
+    child.once('exit', (code, signal) => void shutdown(`${name} exited with ${String(code ?? signal)}`).then(() => process.exit(code ? 1 : 0)));
+  }
+  const api = `http://${settings.API_HOST}:${settings.API_PORT}`;
+  log(['ready:', `  API          ${api}`, `  API docs     ${api}/docs`, `  Temporal UI  ${temporal.value.uiUrl ?? '(external)'}`, `  Mail inbox   ${smtp.value.webUrl ?? '(external)'}`, 'Ctrl-C stops everything.'].join('\n'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
+import { projectRoot } from '../../src/paths.ts';
+import * as m from '../../workflows/members/messages.ts';
+import { startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
+
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = path.join(projectRoot, 'docs', 'images', 'temporal-ui-awaiting-approval.png');
+const UI_TIMEOUT_MS = 30_000;
+
+let h: LifecycleHarness | undefined;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
+let browser: Browser | undefined;
+let phoneSeq = 0;
+
+function uiUrl(): string {
+  const url = process.env.TEST_TEMPORAL_UI_URL;
+  if (!url) throw new Error('TEST_TEMPORAL_UI_URL is not set: e2e tests run under test/support/global-setup.ts');
+  return url;
+}
+
+async function register(harness: LifecycleHarness): Promise<Registered> {
+  const application = ApplicationSchema.parse({
+    fullNameEn: 'Ram Thapa', fullNameNe: 'राम थापा', gender: 'M',
+    phone: `98${String(50_000_000 + ++phoneSeq)}`, email: `ui-applicant${phoneSeq}@example.np`, wardId: harness.geo.wardIds[1],
+  });
+  return registerApplicant({ client: harness.client, pool: harness.db.app, keyring: harness.keyring }, harness.tenant.id, application);
+}
+
+/** The UI reads visibility, which trails the workflow by a moment: wait until it agrees. */
+async function visibleInStage(harness: LifecycleHarness, workflowId: string, stage: m.MemberStageName): Promise<void> {
+  const query = `WorkflowId = '${workflowId}' AND MemberStage = '${stage}'`;
+  for (let i = 0; i < 100; i++) {
+    if ((await harness.client.workflow.count(query)).count === 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`visibility never showed ${workflowId} in stage ${stage}`);
+}
+
+async function openWorkflowsFiltered(page: Page, query: string): Promise<void> {
+  await page.goto(`${uiUrl()}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
+}
+
+const workflowLink = (page: Page, workflowId: string) => page.getByRole('link', { name: workflowId, exact: true });
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install it (apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary.`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  h = await startLifecycleHarness();
+  ({ worker, running } = await h.startWorker());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  worker?.shutdown();
+  await running;
+  await h?.close();
+});
+
+test('ops find a lifecycle awaiting approval by filtering on MemberStage in the Temporal Web UI', async () => {
+  const harness = h!;
+  const waiting = await register(harness);
+  expect(waiting.stage).toBe('AwaitingApproval');
+  const rejected = await register(harness);
+  await sendLifecycleUpdate(harness.client, rejected.workflowId, m.rejectUpdate, { by: `user:${harness.headUserId}`, reason: 'not resident in the ward' });
+  await visibleInStage(harness, waiting.workflowId, 'AwaitingApproval');
+  await visibleInStage(harness, rejected.workflowId, 'Rejected');
+
+  const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+
+  await openWorkflowsFiltered(page, 'MemberStage = "Rejected"');
+  await expect(workflowLink(page, rejected.workflowId).waitFor()).resolves.toBeUndefined();
+  expect(await workflowLink(page, waiting.workflowId).count()).toBe(0);
+
+  await openWorkflowsFiltered(page, 'MemberStage = "AwaitingApproval"');
+  await expect(workflowLink(page, waiting.workflowId).waitFor()).resolves.toBeUndefined();
+  expect(await workflowLink(page, rejected.workflowId).count()).toBe(0);
+  await page.screenshot({ path: SCREENSHOT });
+});

@@ -1,0 +1,23 @@
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+test('defaults describe a development machine', () => {
+  const settings = loadConfig({});
+  expect(settings).toMatchObject({ NODE_ENV: 'development', API_PORT: 3000, TEMPORAL_PORT: 7233, TEMPORAL_UI_PORT: 8233, TEMPORAL_NAMESPACE: 'default' });
+  expect(settings.DATABASE_URL).toBeUndefined();
+});
+
+test('values are parsed into their types', () => {
+  expect(loadConfig({ API_PORT: '8080', DATABASE_POOL_SIZE: '25' })).toMatchObject({ API_PORT: 8080, DATABASE_POOL_SIZE: 25 });
+});
+
+test.each([
+  ['API_PORT', 'eighty'],
+  ['API_PORT', '70000'],
+  ['DATABASE_URL', 'not a url'],
+  ['LOG_LEVEL', 'loud'],
+  ['MASTER_KEY', 'c2hvcnQ='],
+  ['NODE_ENV', 'staging'],
+])('a bad %s stops start-up with a message naming it', (variable, value) => {
+  expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+  expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid environment variable ${variable}:`));
+});
