@@ -1,22 +1,28 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import type { MemberActivityDeps } from '../../activities/members/index.ts';
+import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
+import { readStream } from '../../src/events/event-store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createSmtpMailer, senderDomain } from '../../src/mail/mailer.ts';
 import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
+import { ApplicationSchema, type Application } from '../../src/members/application.ts';
+import { registerApplicant, type Registered } from '../../src/members/lifecycle-client.ts';
 import { createMembershipWorker } from '../../src/temporal/membership-worker.ts';
+import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { makeCommittee, seedMiniGeography, testMasterKey, type MiniGeography } from './fixtures.ts';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.ts';
+import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../workflows/members/messages.ts';
+import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 
 const MAIL_FROM = 'Test Party <members@party.test>';
 
@@ -36,8 +42,11 @@ export interface LifecycleHarness {
   deps: MemberActivityDeps;
   committeeId: string;
   headUserId: string;
-  /** A worker on the membership task queue; call again after stopping it to get a new one. */
-  startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
+  /**
+   * A worker on the membership task queue; call again after stopping it to get a new one.
+   * Only one may run at a time: every harness shares the task queue, not the database.
+   */
+  startWorker(options?: WorkerOverrides): Promise<{ worker: Worker; running: Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -45,6 +54,11 @@ export interface HarnessDurations {
   approvalReminderAfterMs?: number;
   approvalEscalationAfterMs?: number;
   paymentWindowMs?: number;
+}
+
+export interface WorkerOverrides {
+  /** e.g. activity interceptors that inject crashes around the real activities. */
+  interceptors?: WorkerInterceptors;
 }
 
 /** Real Postgres (as the app role), the real Temporal dev server, a real SMTP server. */
@@ -77,12 +91,16 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
   const connections: NativeConnection[] = [];
   return {
     db, geo, tenant, keyring, smtp, client, deps, committeeId, headUserId,
-    async startWorker() {
+    async startWorker(options = {}) {
       const connection = await NativeConnection.connect({ address });
       connections.push(connection);
-      const worker = await createMembershipWorker({
-        connection, namespace: 'default', deps, workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE!, shutdownGraceTime: '1 second',
-      });
+      const bundle = process.env.TEST_WORKFLOW_BUNDLE!;
+      const worker = options.interceptors
+        ? await Worker.create({
+          connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
+          workflowBundle: { codePath: bundle }, shutdownGraceTime: '1 second', interceptors: options.interceptors,
+        })
+        : await createMembershipWorker({ connection, namespace: 'default', deps, workflowBundlePath: bundle, shutdownGraceTime: '1 second' });
       return { worker, running: worker.run() };
     },
     async close() {
@@ -108,3 +126,49 @@ async function terminateOpenLifecycles(client: Client, tenantId: string): Promis
     await client.workflow.getHandle(execution.workflowId).terminate('test finished').catch(() => undefined);
   }
 }
+
+const asTest = <T>(h: LifecycleHarness, work: Parameters<typeof withTenant<T>>[2]) => withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, work);
+
+/** A committee on `geographyId` whose head is a new user with this email. */
+export async function addCommitteeWithHead(h: LifecycleHarness, geographyId: string, name: string, email: string) {
+  const committeeId = await makeCommittee(h.db.app, h.tenant.id, geographyId, name);
+  const headUserId = await asTest(h, async (tx) => {
+    const { id } = await createUser(tx, h.tenant.id, { email, displayName: `${name} Head`, password: 'a long enough password' });
+    await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${h.tenant.id}, ${committeeId}, ${id}, 'head')`);
+    return id;
+  });
+  return { committeeId, headUserId };
+}
+
+let phoneSeq = 0;
+/** A valid application in the harness's second ward; every call has a phone number of its own. */
+export const applicationFor = (h: LifecycleHarness, email: string): Application =>
+  ApplicationSchema.parse({ fullNameEn: 'Ram Thapa', fullNameNe: 'राम थापा', gender: 'M', phone: `98${String(41_000_000 + ++phoneSeq)}`, email, wardId: h.geo.wardIds[1] });
+
+export const registerMember = (h: LifecycleHarness, email: string): Promise<Registered> =>
+  registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, applicationFor(h, email));
+
+export const lifecycleHandle = (h: LifecycleHarness, workflowId: string): WorkflowHandle<typeof memberLifecycle> =>
+  h.client.workflow.getHandle<typeof memberLifecycle>(workflowId);
+
+/** Polls the status query until the lifecycle has issued its invoice. */
+export async function awaitInvoice(handle: WorkflowHandle<typeof memberLifecycle>): Promise<NonNullable<LifecycleStatus['invoice']>> {
+  for (let i = 0; i < 300; i++) {
+    const { invoice } = await handle.query(statusQuery);
+    if (invoice) return invoice;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no invoice issued by ${handle.workflowId}`);
+}
+
+export const paymentFor = (invoice: { invoiceId: string; amountMinor: number; currency: string }): PaymentMessage =>
+  ({ invoiceId: invoice.invoiceId, amount: invoice.amountMinor, currency: invoice.currency, provider: 'esewa', providerRef: `esewa-${invoice.invoiceId}`, paidAt: new Date().toISOString() });
+
+export const memberEvents = (h: LifecycleHarness, memberId: string) => asTest(h, (tx) => readStream(tx, memberId));
+
+export const rowCount = (h: LifecycleHarness, table: 'invoices' | 'payments' | 'id_cards' | 'mail_deliveries', memberId: string) =>
+  asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE member_id = ${memberId}`));
+
+/** Every address a captured message was sent to. */
+export const recipientsOf = (mail: { to?: { value: { address?: string }[] } | { value: { address?: string }[] }[] | undefined }) =>
+  [mail.to ?? []].flat().flatMap((to) => to.value.map((v) => v.address));
