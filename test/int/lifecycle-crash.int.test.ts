@@ -88,7 +88,8 @@ test('every step crashes once after committing, and a worker is shut down mid-ac
   await crash.hung;
   expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active' });
   await stop(first);
-  expect((await handle.query(m.statusQuery)).stage).toBe('Paid');
+  const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'activateMember');
+  expect([pending?.attempt, pending?.lastFailure?.message]).toEqual([2, expect.stringContaining('Worker is shutting down')]);
 
   const second = await h.startWorker({ interceptors: crash.interceptors });
   try {
