@@ -1,12 +1,66 @@
-import express, { type Express } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import express, { type Express, type RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { randomUUID } from 'node:crypto';
+import type { DatabasePool } from 'slonik';
 import type { Logger } from '../src/logger.ts';
-import { healthRoutes, type HealthDeps } from './health.ts';
+import type { ObjectStorage } from '../src/storage/object-storage.ts';
+import type { Keyring } from '../src/tenants/keyring.ts';
+import { requirePlatformAdmin, requireUser } from './auth/context.ts';
+import { healthRoutes } from './health.ts';
+import { ApiError, errorHandler, notFoundHandler } from './http/errors.ts';
+import { RouteRegistry } from './http/route.ts';
+import { docsRoutes } from './docs.ts';
+import { features } from './features.ts';
+import { metricsRoutes } from './metrics.ts';
 
-export interface ApiDeps extends HealthDeps {
+export interface ApiDeps {
+  pool: DatabasePool;
+  temporal: Client;
+  namespace: string;
   log: Logger;
+  keyring: Keyring;
+  storage: ObjectStorage;
+  /** HS256 key for the API's bearer tokens. */
+  tokenSecret: Uint8Array;
+  platformAdminKey?: string | undefined;
+  /** HMAC key payment providers sign their webhooks with. */
+  paymentWebhookSecret?: string | undefined;
+  /** Where applicants' status links point, e.g. https://members.example.org. */
+  publicBaseUrl?: string | undefined;
+  clock: () => Date;
+  /** Requests per minute per client address on public endpoints. */
+  publicRateLimit?: number;
+}
+
+export const BODY_LIMIT = '64kb';
+
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0' || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is(['application/vnd.api+json', 'application/json'])) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/vnd.api+json or application/json');
+  }
+  next();
+};
+
+function requestLogging(log: Logger): RequestHandler {
+  return pinoHttp({
+    logger: log,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+    // Only the method, path and status: query strings, bodies and headers may carry personal data.
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      err: (err: Error) => ({ type: err.name, message: err.message, stack: err.stack }),
+    },
+  });
 }
 
 /** The HTTP API. Wiring (connections, keys) happens in api/server.ts; tests build it with their own deps. */
@@ -14,20 +68,21 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.set('query parser', 'extended');
   app.use(helmet());
-  app.use(pinoHttp({
-    logger: deps.log,
-    genReqId: (req, res) => {
-      const id = typeof req.headers['x-request-id'] === 'string' && /^[\w-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : randomUUID();
-      res.setHeader('x-request-id', id);
-      return id;
-    },
-    // Only the method, path and status: query strings and headers may carry personal data.
-    serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  }));
+  app.use(requestLogging(deps.log));
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes());
+  const registry = new RouteRegistry();
+  for (const register of features) register(registry, deps);
+  app.use(docsRoutes(registry));
+  const publicLimiter = rateLimit({ windowMs: 60_000, limit: deps.publicRateLimit ?? 120, standardHeaders: 'draft-8', legacyHeaders: false,
+    handler: () => { throw new ApiError(429, 'RATE_LIMITED', 'too many requests; try again in a minute'); } });
+  app.use(['/api/parties', '/api/auth', '/api/cards/verify'], publicLimiter);
+  app.use(jsonOnly);
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'] }));
+  app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.log));
   return app;
 }

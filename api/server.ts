@@ -1,22 +1,37 @@
+import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { config } from '../src/config.ts';
+import { resolveMasterKey } from '../src/crypto/master-key.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
+import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
+import { Keyring } from '../src/tenants/keyring.ts';
 import { createApp } from './app.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
   const settings = config();
   const log = createLogger('api', settings.LOG_LEVEL);
-  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS) {
-    throw new Error('the API needs DATABASE_URL and TEMPORAL_ADDRESS (npm start sets them for development)');
+  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) {
+    throw new Error('the API needs DATABASE_URL, TEMPORAL_ADDRESS and AUTH_TOKEN_SECRET (npm start sets them for development)');
   }
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
   const connection = Connection.lazy({ address: settings.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-  const app = createApp({ pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, log });
+  const app = createApp({
+    pool,
+    temporal: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+    namespace: settings.TEMPORAL_NAMESPACE,
+    log,
+    keyring: new Keyring(resolveMasterKey(settings)),
+    storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
+    tokenSecret: Buffer.from(settings.AUTH_TOKEN_SECRET, 'base64'),
+    platformAdminKey: settings.PLATFORM_ADMIN_KEY,
+    paymentWebhookSecret: settings.PAYMENT_WEBHOOK_SECRET,
+    publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
+    clock: () => new Date(),
+  });
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {
     log.info({ port: settings.API_PORT, host: settings.API_HOST }, 'api listening');
   });

@@ -29,6 +29,10 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64')
     .optional(),
   STORAGE_DIR: z.string().optional(),
+  AUTH_TOKEN_SECRET: z.string().regex(/^[A-Za-z0-9+/]{43,}=*$/, 'must be at least 32 bytes in base64').optional(),
+  PLATFORM_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  PAYMENT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  PUBLIC_BASE_URL: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof EnvSchema>;

@@ -3,19 +3,39 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
-const DevSecrets = z.object({ superuserPassword: z.string(), ownerPassword: z.string(), appPassword: z.string() });
+const DevSecrets = z.object({
+  superuserPassword: z.string(),
+  ownerPassword: z.string(),
+  appPassword: z.string(),
+  authTokenSecret: z.string(),
+  platformAdminKey: z.string(),
+  paymentWebhookSecret: z.string(),
+});
 export type DevSecrets = z.infer<typeof DevSecrets>;
 
-/** Development database passwords, generated on first start into `<dataDir>/dev-secrets.json` (0600). */
+/**
+ * Development secrets (database passwords, the API's token and webhook secrets, the platform
+ * admin key), generated on first start into `<dataDir>/dev-secrets.json` (0600).
+ */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, 'dev-secrets.json');
+  const secret = () => randomBytes(18).toString('hex');
+  const fresh = {
+    superuserPassword: secret(),
+    ownerPassword: secret(),
+    appPassword: secret(),
+    authTokenSecret: randomBytes(32).toString('base64'),
+    platformAdminKey: randomBytes(24).toString('hex'),
+    paymentWebhookSecret: randomBytes(24).toString('hex'),
+  };
+  let existing: Partial<DevSecrets> = {};
   try {
-    return DevSecrets.parse(JSON.parse(readFileSync(file, 'utf8')));
+    existing = DevSecrets.partial().parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const secret = () => randomBytes(18).toString('hex');
-  const secrets = { superuserPassword: secret(), ownerPassword: secret(), appPassword: secret() };
+  if (DevSecrets.safeParse(existing).success) return existing as DevSecrets;
+  const secrets = { ...fresh, ...existing };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createMemberActivities, type MemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -14,18 +14,19 @@ export interface MembershipWorkerOptions {
   deps: MemberActivityDeps;
   /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
-  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  shutdownGraceTimeMs?: number;
 }
 
 /** The one worker of the product: every member lifecycle on the membership task queue. */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
+  const activities: MemberActivities = createMemberActivities(options.deps);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: MEMBERSHIP_TASK_QUEUE,
-    activities: createMemberActivities(options.deps),
+    activities,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
-    shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
   });
 }

@@ -14,7 +14,7 @@ let dataDir: string;
 let ports: Record<string, number>;
 
 function start(): Run {
-  const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
   delete env.SMTP_URL;

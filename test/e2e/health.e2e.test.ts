@@ -4,6 +4,11 @@ import type { DatabasePool } from 'slonik';
 import { createApp } from '../../api/app.ts';
 import pg from 'pg';
 import { createLogger } from '../../src/logger.ts';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
+import { Keyring } from '../../src/tenants/keyring.ts';
+import { testMasterKey } from '../support/fixtures.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { freePort } from '../support/servers.ts';
 
@@ -12,7 +17,10 @@ const open: { server: Server; close: () => Promise<void> }[] = [];
 
 async function serve(pool: DatabasePool, temporalAddress: string): Promise<string> {
   const connection = Connection.lazy({ address: temporalAddress });
-  const app = createApp({ pool, temporal: new Client({ connection }), namespace: 'default', log: createLogger('test', 'silent') });
+  const app = createApp({
+    pool, temporal: new Client({ connection }), namespace: 'default', log: createLogger('test', 'silent'),
+    keyring: new Keyring(testMasterKey()), storage: new LocalDirectoryStorage(os.tmpdir()), tokenSecret: randomBytes(32), clock: () => new Date(),
+  });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   open.push({ server, close: () => connection.close() });

@@ -44,7 +44,7 @@ test('concurrent appends at the same version: one wins, the other gets the typed
   const id = randomUUID();
   const results = await Promise.allSettled(Array.from({ length: 5 }, () => append(id, 0)));
   expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-  for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+  for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(VersionConflictError);
 });
 
 test('an idempotency key makes a repeated append a no-op', async () => {

@@ -98,9 +98,9 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
       const worker = options.interceptors
         ? await Worker.create({
           connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
-          workflowBundle: { codePath: bundle }, shutdownGraceTime: '1 second', interceptors: options.interceptors,
+          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors,
         })
-        : await createMembershipWorker({ connection, namespace: 'default', deps, workflowBundlePath: bundle, shutdownGraceTime: '1 second' });
+        : await createMembershipWorker({ connection, namespace: 'default', deps, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000 });
       return { worker, running: worker.run() };
     },
     async close() {

@@ -1,6 +1,7 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities } from '../../activities/members/index.ts';
 import type { RegistrationResult } from '../../activities/members/registration.ts';
+import type { SealedApplication } from '../../src/members/sealed-application.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState } from './lifecycle-state.ts';
 import * as m from './messages.ts';
@@ -36,7 +37,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
       throw ApplicationFailure.nonRetryable(cause?.message ?? String(err), cause?.type ?? 'REGISTRATION_FAILED');
     }
     return { stage: state.stage };
-  }, { validator: (application) => {
+  }, { validator: (application: SealedApplication) => {
     if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
   } });
   setHandler(m.statusQuery, () => state.status());
@@ -111,7 +112,7 @@ function registerDecisionHandlers(state: LifecycleState): void {
     pay(msg);
     await condition(() => state.stage !== 'AwaitingPayment');
     return { stage: state.stage };
-  }, { validator: (msg) => void state.checkPayment(msg) });
+  }, { validator: (msg: m.PaymentMessage) => void state.checkPayment(msg) });
   setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));
   setHandler(m.rejectSignal, (msg) => LifecycleState.ignoreInvalid(() => reject(msg), 'reject'));
   setHandler(m.withdrawSignal, (msg) => LifecycleState.ignoreInvalid(() => withdraw(msg), 'withdraw'));

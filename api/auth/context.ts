@@ -1,0 +1,65 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { currentRoles, type UserRole } from '../../src/users/users.ts';
+import { ApiError } from '../http/errors.ts';
+import { verifyToken } from './tokens.ts';
+
+/** Who is calling. Roles and headships are read from the database on every request. */
+export interface AuthContext {
+  tenantId: string;
+  userId: string;
+  roles: UserRole[];
+  /** Committees the user heads now, with the geography path each covers. */
+  headships: { committeeId: string; geographyPath: string }[];
+}
+
+const Headship = z.object({ committeeId: z.string(), geographyPath: z.string() });
+
+function bearer(header: string | undefined): string | null {
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? '');
+  return match?.[1] ?? null;
+}
+
+export function requireUser(pool: DatabasePool, secret: Uint8Array): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearer(req.headers.authorization);
+    const claims = token ? await verifyToken(secret, token) : null;
+    if (!claims) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid bearer token is required');
+    const auth = await withTenant(pool, { tenantId: claims.tenantId, actor: `user:${claims.userId}`, ip: req.ip }, async (tx) => {
+      const active = await tx.exists(sql.unsafe`SELECT 1 FROM users WHERE id = ${claims.userId} AND is_active`);
+      if (!active) return null;
+      const headships = await tx.any(sql.type(Headship)`
+        SELECT c.id AS "committeeId", g.path::text AS "geographyPath"
+        FROM committee_roles r JOIN committees c ON c.id = r.committee_id AND c.dissolved_at IS NULL
+        JOIN geography_nodes g ON g.id = c.geography_id
+        WHERE r.user_id = ${claims.userId} AND r.role = 'head' AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())`);
+      return { ...claims, roles: await currentRoles(tx, claims.userId), headships: [...headships] };
+    });
+    if (!auth) throw new ApiError(401, 'UNAUTHENTICATED', 'the user no longer exists or is disabled');
+    res.locals.auth = auth;
+    next();
+  };
+}
+
+/** The platform operator's key (PLATFORM_ADMIN_KEY), compared in constant time; no key configured means no access. */
+export function requirePlatformAdmin(adminKey: string | undefined): RequestHandler {
+  const expected = adminKey ? createHash('sha256').update(adminKey).digest() : null;
+  return (req, _res, next) => {
+    const given = bearer(req.headers.authorization);
+    const ok = expected && given && timingSafeEqual(createHash('sha256').update(given).digest(), expected);
+    if (!ok) throw new ApiError(401, 'UNAUTHENTICATED', 'the platform administrator key is required');
+    next();
+  };
+}
+
+export function hasRole(auth: AuthContext, ...roles: UserRole[]): boolean {
+  return auth.roles.some((role) => roles.includes(role));
+}
+
+/** True when the user heads a committee whose area is the path or one of its ancestors. */
+export function headsAreaOf(auth: AuthContext, geographyPath: string): boolean {
+  return auth.headships.some((h) => geographyPath === h.geographyPath || geographyPath.startsWith(`${h.geographyPath}.`));
+}

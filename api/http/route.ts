@@ -1,0 +1,108 @@
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
+import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import type { AuthContext } from '../auth/context.ts';
+import { ValidationError } from './errors.ts';
+import { ErrorDocumentSchema, JSONAPI } from './jsonapi.ts';
+
+export type Access = 'public' | 'user' | 'platform';
+type AnyObject = z.ZodObject;
+
+export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  params: z.output<P>;
+  query: z.output<Q>;
+  body: z.output<B>;
+  /** Present on `user` routes: who is calling, for which tenant, with which roles. */
+  auth: AuthContext | undefined;
+  req: Request;
+  res: Response;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Express syntax, e.g. `/api/members/:id`. */
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */
+  handler: (input: RouteInput<P, Q, B>) => Promise<Reply | undefined>;
+}
+
+export interface AccessGuards {
+  user: RequestHandler;
+  platform: RequestHandler;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'path'): z.output<T> {
+  if (!schema) return undefined as z.output<T>;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(result.error.issues, where);
+  return result.data;
+}
+
+/** Routes are declared once: the same zod schemas validate requests and describe them in OpenAPI. */
+export class RouteRegistry {
+  readonly #routes: RouteSpec[] = [];
+
+  add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
+    this.#routes.push(spec as unknown as RouteSpec);
+  }
+
+  router(guards: AccessGuards): Router {
+    const router = Router();
+    for (const route of this.#routes) {
+      const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
+      router[route.method](route.path, ...guard, async (req, res) => {
+        const reply = await route.handler({
+          params: parse(route.params, req.params, 'path'),
+          query: parse(route.query, req.query, 'query'),
+          body: parse(route.body, req.body, 'body'),
+          auth: res.locals.auth as AuthContext | undefined,
+          req,
+          res,
+        });
+        if (!reply) return;
+        for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+        res.status(reply.status).type(JSONAPI).send(reply.status === 204 ? undefined : JSON.stringify(reply.body));
+      });
+    }
+    return router;
+  }
+
+  paths(): ZodOpenApiPathsObject {
+    const paths: ZodOpenApiPathsObject = {};
+    for (const route of this.#routes) {
+      const openApiPath = route.path.replace(/:(\w+)/g, '{$1}');
+      paths[openApiPath] = { ...paths[openApiPath], [route.method]: operation(route) };
+    }
+    return paths;
+  }
+}
+
+function operation(route: RouteSpec): ZodOpenApiOperationObject {
+  const responses: Record<string, unknown> = {};
+  for (const [status, response] of Object.entries(route.responses)) {
+    const contentType = response.contentType ?? JSONAPI;
+    responses[status] = response.schema ? { description: response.description, content: { [contentType]: { schema: response.schema } } } : { description: response.description };
+  }
+  responses.default = { description: 'JSON:API error document', content: { [JSONAPI]: { schema: ErrorDocumentSchema } } };
+  return {
+    summary: route.summary,
+    tags: [route.tag],
+    ...(route.access === 'public' ? { security: [] } : route.access === 'platform' ? { security: [{ platformKey: [] }] } : {}),
+    requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) },
+    ...(route.body ? { requestBody: { content: { [JSONAPI]: { schema: route.body } } } } : {}),
+    responses: responses as ZodOpenApiOperationObject['responses'],
+  };
+}

@@ -1,0 +1,87 @@
+import { validate } from '@readme/openapi-parser';
+import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+
+let api: ApiHarness & { stop(): Promise<void> };
+
+beforeAll(async () => {
+  api = await startApiHarness();
+});
+afterAll(() => api.stop());
+
+const login = (attributes: Record<string, unknown>) => api.request('POST', '/api/auth/login', { body: { data: { type: 'sessions', attributes } } });
+
+test('a user logs in and gets a short-lived bearer token', async () => {
+  const res = await login({ tenant: api.tenant.slug, email: 'head@party.test', password: 'a long enough password' });
+  expect(res.status).toBe(201);
+  expect(res.headers.get('content-type')).toContain('application/vnd.api+json');
+  expect(res.body.data.attributes.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  const minutes = (Date.parse(res.body.data.attributes.expiresAt) - Date.now()) / 60_000;
+  expect(minutes).toBeGreaterThan(10);
+  expect(minutes).toBeLessThanOrEqual(15);
+});
+
+test.each([
+  ['a wrong password', { tenant: 'x', email: 'head@party.test', password: 'wrong' }],
+  ['an unknown party', { tenant: 'no-such-party', email: 'head@party.test', password: 'a long enough password' }],
+])('%s answers 401 without saying which part was wrong', async (_name, attributes) => {
+  const res = await login({ ...attributes, tenant: attributes.tenant === 'x' ? api.tenant.slug : attributes.tenant });
+  expect(res.status).toBe(401);
+  expect(res.body.errors[0]).toMatchObject({ status: '401', code: 'INVALID_CREDENTIALS' });
+});
+
+test('bad input names the field with a JSON pointer', async () => {
+  const res = await login({ tenant: api.tenant.slug, email: 5 });
+  expect(res.status).toBe(422);
+  const pointers = res.body.errors.map((e: { source: { pointer: string } }) => e.source.pointer);
+  expect(pointers).toEqual(expect.arrayContaining(['/data/attributes/email', '/data/attributes/password']));
+});
+
+test('malformed JSON is a 400, not a 500, and carries no stack trace', async () => {
+  const res = await api.request('POST', '/api/auth/login', { raw: '{"data": ' });
+  expect(res.status).toBe(400);
+  expect(res.body.errors[0].code).toBe('MALFORMED_JSON');
+  expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+});
+
+test('a body that is not JSON is refused with 415', async () => {
+  const res = await api.request('POST', '/api/auth/login', { raw: 'tenant=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  expect(res.status).toBe(415);
+  expect(res.body.errors[0].code).toBe('UNSUPPORTED_MEDIA_TYPE');
+});
+
+test('an oversized body is refused with 413', async () => {
+  const res = await api.request('POST', '/api/auth/login', { raw: JSON.stringify({ data: { type: 'sessions', attributes: { pad: 'x'.repeat(100_000) } } }) });
+  expect(res.status).toBe(413);
+  expect(res.body.errors[0].code).toBe('PAYLOAD_TOO_LARGE');
+});
+
+test('an unknown route is a JSON:API 404', async () => {
+  const res = await api.request('GET', '/api/nothing-here');
+  expect(res.status).toBe(404);
+  expect(res.body.errors[0].code).toBe('ROUTE_NOT_FOUND');
+});
+
+test('a route that needs a user refuses a missing or forged token with 401', async () => {
+  const forged = (await api.userWithToken()).token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+  for (const token of [undefined, forged]) {
+    const res = await api.request('GET', `/api/members/${crypto.randomUUID()}`, token ? { token } : {});
+    expect(res.status).toBe(401);
+  }
+});
+
+test('the OpenAPI document validates and Swagger UI is served at /docs', async () => {
+  const doc = await api.request('GET', '/openapi.json');
+  expect(doc.status).toBe(200);
+  const result = await validate(structuredClone(doc.body));
+  expect(result.valid ? [] : result.errors).toEqual([]);
+  expect(doc.body.openapi).toBe('3.1.0');
+  const ui = await fetch(`${api.baseUrl}/docs/`);
+  expect(ui.status).toBe(200);
+  expect(await ui.text()).toContain('swagger-ui');
+});
+
+test('/metrics serves Prometheus text', async () => {
+  const res = await fetch(`${api.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).toContain('process_cpu_user_seconds_total');
+});

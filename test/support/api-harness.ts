@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Worker } from '@temporalio/worker';
+import { sql } from 'slonik';
+import { createApp, type ApiDeps } from '../../api/app.ts';
+import { issueToken } from '../../api/auth/tokens.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createUser, type UserRole } from '../../src/users/users.ts';
+import { startLifecycleHarness, type HarnessDurations, type LifecycleHarness } from './lifecycle-harness.ts';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read JSON:API documents freely
+}
+
+export interface ApiHarness extends LifecycleHarness {
+  baseUrl: string;
+  apiDeps: ApiDeps;
+  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<ApiResponse>;
+  /** A new user of the harness tenant with these roles (and headships), and a bearer token for them. */
+  userWithToken(options?: { roles?: UserRole[]; headOf?: string[] }): Promise<{ userId: string; token: string }>;
+}
+
+/** The API over the lifecycle harness: a real worker, real Postgres, a real listening HTTP server. */
+export async function startApiHarness(durations: HarnessDurations = {}, overrides: Partial<ApiDeps> = {}): Promise<ApiHarness & { stop(): Promise<void> }> {
+  const h = await startLifecycleHarness(durations);
+  const { worker, running } = await h.startWorker();
+  const apiDeps: ApiDeps = {
+    pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
+    keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
+    paymentWebhookSecret: randomBytes(24).toString('hex'), publicBaseUrl: 'https://members.test', clock: () => new Date(),
+    publicRateLimit: 100_000, ...overrides,
+  };
+  const server: Server = createApp(apiDeps).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  let users = 0;
+  return {
+    ...h, baseUrl, apiDeps,
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { accept: 'application/vnd.api+json', ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+      if (body !== undefined) headers['content-type'] ??= 'application/vnd.api+json';
+      const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON (a PDF, Swagger UI): keep the text
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async userWithToken(options = {}) {
+      const userId = await withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, async (tx) => {
+        const { id } = await createUser(tx, h.tenant.id, { email: `user${++users}-${randomBytes(3).toString('hex')}@party.test`, displayName: `User ${users}`, password: 'a long enough password', roles: options.roles ?? [] });
+        for (const committeeId of options.headOf ?? []) {
+          await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${h.tenant.id}, ${committeeId}, ${id}, 'head')`);
+        }
+        return id;
+      });
+      const { token } = await issueToken(apiDeps.tokenSecret, { userId, tenantId: h.tenant.id });
+      return { userId, token };
+    },
+    async stop() {
+      await new Promise((resolve) => server.close(resolve));
+      await stopWorker(worker, running);
+      await h.close();
+    },
+  };
+}
+
+async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
+  worker.shutdown();
+  await running;
+}

@@ -1,0 +1,126 @@
+/**
+ * Records real member-lifecycle histories for the replay test (test/int/lifecycle-replay.int.test.ts).
+ * Starts its own Postgres and Temporal dev server, runs each lifecycle to its end on a real worker,
+ * and writes test/fixtures/histories/<name>.json. Run once, after an intended workflow change:
+ *
+ *   node_modules/.bin/node test/support/record-histories.ts
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
+import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { projectRoot } from '../../src/paths.ts';
+import * as m from '../../workflows/members/messages.ts';
+import {
+  addCommitteeWithHead, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
+  type HarnessDurations, type LifecycleHarness,
+} from './lifecycle-harness.ts';
+import { startTestServers } from './servers.ts';
+
+const HISTORIES_DIR = path.join(projectRoot, 'test', 'fixtures', 'histories');
+
+/**
+ * The same ProtoJSON `historyToJSON` (@temporalio/common) writes, so `historyFromJSON` and the
+ * Temporal CLI read it. That function cannot be called here: npm installs @temporalio/common and
+ * @temporalio/proto with separate copies of protobufjs 8, whose protojson then rejects the other
+ * copy's types ("type must be a Type"). This uses the copy @temporalio/proto itself loads.
+ */
+function historyToJSON(history: History): string {
+  const protoRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
+  const { toJson } = protoRequire('protobufjs/ext/protojson') as { toJson(type: unknown, message: unknown): unknown };
+  const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+  return JSON.stringify(toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 2);
+}
+
+/** Drives one lifecycle to its end; @returns its workflow id. */
+type Scenario = (h: LifecycleHarness) => Promise<string>;
+
+const approveAndAwaitInvoice = async (h: LifecycleHarness, email: string) => {
+  const { workflowId } = await registerMember(h, email);
+  await sendLifecycleUpdate(h.client, workflowId, m.approveUpdate, { by: `user:${h.headUserId}`, note: 'welcome' });
+  return { workflowId, invoice: await awaitInvoice(lifecycleHandle(h, workflowId)) };
+};
+
+const quick: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
+  'happy-path-card-issued': {
+    stage: 'CardIssued',
+    run: async (h) => {
+      const { workflowId, invoice } = await approveAndAwaitInvoice(h, 'happy@example.np');
+      await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+      return workflowId;
+    },
+  },
+  rejected: {
+    stage: 'Rejected',
+    run: async (h) => {
+      const { workflowId } = await registerMember(h, 'rejected@example.np');
+      await sendLifecycleUpdate(h.client, workflowId, m.rejectUpdate, { by: `user:${h.headUserId}`, reason: 'not resident in the ward' });
+      return workflowId;
+    },
+  },
+  'expired-unpaid': {
+    stage: 'Expired',
+    run: async (h) => (await approveAndAwaitInvoice(h, 'unpaid@example.np')).workflowId,
+  },
+  'withdrawn-awaiting-payment': {
+    stage: 'Withdrawn',
+    run: async (h) => {
+      const { workflowId } = await approveAndAwaitInvoice(h, 'withdrawn@example.np');
+      await sendLifecycleUpdate(h.client, workflowId, m.withdrawUpdate, { reason: 'moved abroad' });
+      return workflowId;
+    },
+  },
+};
+
+const escalated: typeof quick = {
+  'escalated-then-approved-by-signal': {
+    stage: 'CardIssued',
+    run: async (h) => {
+      const district = await addCommitteeWithHead(h, h.geo.districtId, 'Test District Committee', 'district-head@party.test');
+      const { workflowId } = await registerMember(h, 'escalated@example.np');
+      const handle = lifecycleHandle(h, workflowId);
+      await h.smtp.waitFor((mail) => mail.subject?.includes('awaits a decision') === true, 2);
+      await handle.signal(m.approveSignal, { by: `user:${district.headUserId}` });
+      await handle.signal(m.paymentReceivedSignal, paymentFor(await awaitInvoice(handle)));
+      return workflowId;
+    },
+  },
+};
+
+async function record(durations: HarnessDurations, scenarios: typeof quick): Promise<void> {
+  const h = await startLifecycleHarness(durations);
+  const { worker, running } = await h.startWorker();
+  try {
+    for (const [name, scenario] of Object.entries(scenarios)) {
+      const handle = lifecycleHandle(h, await scenario.run(h));
+      const { stage } = await handle.result();
+      if (stage !== scenario.stage) throw new Error(`${name} ended ${stage}, not ${scenario.stage}`);
+      await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+      console.log(`recorded ${name} (${stage})`);
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await h.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const servers = await startTestServers(true);
+  Object.assign(process.env, servers.env);
+  try {
+    await mkdir(HISTORIES_DIR, { recursive: true });
+    await record({ paymentWindowMs: 2_000 }, quick);
+    await record({ approvalReminderAfterMs: 1_000, approvalEscalationAfterMs: 2_000, paymentWindowMs: 60_000 }, escalated);
+  } finally {
+    await servers.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
