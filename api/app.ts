@@ -15,6 +15,7 @@ import { RouteRegistry } from './http/route.ts';
 import { docsRoutes } from './docs.ts';
 import { features } from './features.ts';
 import { metricsRoutes } from './metrics.ts';
+import { captureRawBody } from './payments/webhook-signature.ts';
 
 export interface ApiDeps {
   pool: DatabasePool;
@@ -80,7 +81,7 @@ export function createApp(deps: ApiDeps): Express {
     handler: () => { throw new ApiError(429, 'RATE_LIMITED', 'too many requests; try again in a minute'); } });
   app.use(['/api/parties', '/api/auth', '/api/cards/verify'], publicLimiter);
   app.use(jsonOnly);
-  app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'] }));
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -35,7 +35,8 @@ export class ApiError extends Error {
 /** zod issues as JSON:API errors, each pointing at the bad field. */
 export class ValidationError extends ApiError {
   constructor(issues: readonly z.core.$ZodIssue[], where: 'body' | 'query' | 'path') {
-    super(422, 'VALIDATION_FAILED', 'the request is invalid');
+    const status = { body: 422, query: 400, path: 404 }[where];
+    super(status, status === 422 ? 'VALIDATION_FAILED' : 'INVALID_PARAMETER', 'the request is invalid');
     this.errors.splice(0, 1, ...issues.map((issue) => toErrorObject(issue, where)));
   }
 }

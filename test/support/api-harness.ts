@@ -21,6 +21,8 @@ export interface ApiHarness extends LifecycleHarness {
   request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<ApiResponse>;
   /** A new user of the harness tenant with these roles (and headships), and a bearer token for them. */
   userWithToken(options?: { roles?: UserRole[]; headOf?: string[] }): Promise<{ userId: string; token: string }>;
+  /** A bearer token for an existing user of the harness tenant. */
+  tokenFor(userId: string): Promise<string>;
 }
 
 /** The API over the lifecycle harness: a real worker, real Postgres, a real listening HTTP server. */
@@ -65,6 +67,9 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
       });
       const { token } = await issueToken(apiDeps.tokenSecret, { userId, tenantId: h.tenant.id });
       return { userId, token };
+    },
+    async tokenFor(userId) {
+      return (await issueToken(apiDeps.tokenSecret, { userId, tenantId: h.tenant.id })).token;
     },
     async stop() {
       await new Promise((resolve) => server.close(resolve));

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
+import { blindIndex, normalizePhone } from '../../src/members/personal-data.ts';
+import { sql } from 'slonik';
+import type { ApiDeps } from '../app.ts';
+import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
+import { ApiError } from '../http/errors.ts';
+import { responseDocument } from '../http/jsonapi.ts';
+import type { RouteRegistry } from '../http/route.ts';
+import { included, memberResource, type Include } from './presenter.ts';
+
+const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
+const IncludeParam = z.string().regex(/^(geography|committee)(,(geography|committee))?$/, 'comma-separated: geography, committee').optional();
+const includes = (param: string | undefined) => (param ? (param.split(',') as Include[]) : []);
+const Cursor = z.string().transform((value, ctx) => {
+  const [registeredAt, id] = Buffer.from(value, 'base64url').toString('utf8').split('|');
+  if (!registeredAt || !id || Number.isNaN(Date.parse(registeredAt)) || !z.uuid().safeParse(id).success) {
+    ctx.addIssue({ code: 'custom', message: 'not a cursor this API gave out' });
+    return z.NEVER;
+  }
+  return { registeredAt, id };
+});
+const encodeCursor = (m: MemberView) => Buffer.from(`${new Date(m.registeredAt).toISOString()}|${m.id}`).toString('base64url');
+
+const SearchQuery = z.object({
+  filter: z.object({
+    name: z.string().trim().min(2).max(100).optional(),
+    phone: z.string().trim().min(6).max(32).optional(),
+    status: z.enum(['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed']).optional(),
+    geography: z.uuid().optional(),
+    committee: z.uuid().optional(),
+    registeredFrom: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    registeredTo: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  }).strict().optional(),
+  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: Cursor.optional() }).strict().optional(),
+  include: IncludeParam,
+}).strict();
+
+const canSeeContacts = (auth: AuthContext) => hasRole(auth, 'tenant_admin', 'registrar');
+
+export function memberRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+  const inTenant = <T>(auth: AuthContext, work: Parameters<typeof withTenant<T>>[2]) =>
+    withTenant(deps.pool, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, work);
+
+  registry.add({
+    method: 'get',
+    path: '/api/members/:id',
+    summary: 'Read a member (staff, or heads of a committee covering the member)',
+    tag: 'members',
+    access: 'user',
+    params: z.object({ id: z.uuid() }),
+    query: z.object({ include: IncludeParam }).strict(),
+    responses: { 200: { description: 'the member', schema: responseDocument('members', z.object({ status: z.string() }).loose()) } },
+    async handler({ params, query, auth }) {
+      return inTenant(auth!, async (tx) => {
+        const member = await findMember(tx, params.id);
+        if (!member) throw ApiError.notFound('member');
+        if (!hasRole(auth!, ...STAFF) && !headsAreaOf(auth!, member.geographyPath)) throw ApiError.forbidden('not your area');
+        const keys = canSeeContacts(auth!) || headsAreaOf(auth!, member.geographyPath) ? await deps.keyring.forTenant(tx, auth!.tenantId) : undefined;
+        return { status: 200, body: { data: memberResource(member, keys), included: await included(tx, [member], includes(query.include)) } };
+      });
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/members',
+    summary: 'Search members: name, phone, status, geography subtree, committee, registration dates; cursor pages',
+    tag: 'members',
+    access: 'user',
+    query: SearchQuery,
+    responses: { 200: { description: 'a page of members, newest first', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
+    async handler({ query, auth }) {
+      const staff = hasRole(auth!, ...STAFF);
+      if (!staff && auth!.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
+      const filter = query.filter ?? {};
+      const size = query.page?.size ?? 25;
+      return inTenant(auth!, async (tx) => {
+        const keys = await deps.keyring.forTenant(tx, auth!.tenantId);
+        const node = filter.geography ? await tx.maybeOneFirst(sql.type(z.object({ path: z.string() }))`SELECT path::text AS path FROM geography_nodes WHERE id = ${filter.geography}`) : undefined;
+        if (filter.geography && !node) throw new ApiError(400, 'UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
+        const phone = filter.phone ? phoneIndex(keys, filter.phone) : undefined;
+        const members = await searchMembers(tx, {
+          name: filter.name, phoneBidx: phone, status: filter.status, geographyPath: node ?? undefined, committeeId: filter.committee,
+          registeredFrom: filter.registeredFrom, registeredTo: filter.registeredTo,
+          withinPaths: staff ? undefined : auth!.headships.map((h) => h.geographyPath), after: query.page?.cursor, limit: size + 1,
+        });
+        const page = members.slice(0, size);
+        const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
+        return { status: 200, body: { data: page.map((m) => memberResource(m, canSeeContacts(auth!) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
+      });
+    },
+  });
+}
+
+function phoneIndex(keys: Parameters<typeof blindIndex>[0], raw: string): Buffer {
+  try {
+    return blindIndex(keys, 'phone', normalizePhone(raw));
+  } catch {
+    throw new ApiError(400, 'INVALID_PARAMETER', 'filter[phone]: not a valid phone number', { parameter: 'filter[phone]' });
+  }
+}
+
+function nextQuery(query: z.output<typeof SearchQuery>, cursor: string): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query.filter ?? {})) if (value !== undefined) params.set(`filter[${key}]`, String(value));
+  params.set('page[size]', String(query.page?.size ?? 25));
+  params.set('page[cursor]', cursor);
+  if (query.include) params.set('include', query.include);
+  return params.toString();
+}

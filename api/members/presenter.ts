@@ -1,0 +1,61 @@
+import type { TenantTransaction } from '../../src/db/tenant-context.ts';
+import { committees, geographyNodes, type MemberView } from '../../src/members/member-queries.ts';
+import { decryptField } from '../../src/members/personal-data.ts';
+import type { TenantKeys } from '../../src/tenants/keyring.ts';
+import { relation, type ResourceObject } from '../http/jsonapi.ts';
+
+/** What applicants and staff call the status: pending until active. */
+export function publicStatus(status: string): string {
+  return status === 'awaiting_approval' || status === 'awaiting_payment' ? 'pending' : status;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The member resource. Contact details are decrypted only when `keys` is given: for staff
+ * allowed to see them, never for anonymous callers.
+ */
+export function memberResource(member: MemberView, keys?: TenantKeys): ResourceObject {
+  return {
+    type: 'members',
+    id: member.id,
+    attributes: {
+      status: publicStatus(member.status),
+      lifecycleStatus: member.status,
+      fullNameEn: member.fullNameEn,
+      fullNameNe: member.fullNameNe,
+      gender: member.gender,
+      memberNumber: member.memberNumber,
+      registeredAt: iso(member.registeredAt),
+      approvedAt: iso(member.approvedAt),
+      activatedAt: iso(member.activatedAt),
+      ...(keys
+        ? {
+            phone: decryptField(keys, member.id, 'phone', member.phoneEnc),
+            email: member.emailEnc ? decryptField(keys, member.id, 'email', member.emailEnc) : null,
+          }
+        : {}),
+    },
+    relationships: { geography: relation('geography-nodes', member.wardId), committee: relation('committees', member.committeeId) },
+  };
+}
+
+export type Include = 'geography' | 'committee';
+
+/** The `included` resources a request asked for. */
+export async function included(tx: TenantTransaction, members: readonly MemberView[], include: readonly Include[]): Promise<ResourceObject[]> {
+  const out: ResourceObject[] = [];
+  if (include.includes('geography')) {
+    for (const node of await geographyNodes(tx, [...new Set(members.map((m) => m.wardId))])) {
+      const { id, ...attributes } = node;
+      out.push({ type: 'geography-nodes', id, attributes });
+    }
+  }
+  if (include.includes('committee')) {
+    const ids = [...new Set(members.flatMap((m) => (m.committeeId ? [m.committeeId] : [])))];
+    for (const committee of await committees(tx, ids)) {
+      out.push({ type: 'committees', id: committee.id, attributes: { name: committee.name }, relationships: { geography: relation('geography-nodes', committee.geographyId) } });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { registerApplicant } from '../../src/members/lifecycle-client.ts';
+import { findMember } from '../../src/members/member-queries.ts';
+import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
+import { findTenantBySlug } from '../../src/tenants/tenants.ts';
+import type { ApiDeps } from '../app.ts';
+import { ApiError } from '../http/errors.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import type { RouteRegistry } from '../http/route.ts';
+import { memberResource } from './presenter.ts';
+
+const Slug = z.object({ slug: z.string().regex(/^[a-z0-9-]{1,40}$/) });
+const MemberAttributes = z.object({ status: z.string(), fullNameEn: z.string(), memberNumber: z.string().nullable() }).loose();
+
+async function tenantOr404(deps: ApiDeps, slug: string) {
+  const tenant = await findTenantBySlug(deps.pool, slug);
+  if (!tenant) throw ApiError.notFound('party');
+  return tenant;
+}
+
+/** Anonymous applicants: name the party by its slug in the path. */
+export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+  registry.add({
+    method: 'post',
+    path: '/api/parties/:slug/applications',
+    summary: 'Apply for membership; answers once the application is durably recorded',
+    tag: 'applications',
+    access: 'public',
+    params: Slug,
+    body: requestDocument('applications', ApplicationSchema),
+    responses: { 201: { description: 'the member, pending, with a private status link', schema: responseDocument('members', MemberAttributes) } },
+    async handler({ params, body, req }) {
+      const tenant = await tenantOr404(deps, params.slug);
+      try {
+        const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, body.data.attributes, { ip: req.ip, userAgent: req.get('user-agent') });
+        const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, registered.memberId));
+        if (!member) throw new Error(`member ${registered.memberId} missing after registration`);
+        const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${member.id}?token=${registered.statusToken}`;
+        return { status: 201, headers: { location: statusLink }, body: { data: { ...memberResource(member), links: { status: statusLink } } } };
+      } catch (err) {
+        if (err instanceof DuplicatePhoneError) throw new ApiError(409, 'DUPLICATE_PHONE', 'a member of this party already has this phone number', { pointer: '/data/attributes/phone' });
+        if (err instanceof UnknownWardError) throw new ApiError(422, 'UNKNOWN_WARD', 'no such active ward', { pointer: '/data/attributes/wardId' });
+        throw err;
+      }
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/parties/:slug/applications/:id',
+    summary: "An applicant's own status, through the private link given at registration",
+    tag: 'applications',
+    access: 'public',
+    params: Slug.extend({ id: z.uuid() }),
+    query: z.object({ token: z.string().min(16).max(100) }),
+    responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
+    async handler({ params, query }) {
+      const tenant = await tenantOr404(deps, params.slug);
+      const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, params.id));
+      const given = createHash('sha256').update(query.token).digest();
+      if (!member?.statusTokenHash || !timingSafeEqual(given, member.statusTokenHash)) throw ApiError.notFound('application');
+      return { status: 200, body: { data: memberResource(member) } };
+    },
+  });
+}

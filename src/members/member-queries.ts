@@ -1,0 +1,85 @@
+import { sql, type FragmentSqlToken } from 'slonik';
+import { z } from 'zod';
+import type { TenantTransaction } from '../db/tenant-context.ts';
+
+export const MemberViewSchema = z.object({
+  id: z.string(),
+  status: z.string(),
+  fullNameEn: z.string(),
+  fullNameNe: z.string().nullable(),
+  gender: z.string(),
+  memberNumber: z.string().nullable(),
+  wardId: z.string(),
+  geographyPath: z.string(),
+  committeeId: z.string().nullable(),
+  workflowId: z.string().nullable(),
+  registeredAt: z.number(),
+  approvedAt: z.number().nullable(),
+  activatedAt: z.number().nullable(),
+  phoneEnc: z.instanceof(Buffer),
+  emailEnc: z.instanceof(Buffer).nullable(),
+  statusTokenHash: z.instanceof(Buffer).nullable(),
+});
+export type MemberView = z.infer<typeof MemberViewSchema>;
+
+const columns = sql.fragment`
+  m.id, m.status::text AS status, m.full_name_en AS "fullNameEn", m.full_name_ne AS "fullNameNe", m.gender,
+  m.member_number AS "memberNumber", m.ward_id AS "wardId", m.geography_path::text AS "geographyPath",
+  m.committee_id AS "committeeId", m.workflow_id AS "workflowId", m.registered_at AS "registeredAt",
+  m.approved_at AS "approvedAt", m.activated_at AS "activatedAt", m.phone_enc AS "phoneEnc", m.email_enc AS "emailEnc",
+  m.status_token_hash AS "statusTokenHash"`;
+
+export async function findMember(tx: TenantTransaction, memberId: string): Promise<MemberView | null> {
+  return tx.maybeOne(sql.type(MemberViewSchema)`SELECT ${columns} FROM members m WHERE m.id = ${memberId}`);
+}
+
+export interface MemberSearch {
+  name?: string | undefined;
+  phoneBidx?: Buffer | undefined;
+  status?: string | undefined;
+  /** ltree path of a geography node: the member's ward lies in its subtree. */
+  geographyPath?: string | undefined;
+  committeeId?: string | undefined;
+  registeredFrom?: string | undefined;
+  registeredTo?: string | undefined;
+  /** Only members inside one of these subtrees (a committee head's areas). */
+  withinPaths?: string[] | undefined;
+  after?: { registeredAt: string; id: string } | undefined;
+  limit: number;
+}
+
+/** Keyset-paginated search, newest first; every filter is index-backed (see migrations/0007). */
+export async function searchMembers(tx: TenantTransaction, search: MemberSearch): Promise<readonly MemberView[]> {
+  const where: FragmentSqlToken[] = [sql.fragment`TRUE`];
+  if (search.name) {
+    const pattern = `%${search.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(sql.fragment`(m.full_name_en ILIKE ${pattern} OR m.full_name_ne ILIKE ${pattern})`);
+  }
+  if (search.phoneBidx) where.push(sql.fragment`m.phone_bidx = ${sql.binary(search.phoneBidx)}`);
+  if (search.status) where.push(sql.fragment`m.status = ${search.status}::member_status`);
+  if (search.geographyPath) where.push(sql.fragment`m.geography_path <@ ${search.geographyPath}::ltree`);
+  if (search.committeeId) where.push(sql.fragment`m.committee_id = ${search.committeeId}`);
+  if (search.registeredFrom) where.push(sql.fragment`m.registered_at >= ${search.registeredFrom}::timestamptz`);
+  if (search.registeredTo) where.push(sql.fragment`m.registered_at < ${search.registeredTo}::timestamptz`);
+  if (search.withinPaths) where.push(sql.fragment`m.geography_path <@ ${sql.array(search.withinPaths, 'ltree')}`);
+  if (search.after) where.push(sql.fragment`(m.registered_at, m.id) < (${search.after.registeredAt}::timestamptz, ${search.after.id}::uuid)`);
+  return tx.any(sql.type(MemberViewSchema)`
+    SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
+    ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`);
+}
+
+export const GeographyViewSchema = z.object({ id: z.string(), type: z.string(), code: z.string(), nameEn: z.string(), nameNe: z.string().nullable(), path: z.string() });
+export const CommitteeViewSchema = z.object({ id: z.string(), name: z.string(), geographyId: z.string() });
+
+export async function geographyNodes(tx: TenantTransaction, ids: string[]) {
+  if (ids.length === 0) return [];
+  return tx.any(sql.type(GeographyViewSchema)`
+    SELECT id, type::text AS type, code, name_en AS "nameEn", name_ne AS "nameNe", path::text AS path
+    FROM geography_nodes WHERE id = ANY(${sql.array(ids, 'uuid')})`);
+}
+
+export async function committees(tx: TenantTransaction, ids: string[]) {
+  if (ids.length === 0) return [];
+  return tx.any(sql.type(CommitteeViewSchema)`
+    SELECT id, name, geography_id AS "geographyId" FROM committees WHERE id = ANY(${sql.array(ids, 'uuid')})`);
+}
