@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
-import type { MemberCommand } from '../../src/members/member-aggregate.ts';
+import { MemberRuleError, type MemberCommand } from '../../src/members/member-aggregate.ts';
 import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
 
 export interface InvoiceDetails {
@@ -58,22 +58,30 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
     },
 
     /**
-     * Records the payment once: the provider's reference is unique per tenant, and the member's
-     * events refuse a second payment or a wrong amount (non-retryable).
+     * Records the payment once. A provider's reference pays for one invoice only: the same
+     * reference again for this member is a retry and changes nothing; for anyone else it is
+     * refused (DUPLICATE_PAYMENT_REFERENCE, non-retryable), as are a second payment and a wrong
+     * amount (the member's events decide those).
      */
     async recordPayment(step: StepContext, payment: PaymentDetails): Promise<{ paymentId: string }> {
       return inTenant(deps, step, async (tx) => {
+        const existing = await tx.maybeOne(sql.type(z.object({ id: z.string(), memberId: z.string(), invoiceId: z.string() }))`
+          SELECT id, member_id AS "memberId", invoice_id AS "invoiceId" FROM payments
+          WHERE provider = ${payment.provider} AND provider_ref = ${payment.providerRef}`);
+        if (existing) {
+          if (existing.memberId === step.memberId && existing.invoiceId === payment.invoiceId) return { paymentId: existing.id };
+          throw new MemberRuleError('DUPLICATE_PAYMENT_REFERENCE', `${payment.provider} reference ${payment.providerRef} already paid another invoice`);
+        }
         const paymentId = randomUUID();
         await executeMemberCommand(
           tx,
-          { ...step, metadata: { actor: `payment:${payment.provider}`, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:payment` },
+          { ...step, metadata: { actor: `payment:${payment.provider}`, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:payment:${payment.provider}:${payment.providerRef}` },
           { type: 'RecordPayment', paymentId, invoiceId: payment.invoiceId, amountMinor: payment.amount, currency: payment.currency, provider: payment.provider, providerRef: payment.providerRef, paidAt: payment.paidAt },
         );
         await tx.query(sql.unsafe`
           INSERT INTO payments (id, tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at, recorded_by)
           VALUES (${paymentId}, ${step.tenantId}, ${payment.invoiceId}, ${step.memberId}, ${payment.amount}, ${payment.currency},
-                  ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${actorOf(step)})
-          ON CONFLICT (tenant_id, provider, provider_ref) DO NOTHING`);
+                  ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${actorOf(step)})`);
         await tx.query(sql.unsafe`UPDATE invoices SET status = 'paid', paid_at = ${payment.paidAt} WHERE id = ${payment.invoiceId} AND status = 'open'`);
         return { paymentId };
       });

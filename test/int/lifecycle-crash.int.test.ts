@@ -3,12 +3,11 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createMemberActivities } from '../../activities/members/index.ts';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import * as m from '../../workflows/members/messages.ts';
 import {
-  applicationFor, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
+  applicationFor, asTest, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
   startLifecycleHarness, type LifecycleHarness,
 } from '../support/lifecycle-harness.ts';
 
@@ -23,8 +22,6 @@ async function stop(started: Awaited<ReturnType<LifecycleHarness['startWorker']>
   await started.running;
 }
 
-const subjects = { approved: 'has been approved', invoice: 'Membership fee invoice', activated: 'membership is active' };
-
 async function expectEverythingOnce(memberId: string, email: string, result: m.LifecycleStatus): Promise<void> {
   expect(result.stage).toBe('CardIssued');
   expect(result.memberNumber).toMatch(/^TP-\d{4}-M-\d{6}$/);
@@ -33,9 +30,9 @@ async function expectEverythingOnce(memberId: string, email: string, result: m.L
   expect(await memberRow(h, memberId)).toEqual({ status: 'active', memberNumber: result.memberNumber, version: 6 });
   for (const table of ['invoices', 'payments', 'id_cards'] as const) expect([table, await rowCount(h, table, memberId)]).toEqual([table, 1]);
   expect(await rowCount(h, 'mail_deliveries', memberId)).toBe(3);
-  for (const [kind, subject] of Object.entries(subjects)) {
+  for (const subject of ['has been approved', 'Membership fee invoice', 'membership is active']) {
     const sent = h.smtp.messages.filter((mail) => recipientsOf(mail).includes(email) && (mail.subject?.includes(subject) ?? false));
-    expect([kind, sent.length]).toEqual([kind, 1]);
+    expect([subject, sent.length]).toEqual([subject, 1]);
   }
 }
 
@@ -109,14 +106,12 @@ test('every step crashes once after committing, and a worker is shut down mid-ac
   expect(crash.crashed.filter((type) => type === 'sendMemberEmail')).toHaveLength(3);
 }, 60_000);
 
-const as = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, work);
-
 /** A member registered, approved and invoiced by calling the activities directly, outside any worker. */
 async function invoicedDirectly(email: string) {
   const steps = createMemberActivities(h.deps);
   const memberId = randomUUID();
   const step = { tenantId: h.tenant.id, memberId, workflowId: `direct-${memberId}` };
-  const sealed = await as(async (tx) => sealApplication(await h.keyring.forTenant(tx, h.tenant.id), memberId, applicationFor(h, email), 'status-token'));
+  const sealed = await asTest(h, async (tx) => sealApplication(await h.keyring.forTenant(tx, h.tenant.id), memberId, applicationFor(h, email), 'status-token'));
   await steps.recordApplication(step, sealed);
   await steps.recordApproval(step, 'user:direct', null);
   return { steps, step, memberId, invoice: await steps.issueInvoice(step, 50_000, 'NPR', 60_000) };
@@ -139,7 +134,7 @@ test('each activity called again with the same step returns the same result and 
     return [first, second, after];
   }
   const idOf = (table: 'payments' | 'id_cards') =>
-    as((tx) => tx.oneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM ${sql.identifier([table])} WHERE member_id = ${memberId}`));
+    asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM ${sql.identifier([table])} WHERE member_id = ${memberId}`));
 
   const [, invoiceAgain, afterInvoice] = await twice(() => steps.issueInvoice(step, 50_000, 'NPR', 60_000));
   expect(invoiceAgain).toEqual(invoice);
@@ -159,17 +154,17 @@ test('each activity called again with the same step returns the same result and 
   expect([afterMail.mails, afterMail.rows[3]]).toEqual([1, 1]);
 });
 
-// Known product bugs (activities/members/decisions.ts, recordPayment): these fail today, so
-// test.failing passes; when one is fixed, jest reports it and it becomes a plain test.
-test.failing('KNOWN BUG: recordPayment called again returns the payment id it recorded, not a fresh one', async () => {
+test('recordPayment called again returns the payment id it recorded, not a fresh one', async () => {
   const { steps, step, invoice } = await invoicedDirectly('repeat-payment@example.np');
   const first = await steps.recordPayment(step, paymentFor(invoice));
   expect(await steps.recordPayment(step, paymentFor(invoice))).toEqual(first);
 });
 
-test.failing("KNOWN BUG: a provider reference already used by another member's payment is refused", async () => {
+test("a provider reference already used by another member's payment is refused, and pays nothing", async () => {
   const a = await invoicedDirectly('payer-a@example.np');
   const b = await invoicedDirectly('payer-b@example.np');
   await a.steps.recordPayment(a.step, { ...paymentFor(a.invoice), providerRef: 'esewa-receipt-1' });
-  await expect(b.steps.recordPayment(b.step, { ...paymentFor(b.invoice), providerRef: 'esewa-receipt-1' })).rejects.toThrow();
+  await expect(b.steps.recordPayment(b.step, { ...paymentFor(b.invoice), providerRef: 'esewa-receipt-1' }))
+    .rejects.toMatchObject({ type: 'DUPLICATE_PAYMENT_REFERENCE', nonRetryable: true });
+  await expect(b.steps.activateMember(b.step)).rejects.toMatchObject({ type: 'MEMBER_NOT_PAID' });
 });

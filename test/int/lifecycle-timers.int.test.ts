@@ -2,11 +2,10 @@ import type { Worker } from '@temporalio/worker';
 import type { ParsedMail } from 'mailparser';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import * as m from '../../workflows/members/messages.ts';
 import {
-  addCommitteeWithHead, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
+  addCommitteeWithHead, asTest, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
   startLifecycleHarness, type LifecycleHarness,
 } from '../support/lifecycle-harness.ts';
 
@@ -88,7 +87,7 @@ describe(`no payment: the invoice expires after ${PAYMENT_WINDOW_MS} ms`, () => 
     expect(result.memberNumber).toBeNull();
     expect(stageAt(result, 'Expired') - stageAt(result, 'AwaitingPayment')).toBeGreaterThanOrEqual(PAYMENT_WINDOW_MS);
 
-    const stored = await withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, (tx) =>
+    const stored = await asTest(h, (tx) =>
       tx.one(sql.type(z.object({ status: z.string(), voided: z.boolean() }))`
         SELECT status::text AS status, voided_at IS NOT NULL AS voided FROM invoices WHERE id = ${invoice.invoiceId}`));
     expect(stored).toEqual({ status: 'void', voided: true });

@@ -138,3 +138,20 @@ test('withdrawal while awaiting payment voids the invoice', async () => {
   const status = await as((tx) => tx.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT status::text AS s FROM invoices WHERE member_id = ${registered.memberId}`));
   expect(status).toBe('void');
 });
+
+test("a payment reusing another member's provider reference is refused; the member can still pay", async () => {
+  const first = await register();
+  await sendLifecycleUpdate(h.client, first.workflowId, m.approveUpdate, { by: 'user:x' });
+  const firstInvoice = await invoiceOf(handleOf(first.workflowId));
+  await sendLifecycleUpdate(h.client, first.workflowId, m.paymentReceivedUpdate, payment(firstInvoice, 'shared-receipt'));
+  const second = await register();
+  await sendLifecycleUpdate(h.client, second.workflowId, m.approveUpdate, { by: 'user:x' });
+  const invoice = await invoiceOf(handleOf(second.workflowId));
+  const reused = sendLifecycleUpdate(h.client, second.workflowId, m.paymentReceivedUpdate, payment(invoice, 'shared-receipt'));
+  await expect(reused).rejects.toMatchObject({ code: 'DUPLICATE_PAYMENT_REFERENCE' });
+  expect(await count('payments', second.memberId)).toBe(0);
+  expect((await handleOf(second.workflowId).query(m.statusQuery)).stage).toBe('AwaitingPayment');
+  await sendLifecycleUpdate(h.client, second.workflowId, m.paymentReceivedUpdate, payment(invoice, 'own-receipt'));
+  expect((await handleOf(second.workflowId).result()).stage).toBe('CardIssued');
+  expect(await count('payments', second.memberId)).toBe(1);
+});

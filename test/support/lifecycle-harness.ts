@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerInterceptors } from '@temporalio/worker';
+import type { ParsedMail } from 'mailparser';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
@@ -10,19 +11,19 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { readStream } from '../../src/events/event-store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createSmtpMailer, senderDomain } from '../../src/mail/mailer.ts';
-import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
 import { ApplicationSchema, type Application } from '../../src/members/application.ts';
 import { registerApplicant, type Registered } from '../../src/members/lifecycle-client.ts';
+import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
 import { createMembershipWorker } from '../../src/temporal/membership-worker.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
+import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
+import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../workflows/members/messages.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { makeCommittee, seedMiniGeography, testMasterKey, type MiniGeography } from './fixtures.ts';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.ts';
-import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../workflows/members/messages.ts';
-import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 
 const MAIL_FROM = 'Test Party <members@party.test>';
 
@@ -127,7 +128,7 @@ async function terminateOpenLifecycles(client: Client, tenantId: string): Promis
   }
 }
 
-const asTest = <T>(h: LifecycleHarness, work: Parameters<typeof withTenant<T>>[2]) => withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, work);
+export const asTest = <T>(h: LifecycleHarness, work: Parameters<typeof withTenant<T>>[2]) => withTenant(h.db.app, { tenantId: h.tenant.id, actor: 'test' }, work);
 
 /** A committee on `geographyId` whose head is a new user with this email. */
 export async function addCommitteeWithHead(h: LifecycleHarness, geographyId: string, name: string, email: string) {
@@ -170,5 +171,4 @@ export const rowCount = (h: LifecycleHarness, table: 'invoices' | 'payments' | '
   asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE member_id = ${memberId}`));
 
 /** Every address a captured message was sent to. */
-export const recipientsOf = (mail: { to?: { value: { address?: string }[] } | { value: { address?: string }[] }[] | undefined }) =>
-  [mail.to ?? []].flat().flatMap((to) => to.value.map((v) => v.address));
+export const recipientsOf = (mail: Pick<ParsedMail, 'to'>) => [mail.to ?? []].flat().flatMap((to) => to.value.map((v) => v.address));

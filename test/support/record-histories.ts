@@ -30,7 +30,7 @@ const HISTORIES_DIR = path.join(projectRoot, 'test', 'fixtures', 'histories');
  */
 function historyToJSON(history: History): string {
   const protoRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
-  const { toJson } = protoRequire('protobufjs/ext/protojson') as { toJson(type: unknown, message: unknown): unknown };
+  const { toJson } = protoRequire('protobufjs/ext/protojson') as { toJson: (type: unknown, message: unknown) => unknown };
   const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
   return JSON.stringify(toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 2);
 }

@@ -14,6 +14,7 @@ export class LifecycleState {
   decision: Decision | undefined;
   payment: PaymentMessage | undefined;
   withdrawal: WithdrawMessage | undefined;
+  readonly #refusals: { payment: PaymentMessage; code: string; message: string }[] = [];
 
   enter(stage: MemberStageName): void {
     const at = new Date();
@@ -44,6 +45,8 @@ export class LifecycleState {
    */
   checkPayment(payment: PaymentMessage): 'new' | 'repeat' {
     if (this.payment && this.payment.provider === payment.provider && this.payment.providerRef === payment.providerRef) return 'repeat';
+    const refused = this.refusalOf(payment);
+    if (refused) throw ApplicationFailure.nonRetryable(refused.message, refused.code);
     if (this.stage !== 'AwaitingPayment' || this.payment || this.withdrawal || !this.invoice) {
       throw ApplicationFailure.nonRetryable(`the application is ${this.stage}, not awaiting payment`, 'MEMBER_NOT_AWAITING_PAYMENT');
     }
@@ -55,6 +58,16 @@ export class LifecycleState {
       );
     }
     return 'new';
+  }
+
+  /** The activity refused this payment: tell its sender, and wait for another. */
+  refusePayment(payment: PaymentMessage, code: string, message: string): void {
+    this.#refusals.push({ payment, code, message });
+    this.payment = undefined;
+  }
+
+  refusalOf(payment: PaymentMessage): { code: string; message: string } | undefined {
+    return this.#refusals.find((r) => r.payment.provider === payment.provider && r.payment.providerRef === payment.providerRef);
   }
 
   /** @throws ApplicationFailure MEMBER_CANNOT_WITHDRAW */

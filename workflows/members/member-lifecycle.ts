@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities } from '../../activities/members/index.ts';
 import type { RegistrationResult } from '../../activities/members/registration.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
@@ -49,7 +49,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   }
   upsertSearchAttributes([{ key: GeographyPath, value: registration.geographyPath }]);
   const settings = await steps.loadLifecycleSettings(step);
-  await awaitDecision(state, step, settings, registration.committeeId);
+  await awaitDecision(state, step, settings, registration.committeeId, mailing);
 
   if (state.withdrawal) return finishWithdrawn(state, step);
   if (!state.decision?.approved) {
@@ -66,15 +66,14 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   state.enter('AwaitingPayment');
   send({ kind: 'invoice', invoiceId: state.invoice.invoiceId, amountMinor: state.invoice.amountMinor, dueAt: state.invoice.dueAt });
 
-  const paid = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, settings.paymentWindowMs);
+  const paid = await awaitPayment(state, step, settings.paymentWindowMs);
   if (state.withdrawal) return finishWithdrawn(state, step);
-  if (!paid || !state.payment) {
+  if (!paid) {
     await steps.expireApplication(step);
     state.enter('Expired');
     send({ kind: 'lapsed', invoiceId: state.invoice.invoiceId });
     return finish(state, mailing);
   }
-  await steps.recordPayment(step, state.payment);
   state.enter('Paid');
   state.memberNumber = (await steps.activateMember(step)).memberNumber;
   state.enter('Active');
@@ -84,17 +83,39 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   return finish(state, mailing);
 }
 
+/**
+ * Waits for a payment the database accepts, until the window closes. A payment the activity
+ * refuses (e.g. a provider reference that already paid another invoice) is reported to its
+ * sender and the wait goes on.
+ */
+async function awaitPayment(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string }, windowMs: number): Promise<boolean> {
+  const closesAt = Date.now() + windowMs;
+  for (;;) {
+    const arrived = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, Math.max(closesAt - Date.now(), 1));
+    if (!arrived || state.withdrawal || !state.payment) return false;
+    const payment = state.payment;
+    try {
+      await steps.recordPayment(step, payment);
+      return true;
+    } catch (err) {
+      const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      if (!failure) throw err;
+      state.refusePayment(payment, failure.type ?? 'PAYMENT_REFUSED', failure.message);
+    }
+  }
+}
+
 async function awaitDecision(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },
-  settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null): Promise<void> {
+  settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null, mailing: Promise<unknown>[]): Promise<void> {
   const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
   if (await condition(decided, settings.approvalReminderAfterMs)) return;
   await steps.recordReminder(step, committeeId);
-  void mail.notifyCommitteeHeads(step, { committeeId, escalated: false }).catch((err: unknown) => log.warn('reminder not delivered', { error: String(err) }));
+  mailing.push(mail.notifyCommitteeHeads(step, { committeeId, escalated: false }).catch((err: unknown) => log.warn('reminder not delivered', { error: String(err) })));
   if (await condition(decided, settings.approvalEscalationAfterMs - settings.approvalReminderAfterMs)) return;
   const parent = await steps.parentCommittee(step, committeeId);
   await steps.recordEscalation(step, committeeId, parent);
   state.escalated = true;
-  void mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }).catch((err: unknown) => log.warn('escalation not delivered', { error: String(err) }));
+  mailing.push(mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }).catch((err: unknown) => log.warn('escalation not delivered', { error: String(err) })));
   await condition(decided);
 }
 
@@ -110,7 +131,9 @@ function registerDecisionHandlers(state: LifecycleState): void {
   setHandler(m.withdrawUpdate, (msg) => { const from = state.stage; withdraw(msg); return settled(from); }, { validator: (_msg) => state.checkWithdrawal() });
   setHandler(m.paymentReceivedUpdate, async (msg) => {
     pay(msg);
-    await condition(() => state.stage !== 'AwaitingPayment');
+    await condition(() => state.stage !== 'AwaitingPayment' || state.refusalOf(msg) !== undefined);
+    const refusal = state.refusalOf(msg);
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
     return { stage: state.stage };
   }, { validator: (msg: m.PaymentMessage) => void state.checkPayment(msg) });
   setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));

@@ -1,0 +1,62 @@
+/**
+ * Replays every recorded lifecycle history in test/fixtures/histories against the current
+ * workflow code: a change that would break lifecycles already running fails here. The
+ * histories are recorded once, from a real worker and dev server, with
+ *
+ *   node_modules/.bin/node test/support/record-histories.ts
+ *
+ * After an intended change (guarded with patched()), keep the old files, renamed, while
+ * lifecycles started under them may still run, and record new ones; never re-record just to
+ * make this test pass.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
+import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
+import { projectRoot } from '../../src/paths.ts';
+
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // Installed already by another file in this process.
+}
+
+const HISTORIES_DIR = path.join(projectRoot, 'test', 'fixtures', 'histories');
+const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json')).sort();
+
+/**
+ * Reads the ProtoJSON history files `historyFromJSON` (@temporalio/common) reads. That function
+ * fails in this install: @temporalio/common and @temporalio/proto get separate copies of
+ * protobufjs 8, and protojson rejects the other copy's types ("type must be a Type"); so this
+ * uses protojson from the copy @temporalio/proto itself loads.
+ */
+function historyFromFile(file: string): History {
+  const protoRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
+  const { fromJson } = protoRequire('protobufjs/ext/protojson') as { fromJson: (type: unknown, json: unknown, options: object) => History | null };
+  const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+  const history = fromJson(historyType, JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')), { ignoreUnknownFields: true });
+  if (!history?.events?.length) throw new Error(`${file} holds no history events`);
+  return history;
+}
+
+test('the recorded histories cover every way a lifecycle ends', () => {
+  expect(files).toEqual(expect.arrayContaining([
+    'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
+  ]));
+  for (const file of files) {
+    const last = historyFromFile(file).events?.at(-1);
+    expect([file, last?.workflowExecutionCompletedEventAttributes ? 'completed' : 'not completed']).toEqual([file, 'completed']);
+  }
+});
+
+test('every recorded history replays against the current workflow code without a determinism error', async () => {
+  const histories = files.map((file) => ({ workflowId: file, history: historyFromFile(file) }));
+  const results: ReplayResult[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) {
+    results.push(result);
+  }
+  expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((file) => [file, undefined]));
+}, 60_000);
