@@ -72,8 +72,10 @@ export function createApp(deps: ApiDeps): Express {
   app.set('query parser', 'extended');
   app.use(helmet());
   app.use(requestLogging(deps.log));
+  const metrics = metricsRoutes();
+  app.use(metrics.measure);
   app.use(healthRoutes(deps));
-  app.use(metricsRoutes());
+  app.use(metrics.router);
   const registry = new RouteRegistry();
   for (const register of features) register(registry, deps);
   app.use(docsRoutes(registry));

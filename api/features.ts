@@ -1,8 +1,14 @@
 import type { ApiDeps } from './app.ts';
 import { authRoutes } from './auth/routes.ts';
+import { cardRoutes } from './cards/routes.ts';
 import type { RouteRegistry } from './http/route.ts';
+import { opsRoutes } from './ops/routes.ts';
+import { paymentRoutes } from './payments/routes.ts';
+import { platformRoutes } from './platform/routes.ts';
+import { statisticsRoutes } from './statistics/routes.ts';
+import { membersFeature } from './members/routes.ts';
 
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, cardRoutes, statisticsRoutes, opsRoutes, platformRoutes];

@@ -1,4 +1,6 @@
+import type { AddressInfo } from 'node:net';
 import { validate } from '@readme/openapi-parser';
+import { createApp } from '../../api/app.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
@@ -65,7 +67,7 @@ test('a route that needs a user refuses a missing or forged token with 401', asy
   const forged = (await api.userWithToken()).token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
   for (const token of [undefined, forged]) {
     const res = await api.request('GET', `/api/members/${crypto.randomUUID()}`, token ? { token } : {});
-    expect(res.status).toBe(401);
+    expect([res.status, res.body]).toEqual([401, expect.anything()]);
   }
 });
 
@@ -83,5 +85,24 @@ test('the OpenAPI document validates and Swagger UI is served at /docs', async (
 test('/metrics serves Prometheus text', async () => {
   const res = await fetch(`${api.baseUrl}/metrics`);
   expect(res.status).toBe(200);
-  expect(await res.text()).toContain('process_cpu_user_seconds_total');
+  const text = await res.text();
+  expect(text).toContain('process_cpu_user_seconds_total');
+  expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/api\/auth\/login",status="201"\} [1-9]/);
+});
+
+test('public endpoints are rate limited per client with 429', async () => {
+  const limited = createApp({ ...api.apiDeps, publicRateLimit: 3 }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => limited.once('listening', resolve));
+  const { port } = limited.address() as AddressInfo;
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/parties/${api.tenant.slug}/applications/${crypto.randomUUID()}?token=${'t'.repeat(20)}`);
+      statuses.push(res.status);
+      if (res.status === 429) expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('RATE_LIMITED');
+    }
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+  } finally {
+    limited.close();
+  }
 });

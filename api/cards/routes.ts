@@ -1,0 +1,81 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { findTenantBySlug } from '../../src/tenants/tenants.ts';
+import type { ApiDeps } from '../app.ts';
+import { hasRole, headsAreaOf } from '../auth/context.ts';
+import { ApiError } from '../http/errors.ts';
+import { responseDocument } from '../http/jsonapi.ts';
+import type { RouteRegistry } from '../http/route.ts';
+import { cardPublicKeys } from './card-public-keys.ts';
+import { CardVerificationAttributes, verifyCard } from './verify-card.ts';
+
+const MemberArea = z.object({ geographyPath: z.string() });
+const CurrentCard = z.object({ storageKey: z.string(), memberNumber: z.string() });
+const JwkSet = z.object({
+  keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })),
+});
+
+export function cardRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+  registry.add({
+    method: 'get',
+    path: '/api/members/:id/card',
+    summary: "The member's current ID card as a PDF (tenant_admin, registrar, ops, or a head whose area covers the member)",
+    tag: 'cards',
+    access: 'user',
+    params: z.object({ id: z.guid() }),
+    responses: { 200: { description: 'the ID card', contentType: 'application/pdf', schema: z.string().meta({ format: 'binary' }) } },
+    async handler({ params, auth, req, res }) {
+      const user = auth!;
+      const card = await withTenant(deps.pool, { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') }, async (tx) => {
+        const member = await tx.maybeOne(sql.type(MemberArea)`SELECT geography_path::text AS "geographyPath" FROM members WHERE id = ${params.id}`);
+        if (!member) throw ApiError.notFound('member');
+        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, member.geographyPath)) {
+          throw ApiError.forbidden('the card is for tenant_admin, registrar, ops, or a head whose area covers the member');
+        }
+        return tx.maybeOne(sql.type(CurrentCard)`
+          SELECT storage_key AS "storageKey", member_number AS "memberNumber" FROM id_cards WHERE member_id = ${params.id} AND revoked_at IS NULL`);
+      });
+      if (!card) throw new ApiError(404, 'CARD_NOT_FOUND', 'the member has no current ID card');
+      const pdf = await deps.storage.get(card.storageKey);
+      res.status(200).type('application/pdf')
+        .setHeader('content-disposition', `inline; filename="${card.memberNumber}.pdf"`)
+        .setHeader('cache-control', 'private, no-store')
+        .send(Buffer.from(pdf));
+      return undefined;
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/cards/verify',
+    summary: "Verify an ID card's QR token: the party's signature, the date, and that the card is not revoked",
+    tag: 'cards',
+    access: 'public',
+    query: z.object({ token: z.string().min(1).max(1024) }),
+    responses: { 200: { description: 'the verdict (422 with TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED)', schema: responseDocument('card-verifications', CardVerificationAttributes) } },
+    async handler({ query, req }) {
+      const { tokenId, ...attributes } = await verifyCard(deps.pool, query.token, { ip: req.ip, userAgent: req.get('user-agent') }, deps.clock());
+      return { status: 200, body: { data: { type: 'card-verifications', id: tokenId, attributes } }, headers: { 'cache-control': 'no-store' } };
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/parties/:slug/card-keys',
+    summary: "The party's card-signing public keys as a JWK set, for verifying cards offline",
+    tag: 'cards',
+    access: 'public',
+    params: z.object({ slug: z.string().min(1).max(40) }),
+    responses: { 200: { description: 'RFC 7517 JWK set of RFC 8037 Ed25519 keys, current key first', contentType: 'application/jwk-set+json', schema: JwkSet } },
+    async handler({ params, req, res }) {
+      const tenant = await findTenantBySlug(deps.pool, params.slug);
+      if (!tenant) throw ApiError.notFound('party');
+      const keys = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'card-keys', ip: req.ip }, (tx) => cardPublicKeys(tx));
+      res.status(200).type('application/jwk-set+json').setHeader('cache-control', 'public, max-age=300')
+        .send(JSON.stringify({ keys: keys.map(({ key }) => exportCardPublicKeyJwk(key)) }));
+      return undefined;
+    },
+  });
+}

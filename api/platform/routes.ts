@@ -1,0 +1,55 @@
+import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
+import { z } from 'zod';
+import { createTenant, NewTenantSchema, TenantSchema } from '../../src/tenants/tenants.ts';
+import type { ApiDeps } from '../app.ts';
+import { ApiError } from '../http/errors.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import type { RouteRegistry } from '../http/route.ts';
+
+const CreateTenant = requestDocument('tenants', NewTenantSchema);
+const TenantAttributes = TenantSchema.omit({ id: true });
+const TenantDocument = responseDocument('tenants', TenantAttributes);
+const TenantSummary = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+const TenantList = z.object({
+  data: z.array(z.object({ type: z.literal('tenants'), id: z.string(), attributes: TenantSummary.omit({ id: true }) })),
+});
+
+/** The platform operator's routes (PLATFORM_ADMIN_KEY): parties are created here, not by their own users. */
+export function platformRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+  registry.add({
+    method: 'post',
+    path: '/api/platform/tenants',
+    summary: 'Create a party (tenant) with its own keys and member-number sequence',
+    tag: 'platform',
+    access: 'platform',
+    body: CreateTenant,
+    responses: {
+      201: { description: 'the new party', schema: TenantDocument },
+      409: { description: 'the slug is taken (SLUG_TAKEN)' },
+      422: { description: 'a field is invalid; source.pointer names it' },
+    },
+    async handler({ body }) {
+      const tenant = await createTenant(deps.pool, deps.keyring, body.data.attributes, 'platform-admin').catch((err: unknown) => {
+        if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'tenants_slug_key') {
+          throw new ApiError(409, 'SLUG_TAKEN', 'a party with this slug already exists', { pointer: '/data/attributes/slug' });
+        }
+        throw err;
+      });
+      const { id, ...attributes } = tenant;
+      return { status: 201, body: { data: { type: 'tenants', id, attributes } } };
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/platform/tenants',
+    summary: 'List every party by slug and name',
+    tag: 'platform',
+    access: 'platform',
+    responses: { 200: { description: 'every party, ordered by slug', schema: TenantList } },
+    async handler() {
+      const rows = await deps.pool.any(sql.type(TenantSummary)`SELECT id, slug, name FROM tenants ORDER BY slug`);
+      return { status: 200, body: { data: rows.map(({ id, ...attributes }) => ({ type: 'tenants', id, attributes })) } };
+    },
+  });
+}

@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { verifyToken } from '../../api/auth/tokens.ts';
+import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
+import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
+import { projectRoot } from '../../src/paths.ts';
+import { Keyring } from '../../src/tenants/keyring.ts';
+import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
+import { createUser, currentRoles, verifyUserPassword } from '../../src/users/users.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { makeCommittee, makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
+
+const MASTER_KEY = randomBytes(32).toString('base64');
+const AUTH_TOKEN_SECRET = randomBytes(32).toString('base64');
+const PASSWORD = 'a long enough password';
+
+let db: TestDatabase;
+let geo: MiniGeography;
+let dataDir: string;
+let seeded: Tenant;
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** `node src/cli/main.ts ...args` as an operator would run it, with only the environment given here. */
+function cli(args: string[], options: { input?: string; env?: Record<string, string>; unset?: string[] } = {}): Promise<Run> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATA_DIR: dataDir,
+    DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, MASTER_KEY, AUTH_TOKEN_SECRET, ...options.env,
+  };
+  for (const name of options.unset ?? []) delete env[name];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+const inTenant = <T>(tenant: Tenant, work: (tx: TenantTransaction) => Promise<T>) => withTenant(db.app, { tenantId: tenant.id, actor: 'test' }, work);
+const Counts = z.object({ keys: z.number(), users: z.number(), roles: z.number(), committees: z.number(), committeeRoles: z.number() });
+
+/** Every row the commands write, per party (row-level security hides them from any other context). */
+async function rowCounts(): Promise<Record<string, unknown>> {
+  const tenants = await db.app.any(sql.type(z.object({ id: z.string(), slug: z.string() }))`SELECT id, slug FROM tenants ORDER BY slug`);
+  const counts: Record<string, unknown> = {};
+  for (const { id, slug } of tenants) {
+    counts[slug] = await withTenant(db.app, { tenantId: id, actor: 'test' }, (tx) => tx.one(sql.type(Counts)`
+      SELECT (SELECT count(*)::int4 FROM tenant_keys) AS keys, (SELECT count(*)::int4 FROM users) AS users,
+             (SELECT count(*)::int4 FROM user_roles) AS roles, (SELECT count(*)::int4 FROM committees) AS committees,
+             (SELECT count(*)::int4 FROM committee_roles) AS "committeeRoles"`));
+  }
+  return counts;
+}
+const OpenHead = z.object({ email: z.string(), validTo: z.number().nullable() });
+const heads = (tenant: Tenant, committeeId: string) => inTenant(tenant, (tx) => tx.any(sql.type(OpenHead)`
+  SELECT u.email, r.valid_to AS "validTo" FROM committee_roles r JOIN users u ON u.id = r.user_id
+  WHERE r.committee_id = ${committeeId} AND r.role = 'head' ORDER BY r.valid_from`));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  geo = await seedMiniGeography(db.owner);
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'cli-int-'));
+  seeded = await makeTenant(db.app, new Keyring(masterKeyFromBase64(MASTER_KEY)), 'seeded-party', 'SP');
+  await inTenant(seeded, (tx) => createUser(tx, seeded.id, { email: 'taken@seeded.test', displayName: 'Taken', password: PASSWORD }));
+});
+afterAll(async () => {
+  await db.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+test('first day: a party, an admin, committees, a head appointed and replaced, a token, the list', async () => {
+  const created = await cli(['tenant:create', '--slug', 'uml', '--name', 'CPN (UML)', '--prefix', 'UML', '--fee', '50000', '--reminder', '36h', '--escalation', '5d', '--payment-window', '90m']);
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  expect(created.stdout).toContain('Created party uml (CPN (UML))');
+  const tenant = (await findTenantBySlug(db.app, 'uml'))!;
+  expect(tenant).toMatchObject({ memberNumberPrefix: 'UML', feeSchedule: { currency: 'NPR', admissionFeeMinor: 50_000 }, approvalReminderAfterMs: 36 * 3_600_000, approvalEscalationAfterMs: 5 * 86_400_000, paymentWindowMs: 90 * 60_000 });
+  await expect(inTenant(tenant, (tx) => new Keyring(masterKeyFromBase64(MASTER_KEY)).forTenant(tx, tenant.id))).resolves.toMatchObject({ tenantId: tenant.id });
+
+  const admin = await cli(['user:create', '--tenant', 'uml', '--email', 'Admin@UML.test', '--name', 'Party Admin', '--password-stdin', '--role', 'tenant_admin'], { input: `${PASSWORD}\n` });
+  expect(admin).toMatchObject({ code: 0, stderr: '' });
+  const head = await cli(['user:create', '--tenant', 'uml', '--email', 'head@uml.test', '--name', 'Ward Head', '--password-env', 'HEAD_PASSWORD'], { env: { HEAD_PASSWORD: `${PASSWORD}!` } });
+  expect(head).toMatchObject({ code: 0, stderr: '' });
+  const adminId = await inTenant(tenant, (tx) => verifyUserPassword(tx, 'admin@uml.test', PASSWORD));
+  expect(adminId).toEqual(expect.any(String));
+  expect(await inTenant(tenant, (tx) => currentRoles(tx, adminId!))).toEqual(['tenant_admin']);
+  const headId = await inTenant(tenant, (tx) => verifyUserPassword(tx, 'head@uml.test', `${PASSWORD}!`));
+  expect(headId).toEqual(expect.any(String));
+
+  expect(await cli(['committee:create', '--tenant', 'uml', '--geography', 'PT1', '--name', 'Province Committee'])).toMatchObject({ code: 0 });
+  const local = await cli(['committee:create', '--tenant', 'uml', '--geography', 'LT1', '--name', 'Municipal Committee']);
+  expect(local.code).toBe(0);
+  expect(local.stdout).toMatch(/parent committee: Province Committee \(.+, on PT1\)/);
+  const committeeId = /id ([0-9a-f-]{36})/.exec(local.stdout)?.[1] ?? '';
+  const committeeRow = await inTenant(tenant, (tx) => tx.maybeOneFirst(sql.type(z.object({ g: z.string() }))`SELECT geography_id AS g FROM committees WHERE id = ${committeeId}`));
+  expect(committeeRow).toBe(geo.localLevelId);
+
+  const appointed = await cli(['committee:appoint', '--tenant', 'uml', '--committee', committeeId, '--user', 'head@uml.test', '--role', 'head']);
+  expect(appointed).toMatchObject({ code: 0, stderr: '' });
+  const replaced = await cli(['committee:appoint', '--tenant', 'uml', '--committee', committeeId, '--user', 'admin@uml.test', '--role', 'head']);
+  expect(replaced.stdout).toContain('ended the head term of head@uml.test');
+  expect((await heads(tenant, committeeId)).map((h) => [h.email, h.validTo === null ? 'open' : 'ended'])).toEqual([['head@uml.test', 'ended'], ['admin@uml.test', 'open']]);
+  const actors = await inTenant(tenant, (tx) => tx.anyFirst(sql.type(z.object({ actor: z.string() }))`SELECT DISTINCT actor FROM audit_log WHERE table_name = 'committee_roles'`));
+  expect(actors).toEqual([`cli:${os.userInfo().username}`]);
+
+  const minted = await cli(['token:mint', '--tenant', 'uml', '--user', 'head@uml.test']);
+  expect(minted.code).toBe(0);
+  expect(minted.stderr).toContain('Bearer token for head@uml.test in uml');
+  expect(await verifyToken(Buffer.from(AUTH_TOKEN_SECRET, 'base64'), minted.stdout.trim())).toEqual({ userId: headId, tenantId: tenant.id });
+
+  const listed = await cli(['tenant:list']);
+  expect(listed.code).toBe(0);
+  expect(listed.stdout.split('\n').filter((line) => /^(seeded-party|uml) /.test(line))).toEqual([
+    expect.stringMatching(/^seeded-party +SP .* Party seeded-party$/),
+    expect.stringMatching(/^uml +UML .* CPN \(UML\)$/),
+  ]);
+});
+
+const NEW_PARTY = ['tenant:create', '--slug', 'x', '--name', 'X', '--prefix', 'XX'];
+const NEW_USER = ['user:create', '--tenant', 'seeded-party', '--email', 'a@b.test', '--name', 'A'];
+const APPOINT = ['committee:appoint', '--tenant', 'seeded-party', '--user', 'a@b.test'];
+
+test.each([
+  [NEW_PARTY, /^--fee: is required/],
+  [[...NEW_PARTY, '--fee', '12.50'], /^--fee: a whole number of minor units/],
+  [[...NEW_PARTY, '--fee', '1', '--reminder', '3 weeks'], /^--reminder: a duration like/],
+  [[...NEW_PARTY, '--fee', '1', '--escalation', '1d'], /^--escalation: must be longer than/],
+  [[...NEW_PARTY, '--fee', '1', '--prefix', 'lower'], /^--prefix: 2-8 capital letters/],
+  [[...NEW_PARTY, '--bogus'], /^Unknown option '--bogus'/],
+  [NEW_USER, /^give exactly one of --password-stdin or --password-env/],
+  [[...NEW_USER, '--password', PASSWORD], /^Unknown option '--password'/],
+  [[...NEW_USER, '--password-stdin', '--role', 'king'], /^--role: one of tenant_admin/],
+  [[...NEW_USER, '--password-stdin', '--email', 'not-an-email'], /^--email: /],
+  [['committee:create', '--tenant', 'seeded-party', '--name', 'C'], /^--geography: is required/],
+  [[...APPOINT, '--committee', 'c1', '--role', 'head'], /^--committee: must be a committee id/],
+  [[...APPOINT, '--committee', crypto.randomUUID(), '--role', 'chair'], /^--role: one of head, secretary, member/],
+  [['token:mint', '--tenant', 'seeded-party'], /^--user: is required/],
+  [['tenant:list', 'extra'], /^Unexpected argument 'extra'/],
+])('%j exits 2 naming the flag, and writes nothing', async (args, message) => {
+  const before = await rowCounts();
+  const run = await cli(args, { input: `${PASSWORD}\n` });
+  expect(run).toMatchObject({ code: 2, stdout: '' });
+  expect(run.stderr).toMatch(message);
+  expect(await rowCounts()).toEqual(before);
+});
+
+test('business failures exit 1 with one line naming the flag, and leave nothing half-created', async () => {
+  const committeeId = await makeCommittee(db.app, seeded.id, geo.wardIds[0]!, 'Ward 1');
+  expect(await cli(['committee:appoint', '--tenant', 'seeded-party', '--committee', committeeId, '--user', 'taken@seeded.test', '--role', 'head'])).toMatchObject({ code: 0 });
+  const before = await rowCounts();
+  const failures: [string[], RegExp][] = [
+    [['tenant:create', '--slug', 'seeded-party', '--name', 'Again', '--prefix', 'AG', '--fee', '1'], /^--slug: a party with slug "seeded-party" already exists\n$/],
+    [['user:create', '--tenant', 'seeded-party', '--email', 'TAKEN@seeded.test', '--name', 'Again', '--password-stdin'], /^--email: taken@seeded.test is already a user of seeded-party\n$/],
+    [['user:create', '--tenant', 'no-such-party', '--email', 'x@y.test', '--name', 'X', '--password-stdin'], /^--tenant: no party with slug "no-such-party"\n$/],
+    [['committee:create', '--tenant', 'seeded-party', '--geography', 'NOWHERE', '--name', 'C'], /^--geography: no active geography node "NOWHERE"\n$/],
+    [['committee:create', '--tenant', 'seeded-party', '--geography', 'LT1_W1', '--name', 'C'], /^--geography: geography node LT1_W1 already has a committee\n$/],
+    [['committee:appoint', '--tenant', 'seeded-party', '--committee', committeeId, '--user', 'nobody@seeded.test', '--role', 'head'], /^--user: no active user with email nobody@seeded.test/],
+    [['committee:appoint', '--tenant', 'uml-not-created', '--committee', committeeId, '--user', 'taken@seeded.test', '--role', 'head'], /^--tenant: no party/],
+  ];
+  for (const [args, message] of failures) {
+    const run = await cli(args, { input: `${PASSWORD}\n` });
+    expect([args, run.code, run.stderr]).toEqual([args, 1, expect.stringMatching(message)]);
+  }
+  expect(await rowCounts()).toEqual(before);
+  expect(await heads(seeded, committeeId)).toEqual([{ email: 'taken@seeded.test', validTo: null }]);
+});
+
+test('a missing setting is named: AUTH_TOKEN_SECRET for token:mint, DATABASE_URL for the rest', async () => {
+  const mint = await cli(['token:mint', '--tenant', 'seeded-party', '--user', 'taken@seeded.test'], { unset: ['AUTH_TOKEN_SECRET'] });
+  expect(mint).toMatchObject({ code: 1, stdout: '' });
+  expect(mint.stderr).toMatch(/^AUTH_TOKEN_SECRET is not set/);
+  const list = await cli(['tenant:list'], { unset: ['DATABASE_URL'] });
+  expect(list.code).toBe(1);
+  expect(list.stderr).toMatch(/^DATABASE_URL is not set: tenant:list connects as the application role/);
+});
