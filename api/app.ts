@@ -81,7 +81,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(docsRoutes(registry));
   const publicLimiter = rateLimit({ windowMs: 60_000, limit: deps.publicRateLimit ?? 120, standardHeaders: 'draft-8', legacyHeaders: false,
     handler: () => { throw new ApiError(429, 'RATE_LIMITED', 'too many requests; try again in a minute'); } });
-  app.use(['/api/parties', '/api/auth', '/api/cards/verify'], publicLimiter);
+  // Applicants, logins and card checks; payment providers' webhooks are signed and not limited.
+  app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], publicLimiter);
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));

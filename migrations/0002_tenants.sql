@@ -5,7 +5,7 @@ CREATE TABLE tenants (
   slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$'),
   name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
   member_number_prefix text NOT NULL CHECK (member_number_prefix ~ '^[A-Z]{2,8}$'),
-  fee_schedule jsonb NOT NULL DEFAULT '{"currency":"NPR","admissionFee":10000}'::jsonb
+  fee_schedule jsonb NOT NULL DEFAULT '{"currency":"NPR","admissionFeeMinor":10000}'::jsonb
     CHECK (jsonb_typeof(fee_schedule) = 'object'),
   approval_reminder_after interval NOT NULL DEFAULT interval '3 days',
   approval_escalation_after interval NOT NULL DEFAULT interval '7 days',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { currentRoles, type UserRole } from '../../src/users/users.ts';
 import { ApiError } from '../http/errors.ts';
-import { verifyToken } from './tokens.ts';
+import { verifyToken } from '../../src/auth/tokens.ts';
 
 /** Who is calling. Roles and headships are read from the database on every request. */
 export interface AuthContext {

@@ -6,7 +6,7 @@ import type { ApiDeps } from '../app.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { issueToken } from './tokens.ts';
+import { issueToken } from '../../src/auth/tokens.ts';
 
 const Login = requestDocument('sessions', z.object({
   tenant: z.string().min(1).max(40).describe('the party slug'),

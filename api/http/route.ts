@@ -34,7 +34,11 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   params?: P;
   query?: Q;
   body?: B;
+  /** The request body's media type in the OpenAPI description (default JSON:API). */
+  bodyContentType?: string;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** Runs before any input is validated, e.g. to check a webhook's signature. */
+  guard?: (req: Request) => void;
   /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */
   handler: (input: RouteInput<P, Q, B>) => Promise<Reply | undefined>;
 }
@@ -56,7 +60,7 @@ export class RouteRegistry {
   readonly #routes: RouteSpec[] = [];
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
-    this.#routes.push(spec as unknown as RouteSpec);
+    this.#routes.push(spec);
   }
 
   router(guards: AccessGuards): Router {
@@ -64,6 +68,7 @@ export class RouteRegistry {
     for (const route of this.#routes) {
       const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
       router[route.method](route.path, ...guard, async (req, res) => {
+        route.guard?.(req);
         const reply = await route.handler({
           params: parse(route.params, req.params, 'path'),
           query: parse(route.query, req.query, 'query'),
@@ -102,7 +107,7 @@ function operation(route: RouteSpec): ZodOpenApiOperationObject {
     tags: [route.tag],
     ...(route.access === 'public' ? { security: [] } : route.access === 'platform' ? { security: [{ platformKey: [] }] } : {}),
     requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) },
-    ...(route.body ? { requestBody: { content: { [JSONAPI]: { schema: route.body } } } } : {}),
+    ...(route.body ? { requestBody: { content: { [route.bodyContentType ?? JSONAPI]: { schema: route.body } } } } : {}),
     responses: responses as ZodOpenApiOperationObject['responses'],
   };
 }

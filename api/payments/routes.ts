@@ -64,11 +64,15 @@ export function paymentRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     access: 'public',
     params: WebhookParams,
     body: WebhookPayment,
+    bodyContentType: 'application/json',
     responses: { 200: { description: 'the payment is recorded (now or by an earlier delivery)', schema: PaymentDocument } },
-    async handler({ params, body, req }) {
+    // The signature is checked before the body is even validated: an unsigned request learns nothing.
+    guard(req) {
       if (!signatureIsValid(deps.paymentWebhookSecret, rawBodyOf(req), req.get('x-signature'))) {
         throw new ApiError(401, 'BAD_SIGNATURE', 'X-Signature must be sha256=<hex HMAC-SHA256 of the raw body>', { header: 'X-Signature' });
       }
+    },
+    async handler({ params, body, req }) {
       const tenant = await findTenantBySlug(deps.pool, params.slug);
       if (!tenant) throw ApiError.notFound('party');
       const context = { tenantId: tenant.id, actor: `payment:${params.provider}`, ip: req.ip, userAgent: req.get('user-agent') };

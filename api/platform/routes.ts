@@ -1,6 +1,6 @@
-import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
+import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTenant, NewTenantSchema, TenantSchema } from '../../src/tenants/tenants.ts';
+import { createTenant, NewTenantSchema, SlugTakenError, TenantSchema } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
@@ -30,7 +30,7 @@ export function platformRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     },
     async handler({ body }) {
       const tenant = await createTenant(deps.pool, deps.keyring, body.data.attributes, 'platform-admin').catch((err: unknown) => {
-        if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'tenants_slug_key') {
+        if (err instanceof SlugTakenError) {
           throw new ApiError(409, 'SLUG_TAKEN', 'a party with this slug already exists', { pointer: '/data/attributes/slug' });
         }
         throw err;

@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from 'slonik';
+import { sql, UniqueIntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { enterTenant, type TenantTransaction } from '../db/tenant-context.ts';
 import type { Keyring } from './keyring.ts';
@@ -62,12 +62,26 @@ function interval(ms: number) {
   return sql.fragment`make_interval(secs => ${ms / 1000})`;
 }
 
+export class SlugTakenError extends Error {
+  override readonly name = 'SlugTakenError';
+  readonly code = 'SLUG_TAKEN';
+}
+
 /**
  * Creates a tenant with its own keys and member-number sequence, in one transaction.
- * @throws ZodError naming the bad field.
+ * @throws ZodError naming the bad field; SlugTakenError when another party has the slug.
  */
 export async function createTenant(pool: DatabasePool, keyring: Keyring, input: NewTenant, actor: string): Promise<Tenant> {
   const t = NewTenantSchema.parse(input);
+  return insertTenant(pool, keyring, t, actor).catch((err: unknown) => {
+    if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'tenants_slug_key') {
+      throw new SlugTakenError(`a party with slug "${t.slug}" already exists`);
+    }
+    throw err;
+  });
+}
+
+async function insertTenant(pool: DatabasePool, keyring: Keyring, t: z.output<typeof NewTenantSchema>, actor: string): Promise<Tenant> {
   return pool.transaction(async (tx) => {
     const id = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
       INSERT INTO tenants (slug, name, member_number_prefix, fee_schedule, approval_reminder_after,

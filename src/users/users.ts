@@ -10,7 +10,7 @@ export const NewUserSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email()),
   displayName: z.string().trim().min(1).max(200),
   password: z.string().min(12, 'at least 12 characters').max(200),
-  roles: z.array(z.enum(USER_ROLES)).default([]),
+  roles: z.array(z.enum(USER_ROLES)).default([]).transform((roles) => [...new Set(roles)]),
 });
 export type NewUser = z.input<typeof NewUserSchema>;
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { issueToken } from '../../api/auth/tokens.ts';
+import { issueToken } from '../../src/auth/tokens.ts';
 import { importCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
 import { signCardToken, verifyCardToken, type CardClaims } from '../../src/cards/card-token.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.ts';
@@ -49,8 +49,11 @@ function leftovers(): string[] {
   return ps.filter((line) => marks.some((mark) => line.includes(mark)) && !line.includes('ps -eo'));
 }
 
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'sadasya-start-'));
+  await chmod(dataDir, 0o755);
   ports = {};
   for (const name of ['POSTGRES_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MAIL_SMTP_PORT', 'MAIL_UI_PORT', 'API_PORT']) ports[name] = await freePort();
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { verifyToken } from '../../api/auth/tokens.ts';
+import { verifyToken } from '../../src/auth/tokens.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { projectRoot } from '../../src/paths.ts';

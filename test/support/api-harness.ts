@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { createApp, type ApiDeps } from '../../api/app.ts';
-import { issueToken } from '../../api/auth/tokens.ts';
+import { issueToken } from '../../src/auth/tokens.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createUser, type UserRole } from '../../src/users/users.ts';

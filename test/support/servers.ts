@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,6 +83,8 @@ async function bundleWorkflows(tmp: string): Promise<string> {
 /** Starts a throwaway Postgres cluster and Temporal dev server, and bundles the workflows once. */
 export async function startTestServers(withServers: boolean): Promise<TestServers> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'sadasya-test-'));
+  // Traversable, so Postgres (run as its own user under root) keeps its cluster in here.
+  await chmod(tmp, 0o755);
   if (!withServers) {
     return { env: { TEST_TMP_DIR: tmp } as TestServersEnv, stop: () => rm(tmp, { recursive: true, force: true }) };
   }

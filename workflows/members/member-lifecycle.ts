@@ -89,9 +89,9 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
  * sender and the wait goes on.
  */
 async function awaitPayment(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string }, windowMs: number): Promise<boolean> {
-  const closesAt = Date.now() + windowMs;
+  const closesAt = workflowNow() + windowMs;
   for (;;) {
-    const arrived = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, Math.max(closesAt - Date.now(), 1));
+    const arrived = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, Math.max(closesAt - workflowNow(), 1));
     if (!arrived || state.withdrawal || !state.payment) return false;
     const payment = state.payment;
     try {
@@ -103,6 +103,11 @@ async function awaitPayment(state: LifecycleState, step: { tenantId: string; mem
       state.refusePayment(payment, failure.type ?? 'PAYMENT_REFUSED', failure.message);
     }
   }
+}
+
+/** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
+function workflowNow(): number {
+  return new Date().getTime();
 }
 
 async function awaitDecision(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },

@@ -1,9 +1,8 @@
-import { UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import { config, ConfigError } from '../../config.ts';
 import { resolveMasterKey } from '../../crypto/master-key.ts';
 import { Keyring } from '../../tenants/keyring.ts';
-import { createTenant, NewTenantSchema, type NewTenant, type Tenant } from '../../tenants/tenants.ts';
+import { createTenant, NewTenantSchema, SlugTakenError, type NewTenant, type Tenant } from '../../tenants/tenants.ts';
 import { durationFlag, minorUnitsFlag, parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
 import { operatorActor, withApplicationPool } from './operator-session.ts';
@@ -89,7 +88,7 @@ async function run(args: string[]): Promise<void> {
   const keyring = masterKeyring();
   const tenant = await withApplicationPool('tenant:create', (pool) =>
     createTenant(pool, keyring, input, operatorActor()).catch((err: unknown) => {
-      if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'tenants_slug_key') {
+      if (err instanceof SlugTakenError) {
         throw new OperatorError(`--slug: a party with slug "${flags.slug}" already exists`);
       }
       throw err;

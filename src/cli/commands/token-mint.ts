@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { issueToken } from '../../../api/auth/tokens.ts';
+import { issueToken } from '../../auth/tokens.ts';
 import { config, ConfigError } from '../../config.ts';
 import { withTenant } from '../../db/tenant-context.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
