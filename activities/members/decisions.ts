@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import type { PaymentMessage } from '../../workflows/members/messages.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { MemberRuleError, type MemberCommand } from '../../src/members/member-aggregate.ts';
 import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
@@ -12,14 +13,8 @@ export interface InvoiceDetails {
   dueAt: string;
 }
 
-export interface PaymentDetails {
-  invoiceId: string;
-  amount: number;
-  currency: string;
-  provider: string;
-  providerRef: string;
-  paidAt: string;
-}
+/** A payment as the workflow received it. */
+export type PaymentDetails = PaymentMessage;
 
 /** Approval, rejection, escalation, withdrawal, invoicing, payment and expiry: one transaction each. */
 export function createDecisionActivities(deps: MemberActivityDeps) {
