@@ -11,7 +11,7 @@ import { renderIdCard, type IdCardInput } from './render-card.ts';
 function sampleCardInput(token: string): IdCardInput {
   return {
     party: { name: 'Nepal Democratic Unity Party', nameNepali: 'नेपाल लोकतान्त्रिक एकता पार्टी' },
-    member: { nameEnglish: 'Sita Sharma Kshetri', nameNepali: 'सीता शर्मा क्षेत्री', memberNumber: 'NDUP-2082-000417' },
+    member: { nameEnglish: 'Sita Sharma Kshetri', nameNepali: 'सीता शर्मा क्षेत्री', memberNumber: 'NDUP-2026-F-000417' },
     ward: 'Kathmandu Metropolitan City, Ward 5',
     committee: 'श्री वडा समिति, काठमाडौं-५',
     validUntil: '2027-07-16',
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const token = signCardToken(privateKey, {
     tenant: 'ndup',
     memberId: '5f0c8a52-3c1e-4b7e-9a51-2d7c1f4e8b90',
-    memberNumber: 'NDUP-2082-000417',
+    memberNumber: 'NDUP-2026-F-000417',
     validUntil: '2027-07-16',
     tokenId: 'b7d1e0b2-6a3f-4c59-8f0e-0c9a4d2e6f13',
   });
