@@ -9,7 +9,10 @@ import * as m from '../../workflows/members/messages.ts';
 import { startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = path.join(projectRoot, 'docs', 'images', 'temporal-ui-awaiting-approval.png');
+// The docs' screenshot is refreshed on request (UPDATE_DOCS_IMAGES=1); a normal run leaves the tree clean.
+const SCREENSHOT = process.env.UPDATE_DOCS_IMAGES === '1'
+  ? path.join(projectRoot, 'docs', 'images', 'temporal-ui-awaiting-approval.png')
+  : path.join(process.env.TEST_TMP_DIR ?? '/tmp', 'temporal-ui-awaiting-approval.png');
 const UI_TIMEOUT_MS = 30_000;
 
 let h: LifecycleHarness | undefined;
