@@ -1,0 +1,11 @@
+/** Activities that do nothing: what is left is Temporal's own cost. */
+const nothing = async (): Promise<void> => undefined;
+
+export const recordApplication = nothing;
+export const loadLifecycleSettings = nothing;
+export const recordApproval = nothing;
+export const issueInvoice = nothing;
+export const recordPayment = nothing;
+export const activateMember = nothing;
+export const issueIdCard = nothing;
+export const sendMemberEmail = nothing;

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import * as m from '../../workflows/members/messages.ts';
+import type { LifecycleHarness } from '../../test/support/lifecycle-harness.ts';
+import * as noopActivities from '../noop/activities.ts';
+import { approveUpdate, paymentReceivedUpdate, registerUpdate } from '../noop/workflows.ts';
+import { ratio, round } from '../support/stats.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const NOOP_QUEUE = 'bench-noop-lifecycle';
+
+async function pool<T>(count: number, concurrency: number, job: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await job(next++);
+  }));
+}
+
+async function realLifecycle(h: LifecycleHarness, i: number): Promise<void> {
+  const application = ApplicationSchema.parse({ fullNameEn: 'Bench Member', gender: 'F', phone: `9841${String(i).padStart(6, '0')}`, email: `bench${i}@example.np`, wardId: h.geo.wardIds[0] });
+  const { workflowId } = await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, application);
+  await sendLifecycleUpdate(h.client, workflowId, m.approveUpdate, { by: `user:${h.headUserId}` });
+  const handle = h.client.workflow.getHandle(workflowId);
+  let invoice = (await handle.query(m.statusQuery)).invoice;
+  while (!invoice) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    invoice = (await handle.query(m.statusQuery)).invoice;
+  }
+  await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, {
+    invoiceId: invoice.invoiceId, amount: invoice.amountMinor, currency: invoice.currency, provider: 'bench', providerRef: `bench-${i}`, paidAt: new Date().toISOString(),
+  });
+  await handle.result();
+}
+
+async function noopLifecycle(h: LifecycleHarness, i: number): Promise<void> {
+  const start = new WithStartWorkflowOperation('noopLifecycle', { workflowId: `bench-noop-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE, workflowIdConflictPolicy: 'FAIL' });
+  await h.client.workflow.executeUpdateWithStart(registerUpdate, { args: [{}], startWorkflowOperation: start });
+  const handle = await start.workflowHandle();
+  await handle.executeUpdate(approveUpdate, { args: [{}] });
+  await handle.executeUpdate(paymentReceivedUpdate, { args: [{}] });
+  await handle.result();
+}
+
+/**
+ * Complete lifecycles per second, end to end, against a no-op workflow of the same shape on
+ * the same Temporal server. The harness's product worker must be running.
+ */
+export async function benchLifecycles(h: LifecycleHarness, count: number, concurrency: number) {
+  const realStart = performance.now();
+  await pool(count, concurrency, (i) => realLifecycle(h, i));
+  const realSeconds = (performance.now() - realStart) / 1000;
+
+  const connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(here, '..', 'noop', 'workflows.ts') });
+  const noop = await Worker.create({ connection, taskQueue: NOOP_QUEUE, workflowBundle: bundle, activities: noopActivities });
+  const noopStart = performance.now();
+  await noop.runUntil(pool(count, concurrency, (i) => noopLifecycle(h, i)));
+  const noopSeconds = (performance.now() - noopStart) / 1000;
+  await connection.close();
+
+  const real = count / realSeconds;
+  const baseline = count / noopSeconds;
+  return { count, concurrency, lifecyclesPerSecond: round(real), noopPerSecond: round(baseline), ratio: ratio(real, baseline) };
+}

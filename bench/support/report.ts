@@ -1,0 +1,32 @@
+import { latencyRow, type Latency } from './stats.ts';
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  machine: Record<string, string | number>;
+  sections: {
+    cards?: { count: number; msPerCardWall: number; msPerCardCpu: number };
+    lifecycles?: { count: number; concurrency: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number };
+    registration?: { ratePerSecond: number; seconds: number; registration: Latency; trivial: Latency; ratioP95: number; registrationStatuses: Record<number, number> };
+    [section: string]: unknown;
+  };
+  notes?: string[];
+}
+
+/** The Markdown report: every number beside its same-run baseline. */
+export function renderReport(r: BenchReport): string {
+  const lines = [`# Benchmark ${r.date}${r.quick ? ' (quick smoke run)' : ''}`, '', '## Machine', '', '| | |', '| --- | --- |'];
+  for (const [key, value] of Object.entries(r.machine)) lines.push(`| ${key} | ${value} |`);
+  const { cards, lifecycles, registration } = r.sections;
+  if (lifecycles) {
+    lines.push('', '## Lifecycle throughput', '', `${lifecycles.count} complete lifecycles (register, approve, invoice, pay, activate, card, three emails), ${lifecycles.concurrency} at a time, against a no-op workflow of the same shape (same updates, same ten activity calls) on the same Temporal server.`, '',
+      '| | lifecycles/s |', '| --- | --- |', `| member lifecycle | ${lifecycles.lifecyclesPerSecond} |`, `| no-op baseline | ${lifecycles.noopPerSecond} |`, `| **ratio** | **${lifecycles.ratio}** (goal ≥ 0.8) |`);
+  }
+  if (registration) {
+    lines.push('', '## Registration latency', '', `${registration.ratePerSecond} requests/s for ${registration.seconds} s, open loop, against \`GET /healthz\` of the same app at the same rate. Statuses: ${JSON.stringify(registration.registrationStatuses)}.`, '',
+      '| endpoint | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |', latencyRow('POST applications', registration.registration), latencyRow('GET /healthz', registration.trivial), '', `p95 ratio: **${registration.ratioP95}**`);
+  }
+  if (cards) lines.push('', '## ID cards', '', `${cards.count} cards: **${cards.msPerCardWall} ms** per card wall clock, ${cards.msPerCardCpu} ms CPU.`);
+  for (const note of r.notes ?? []) lines.push('', note);
+  return `${lines.join('\n')}\n`;
+}
