@@ -44,13 +44,17 @@ export function createActivationActivities(deps: MemberActivityDeps) {
 
     /** Renders, stores and records the member's ID card; a member holding a card gets that one back. */
     async issueIdCard(step: StepContext): Promise<IssuedCard> {
-      const subject = await inTenant(deps, step, (tx) => tx.one(sql.type(CardSubject)`
-        SELECT m.member_number AS "memberNumber", m.full_name_en AS "nameEn", m.full_name_ne AS "nameNe",
-               w.name_en AS ward, c.name AS committee,
-               (SELECT id FROM id_cards WHERE member_id = m.id AND revoked_at IS NULL) AS "cardId"
-        FROM members m JOIN geography_nodes w ON w.id = m.ward_id LEFT JOIN committees c ON c.id = m.committee_id
-        WHERE m.id = ${step.memberId}`));
-      const tenant = await inTenant(deps, step, (tx) => findTenant(tx, step.tenantId));
+      // One read transaction for everything the card shows; rendering happens outside it.
+      const { subject, tenant, keys } = await inTenant(deps, step, async (tx) => ({
+        subject: await tx.one(sql.type(CardSubject)`
+          SELECT m.member_number AS "memberNumber", m.full_name_en AS "nameEn", m.full_name_ne AS "nameNe",
+                 w.name_en AS ward, c.name AS committee,
+                 (SELECT id FROM id_cards WHERE member_id = m.id AND revoked_at IS NULL) AS "cardId"
+          FROM members m JOIN geography_nodes w ON w.id = m.ward_id LEFT JOIN committees c ON c.id = m.committee_id
+          WHERE m.id = ${step.memberId}`),
+        tenant: await findTenant(tx, step.tenantId),
+        keys: await deps.keyring.forTenant(tx, step.tenantId),
+      }));
       if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
       const storageKey = idCardKey(tenant.slug, step.memberId);
       if (subject.cardId) return { cardId: subject.cardId, storageKey };
@@ -58,7 +62,6 @@ export function createActivationActivities(deps: MemberActivityDeps) {
       const now = deps.clock();
       const validUntil = dateIn(tenant.timeZone, new Date(now.getTime() + tenant.cardValidityMs));
       const tokenId = randomUUID();
-      const keys = await inTenant(deps, step, (tx) => deps.keyring.forTenant(tx, step.tenantId));
       const token = signCardToken(keys.cardSigning.privateKey, { tenant: tenant.slug, memberId: step.memberId, memberNumber: subject.memberNumber, validUntil, tokenId });
       const pdf = await renderIdCard({
         party: { name: tenant.name },

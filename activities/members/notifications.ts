@@ -52,7 +52,7 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     return tenant.name;
   }
 
-  async function render(step: StepContext, email: MemberEmail, recipient: templates.Recipient): Promise<MailContent> {
+  async function render(step: StepContext, email: MemberEmail, recipient: templates.Recipient, tenantSlug: string): Promise<MailContent> {
     switch (email.kind) {
       case 'approved':
         return templates.applicationApproved(recipient);
@@ -63,8 +63,7 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
       case 'lapsed':
         return templates.applicationLapsed({ ...recipient, invoiceId: email.invoiceId });
       case 'activated': {
-        const tenant = await inTenant(deps, step, (tx) => findTenant(tx, step.tenantId));
-        const pdf = await deps.storage.get(idCardKey(tenant?.slug ?? '', step.memberId));
+        const pdf = await deps.storage.get(idCardKey(tenantSlug, step.memberId));
         const idCard = { filename: `member-card-${email.memberNumber}.pdf`, contentType: 'application/pdf', content: pdf };
         return templates.membershipActivated({ ...recipient, memberNumber: email.memberNumber, idCard });
       }
@@ -74,13 +73,14 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
   return {
     /** Emails the applicant, if they gave an address. @returns what happened, for the history. */
     async sendMemberEmail(step: StepContext, email: MemberEmail): Promise<'sent' | 'already-sent' | 'no-address'> {
-      const { to, name } = await inTenant(deps, step, async (tx) => {
+      const { to, name, tenant } = await inTenant(deps, step, async (tx) => {
         const contact = await readContact(tx, await deps.keyring.forTenant(tx, step.tenantId), step.memberId);
         const member = await tx.one(sql.type(Recipient)`SELECT full_name_en AS name FROM members WHERE id = ${step.memberId}`);
-        return { to: contact.email, name: member.name };
+        return { to: contact.email, name: member.name, tenant: await findTenant(tx, step.tenantId) };
       });
       if (!to) return 'no-address';
-      const content = await render(step, email, { recipientName: name, partyName: await partyName(step) });
+      if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
+      const content = await render(step, email, { recipientName: name, partyName: tenant.name }, tenant.slug);
       return deliverOnce(step, `${step.workflowId}:mail:${email.kind}`, email.kind, to, content);
     },
 
