@@ -2,22 +2,15 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import type { MemberStatus } from '../../src/members/member-aggregate.ts';
+import { MEMBER_STATUSES, readStatistics } from '../../src/statistics/member-statistics.ts';
 import type { ApiDeps } from '../app.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
-// A Record, so the compiler names any member status this endpoint forgets to report.
-const STATUS_LISTED: Record<MemberStatus, true> = {
-  awaiting_approval: true, rejected: true, awaiting_payment: true, expired: true, withdrawn: true, active: true, lapsed: true,
-};
-const STATUSES = Object.keys(STATUS_LISTED) as [MemberStatus, ...MemberStatus[]];
-
 const Node = z.object({ id: z.string(), path: z.string(), type: z.string(), nameEn: z.string() });
-// Fails loudly if the member_status enum gains a value the aggregate does not know.
-const StatusCount = z.object({ status: z.enum(STATUSES), count: z.number().int() });
-const Counts = z.object(Object.fromEntries(STATUSES.map((s) => [s, z.number().int()])) as Record<MemberStatus, z.ZodNumber>);
+const Counts = z.object(Object.fromEntries(MEMBER_STATUSES.map((s) => [s, z.number().int()])) as Record<MemberStatus, z.ZodNumber>);
 const GeographyStatistics = responseDocument('geography-statistics', z.object({
   path: z.string(),
   type: z.string(),
@@ -38,21 +31,15 @@ export function statisticsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     async handler({ params, auth, req }) {
       const user = auth!;
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
-      const { node, counts } = await withTenant(deps.pool, context, async (tx) => {
+      const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
         const found = await tx.maybeOne(sql.type(Node)`SELECT id, path::text AS path, type::text AS type, name_en AS "nameEn" FROM geography_nodes WHERE id = ${params.nodeId}`);
         if (!found) throw ApiError.notFound('geography node');
         if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {
           throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
         }
-        const rows = await tx.any(sql.type(StatusCount)`
-          SELECT s.status::text AS status, count(m.id)::int AS count
-          FROM unnest(enum_range(NULL::member_status)) AS s(status)
-          LEFT JOIN members m ON m.status = s.status AND m.geography_path <@ ${found.path}::ltree
-          GROUP BY s.status`);
-        return { node: found, counts: rows };
+        return { node: found, statistics: await readStatistics(tx, found.id) };
       });
-      const byStatus = Object.fromEntries(STATUSES.map((s) => [s, counts.find((c) => c.status === s)?.count ?? 0]));
-      const total = counts.reduce((sum, c) => sum + c.count, 0);
+      const { total, byStatus } = statistics;
       return {
         status: 200,
         body: { data: { type: 'geography-statistics', id: node.id, attributes: { path: node.path, type: node.type, name: node.nameEn, total, byStatus } } },

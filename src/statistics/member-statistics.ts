@@ -1,0 +1,52 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { TenantTransaction } from '../db/tenant-context.ts';
+import type { MemberStatus } from '../members/member-aggregate.ts';
+
+// A Record, so the compiler names any member status the statistics forget to report.
+const STATUS_LISTED: Record<MemberStatus, true> = {
+  awaiting_approval: true, rejected: true, awaiting_payment: true, expired: true, withdrawn: true, active: true, lapsed: true,
+};
+export const MEMBER_STATUSES = Object.keys(STATUS_LISTED) as [MemberStatus, ...MemberStatus[]];
+
+export interface GeographyStatistics {
+  /** Every status, zeros included. */
+  byStatus: Record<MemberStatus, number>;
+  total: number;
+}
+
+// Fails loudly if the member_status enum gains a value the aggregate does not know.
+const StatusCount = z.object({ status: z.enum(MEMBER_STATUSES), count: z.number().int() });
+
+/**
+ * Members per status in the node's whole subtree, for the transaction's tenant, from the
+ * read model that migrations/0012 keeps per ward: the sum over the node's descendants (and
+ * itself) in geography_closure. An unknown node counts zero everywhere.
+ */
+export async function readStatistics(tx: TenantTransaction, nodeId: string): Promise<GeographyStatistics> {
+  // ANY(ARRAY(...)) rather than a join: one index scan of the primary key over the subtree's
+  // wards, which the planner keeps even when one tenant owns most rows (a join turned into a
+  // sequential scan of the whole table there; docs/statistics.md).
+  const rows = await tx.any(sql.type(StatusCount)`
+    SELECT s.status::text AS status, coalesce(sum(m.member_count), 0)::int AS count
+    FROM unnest(enum_range(NULL::member_status)) AS s (status)
+    LEFT JOIN member_statistics m ON m.status = s.status AND m.tenant_id = app_current_tenant()
+      AND m.geography_id = ANY (ARRAY(SELECT descendant_id FROM geography_closure WHERE ancestor_id = ${nodeId}))
+    GROUP BY s.status`);
+  const byStatus = Object.fromEntries(MEMBER_STATUSES.map((status) => [status, 0])) as Record<MemberStatus, number>;
+  for (const row of rows) byStatus[row.status] = row.count;
+  return { byStatus, total: rows.reduce((sum, row) => sum + row.count, 0) };
+}
+
+/**
+ * Repairs the tenant's read model: makes every row equal to a full recount of its members,
+ * in the caller's transaction, without stopping concurrent lifecycle changes (the correction
+ * is computed in one snapshot and applied as a delta; see migrations/0012).
+ * @returns how many (ward, status, slot) rows were wrong.
+ * @throws slonik's error (insufficient_privilege) when tenantId is not the transaction's tenant.
+ */
+export async function recountStatistics(tx: TenantTransaction, tenantId: string): Promise<{ correctedRows: number }> {
+  const correctedRows = await tx.oneFirst(sql.type(z.object({ corrected: z.number().int() }))`
+    SELECT recount_member_statistics(${tenantId}) AS corrected`);
+  return { correctedRows };
+}
