@@ -11,6 +11,8 @@ export type MemberEvent =
   | { type: 'MemberLapsed'; payload: { invoiceId: string } }
   | { type: 'MemberWithdrawn'; payload: { reason: string } }
   | { type: 'MemberActivated'; payload: { memberNumber: string } }
-  | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } };
+  | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } }
+  | { type: 'MemberImported'; payload: { importId: string; wardId: string; committeeId: string | null; geographyPath: string; memberNumber: string } }
+  | { type: 'MemberImportRolledBack'; payload: { importId: string } };
 
 export type MemberEventType = MemberEvent['type'];

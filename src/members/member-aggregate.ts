@@ -135,6 +135,11 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
     case 'IdCardIssued':
       return { ...next, cardIssued: true };
+    case 'MemberImported':
+      return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
+    case 'MemberImportRolledBack':
+      // The import is undone and the member row deleted: the stream is as if never begun.
+      return { ...initialMemberState, version: next.version };
     default:
       return assertNever(event);
   }

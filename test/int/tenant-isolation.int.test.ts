@@ -34,6 +34,8 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, ${invoiceId}, ${memberId}, 10000, 'NPR', 'esewa', ${`ref-${memberId}`}, now())`);
     await tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
       VALUES (${tenant.id}, ${memberId}, 'X-1', 'k', '\\x00', ${randomUUID()}, '2030-01-01')`);
+    await tx.query(sql.unsafe`INSERT INTO member_imports (tenant_id, file_name, file_sha256, batch_size, total_rows, started_by)
+      VALUES (${tenant.id}, 'members.csv', ${sql.binary(Buffer.alloc(32, 7))}, 2000, 0, 'test')`);
     await tx.query(sql.unsafe`INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id) VALUES (${tenant.id}, ${memberId}, ${`mail-${memberId}`}, 'approved', '<x@test>')`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
   });
@@ -96,7 +98,7 @@ test('every tenant table forces row-level security', async () => {
   expect(unforced).toEqual([]);
 });
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_statistics', 'members', 'payments', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'tenant_keys', 'user_roles', 'users'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
+import { z } from 'zod';
+
+export interface ImportRecord {
+  /** The file line the record ends on (the header is line 1). */
+  line: number;
+  fields: string[];
+}
+
+export interface ImportFile {
+  sha256: Buffer;
+  header: string[];
+  records: AsyncIterable<ImportRecord>;
+}
+
+/** The file is not CSV at all (bad quoting, or empty): nothing of it can be imported. */
+export class ImportFileError extends Error {
+  override readonly name = 'ImportFileError';
+  readonly code = 'IMPORT_FILE_UNREADABLE';
+}
+
+const Parsed = z.object({ record: z.array(z.string()), info: z.object({ lines: z.number() }) });
+
+async function* records(parser: AsyncIterable<unknown>): AsyncGenerator<ImportRecord> {
+  try {
+    for await (const item of parser) {
+      const { record, info } = Parsed.parse(item);
+      yield { line: info.lines, fields: record };
+    }
+  } catch (err) {
+    if (err instanceof CsvError) throw new ImportFileError(`line ${Number(err.lines ?? 0) || '?'}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Opens a UTF-8 CSV import file (a BOM is allowed): its sha256, header and data records,
+ * read as a stream so that a large file is never held as parsed records all at once.
+ * @throws ImportFileError when the file is empty or not CSV.
+ */
+export async function openImportFile(file: string): Promise<ImportFile> {
+  const bytes = await readFile(file);
+  const sha256 = createHash('sha256').update(bytes).digest();
+  const parser = Readable.from([bytes]).pipe(
+    parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: false }),
+  );
+  const iterator = records(parser)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) throw new ImportFileError(`${file} is empty: the first line must name the columns`);
+  const header = first.value.fields.map((name) => name.trim().toLowerCase());
+  return { sha256, header, records: { [Symbol.asyncIterator]: () => iterator } };
+}

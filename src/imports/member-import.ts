@@ -1,0 +1,121 @@
+import path from 'node:path';
+import type { DatabasePool } from 'slonik';
+import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
+import type { Keyring } from '../tenants/keyring.ts';
+import type { Tenant } from '../tenants/tenants.ts';
+import { clashesWithStoredMembers } from './existing-members.ts';
+import { insertMemberBatch, sealRows, type BatchContext } from './import-batch.ts';
+import { openImportFile } from './import-file.ts';
+import { createImport, finishImport, findImport, importsOfFile, MemberImportError, recordBatch, reopenImport, type MemberImport } from './import-record.ts';
+import { writeRejections } from './import-rejections.ts';
+import { headerProblems } from './import-row.ts';
+import { ImportValidator, type AcceptedRow, type Rejection } from './import-validation.ts';
+import { loadActiveWards } from './wards.ts';
+
+export interface ImportRequest {
+  file: string;
+  tenant: Tenant;
+  actor: string;
+  batchSize: number;
+  resumeId?: string | undefined;
+  skipInvalid: boolean;
+  now: Date;
+}
+
+/** What the importer tells the operator as it goes. */
+export interface ImportObserver {
+  validated(summary: { rows: number; accepted: number; rejected: readonly Rejection[]; rejectedFile: string | null }): void;
+  loading(importId: string, rows: number): void;
+  batchCommitted(batch: { rows: number; fromLine: number; throughLine: number }): void;
+}
+
+export type ImportOutcome =
+  | { kind: 'refused'; rejected: number; rejectedFile: string | null }
+  | { kind: 'imported'; importId: string; imported: number; skipped: number; rejectedFile: string | null };
+
+/** The import being resumed, after checking it is this file's and can go on. */
+function resumable(record: MemberImport | null, request: ImportRequest, sha256: string): MemberImport {
+  const id = request.resumeId ?? '';
+  if (!record) throw new MemberImportError('IMPORT_NOT_FOUND', `--resume: no import ${id} in ${request.tenant.slug}`);
+  if (record.sha256 !== sha256) throw new MemberImportError('IMPORT_FILE_CHANGED', `--resume: import ${id} read another file (or this one before it changed)`);
+  if (record.status !== 'running' && record.status !== 'failed') {
+    throw new MemberImportError('IMPORT_NOT_RESUMABLE', `--resume: import ${id} is ${record.status.replace('_', ' ')}`);
+  }
+  return record;
+}
+
+/** @throws MemberImportError when the file was imported, or is being imported, already. */
+async function priorImport(tx: TenantTransaction, request: ImportRequest, sha256: Buffer): Promise<MemberImport | null> {
+  if (request.resumeId !== undefined) return resumable(await findImport(tx, request.resumeId), request, sha256.toString('hex'));
+  const [earlier] = await importsOfFile(tx, sha256);
+  if (!earlier) return null;
+  const hint = earlier.status === 'completed' ? 'roll it back first to import the file again' : `continue it with --resume ${earlier.id}`;
+  throw new MemberImportError('IMPORT_FILE_SEEN', `this file was already imported as ${earlier.id} (${earlier.status.replace('_', ' ')}): ${hint}`);
+}
+
+async function validate(pool: DatabasePool, keyring: Keyring, context: TenantContext, request: ImportRequest) {
+  const file = await openImportFile(request.file);
+  const problems = headerProblems(file.header);
+  if (problems.length > 0) throw new MemberImportError('IMPORT_HEADER_INVALID', `line 1: ${problems.join('; ')}`);
+  const { keys, wards, prior } = await withTenant(pool, context, async (tx) => ({
+    keys: await keyring.forTenant(tx, request.tenant.id),
+    wards: new Map((await loadActiveWards(tx)).map((ward) => [ward.code.toLowerCase(), ward.id])),
+    prior: await priorImport(tx, request, file.sha256),
+  }));
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: request.tenant.timeZone }).format(request.now);
+  const validator = new ImportValidator({ header: file.header, keys, wards, today, committedThroughLine: prior?.committedThroughLine ?? 0 });
+  for await (const record of file.records) validator.check(record);
+  validator.reject(await withTenant(pool, context, (tx) => clashesWithStoredMembers(tx, validator.accepted, prior?.id ?? null)));
+  const rejectedFile = await writeRejections(request.file, file.header, validator.rejected);
+  return { file, keys, prior, validator, rejectedFile };
+}
+
+async function loadBatches(pool: DatabasePool, context: TenantContext, batch: BatchContext, rows: readonly AcceptedRow[], size: number, observer: ImportObserver) {
+  for (let start = 0; start < rows.length; start += size) {
+    const chunk = rows.slice(start, start + size);
+    const span = { fromLine: chunk[0]!.line, throughLine: chunk.at(-1)!.line, rows: chunk.length };
+    const tuples = sealRows(batch, chunk);
+    try {
+      await withTenant(pool, context, async (tx) => {
+        await recordBatch(tx, batch.importId, span);
+        await insertMemberBatch(tx, batch, chunk, tuples);
+      });
+    } catch (err) {
+      if (err instanceof MemberImportError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      await withTenant(pool, context, (tx) => finishImport(tx, batch.importId, { status: 'failed', error: `lines ${span.fromLine}-${span.throughLine}: ${reason}` }));
+      throw new MemberImportError('IMPORT_BATCH_FAILED',
+        `lines ${span.fromLine}-${span.throughLine} were not imported (${reason}); the lines before them are. Continue with --resume ${batch.importId}`);
+    }
+    observer.batchCommitted(span);
+  }
+}
+
+/**
+ * Imports a CSV of members into a party: validates every row first (the schema, wards,
+ * duplicates within the file and against stored members), then, unless rows were refused and
+ * `skipInvalid` is off, loads the rest in batches of one transaction each, as the application
+ * role under the party's row-level security. A batch commits its members, their events and
+ * the import's progress together, so an interrupted import resumes after its last batch.
+ * @throws MemberImportError for a file or import that cannot go ahead; ImportFileError for a file that is not CSV.
+ */
+export async function importMembers(pool: DatabasePool, keyring: Keyring, request: ImportRequest, observer: ImportObserver): Promise<ImportOutcome> {
+  const context = { tenantId: request.tenant.id, actor: request.actor };
+  const { file, keys, prior, validator, rejectedFile } = await validate(pool, keyring, context, request);
+  const rejected = validator.rejected.length;
+  observer.validated({ rows: validator.rows, accepted: validator.accepted.length, rejected: validator.rejected, rejectedFile });
+  if (rejected > 0 && !request.skipInvalid) return { kind: 'refused', rejected, rejectedFile };
+  const record = await withTenant(pool, context, async (tx) => {
+    if (prior) {
+      await reopenImport(tx, prior.id, rejected);
+      return prior;
+    }
+    const fileName = path.basename(request.file);
+    return createImport(tx, { tenantId: request.tenant.id, fileName, sha256: file.sha256, batchSize: request.batchSize, totalRows: validator.rows, rejectedRows: rejected, startedBy: request.actor });
+  });
+  const batch = { keys, importId: record.id, actor: request.actor, memberNumberPrefix: request.tenant.memberNumberPrefix, timeZone: request.tenant.timeZone, startedAt: request.now };
+  observer.loading(record.id, validator.accepted.length);
+  await loadBatches(pool, context, batch, validator.accepted, request.batchSize, observer);
+  await withTenant(pool, context, (tx) => finishImport(tx, record.id, { status: 'completed' }));
+  return { kind: 'imported', importId: record.id, imported: validator.accepted.length, skipped: rejected, rejectedFile };
+}
