@@ -101,3 +101,23 @@ test('audit rows carry the actor, the IP address and the user agent', async () =
   expect(update.old).toBeTruthy();
   await expect(as((tx) => tx.query(sql.unsafe`DELETE FROM audit_log`))).rejects.toThrow(/permission denied/);
 });
+
+test('many appends in one transaction, with a rolled-back savepoint among them, keep one unbroken chain', async () => {
+  // A party of its own: an earlier test here breaks its party's chain on purpose.
+  const party = await makeTenant(db.app, new Keyring(testMasterKey()), 'bulk-party');
+  const inParty = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(db.app, { tenantId: party.id, actor: 'bulk' }, work);
+  const id = randomUUID();
+  await inParty(async (tx) => {
+    for (let v = 0; v < 50; v++) {
+      await appendToStream(tx, { tenantId: party.id, aggregateType: 'Member', aggregateId: id, expectedVersion: v, events: [{ type: 'MemberRegistered', payload: { v } }], metadata: { actor: 'bulk' } });
+    }
+    await tx.transaction(async (savepoint) => {
+      await appendToStream(savepoint, { tenantId: party.id, aggregateType: 'Member', aggregateId: id, expectedVersion: 50, events: [{ type: 'MemberApproved', payload: {} }], metadata: { actor: 'bulk' } });
+      throw new Error('roll back to the savepoint');
+    }).catch(() => undefined);
+    await appendToStream(tx, { tenantId: party.id, aggregateType: 'Member', aggregateId: id, expectedVersion: 50, events: [{ type: 'MemberApproved', payload: {} }], metadata: { actor: 'bulk' } });
+  });
+  expect(await inParty((tx) => readStream(tx, id))).toHaveLength(51);
+  await inParty((tx) => appendToStream(tx, { tenantId: party.id, aggregateType: 'Member', aggregateId: randomUUID(), expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: {} }], metadata: { actor: 'bulk' } }));
+  expect(await inParty((tx) => verifyEventChain(tx, party.id))).toEqual({ brokenAt: null, checked: 52n });
+});
