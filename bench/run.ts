@@ -8,6 +8,9 @@ import { startTestServers } from '../test/support/servers.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchRegistration } from './sections/registration.ts';
+import { importSynthetic, loadGeography } from './sections/scale-data.ts';
+import { benchSearch, benchStatistics } from './sections/search.ts';
+import type { ApiHarness } from '../test/support/api-harness.ts';
 import { describeMachine } from './support/machine.ts';
 import { renderReport, type BenchReport } from './support/report.ts';
 
@@ -15,6 +18,13 @@ import { renderReport, type BenchReport } from './support/report.ts';
  * `npm run bench`: every figure in one run, each next to a baseline measured in the same run
  * on the same servers. `--quick` is a small smoke run. Writes bench/results/<date>.md and .json.
  */
+async function memberCount(api: ApiHarness): Promise<number> {
+  return api.db.app.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${api.tenant.id}, true)`);
+    return tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`);
+  });
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const servers = await startTestServers(true);
@@ -30,6 +40,23 @@ async function main(): Promise<void> {
     report.sections.lifecycles = await benchLifecycles(api, quick ? 10 : 200, quick ? 4 : 20);
     log('registration latency');
     report.sections.registration = await benchRegistration(api, quick ? 5 : 20, quick ? 2 : 15);
+    report.sections.geography = await loadGeography(api);
+    const admin = (await api.userWithToken({ roles: ['tenant_admin'] })).token;
+    const chunk = quick ? 2_000 : 100_000;
+    log(`import ${chunk} members`);
+    const imports = [await importSynthetic(api, chunk, 1)];
+    const times = quick ? 5 : 100;
+    log('search and statistics at the first size');
+    report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) }];
+    if (!quick) {
+      for (let seed = 2; seed <= 10; seed++) {
+        log(`import chunk ${seed} of 10`);
+        imports.push(await importSynthetic(api, chunk, seed));
+      }
+      log('search and statistics at 1M');
+      report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) });
+    }
+    report.sections.imports = imports;
     const dir = path.join(projectRoot, 'bench', 'results');
     await mkdir(dir, { recursive: true });
     const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}`);

@@ -1,4 +1,6 @@
+import { ServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
 import { z } from 'zod';
 
 export interface ErrorObject {
@@ -59,13 +61,37 @@ export function errorHandler(log: { error: (obj: object, msg: string) => void })
     const known = asApiError(err);
     if (!known) log.error({ err, reqId: (req as { id?: unknown }).id }, 'unhandled error');
     const status = known?.status ?? 500;
+    if (status === 503) res.set('retry-after', String(RETRY_AFTER_SECONDS));
     const errors = known?.errors ?? [{ status: '500', code: 'INTERNAL_ERROR', detail: 'an internal error occurred; it has been logged' }];
     res.status(status).type('application/vnd.api+json').send(JSON.stringify({ errors }));
   };
 }
 
+const RETRY_AFTER_SECONDS = 5;
+// Class 08 (connection exception), 57P01-57P03 (shut down by the administrator, crashed, starting up).
+const DATABASE_DOWN_SQLSTATE = /^(?:08|57P0[123])/;
+// gRPC status codes: DEADLINE_EXCEEDED (4), UNAVAILABLE (14).
+const TEMPORAL_DOWN_GRPC_CODES = new Set([4, 14]);
+
+/** An outage of a server the API depends on: the request may succeed later, so 503, not 500. */
+function asUnavailable(err: unknown): ApiError | undefined {
+  const coded = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; cause?: { code?: unknown } };
+  const sqlState = coded.cause?.code ?? coded.code;
+  if (err instanceof ConnectionError || err instanceof BackendTerminatedError || err instanceof BackendTerminatedUnexpectedlyError
+    || (typeof sqlState === 'string' && DATABASE_DOWN_SQLSTATE.test(sqlState))) {
+    return new ApiError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
+  }
+  const grpcCode = err instanceof ServiceError ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
+  if (typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) {
+    return new ApiError(503, 'TEMPORAL_UNAVAILABLE', 'the workflow service is unavailable; try again shortly');
+  }
+  return undefined;
+}
+
 function asApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  const unavailable = asUnavailable(err);
+  if (unavailable) return unavailable;
   const httpError = err as { status?: unknown; type?: unknown; expose?: unknown };
   if (typeof httpError.status !== 'number' || httpError.status < 400 || httpError.status >= 500) return undefined;
   const status = httpError.status;

@@ -1,3 +1,5 @@
+import type { benchSearch, benchStatistics } from '../sections/search.ts';
+import { searchMarkdown } from '../sections/search.ts';
 import { latencyRow, type Latency } from './stats.ts';
 
 export interface BenchReport {
@@ -8,7 +10,9 @@ export interface BenchReport {
     cards?: { count: number; msPerCardWall: number; msPerCardCpu: number };
     lifecycles?: { count: number; concurrency: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number };
     registration?: { ratePerSecond: number; seconds: number; registration: Latency; trivial: Latency; ratioP95: number; registrationStatuses: Record<number, number> };
-    [section: string]: unknown;
+    geography?: string;
+    imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number }[];
+    scale?: { members: number; search: Awaited<ReturnType<typeof benchSearch>>; statistics: Awaited<ReturnType<typeof benchStatistics>> }[];
   };
   notes?: string[];
 }
@@ -27,6 +31,17 @@ export function renderReport(r: BenchReport): string {
       '| endpoint | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |', latencyRow('POST applications', registration.registration), latencyRow('GET /healthz', registration.trivial), '', `p95 ratio: **${registration.ratioP95}**`);
   }
   if (cards) lines.push('', '## ID cards', '', `${cards.count} cards: **${cards.msPerCardWall} ms** per card wall clock, ${cards.msPerCardCpu} ms CPU.`);
+  const { imports, scale, geography } = r.sections;
+  if (imports?.length) {
+    lines.push('', '## Bulk import', '', `\`members:import\` of synthetic members (validate, deduplicate, encrypt, insert, one event each) against a raw COPY of the same CSV into an unlogged table. Geography: ${geography ?? 'n/a'}.`, '',
+      '| rows | batch | rows/s | raw COPY rows/s | ratio |', '| --- | --- | --- | --- | --- |', ...imports.map((i) => `| ${i.rows} | ${i.batchSize} | ${i.rowsPerSecond} | ${i.rawCopyRowsPerSecond} | ${i.ratio} |`));
+  }
+  for (const size of scale ?? []) {
+    lines.push('', `## Search and statistics at ${size.members.toLocaleString('en')} members`, '', 'Each query 25 per page, newest first. "API" is the HTTP request (auth, validation, JSON:API); "SQL" is the same query through the data layer in its tenant transaction.');
+    lines.push(...searchMarkdown('Search', size.search));
+    lines.push('', '### Statistics (subtree counts by status)', '', '| node | via | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- | --- |',
+      ...size.statistics.flatMap((s) => [latencyRow(`${s.name} | API`, s.api), latencyRow(`${s.name} | SQL`, s.sql)]));
+  }
   for (const note of r.notes ?? []) lines.push('', note);
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,34 @@
+import { parseArgs } from 'node:util';
+import { withOwnerPool } from '../../backup/owner-pool.ts';
+import { exportTenant, TenantNotFoundError } from '../../backup/tenant-export.ts';
+import { UsageError } from '../command.ts';
+import { operatorCommand, OperatorError } from './operator-command.ts';
+
+const USAGE = 'Usage: npm run cli -- tenant:export <slug> --out <file>';
+
+/** Parses `<one positional> [--out <file>]`. @throws UsageError */
+export function positionalAndOut(args: string[], usage: string, needsOut: boolean): { positional: string; out: string | undefined } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { out: { type: 'string' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${usage}`);
+  }
+  const [positional, ...extra] = parsed.positionals;
+  if (!positional || extra.length > 0) throw new UsageError(usage);
+  if (needsOut !== (parsed.values.out !== undefined) || parsed.values.out === '') throw new UsageError(usage);
+  return { positional, out: parsed.values.out };
+}
+
+async function run(args: string[]): Promise<void> {
+  const { positional: slug, out } = positionalAndOut(args, USAGE, true);
+  const started = Date.now();
+  const result = await withOwnerPool('tenant:export', (pool) => exportTenant(pool, slug, out!)).catch((err: unknown) => {
+    if (err instanceof TenantNotFoundError) throw new OperatorError(`<slug>: ${err.message}`);
+    throw err;
+  });
+  const lines = Object.entries(result.manifest.tables).filter(([, sum]) => sum.rows > 0).map(([table, sum]) => `  ${table.padEnd(20)} ${String(sum.rows).padStart(8)}  ${sum.sha256}`);
+  process.stdout.write([`Exported ${slug} (${result.header.tenant.id}) to ${result.file} in ${((Date.now() - started) / 1000).toFixed(1)} s`, ...lines, `  body sha256 ${result.manifest.bodySha256}`].join('\n') + '\n');
+}
+
+export const tenantExport = operatorCommand('Write one party\'s consistent snapshot (every table, event chain, wrapped keys) with checksums, as the owner role', run);

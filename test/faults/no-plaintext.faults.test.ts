@@ -1,0 +1,70 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { memberWorkflowId } from '../../workflows/members/messages.ts';
+import { call, inParallel } from './support/api-client.ts';
+import { startFaultStack, type FaultStack } from './support/fault-stack.ts';
+import { abandonDriving, applicant, driveToPayment, register } from './support/lifecycles.ts';
+import { awaitResults } from './support/outcomes.ts';
+import { dumpEveryTable, findLeaks, needlesFor, textsOf, tryPgDump } from './support/plaintext.ts';
+
+let stack: FaultStack;
+beforeAll(async () => {
+  // trace: everything the worker and the API would ever log is in what this test searches.
+  stack = await startFaultStack('plain', { logLevel: 'trace' });
+}, 120_000);
+afterAll(async () => {
+  abandonDriving();
+  await stack?.close();
+});
+
+test('no phone number or email of any member in a full dump of the database, the worker and API logs, or Temporal', async () => {
+  const applicants = Array.from({ length: 6 }, (_, i) => applicant(i + 1, 3));
+  const memberIds = await inParallel(applicants, 3, (a) => driveToPayment(stack, a));
+  expect(await awaitResults(stack, memberIds)).toEqual(memberIds.map(() => 'CardIssued'));
+  // Paths where a careless log line would carry contact data: a duplicate, a search by phone, a bad phone.
+  const [first] = applicants as [(typeof applicants)[0]];
+  expect((await call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
+    body: { data: { type: 'applications', attributes: { fullNameEn: 'Again', gender: 'F', phone: first.phoneNational, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
+  })).status).toBe(409);
+  expect((await call(stack.apiUrl, 'GET', `/api/members?filter[phone]=${first.phoneNational}`, { token: stack.party.treasurerToken })).body.data).toHaveLength(1);
+  expect((await call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
+    body: { data: { type: 'applications', attributes: { fullNameEn: 'Bad', gender: 'F', phone: `${first.phoneNational}99`, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
+  })).status).toBe(422);
+  const pending = await register(stack, applicant(99, 3));
+  await Promise.all([stack.worker.stop(), stack.api.stop()]);
+
+  const needles = [...applicants, applicant(99, 3)].flatMap((a) => needlesFor(a.phoneNational, a.email));
+  const pgDump = tryPgDump(stack.postgres.appUrl);
+  const dump = await dumpEveryTable(stack.postgres.superuserUrl, stack.postgres.database);
+  await writeFile(path.join(stack.dir, 'database-dump.jsonl'), dump.text);
+  const logs = [...stack.worker.output, ...stack.api.output].join('\n');
+  const histories = await Promise.all([...memberIds, pending].map(async (id) =>
+    textsOf(await stack.client.workflow.getHandle(memberWorkflowId(stack.party.tenant.id, id)).fetchHistory()).join('\n')));
+  const sqliteFiles = (await readdir(stack.dir)).filter((name) => name.startsWith('temporal.sqlite'));
+  const temporalStore = (await Promise.all(sqliteFiles.map((name) => readFile(path.join(stack.dir, name))))).map((b) => b.toString('latin1')).join('\n');
+
+  const report = {
+    members: memberIds.length + 1, needlesPerMember: needlesFor(first.phoneNational, first.email),
+    pgDump: 'dump' in pgDump ? `used (${pgDump.dump.length} bytes)` : `unavailable: ${pgDump.unavailable}`,
+    superuserDump: { bytes: dump.text.length, rowsPerTable: dump.tables }, logLines: logs.split('\n').length,
+    historyBytes: histories.join('').length, temporalSqliteBytes: temporalStore.length,
+  };
+  console.log(`no plaintext: ${JSON.stringify(report, null, 2)}`);
+
+  // Controls: each haystack holds what it should, so finding nothing means something.
+  expect(dump.tables.members).toBe(memberIds.length + 1);
+  expect(dump.text).toContain(`Applicant ${first.index}`);
+  expect(logs).toContain('"msg":"worker started"');
+  for (const id of memberIds) expect(logs).toContain(id);
+  expect(histories.every((h) => h.includes('memberLifecycle'))).toBe(true);
+  expect(temporalStore).toContain(memberIds[0]!);
+  expect(findLeaks(`${dump.text} ${first.phoneNational}`, needles)).not.toEqual([]);
+
+  expect({
+    pgDump: 'dump' in pgDump ? findLeaks(pgDump.dump, needles) : [],
+    database: findLeaks(dump.text, needles),
+    logs: findLeaks(logs, needles),
+    workflowHistories: findLeaks(histories.join('\n'), needles),
+    temporalSqlite: findLeaks(temporalStore, needles),
+  }).toEqual({ pgDump: [], database: [], logs: [], workflowHistories: [], temporalSqlite: [] });
+}, 600_000);

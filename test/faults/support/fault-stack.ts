@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { DatabasePool } from 'slonik';
+import { createDatabasePool } from '../../../src/db/pool.ts';
+import { freePort } from '../../support/servers.ts';
+import { startSmtpCapture, type SmtpCapture } from '../../support/smtp-capture.ts';
+import { ChildService } from './child-service.ts';
+import { faultTempDir, startOwnPostgres, startOwnTemporal, type OwnPostgres, type OwnTemporal } from './own-servers.ts';
+import { makeSecrets, seedParty, type Party, type Secrets } from './party.ts';
+
+export const WORKER_READY = /"msg":"worker started"/;
+export const API_READY = /"msg":"api listening"/;
+
+/**
+ * The whole product on servers of this test file's own: Postgres, a Temporal dev server on
+ * SQLite, a real SMTP server, and the worker and API as child processes, so any of them can be
+ * stopped, killed and started again without touching the shared global-setup servers.
+ */
+export interface FaultStack {
+  dir: string;
+  postgres: OwnPostgres;
+  temporal: OwnTemporal;
+  smtp: SmtpCapture;
+  secrets: Secrets;
+  worker: ChildService;
+  api: ChildService;
+  apiUrl: string;
+  /** The test's own view, as the app role (RLS in force) and as the owner role. */
+  db: { app: DatabasePool; owner: DatabasePool };
+  client: Client;
+  party: Party;
+  close(): Promise<void>;
+}
+
+export async function startFaultStack(name: string, options: { logLevel?: string; workerPoolSize?: number } = {}): Promise<FaultStack> {
+  const temp = await faultTempDir(name);
+  const [postgres, temporal, smtp] = await Promise.all([startOwnPostgres(temp.dir), startOwnTemporal(temp.dir), startSmtpCapture()]);
+  const secrets = makeSecrets();
+  const db = { app: await createDatabasePool(postgres.appUrl, { maximumPoolSize: 10 }), owner: await createDatabasePool(postgres.ownerUrl, { maximumPoolSize: 2 }) };
+  const party = await seedParty(db, secrets, `${name}-party`);
+  const apiPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test', LOG_LEVEL: options.logLevel ?? 'info',
+    DATABASE_URL: postgres.appUrl, DATABASE_OWNER_URL: postgres.ownerUrl, DATABASE_POOL_SIZE: String(options.workerPoolSize ?? 10),
+    TEMPORAL_ADDRESS: temporal.address, SMTP_URL: smtp.url, DATA_DIR: path.join(temp.dir, 'data'), STORAGE_DIR: path.join(temp.dir, 'storage'),
+    MASTER_KEY: secrets.masterKeyBase64, AUTH_TOKEN_SECRET: secrets.authTokenSecret, PLATFORM_ADMIN_KEY: secrets.platformAdminKey,
+    PAYMENT_WEBHOOK_SECRET: secrets.paymentWebhookSecret, API_HOST: '127.0.0.1', API_PORT: String(apiPort),
+  };
+  const worker = new ChildService('worker', 'src/worker.ts', env);
+  const api = new ChildService('api', 'api/server.ts', env);
+  await Promise.all([worker.start(WORKER_READY), api.start(API_READY)]);
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  return {
+    dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, apiUrl: `http://127.0.0.1:${apiPort}`, db, client, party,
+    async close() {
+      await Promise.allSettled([worker.stop(5_000), api.stop(5_000)]);
+      await client.connection.close().catch(() => undefined);
+      await Promise.allSettled([db.app.end(), db.owner.end(), smtp.stop()]);
+      await Promise.allSettled([temporal.stop(), postgres.server.stop()]);
+      await temp.remove();
+    },
+  };
+}

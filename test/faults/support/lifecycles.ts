@@ -1,0 +1,103 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { withTenant } from '../../../src/db/tenant-context.ts';
+import { call, errorCode, sleep, type Answer, type CallOptions } from './api-client.ts';
+import type { FaultStack } from './fault-stack.ts';
+
+/** One applicant; phone and email are unique per index. The email is given mixed-case on purpose. */
+export interface Applicant {
+  index: number;
+  phoneNational: string;
+  email: string;
+  memberId?: string;
+}
+
+export const applicant = (index: number, series = 1): Applicant => ({
+  index, phoneNational: `98${String(40_000_000 + series * 100_000 + index)}`, email: `Member.${series}-${index}@Example.NP`,
+});
+
+/** What the driver saw on the way: HTTP answers it had to retry, by status (0: no answer). */
+export const retriedAnswers = new Map<number, number>();
+
+const TRANSIENT = (a: Answer) => a.status === 0 || a.status >= 500 || a.status === 429;
+
+let abandoned = false;
+/** Ends every retry loop (after a test failed, so nothing keeps calling a stack being torn down). */
+export function abandonDriving(): void {
+  abandoned = true;
+}
+
+/** Calls until `done` accepts the answer; transient failures (no answer, 5xx, 429) are retried every second. */
+async function until(stack: FaultStack, what: string, method: string, path: string, options: CallOptions,
+  done: (a: Answer, attempt: number) => boolean | Promise<boolean>, deadlineMs = 600_000): Promise<Answer> {
+  const deadline = Date.now() + deadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    const answer = await call(stack.apiUrl, method, path, { timeoutMs: 240_000, ...options });
+    if (await done(answer, attempt)) return answer;
+    if (!TRANSIENT(answer) || Date.now() > deadline || abandoned) {
+      throw new Error(`${what}: ${answer.status} ${answer.error ?? JSON.stringify(answer.body)}`);
+    }
+    retriedAnswers.set(answer.status, (retriedAnswers.get(answer.status) ?? 0) + 1);
+    await sleep(1_000);
+  }
+}
+
+const Invoice = z.object({ id: z.string(), amount: z.coerce.number(), currency: z.string() });
+
+/** The member's invoice, once the lifecycle has issued it (the database may be down meanwhile). */
+export async function awaitInvoice(stack: FaultStack, memberId: string, timeoutMs = 600_000): Promise<z.infer<typeof Invoice>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const invoice = await withTenant(stack.db.app, { tenantId: stack.party.tenant.id, actor: 'test' }, (tx) =>
+      tx.maybeOne(sql.type(Invoice)`SELECT id, amount_minor AS amount, currency FROM invoices WHERE member_id = ${memberId}`)).catch(() => null);
+    if (invoice) return invoice;
+    if (Date.now() > deadline || abandoned) throw new Error(`no invoice for ${memberId}`);
+    await sleep(500);
+  }
+}
+
+/** Applies through the public API (as its own client address); a retry that finds the phone taken looks the member up. */
+export async function register(stack: FaultStack, a: Applicant): Promise<string> {
+  const { party } = stack;
+  const body = { data: { type: 'applications', attributes: { fullNameEn: `Applicant ${a.index}`, gender: 'F', phone: a.phoneNational, email: a.email, wardId: party.geo.wardIds[1] } } };
+  const answer = await until(stack, `register ${a.index}`, 'POST', `/api/parties/${party.tenant.slug}/applications`,
+    { body, headers: { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}` } },
+    (r, attempt) => r.status === 201 || (attempt > 1 && r.status === 409 && errorCode(r) === 'DUPLICATE_PHONE'));
+  if (answer.status === 201) return (a.memberId = answer.body.data.id as string);
+  const found = await until(stack, `find ${a.index}`, 'GET', `/api/members?filter[phone]=${a.phoneNational}`, { token: party.treasurerToken }, (r) => r.status === 200);
+  return (a.memberId = found.body.data[0].id as string);
+}
+
+/** Approves as the committee head; a retry told "not awaiting approval" checks the earlier try took. */
+export async function approve(stack: FaultStack, memberId: string): Promise<void> {
+  const { headToken } = stack.party;
+  await until(stack, `approve ${memberId}`, 'POST', `/api/members/${memberId}/approve`, { token: headToken, body: { data: { type: 'approvals', attributes: {} } } },
+    async (r, attempt) => r.status === 200 || (attempt > 1 && errorCode(r) === 'MEMBER_NOT_AWAITING_APPROVAL'
+      && (await call(stack.apiUrl, 'GET', `/api/members/${memberId}`, { token: headToken })).body?.data?.attributes?.lifecycleStatus !== 'awaiting_approval'));
+}
+
+/**
+ * Pays the member's invoice as the treasurer; the same receipt again answers 200 with the recorded
+ * payment. The invoice row can exist before the lifecycle has taken in that it was issued (its
+ * worker died after the commit): the API then answers 409 "is Approved", and the treasurer tries again.
+ */
+export async function pay(stack: FaultStack, memberId: string, reference: string): Promise<void> {
+  const invoice = await awaitInvoice(stack, memberId);
+  const attributes = { invoiceId: invoice.id, amount: invoice.amount, currency: invoice.currency, reference, paidAt: new Date().toISOString() };
+  const notYet = (r: Answer) => errorCode(r) === 'MEMBER_NOT_AWAITING_PAYMENT' && JSON.stringify(r.body).includes('is Approved');
+  for (;;) {
+    const answer = await until(stack, `pay ${memberId}`, 'POST', `/api/members/${memberId}/payments`, { token: stack.party.treasurerToken, body: { data: { type: 'payments', attributes } } },
+      (r) => r.status === 201 || r.status === 200 || (notYet(r) && !abandoned));
+    if (!notYet(answer)) return;
+    retriedAnswers.set(409, (retriedAnswers.get(409) ?? 0) + 1);
+    await sleep(1_000);
+  }
+}
+
+/** Register, approve, pay: one whole lifecycle driven through the API. */
+export async function driveToPayment(stack: FaultStack, a: Applicant): Promise<string> {
+  const memberId = await register(stack, a);
+  await approve(stack, memberId);
+  await pay(stack, memberId, `rcpt-${a.index}`);
+  return memberId;
+}
