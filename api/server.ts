@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { config } from '../src/config.ts';
 import { resolveMasterKey } from '../src/crypto/master-key.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
@@ -18,7 +18,11 @@ async function main(): Promise<void> {
   }
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
-  const connection = Connection.lazy({ address: settings.TEMPORAL_ADDRESS });
+  // Three attempts, not the client's default ten: a caller gets 503 in seconds, not twenty.
+  const connection = Connection.lazy({
+    address: settings.TEMPORAL_ADDRESS,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
+  });
   const app = createApp({
     pool,
     temporal: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
