@@ -27,6 +27,8 @@ async function memberCount(api: ApiHarness): Promise<number> {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const membersFlag = process.argv.indexOf('--members');
+  const targetMembers = membersFlag > 0 ? Number(process.argv[membersFlag + 1]) : 1_000_000;
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -49,11 +51,12 @@ async function main(): Promise<void> {
     log('search and statistics at the first size');
     report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) }];
     if (!quick) {
-      for (let seed = 2; seed <= 10; seed++) {
-        log(`import chunk ${seed} of 10`);
+      const chunks = Math.ceil(targetMembers / chunk);
+      for (let seed = 2; seed <= chunks; seed++) {
+        log(`import chunk ${seed} of ${chunks}`);
         imports.push(await importSynthetic(api, chunk, seed));
       }
-      log('search and statistics at 1M');
+      log(`search and statistics at ${targetMembers}`);
       report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) });
     }
     report.sections.imports = imports;

@@ -42,5 +42,18 @@ function asFailure(err: unknown): unknown {
   if (err instanceof MemberRuleError || err instanceof DuplicatePhoneError || err instanceof UnknownWardError) {
     return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, cause: err });
   }
+  // Postgres "data exception" (SQLSTATE class 22): the same input fails the same way on every
+  // retry, so retrying forever would only hide it. Input validation should have caught it.
+  const sqlState = sqlStateOf(err);
+  if (sqlState?.startsWith('22')) {
+    return ApplicationFailure.create({ message: `the database refused the data (SQLSTATE ${sqlState})`, type: 'INVALID_DATA', nonRetryable: true });
+  }
   return err;
+}
+
+function sqlStateOf(err: unknown): string | undefined {
+  for (let cause = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause && depth < 5; cause = cause.cause as typeof cause, depth++) {
+    if (typeof cause.code === 'string' && /^[0-9A-Z]{5}$/.test(cause.code)) return cause.code;
+  }
+  return undefined;
 }

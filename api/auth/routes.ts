@@ -1,3 +1,4 @@
+import { slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
@@ -9,9 +10,9 @@ import type { RouteRegistry } from '../http/route.ts';
 import { issueToken } from '../../src/auth/tokens.ts';
 
 const Login = requestDocument('sessions', z.object({
-  tenant: z.string().min(1).max(40).describe('the party slug'),
-  email: z.string().min(3).max(320),
-  password: z.string().min(1).max(200),
+  tenant: slug.describe('the party slug'),
+  email: text(3, 320),
+  password: z.string().min(1).max(200).refine((p) => !p.includes('\u0000'), 'must not contain NUL'),
 }));
 const Session = responseDocument('sessions', z.object({ token: z.string(), expiresAt: z.string() }));
 

@@ -1,3 +1,4 @@
+import { slug } from '../../src/validation/fields.ts';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
@@ -67,7 +68,7 @@ export function cardRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     summary: "The party's card-signing public keys as a JWK set, for verifying cards offline",
     tag: 'cards',
     access: 'public',
-    params: z.object({ slug: z.string().min(1).max(40) }),
+    params: z.object({ slug }),
     responses: { 200: { description: 'RFC 7517 JWK set of RFC 8037 Ed25519 keys, current key first', contentType: 'application/jwk-set+json', schema: JwkSet } },
     async handler({ params, req, res }) {
       const tenant = await findTenantBySlug(deps.pool, params.slug);

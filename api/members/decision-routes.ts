@@ -1,3 +1,4 @@
+import { text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
@@ -46,7 +47,7 @@ export function decisionRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     tag: 'members',
     access: 'user',
     params: Id,
-    body: requestDocument('approvals', z.object({ note: z.string().trim().max(1000).optional() })),
+    body: requestDocument('approvals', z.object({ note: text(0, 1000).optional() })),
     responses: { 200: { description: 'the approved member', schema: Decided } },
     handler: (input) => decide(deps, input, (workflowId, by) =>
       sendLifecycleUpdate(deps.temporal, workflowId, approveUpdate, { by, note: input.body.data.attributes.note ?? null })),
@@ -58,7 +59,7 @@ export function decisionRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     tag: 'members',
     access: 'user',
     params: Id,
-    body: requestDocument('rejections', z.object({ reason: z.string().trim().min(3).max(1000) })),
+    body: requestDocument('rejections', z.object({ reason: text(3, 1000) })),
     responses: { 200: { description: 'the rejected member', schema: Decided } },
     handler: (input) => decide(deps, input, (workflowId, by) =>
       sendLifecycleUpdate(deps.temporal, workflowId, rejectUpdate, { by, reason: input.body.data.attributes.reason })),

@@ -1,3 +1,4 @@
+import { isoDate, isoDateTime, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
@@ -15,7 +16,7 @@ const IncludeParam = z.string().regex(/^(geography|committee)(,(geography|commit
 const includes = (param: string | undefined) => (param ? (param.split(',') as Include[]) : []);
 const Cursor = z.string().transform((value, ctx) => {
   const [registeredAt, id] = Buffer.from(value, 'base64url').toString('utf8').split('|');
-  if (!registeredAt || !id || Number.isNaN(Date.parse(registeredAt)) || !z.uuid().safeParse(id).success) {
+  if (!registeredAt || !id || !isoDateTime.safeParse(registeredAt).success || !z.uuid().safeParse(id).success) {
     ctx.addIssue({ code: 'custom', message: 'not a cursor this API gave out' });
     return z.NEVER;
   }
@@ -25,13 +26,13 @@ const encodeCursor = (m: MemberView) => Buffer.from(`${new Date(m.registeredAt).
 
 const SearchQuery = z.object({
   filter: z.object({
-    name: z.string().trim().min(2).max(100).optional(),
+    name: text(2, 100).optional(),
     phone: z.string().trim().min(6).max(32).optional(),
     status: z.enum(['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed']).optional(),
     geography: z.uuid().optional(),
     committee: z.uuid().optional(),
-    registeredFrom: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-    registeredTo: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    registeredFrom: isoDateTime.or(isoDate).optional(),
+    registeredTo: isoDateTime.or(isoDate).optional(),
   }).strict().optional(),
   page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: Cursor.optional() }).strict().optional(),
   include: IncludeParam,

@@ -1,3 +1,4 @@
+import { slug } from '../../src/validation/fields.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
@@ -5,6 +6,7 @@ import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
 import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
+import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
 import { ApiError } from '../http/errors.ts';
@@ -12,7 +14,7 @@ import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberResource } from './presenter.ts';
 
-const Slug = z.object({ slug: z.string().regex(/^[a-z0-9-]{1,40}$/) });
+const Slug = z.object({ slug });
 const MemberAttributes = z.object({ status: z.string(), fullNameEn: z.string(), memberNumber: z.string().nullable() }).loose();
 
 async function tenantOr404(deps: ApiDeps, slug: string) {
@@ -43,6 +45,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void
       } catch (err) {
         if (err instanceof DuplicatePhoneError) throw new ApiError(409, 'DUPLICATE_PHONE', 'a member of this party already has this phone number', { pointer: '/data/attributes/phone' });
         if (err instanceof UnknownWardError) throw new ApiError(422, 'UNKNOWN_WARD', 'no such active ward', { pointer: '/data/attributes/wardId' });
+        if (err instanceof MemberRuleError) throw new ApiError(422, err.code, err.message);
         throw err;
       }
     },

@@ -1,3 +1,4 @@
+import { isoDateTime, slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
@@ -15,14 +16,14 @@ const paymentFields = {
   invoiceId: z.guid(),
   amount: z.number().int().positive().max(1e13).describe('minor units (paisa); must equal the open invoice'),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as NPR'),
-  reference: z.string().trim().min(1).max(200),
-  paidAt: z.iso.datetime({ offset: true }).describe('RFC 3339, not in the future'),
+  reference: text(1, 200),
+  paidAt: isoDateTime.describe('RFC 3339, not in the future'),
 };
 const ManualPayment = requestDocument('payments', z.object(paymentFields).describe('provider is manual; the reference is the receipt number'));
 const WebhookPayment = z.object({ memberId: z.guid(), ...paymentFields }).describe('plain JSON, signed: see docs/payments.md');
 const MemberParams = z.object({ id: z.guid() });
 const WebhookParams = z.object({
-  slug: z.string().min(1).max(40),
+  slug,
   provider: z.string().regex(/^[a-z0-9_-]{1,40}$/).refine((p) => p !== 'manual', 'manual is reserved for payments entered by a treasurer'),
 });
 

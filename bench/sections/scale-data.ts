@@ -45,7 +45,8 @@ async function rawCopy(ownerUrl: string, file: string): Promise<number> {
 export async function importSynthetic(api: ApiHarness, count: number, seed: number, batchSize = 2000) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-import-'));
   const file = path.join(dir, `members-${seed}.csv`);
-  await writeSyntheticMembers(file, { count, seed, wards: await loadActiveWards(api.db.app), memberNumberPrefix: 'BEN' });
+  // A legacy-number prefix of each file's own, so kept numbers of different files never collide.
+  await writeSyntheticMembers(file, { count, seed, wards: await loadActiveWards(api.db.app), memberNumberPrefix: `BEN${String.fromCharCode(64 + seed)}` });
   const copyMs = await rawCopy(api.db.ownerUrl, file);
   const start = performance.now();
   const outcome = await importMembers(api.db.app, api.keyring, { file, tenant: api.tenant, actor: 'bench', batchSize, skipInvalid: true, now: new Date() },

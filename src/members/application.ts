@@ -1,12 +1,12 @@
+import { isoDate, text } from '../validation/fields.ts';
 import { z } from 'zod';
 import { normalizePhone } from './personal-data.ts';
 
-const isoDate = z.iso.date();
 
 /** What an applicant submits. Every field is validated here, before anything is written. */
 export const ApplicationSchema = z.object({
-  fullNameEn: z.string().trim().min(1).max(200),
-  fullNameNe: z.string().trim().min(1).max(200).optional(),
+  fullNameEn: text(1, 200),
+  fullNameNe: text(1, 200).optional(),
   gender: z.enum(['M', 'F', 'O']),
   phone: z
     .string()
@@ -23,7 +23,7 @@ export const ApplicationSchema = z.object({
     }),
   email: z.string().trim().toLowerCase().pipe(z.email()).optional(),
   dateOfBirth: isoDate.optional(),
-  address: z.string().trim().min(1).max(500).optional(),
+  address: text(1, 500).optional(),
   citizenshipNo: z.string().trim().regex(/^[0-9A-Za-z/-]{3,30}$/, 'digits, letters, "/" and "-" only').optional(),
   wardId: z.uuid(),
 });

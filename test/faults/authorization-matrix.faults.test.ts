@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
+import { CALLERS, callersOf, type Caller, type Credentials } from './support/callers.ts';
+import { documentedOperations } from './support/openapi-operations.ts';
+import { seedMembers, type PartyMembers } from './support/party-fixtures.ts';
+
+interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
+interface Row {
+  /** The documented operation, as /openapi.json names it. */
+  operation: string;
+  target: string;
+  /** One status per caller, in CALLERS order. */
+  expected: readonly number[];
+  call: (who: Credentials) => Call;
+}
+
+let api: ApiHarness & { stop(): Promise<void> };
+let members: PartyMembers;
+let credentials: Record<Caller, Credentials>;
+let phone = 0;
+const observed: string[] = [];
+
+beforeAll(async () => {
+  api = await startApiHarness({ paymentWindowMs: 3_600_000 });
+  members = await seedMembers(api, api.tenant);
+  ({ credentials } = await callersOf(api, members.awaitingApproval.statusToken));
+}, 180_000);
+afterAll(() => api.stop());
+
+const slug = () => api.tenant.slug;
+const document = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
+const application = () => document('applications', { fullNameEn: 'Sita Rai', gender: 'F', phone: `98${51_000_000 + ++phone}`, wardId: api.geo.wardIds[0] });
+const receipt = () => document('payments', { invoiceId: members.awaitingPayment.invoice.invoiceId, amount: members.awaitingPayment.invoice.amountMinor,
+  currency: members.awaitingPayment.invoice.currency, reference: 'MATRIX-RECEIPT-1', paidAt: new Date().toISOString() });
+const webhook = () => ({ memberId: members.awaitingPayment.memberId, invoiceId: randomUUID(), amount: 1, currency: 'NPR', reference: 'x', paidAt: new Date().toISOString() });
+
+// Rows run top to bottom, callers left to right. Only the head inside may approve, so the
+// approval row leaves nothing for a later caller; the admin repeats the treasurer's receipt
+// (same reference), which the API answers with the recorded payment: 200.
+//                                             anon app  mem  in   out  trea adm  other
+const ROWS: Row[] = [
+  { operation: 'POST /api/auth/login', target: "the head's own credentials", expected: [201, 201, 201, 201, 201, 201, 201, 201],
+    call: () => ({ method: 'POST', path: '/api/auth/login', body: document('sessions', { tenant: slug(), email: 'head@party.test', password: 'a long enough password' }) }) },
+  { operation: 'POST /api/parties/{slug}/applications', target: 'a new application', expected: [201, 201, 201, 201, 201, 201, 201, 201],
+    call: () => ({ method: 'POST', path: `/api/parties/${slug()}/applications`, body: application() }) },
+  { operation: 'GET /api/parties/{slug}/applications/{id}', target: "the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
+  { operation: 'GET /api/members', target: 'search awaiting approval', expected: [401, 401, 403, 200, 200, 200, 200, 200],
+    call: () => ({ method: 'GET', path: '/api/members?filter[status]=awaiting_approval' }) },
+  { operation: 'GET /api/members/{id}', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.awaitingApproval.memberId}` }) },
+  { operation: 'POST /api/members/{id}/approve', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 403, 403, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/approve`, body: document('approvals', { note: 'matrix' }) }) },
+  { operation: 'POST /api/members/{id}/reject', target: 'the member awaiting payment', expected: [401, 401, 403, 409, 403, 403, 403, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/reject`, body: document('rejections', { reason: 'matrix reason' }) }) },
+  { operation: 'POST /api/members/{id}/payments', target: 'the member awaiting payment', expected: [401, 401, 403, 403, 403, 201, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/payments`, body: receipt() }) },
+  { operation: 'GET /api/members/{id}/card', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 403, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/card` }) },
+  { operation: 'GET /api/cards/verify', target: "the member's card token", expected: [200, 200, 200, 200, 200, 200, 200, 200],
+    call: () => ({ method: 'GET', path: `/api/cards/verify?token=${members.withCard.cardToken}` }) },
+  { operation: 'GET /api/parties/{slug}/card-keys', target: "the party's keys", expected: [200, 200, 200, 200, 200, 200, 200, 200],
+    call: () => ({ method: 'GET', path: `/api/parties/${slug()}/card-keys` }) },
+  { operation: 'GET /api/statistics/geography/{nodeId}', target: "the head's local level", expected: [401, 401, 403, 200, 403, 403, 200, 200],
+    call: () => ({ method: 'GET', path: `/api/statistics/geography/${api.geo.localLevelId}` }) },
+  { operation: 'GET /api/ops/stuck-lifecycles', target: 'awaiting approval', expected: [401, 401, 403, 403, 403, 403, 200, 200],
+    call: () => ({ method: 'GET', path: '/api/ops/stuck-lifecycles?stage=AwaitingApproval&olderThanMinutes=0' }) },
+  { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: 'unsigned (callers hold no webhook secret)', expected: [401, 401, 401, 401, 401, 401, 401, 401],
+    call: () => ({ method: 'POST', path: `/api/parties/${slug()}/payments/webhooks/esewa`, body: webhook(), headers: { 'content-type': 'application/json' } }) },
+  { operation: 'POST /api/platform/tenants', target: 'a new party', expected: [401, 401, 401, 401, 401, 401, 401, 401],
+    call: () => ({ method: 'POST', path: '/api/platform/tenants', body: document('tenants', { slug: `m-${randomUUID().slice(0, 8)}`, name: 'M', memberNumberPrefix: 'MM', feeSchedule: { currency: 'NPR', admissionFeeMinor: 1 } }) }) },
+  { operation: 'GET /api/platform/tenants', target: 'every party', expected: [401, 401, 401, 401, 401, 401, 401, 401],
+    call: () => ({ method: 'GET', path: '/api/platform/tenants' }) },
+];
+
+/** What a caller outside the member's area or party must never see, whatever the status. */
+function leaks(caller: Caller, res: ApiResponse): string[] {
+  if (caller !== 'otherAdmin' && caller !== 'headOutside') return [];
+  const text = JSON.stringify(res.body);
+  const seen = Object.values(members).map((m) => m.memberId).filter((id) => text.includes(id));
+  const counted = res.body?.data?.attributes?.total;
+  return [...seen.map((id) => `${caller} saw member ${id}`), ...(caller === 'otherAdmin' && counted ? [`otherAdmin counted ${String(counted)} members`] : [])];
+}
+
+test('every documented operation has a row', async () => {
+  const documented = (await documentedOperations(api.baseUrl)).map((op) => op.key).sort();
+  expect(ROWS.map((row) => row.operation).sort()).toEqual(documented);
+});
+
+test.each(ROWS.map((row) => [`${row.operation} (${row.target})`, row] as const))('%s', async (_name, row) => {
+  const statuses: number[] = [];
+  const leaked: string[] = [];
+  for (const caller of CALLERS) {
+    const { method, path, body, headers } = row.call(credentials[caller]);
+    const res = await api.request(method, path, { body, headers, ...(credentials[caller].bearer ? { token: credentials[caller].bearer } : {}) });
+    statuses.push(res.status);
+    leaked.push(...leaks(caller, res));
+  }
+  observed.push(`${`${row.operation} (${row.target})`.padEnd(100)} ${statuses.join(' ')}`);
+  expect(Object.fromEntries(CALLERS.map((caller, i) => [caller, statuses[i]]))).toEqual(Object.fromEntries(CALLERS.map((caller, i) => [caller, row.expected[i]])));
+  expect(leaked).toEqual([]);
+});
+
+test('the matrix as observed', () => {
+  process.stdout.write(`\n${''.padEnd(101)}${CALLERS.join(' ')}\n${observed.join('\n')}\n`);
+  expect(observed).toHaveLength(ROWS.length);
+});

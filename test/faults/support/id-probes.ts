@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import { signBody } from '../../../api/payments/webhook-signature.ts';
+import type { Operation } from './openapi-operations.ts';
+import type { Invoice } from './party-fixtures.ts';
+
+export interface ProbeCall { method: string; path: string; body?: unknown; raw?: string; headers?: Record<string, string> }
+
+/** What a probe needs to look valid in every respect but whose the id is. */
+export interface ProbeSetting {
+  /** The probing party's slug, for the routes that name a party. */
+  ownSlug: string;
+  /** An open invoice of the probed party, so a payment claim is otherwise right. */
+  invoice: Invoice;
+  /** Status-link secrets of the probed party's applicants, by member id. */
+  statusTokens: Map<string, string>;
+  webhookSecret: string;
+}
+
+const jsonApi = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
+
+/** For each documented operation that takes an id: a well-formed request about `id`, so only its ownership can refuse it. */
+export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCall> = {
+  'GET /api/members/{id}': (id) => ({ method: 'GET', path: `/api/members/${id}?include=geography,committee` }),
+  'POST /api/members/{id}/approve': (id) => ({ method: 'POST', path: `/api/members/${id}/approve`, body: jsonApi('approvals', { note: 'probe' }) }),
+  'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
+  'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
+    invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `PROBE-${randomUUID()}`, paidAt: new Date().toISOString() }) }),
+  'GET /api/members/{id}/card': (id) => ({ method: 'GET', path: `/api/members/${id}/card` }),
+  'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
+  // The applicant's real status-link secret, under the probing party's slug.
+  'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  // Correctly signed (the provider's secret is the platform's), naming the probing party.
+  'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
+    const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });
+    return { method: 'POST', path: `/api/parties/${s.ownSlug}/payments/webhooks/esewa`, raw, headers: { 'content-type': 'application/json', 'x-signature': signBody(s.webhookSecret, raw) } };
+  },
+};
+
+/** Documented operations with an id among their path parameters or (webhooks) body fields; a ward id names shared geography, no party's row. */
+export const takesAnId = (op: Operation) =>
+  op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(op.body?.schema.properties ?? {}).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');

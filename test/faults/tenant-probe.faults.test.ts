@@ -1,0 +1,134 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import { enterTenant, withTenant } from '../../src/db/tenant-context.ts';
+import type { Tenant } from '../../src/tenants/tenants.ts';
+import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
+import { makeCommittee, makeTenant } from '../support/fixtures.ts';
+import { snapshotChanges, snapshotDatabase, type Snapshot } from './support/db-snapshot.ts';
+import { ID_PROBES, takesAnId, type ProbeCall, type ProbeSetting } from './support/id-probes.ts';
+import { documentedOperations } from './support/openapi-operations.ts';
+import { seedMembers, settled, terminateLifecycles, userOf, type PartyMembers } from './support/party-fixtures.ts';
+import { idsOfTenant, tenantRelations, type TenantRelation } from './support/tenant-tables.ts';
+
+let api: ApiHarness & { stop(): Promise<void> };
+let partyB: Tenant;
+let a: PartyMembers;
+let b: PartyMembers;
+let callers: Record<'B admin' | 'B head', string>;
+let idsOfA: string[];
+let probingA: ProbeSetting;
+let before: Snapshot;
+let relations: TenantRelation[];
+let committeeOfB: string;
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const statusTokens = (members: PartyMembers) => new Map(Object.values(members).map((m) => [m.memberId, m.statusToken]));
+const sameSnapshot = (x: Snapshot, y: Snapshot) => snapshotChanges(x, y).length === 0;
+
+beforeAll(async () => {
+  api = await startApiHarness({ paymentWindowMs: 3_600_000 });
+  partyB = await makeTenant(api.db.app, api.keyring, `party-b-${randomBytes(3).toString('hex')}`, 'PB');
+  // B's committee covers the very wards A's members live in: only the party tells them apart.
+  committeeOfB = await makeCommittee(api.db.app, partyB.id, api.geo.localLevelId, 'B Committee');
+  a = await seedMembers(api, api.tenant);
+  b = await seedMembers(api, partyB);
+  callers = { 'B admin': (await userOf(api, partyB, { roles: ['tenant_admin'] })).token, 'B head': (await userOf(api, partyB, { headOf: [committeeOfB] })).token };
+  await api.userWithToken({ roles: ['tenant_admin'] });
+  idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
+  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: api.apiDeps.paymentWebhookSecret! };
+  relations = await tenantRelations(api.db.owner);
+  before = await settled(() => snapshotDatabase(api.db.owner), sameSnapshot);
+}, 240_000);
+afterAll(async () => {
+  await terminateLifecycles(api, partyB.id);
+  await api.stop();
+});
+
+const ask = (call: ProbeCall, token: string) => api.request(call.method, call.path, { token, body: call.body, headers: call.headers, ...(call.raw ? { raw: call.raw } : {}) });
+const idsOfAIn = (res: ApiResponse) => [...JSON.stringify(res.body ?? '').matchAll(UUID)].map((m) => m[0].toLowerCase()).filter((id) => idsOfA.includes(id));
+
+test('every documented operation that takes an id is probed, with every id party A holds', async () => {
+  const operations = (await documentedOperations(api.baseUrl)).filter(takesAnId).map((op) => op.key);
+  expect(Object.keys(ID_PROBES).sort()).toEqual(operations.sort());
+  expect(idsOfA).toEqual(expect.arrayContaining([...Object.values(a).map((m) => m.memberId), a.withCard.invoice.invoiceId, a.withCard.cardTokenId, api.committeeId, api.headUserId]));
+});
+
+test.each(['B admin', 'B head'] as const)("%s asking for any id of party A gets 404, as for an id no party has, and none of A's data", async (caller) => {
+  const surprises: string[] = [];
+  for (const [operation, probe] of Object.entries(ID_PROBES)) {
+    const nowhere = await ask(probe(randomUUID(), probingA), callers[caller]);
+    // A caller without the operation's role is refused before any lookup: the same answer for every id, so it tells nothing.
+    const refusedForAnyId = caller === 'B head' && nowhere.status === 403;
+    if (nowhere.status !== 404 && !refusedForAnyId) surprises.push(`${operation} with an unknown id: ${nowhere.status}`);
+    for (const id of idsOfA) {
+      const res = await ask(probe(id, probingA), callers[caller]);
+      if (res.status !== nowhere.status || res.body?.errors?.[0]?.code !== nowhere.body?.errors?.[0]?.code) surprises.push(`${operation} ${id}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      surprises.push(...idsOfAIn(res).map((seen) => `${operation} ${id}: the answer holds ${seen}`));
+    }
+  }
+  expect(surprises).toEqual([]);
+}, 600_000);
+
+test("the same requests about party B's own ids find them (the probe is not vacuous)", async () => {
+  const own: ProbeSetting = { ...probingA, invoice: b.withCard.invoice, statusTokens: statusTokens(b) };
+  const found: Record<string, number> = {};
+  for (const [operation, probe] of Object.entries(ID_PROBES)) {
+    const id = operation.includes('geography') ? api.geo.localLevelId : b.withCard.memberId;
+    found[operation] = (await ask(probe(id, own), callers['B head'])).status;
+  }
+  expect(Object.entries(found).filter(([, status]) => status === 404)).toEqual([]);
+});
+
+test("searching by party A's committee finds nothing for B; by B's own, B's members; a plain search, none of A's", async () => {
+  const search = (query: string) => api.request('GET', `/api/members?page[size]=100&${query}`, { token: callers['B admin'] });
+  const foreign = await search(`filter[committee]=${api.committeeId}`);
+  expect([foreign.status, foreign.body.data]).toEqual([200, []]);
+  const own = await search(`filter[committee]=${committeeOfB}`);
+  expect(own.body.data.map((m: { id: string }) => m.id).sort()).toEqual(Object.values(b).map((m) => m.memberId).sort());
+  expect(idsOfAIn(await search(''))).toEqual([]);
+});
+
+test('no probe changed a row of either party', async () => {
+  expect(snapshotChanges(before, await snapshotDatabase(api.db.owner))).toEqual([]);
+});
+
+const Count = z.object({ n: z.number() });
+const rowsOf = (db: CommonQueryMethods, name: string) => db.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM ${sql.identifier([name])}`);
+/** The application role with no tenant set: 0 rows, or a refusal where it has no grant at all. */
+const rowsWithoutTenant = (name: string) => rowsOf(api.db.app, name).catch((err: unknown) => {
+  if (/permission denied/.test(`${String(err)} ${String((err as { cause?: unknown }).cause)}`)) return 'denied' as const;
+  throw err;
+});
+
+test('as the application role with no tenant set, every table and view with a tenant_id answers no rows', async () => {
+  expect(relations.map((r) => r.name)).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users']));
+  const answers = Object.fromEntries(await Promise.all(relations.map(async (r) => [r.name, await rowsWithoutTenant(r.name)] as const)));
+  expect(answers).toEqual(Object.fromEntries(relations.map((r) => [r.name, r.readable ? 0 : 'denied'])));
+  expect(relations.filter((r) => r.kind === 'table' && r.readable && !r.isolated).map((r) => r.name)).toEqual([]);
+});
+
+test("inside party A's transaction the same queries return A's rows and only A's", async () => {
+  const readable = relations.filter((r) => r.readable).map((r) => r.name);
+  const counts = await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'probe' }, async (tx) => {
+    const found: Record<string, { rows: number; foreign: number }> = {};
+    for (const name of readable) {
+      found[name] = { rows: await rowsOf(tx, name), foreign: await tx.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM ${sql.identifier([name])} WHERE tenant_id <> ${api.tenant.id}`) };
+    }
+    return found;
+  });
+  expect(Object.entries(counts).filter(([, c]) => c.foreign > 0)).toEqual([]);
+  const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
+  expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
+    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics']));
+});
+
+test("a connection that ran party A's transaction sees nothing once it ends", async () => {
+  await api.db.app.connect(async (connection) => {
+    const inside = await connection.transaction(async (tx) => {
+      await enterTenant(tx, { tenantId: api.tenant.id, actor: 'probe' });
+      return rowsOf(tx, 'members');
+    });
+    expect([inside > 0, await rowsOf(connection, 'members')]).toEqual([true, 0]);
+  });
+});
