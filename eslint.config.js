@@ -49,13 +49,13 @@ export default defineConfig([
   {
     // config.ts parses the environment; tests set it up; the Go build of the Temporal CLI
     // must inherit the caller's environment (GOPATH, proxies, caches).
-    files: ['src/config.ts', 'src/temporal/cli-binary.ts', 'test/**'],
+    files: ['src/config.ts', 'src/temporal/cli-binary.ts', 'test/**', 'bench/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
     // Tests read JSON:API documents and mail as they come: typing every response would add
     // nothing the assertions do not already check.
-    files: ['test/**'],
+    files: ['test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -1,5 +1,5 @@
 /** Activities that do nothing: what is left is Temporal's own cost. */
-const nothing = async (): Promise<void> => undefined;
+const nothing = (): Promise<void> => Promise.resolve();
 
 export const recordApplication = nothing;
 export const loadLifecycleSettings = nothing;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 // C0 controls (NUL among them, which Postgres refuses in text) and DEL; tabs and newlines stay.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 /** Free text as people type it: trimmed, bounded, and no control characters. */
