@@ -7,7 +7,7 @@ import { assignMemberNumber } from '../../src/members/member-number.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
-import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+import { inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
 
 const CardSubject = z.object({
   memberNumber: z.string().nullable(),
@@ -28,7 +28,6 @@ function dateIn(timeZone: string, at: Date): string {
 }
 
 export function createActivationActivities(deps: MemberActivityDeps) {
-  const metadata = (step: StepContext) => ({ actor: actorOf(step), workflowId: step.workflowId });
 
   return {
     /** Gives the member its number and makes it active; a retry keeps the number it got. */
@@ -37,7 +36,7 @@ export function createActivationActivities(deps: MemberActivityDeps) {
         const tenant = await findTenant(tx, step.tenantId);
         if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
         const memberNumber = await assignMemberNumber(tx, step.memberId, tenant, deps.clock());
-        await executeMemberCommand(tx, { ...step, metadata: metadata(step), idempotencyKey: `${step.workflowId}:activate` }, { type: 'Activate', memberNumber });
+        await executeMemberCommand(tx, stepCommand(step, 'activate'), { type: 'Activate', memberNumber });
         return { memberNumber };
       });
     },
@@ -74,7 +73,7 @@ export function createActivationActivities(deps: MemberActivityDeps) {
       await deps.storage.put(storageKey, pdf);
       const cardId = randomUUID();
       await inTenant(deps, step, async (tx) => {
-        const outcome = await executeMemberCommand(tx, { ...step, metadata: metadata(step), idempotencyKey: `${step.workflowId}:card` }, { type: 'IssueCard', cardId, tokenId, validUntil });
+        const outcome = await executeMemberCommand(tx, stepCommand(step, 'card'), { type: 'IssueCard', cardId, tokenId, validUntil });
         if (!outcome.applied) return;
         await tx.query(sql.unsafe`
           INSERT INTO id_cards (id, tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { PaymentMessage } from '../../workflows/members/messages.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { MemberRuleError, type MemberCommand } from '../../src/members/member-aggregate.ts';
-import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+import { actorOf, inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
 
 export interface InvoiceDetails {
   invoiceId: string;
@@ -18,9 +18,9 @@ export type PaymentDetails = PaymentMessage;
 
 /** Approval, rejection, escalation, withdrawal, invoicing, payment and expiry: one transaction each. */
 export function createDecisionActivities(deps: MemberActivityDeps) {
-  const run = (step: StepContext, key: string, command: MemberCommand, actor = actorOf(step)) =>
+  const run = (step: StepContext, key: string, command: MemberCommand, actor?: string) =>
     inTenant(deps, step, (tx) =>
-      executeMemberCommand(tx, { ...step, metadata: { actor, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:${key}` }, command),
+      executeMemberCommand(tx, stepCommand(step, key, actor), command),
     ).then(() => undefined);
 
   return {
@@ -32,7 +32,7 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
     recordWithdrawal: (step: StepContext, reason: string) =>
       inTenant(deps, step, async (tx) => {
         await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
-        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:withdraw` }, { type: 'Withdraw', reason });
+        await executeMemberCommand(tx, stepCommand(step, 'withdraw'), { type: 'Withdraw', reason });
       }),
 
     /** One invoice per lifecycle: the invoice row is keyed by the workflow id. */
@@ -47,7 +47,7 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
         const invoice = await tx.one(sql.type(z.object({ invoiceId: z.string(), amountMinor: z.coerce.number(), currency: z.string(), dueAt: z.number() }))`
           SELECT id AS "invoiceId", amount_minor AS "amountMinor", currency, due_at AS "dueAt" FROM invoices WHERE idempotency_key = ${key}`);
         const details = { ...invoice, dueAt: new Date(invoice.dueAt).toISOString() };
-        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: key }, { type: 'IssueInvoice', ...details });
+        await executeMemberCommand(tx, stepCommand(step, 'invoice'), { type: 'IssueInvoice', ...details });
         return details;
       });
     },
@@ -70,7 +70,7 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
         const paymentId = randomUUID();
         await executeMemberCommand(
           tx,
-          { ...step, metadata: { actor: `payment:${payment.provider}`, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:payment:${payment.provider}:${payment.providerRef}` },
+          stepCommand(step, `payment:${payment.provider}:${payment.providerRef}`, `payment:${payment.provider}`),
           { type: 'RecordPayment', paymentId, invoiceId: payment.invoiceId, amountMinor: payment.amount, currency: payment.currency, provider: payment.provider, providerRef: payment.providerRef, paidAt: payment.paidAt },
         );
         await tx.query(sql.unsafe`
@@ -84,7 +84,7 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
 
     async expireApplication(step: StepContext): Promise<void> {
       await inTenant(deps, step, async (tx) => {
-        await executeMemberCommand(tx, { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:expire` }, { type: 'Expire' });
+        await executeMemberCommand(tx, stepCommand(step, 'expire'), { type: 'Expire' });
         await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
       });
     },

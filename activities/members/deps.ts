@@ -5,6 +5,7 @@ import type { Logger } from '../../src/logger.ts';
 import type { Mailer } from '../../src/mail/mailer.ts';
 import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
+import type { CommandContext } from '../../src/members/member-store.ts';
 import type { ObjectStorage } from '../../src/storage/object-storage.ts';
 import type { Keyring } from '../../src/tenants/keyring.ts';
 
@@ -28,6 +29,11 @@ export interface StepContext {
 }
 
 export const actorOf = (step: StepContext) => `workflow:${step.workflowId}`;
+
+/** The member command context of one step: its events are keyed `<workflow id>:<step>`, so a retry appends nothing. */
+export function stepCommand(step: StepContext, name: string, actor = actorOf(step)): CommandContext {
+  return { ...step, metadata: { actor, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:${name}` };
+}
 
 /** One tenant transaction whose actor is the workflow; business rejections become non-retryable failures. */
 export async function inTenant<T>(deps: MemberActivityDeps, step: StepContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {

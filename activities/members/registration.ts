@@ -4,7 +4,7 @@ import { insertApplicant } from '../../src/members/member-repository.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
-import { actorOf, inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+import { inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
 
 /** What the workflow needs to know about its tenant; read once at the start. */
 export interface LifecycleSettings {
@@ -44,7 +44,7 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
         const row = await insertApplicant(tx, application, step.workflowId);
         await executeMemberCommand(
           tx,
-          { ...step, metadata: { actor: actorOf(step), workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:register` },
+          stepCommand(step, 'register'),
           { type: 'Register', wardId: application.wardId, committeeId: row.committeeId, geographyPath: row.geographyPath },
         );
         return { geographyPath: row.geographyPath, committeeId: row.committeeId };

@@ -3,10 +3,10 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { partyBySlug } from '../http/tenancy.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { cardPublicKeys } from './card-public-keys.ts';
@@ -71,8 +71,7 @@ export function cardRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     params: z.object({ slug }),
     responses: { 200: { description: 'RFC 7517 JWK set of RFC 8037 Ed25519 keys, current key first', contentType: 'application/jwk-set+json', schema: JwkSet } },
     async handler({ params, req, res }) {
-      const tenant = await findTenantBySlug(deps.pool, params.slug);
-      if (!tenant) throw ApiError.notFound('party');
+      const tenant = await partyBySlug(deps.pool, params.slug);
       const keys = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'card-keys', ip: req.ip }, (tx) => cardPublicKeys(tx));
       res.status(200).type('application/jwk-set+json').setHeader('cache-control', 'public, max-age=300')
         .send(JSON.stringify({ keys: keys.map(({ key }) => exportCardPublicKeyJwk(key)) }));

@@ -7,21 +7,15 @@ import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
 import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
-import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
 import { ApiError } from '../http/errors.ts';
+import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberResource } from './presenter.ts';
 
 const Slug = z.object({ slug });
 const MemberAttributes = z.object({ status: z.string(), fullNameEn: z.string(), memberNumber: z.string().nullable() }).loose();
-
-async function tenantOr404(deps: ApiDeps, slug: string) {
-  const tenant = await findTenantBySlug(deps.pool, slug);
-  if (!tenant) throw ApiError.notFound('party');
-  return tenant;
-}
 
 /** Anonymous applicants: name the party by its slug in the path. */
 export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void {
@@ -35,7 +29,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void
     body: requestDocument('applications', ApplicationSchema),
     responses: { 201: { description: 'the member, pending, with a private status link', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, body, req }) {
-      const tenant = await tenantOr404(deps, params.slug);
+      const tenant = await partyBySlug(deps.pool, params.slug);
       try {
         const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, body.data.attributes, { ip: req.ip, userAgent: req.get('user-agent') });
         const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, registered.memberId));
@@ -61,7 +55,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void
     query: z.object({ token: z.string().min(16).max(100) }),
     responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query }) {
-      const tenant = await tenantOr404(deps, params.slug);
+      const tenant = await partyBySlug(deps.pool, params.slug);
       const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, params.id));
       const given = createHash('sha256').update(query.token).digest();
       if (!member?.statusTokenHash || !timingSafeEqual(given, member.statusTokenHash)) throw ApiError.notFound('application');

@@ -1,9 +1,9 @@
 import { isoDateTime, slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
-import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../app.ts';
 import { hasRole } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { PaymentDocument, paymentDocument } from './payment-resource.ts';
@@ -74,8 +74,7 @@ export function paymentRoutes(registry: RouteRegistry, deps: ApiDeps): void {
       }
     },
     async handler({ params, body, req }) {
-      const tenant = await findTenantBySlug(deps.pool, params.slug);
-      if (!tenant) throw ApiError.notFound('party');
+      const tenant = await partyBySlug(deps.pool, params.slug);
       const context = { tenantId: tenant.id, actor: `payment:${params.provider}`, ip: req.ip, userAgent: req.get('user-agent') };
       const claim = { ...body, provider: params.provider, paidAt: paidAtOrThrow(body.paidAt, deps.clock(), '') };
       const { payment } = await recordPayment(deps, context, claim, '');

@@ -22,7 +22,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   const state = new LifecycleState();
   const mailing: Promise<unknown>[] = [];
   const send = (email: Parameters<MemberActivities['sendMemberEmail']>[1]) =>
-    mailing.push(mail.sendMemberEmail(step, email).catch((err: unknown) => log.warn('email not delivered', { kind: email.kind, error: String(err) })));
+    deliverInBackground(mailing, mail.sendMemberEmail(step, email), `${email.kind} email`);
   let registration: RegistrationResult | undefined;
   let refused = false;
 
@@ -115,12 +115,12 @@ async function awaitDecision(state: LifecycleState, step: { tenantId: string; me
   const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
   if (await condition(decided, settings.approvalReminderAfterMs)) return;
   await steps.recordReminder(step, committeeId);
-  mailing.push(mail.notifyCommitteeHeads(step, { committeeId, escalated: false }).catch((err: unknown) => log.warn('reminder not delivered', { error: String(err) })));
+  deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId, escalated: false }), 'reminder');
   if (await condition(decided, settings.approvalEscalationAfterMs - settings.approvalReminderAfterMs)) return;
   const parent = await steps.parentCommittee(step, committeeId);
   await steps.recordEscalation(step, committeeId, parent);
   state.escalated = true;
-  mailing.push(mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }).catch((err: unknown) => log.warn('escalation not delivered', { error: String(err) })));
+  deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }), 'escalation');
   await condition(decided);
 }
 
@@ -151,6 +151,11 @@ async function finishWithdrawn(state: LifecycleState, step: { tenantId: string; 
   await steps.recordWithdrawal(step, state.withdrawal?.reason ?? '');
   state.enter('Withdrawn');
   return state.status();
+}
+
+/** Mail never blocks the lifecycle: it runs beside it, and the lifecycle waits for it only at the end. */
+function deliverInBackground(mailing: Promise<unknown>[], sending: Promise<unknown>, what: string): void {
+  mailing.push(sending.catch((err: unknown) => log.warn(`${what} not delivered`, { error: String(err) })));
 }
 
 async function finish(state: LifecycleState, mailing: Promise<unknown>[]): Promise<m.LifecycleStatus> {
