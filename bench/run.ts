@@ -29,6 +29,10 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const membersFlag = process.argv.indexOf('--members');
   const targetMembers = membersFlag > 0 ? Number(process.argv[membersFlag + 1]) : 1_000_000;
+  // `--only cards,lifecycles,registration,scale` runs a subset while working on one figure.
+  const onlyFlag = process.argv.indexOf('--only');
+  const only = onlyFlag > 0 ? new Set(process.argv[onlyFlag + 1]!.split(',')) : null;
+  const runs = (section: string) => only === null || only.has(section);
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -36,38 +40,22 @@ async function main(): Promise<void> {
   try {
     const postgres = await api.db.app.oneFirst(sql.type(z.object({ v: z.string() }))`SELECT current_setting('server_version') AS v`);
     const report: BenchReport = { date: new Date().toISOString(), quick, machine: describeMachine(postgres), sections: {} };
-    log('ID cards');
-    report.sections.cards = await benchCards(quick ? 10 : 100);
-    log('lifecycles');
-    report.sections.lifecycles = await benchLifecycles(api, quick ? 10 : 200, quick ? 4 : 20);
-    log('registration latency');
-    report.sections.registration = await benchRegistration(api, quick ? 5 : 20, quick ? 2 : 15);
-    report.sections.geography = await loadGeography(api);
-    const admin = (await api.userWithToken({ roles: ['tenant_admin'] })).token;
-    const chunk = quick ? 2_000 : 100_000;
-    log(`import ${chunk} members`);
-    const imports = [await importSynthetic(api, chunk, 1)];
-    const times = quick ? 5 : 100;
-    log('search and statistics at the first size');
-    report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) }];
-    if (!quick) {
-      const chunks = Math.ceil(targetMembers / chunk);
-      for (let seed = 2; seed <= chunks; seed++) {
-        log(`import chunk ${seed} of ${chunks}`);
-        try {
-          imports.push(await importSynthetic(api, chunk, seed));
-        } catch (err) {
-          (report.notes ??= []).push(`Import of chunk ${seed} failed, so the largest size measured is smaller than asked: ${(err as Error).message}`);
-          break;
-        }
-      }
-      log('search and statistics at the largest size');
-      report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) });
+    if (runs('cards')) {
+      log('ID cards');
+      report.sections.cards = await benchCards(quick ? 10 : 100);
     }
-    report.sections.imports = imports;
+    if (runs('lifecycles')) {
+      log('lifecycles');
+      report.sections.lifecycles = await benchLifecycles(api, quick ? 10 : 200, quick ? 4 : 20);
+    }
+    if (runs('registration')) {
+      log('registration latency');
+      report.sections.registration = await benchRegistration(api, quick ? 5 : 20, quick ? 2 : 15);
+    }
+    if (runs('scale')) await benchScale(api, report, { quick, targetMembers, log });
     const dir = path.join(projectRoot, 'bench', 'results');
     await mkdir(dir, { recursive: true });
-    const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}`);
+    const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}`);
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${stem}.md`, renderReport(report));
     log(`wrote ${stem}.md`);
@@ -75,6 +63,34 @@ async function main(): Promise<void> {
     await api.stop();
     await servers.stop();
   }
+}
+
+/** Imports synthetic members in chunks, measuring search and statistics at the first and the largest size. */
+async function benchScale(api: ApiHarness, report: BenchReport, options: { quick: boolean; targetMembers: number; log: (line: string) => void }): Promise<void> {
+  const { quick, targetMembers, log } = options;
+  report.sections.geography = await loadGeography(api);
+  const admin = (await api.userWithToken({ roles: ['tenant_admin'] })).token;
+  const chunk = quick ? 2_000 : 100_000;
+  log(`import ${chunk} members`);
+  const imports = [await importSynthetic(api, chunk, 1)];
+  const times = quick ? 5 : 100;
+  log('search and statistics at the first size');
+  report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) }];
+  if (!quick) {
+    const chunks = Math.ceil(targetMembers / chunk);
+    for (let seed = 2; seed <= chunks; seed++) {
+      log(`import chunk ${seed} of ${chunks}`);
+      try {
+        imports.push(await importSynthetic(api, chunk, seed));
+      } catch (err) {
+        (report.notes ??= []).push(`Import of chunk ${seed} failed, so the largest size measured is smaller than asked: ${(err as Error).message}`);
+        break;
+      }
+    }
+    log('search and statistics at the largest size');
+    report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) });
+  }
+  report.sections.imports = imports;
 }
 
 main().catch((err: unknown) => {
