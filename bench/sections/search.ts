@@ -31,18 +31,26 @@ async function probes(api: ApiHarness, token: string): Promise<Probe[]> {
   const pick = (type: string) => api.db.app.one(sql.type(Node)`
     SELECT g.id, g.path::text AS path FROM geography_nodes g WHERE g.type = ${type}::geography_type
     ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);
-  const [province, district, ward] = [await pick('province'), await pick('district'), await pick('ward')];
+  const [province, district, localLevel, ward] = [await pick('province'), await pick('district'), await pick('local_level'), await pick('ward')];
   const any = await api.request('GET', '/api/members?page[size]=1', { token });
   const phone = any.body.data[0].attributes.phone as string;
   const keys = await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => api.keyring.forTenant(tx, api.tenant.id));
   const surname = 'Sharma';
+  // The second page of the busiest filter: the cursor is the 25th member of the first page.
+  const firstPage = await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => searchMembers(tx, { status: 'active', limit: 25 }));
+  const last = firstPage[firstPage.length - 1]!;
+  const after = { registeredAt: new Date(last.registeredAt).toISOString(), id: last.id };
+  const cursor = Buffer.from(`${after.registeredAt}|${after.id}`).toString('base64url');
   return [
     { name: 'name (common surname)', query: `filter[name]=${surname}`, search: { name: surname } },
     { name: 'name (rare)', query: 'filter[name]=Zzyzx', search: { name: 'Zzyzx' } },
     { name: 'phone (blind index)', query: `filter[phone]=${encodeURIComponent(phone)}`, search: { phoneBidx: blindIndex(keys, 'phone', phone) } },
-    { name: 'status', query: 'filter[status]=active', search: { status: 'active' } },
+    { name: 'status (most members)', query: 'filter[status]=active', search: { status: 'active' } },
+    { name: 'status (few members)', query: 'filter[status]=awaiting_approval', search: { status: 'awaiting_approval' } },
+    { name: 'status, second page', query: `filter[status]=active&page[cursor]=${cursor}`, search: { status: 'active', after } },
     { name: 'province subtree', query: `filter[geography]=${province.id}`, search: { geographyPath: province.path } },
     { name: 'district subtree', query: `filter[geography]=${district.id}`, search: { geographyPath: district.path } },
+    { name: 'local level subtree', query: `filter[geography]=${localLevel.id}`, search: { geographyPath: localLevel.path } },
     { name: 'ward', query: `filter[geography]=${ward.id}`, search: { geographyPath: ward.path } },
     { name: 'committee', query: `filter[committee]=${api.committeeId}`, search: { committeeId: api.committeeId } },
     { name: 'date range', query: 'filter[registeredFrom]=2020-01-01&filter[registeredTo]=2020-02-01', search: { registeredFrom: '2020-01-01', registeredTo: '2020-02-01' } },

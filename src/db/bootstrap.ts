@@ -51,8 +51,31 @@ export async function bootstrapDatabase(superuserUrl: string, options: Bootstrap
   } finally {
     await client.end();
   }
+  const databaseAsSuperuser = new URL(superuserUrl);
+  databaseAsSuperuser.pathname = `/${options.database}`;
+  await markSearchOperatorsLeakproof(databaseAsSuperuser.toString());
   return {
     ownerUrl: withCredentials(superuserUrl, OWNER_ROLE, options.ownerPassword, options.database),
     appUrl: withCredentials(superuserUrl, APP_ROLE, options.appPassword, options.database),
   };
+}
+
+/**
+ * Row-level security lets a search filter become an index condition only when its operator
+ * is LEAKPROOF. Two built-ins the member search needs are not marked so, although neither can
+ * reveal anything about a row it rejects: enum_eq compares two enum OIDs and cannot fail, and
+ * texticlike (ILIKE) fails only on a malformed pattern, which is the caller's own constant.
+ * Marking them is a superuser's act on this database's catalog, so it happens here, with the
+ * superuser connection that creates the database; without it search stays correct but reads
+ * every row of the party for a status or name filter (docs/search.md).
+ */
+async function markSearchOperatorsLeakproof(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) LEAKPROOF');
+    await client.query('ALTER FUNCTION pg_catalog.texticlike(text, text) LEAKPROOF');
+  } finally {
+    await client.end();
+  }
 }

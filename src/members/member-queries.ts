@@ -48,8 +48,30 @@ export interface MemberSearch {
   limit: number;
 }
 
-/** Keyset-paginated search, newest first; every filter is index-backed (see migrations/0007). */
+/**
+ * Members in the subtree of a geography node, as a leakproof filter that an ordered index can
+ * serve (migrations/0015): the generated province/district/local-level keys of the member's
+ * path for the first three levels, the ward itself below them.
+ */
+function inSubtree(path: string): FragmentSqlToken {
+  const depth = path.split('.').length;
+  if (depth === 1) return sql.fragment`m.province_key = ${path}`;
+  if (depth === 2) return sql.fragment`m.district_key = ${path}`;
+  if (depth === 3) return sql.fragment`m.local_level_key = ${path}`;
+  return sql.fragment`m.ward_id = (SELECT g.id FROM geography_nodes g WHERE g.path = ${path}::ltree)`;
+}
+
+/**
+ * Keyset-paginated search, newest first. Every filter is written with operators that row-level
+ * security lets become index conditions, so each combination walks one index in page order
+ * (docs/search.md has the plans at a million members).
+ */
 export async function searchMembers(tx: TenantTransaction, search: MemberSearch): Promise<readonly MemberView[]> {
+  return tx.any(sql.type(MemberViewSchema)`${memberSearchQuery(search)}`);
+}
+
+/** The search's SQL, for searchMembers and for checking its plans. */
+export function memberSearchQuery(search: MemberSearch): FragmentSqlToken {
   const where: FragmentSqlToken[] = [sql.fragment`TRUE`];
   if (search.name) {
     const pattern = `%${search.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -57,15 +79,20 @@ export async function searchMembers(tx: TenantTransaction, search: MemberSearch)
   }
   if (search.phoneBidx) where.push(sql.fragment`m.phone_bidx = ${sql.binary(search.phoneBidx)}`);
   if (search.status) where.push(sql.fragment`m.status = ${search.status}::member_status`);
-  if (search.geographyPath) where.push(sql.fragment`m.geography_path <@ ${search.geographyPath}::ltree`);
+  if (search.geographyPath) where.push(inSubtree(search.geographyPath));
   if (search.committeeId) where.push(sql.fragment`m.committee_id = ${search.committeeId}`);
   if (search.registeredFrom) where.push(sql.fragment`m.registered_at >= ${search.registeredFrom}::timestamptz`);
   if (search.registeredTo) where.push(sql.fragment`m.registered_at < ${search.registeredTo}::timestamptz`);
-  if (search.withinPaths) where.push(sql.fragment`m.geography_path <@ ${sql.array(search.withinPaths, 'ltree')}`);
-  if (search.after) where.push(sql.fragment`(m.registered_at, m.id) < (${search.after.registeredAt}::timestamptz, ${search.after.id}::uuid)`);
-  return tx.any(sql.type(MemberViewSchema)`
+  if (search.withinPaths) {
+    where.push(search.withinPaths.length ? sql.fragment`(${sql.join(search.withinPaths.map(inSubtree), sql.fragment` OR `)})` : sql.fragment`FALSE`);
+  }
+  if (search.after) {
+    const at = sql.fragment`${search.after.registeredAt}::timestamptz`;
+    where.push(sql.fragment`m.registered_at <= ${at} AND (m.registered_at < ${at} OR m.id < ${search.after.id}::uuid)`);
+  }
+  return sql.fragment`
     SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
-    ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`);
+    ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`;
 }
 
 export const GeographyViewSchema = z.object({ id: z.string(), type: z.string(), code: z.string(), nameEn: z.string(), nameNe: z.string().nullable(), path: z.string() });

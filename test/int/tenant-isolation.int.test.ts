@@ -54,8 +54,13 @@ async function insertCopy(tx: TenantTransaction, table: string, row: Record<stri
     return tx.query(sql.unsafe`INSERT INTO audit_log (tenant_id, table_name, operation) VALUES (${String(row.tenant_id)}, 'members', 'INSERT')`);
   }
   const copy = { ...row, ...(typeof row.id === 'string' ? { id: randomUUID() } : {}) };
-  return tx.query(sql.unsafe`INSERT INTO ${sql.identifier([table])}
-    SELECT * FROM jsonb_populate_record(NULL::${sql.identifier([table])}, ${sql.jsonb(copy as never)})`);
+  // Every column but the generated ones, which Postgres computes itself.
+  const columns = (await tx.anyFirst(sql.type(z.object({ name: z.string() }))`
+    SELECT attname AS name FROM pg_attribute
+    WHERE attrelid = ${table}::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+    ORDER BY attnum`)).map((name) => sql.identifier([name]));
+  return tx.query(sql.unsafe`INSERT INTO ${sql.identifier([table])} (${sql.join(columns, sql.fragment`, `)})
+    SELECT ${sql.join(columns, sql.fragment`, `)} FROM jsonb_populate_record(NULL::${sql.identifier([table])}, ${sql.jsonb(copy as never)})`);
 }
 
 /** Every table with a tenant_id column: a new table that forgets its policy fails here. */
