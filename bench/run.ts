@@ -9,7 +9,7 @@ import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchRegistration } from './sections/registration.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
-import { benchSearch, benchStatistics } from './sections/search.ts';
+import { benchSearch, benchStatistics, explainSearch } from './sections/search.ts';
 import type { ApiHarness } from '../test/support/api-harness.ts';
 import { describeMachine } from './support/machine.ts';
 import { renderReport, type BenchReport } from './support/report.ts';
@@ -89,6 +89,8 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
     }
     log('search and statistics at the largest size');
     report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, admin, times), statistics: await benchStatistics(api, admin, times) });
+    log('search plans');
+    await writeFile(path.join(projectRoot, 'docs', 'search-plans.md'), await explainSearch(api, admin));
   }
   report.sections.imports = imports;
 }

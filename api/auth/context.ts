@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { currentRoles, type UserRole } from '../../src/users/users.ts';
+import { USER_ROLES, type UserRole } from '../../src/users/users.ts';
 import { ApiError } from '../http/errors.ts';
 import { verifyToken } from '../../src/auth/tokens.ts';
 
@@ -16,7 +16,10 @@ export interface AuthContext {
   headships: { committeeId: string; geographyPath: string }[];
 }
 
-const Headship = z.object({ committeeId: z.string(), geographyPath: z.string() });
+const Caller = z.object({
+  roles: z.array(z.enum(USER_ROLES)),
+  headships: z.array(z.object({ committeeId: z.string(), geographyPath: z.string() })),
+});
 
 function bearer(header: string | undefined): string | null {
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? '');
@@ -28,16 +31,16 @@ export function requireUser(pool: DatabasePool, secret: Uint8Array): RequestHand
     const token = bearer(req.headers.authorization);
     const claims = token ? await verifyToken(secret, token) : null;
     if (!claims) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid bearer token is required');
-    const auth = await withTenant(pool, { tenantId: claims.tenantId, actor: `user:${claims.userId}`, ip: req.ip }, async (tx) => {
-      const active = await tx.exists(sql.unsafe`SELECT 1 FROM users WHERE id = ${claims.userId} AND is_active`);
-      if (!active) return null;
-      const headships = await tx.any(sql.type(Headship)`
-        SELECT c.id AS "committeeId", g.path::text AS "geographyPath"
-        FROM committee_roles r JOIN committees c ON c.id = r.committee_id AND c.dissolved_at IS NULL
-        JOIN geography_nodes g ON g.id = c.geography_id
-        WHERE r.user_id = ${claims.userId} AND r.role = 'head' AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())`);
-      return { ...claims, roles: await currentRoles(tx, claims.userId), headships: [...headships] };
-    });
+    // One statement: whether the user is active, their roles, and the committees they head now.
+    const caller = await withTenant(pool, { tenantId: claims.tenantId, actor: `user:${claims.userId}`, ip: req.ip }, (tx) => tx.maybeOne(sql.type(Caller)`
+      SELECT
+        COALESCE((SELECT array_agg(r.role::text ORDER BY r.role) FROM user_roles r WHERE r.user_id = u.id AND r.revoked_at IS NULL), '{}') AS roles,
+        COALESCE((SELECT jsonb_agg(jsonb_build_object('committeeId', c.id, 'geographyPath', g.path::text) ORDER BY g.path)
+                  FROM committee_roles cr JOIN committees c ON c.id = cr.committee_id AND c.dissolved_at IS NULL
+                  JOIN geography_nodes g ON g.id = c.geography_id
+                  WHERE cr.user_id = u.id AND cr.role = 'head' AND cr.valid_from <= now() AND (cr.valid_to IS NULL OR cr.valid_to > now())), '[]') AS headships
+      FROM users u WHERE u.id = ${claims.userId} AND u.is_active`));
+    const auth: AuthContext | null = caller ? { ...claims, roles: caller.roles, headships: caller.headships } : null;
     if (!auth) throw new ApiError(401, 'UNAUTHENTICATED', 'the user no longer exists or is disabled');
     res.locals.auth = auth;
     next();
