@@ -16,6 +16,10 @@ const CardSubject = z.object({
   ward: z.string(),
   committee: z.string().nullable(),
   cardId: z.string().nullable(),
+  tenantSlug: z.string(),
+  tenantName: z.string(),
+  timeZone: z.string(),
+  cardValidityMs: z.number(),
 });
 
 export interface IssuedCard {
@@ -43,18 +47,21 @@ export function createActivationActivities(deps: MemberActivityDeps) {
 
     /** Renders, stores and records the member's ID card; a member holding a card gets that one back. */
     async issueIdCard(step: StepContext): Promise<IssuedCard> {
-      // One read transaction for everything the card shows; rendering happens outside it.
-      const { subject, tenant, keys } = await inTenant(deps, step, async (tx) => ({
-        subject: await tx.one(sql.type(CardSubject)`
+      // One read, outside any write transaction, of everything the card shows; rendering happens after it.
+      const { subject, keys } = await inTenant(deps, step, async (tx) => ({
+        subject: await tx.maybeOne(sql.type(CardSubject)`
           SELECT m.member_number AS "memberNumber", m.full_name_en AS "nameEn", m.full_name_ne AS "nameNe",
                  w.name_en AS ward, c.name AS committee,
-                 (SELECT id FROM id_cards WHERE member_id = m.id AND revoked_at IS NULL) AS "cardId"
+                 (SELECT id FROM id_cards WHERE member_id = m.id AND revoked_at IS NULL) AS "cardId",
+                 t.slug AS "tenantSlug", t.name AS "tenantName", t.time_zone AS "timeZone",
+                 (extract(epoch FROM t.card_validity) * 1000)::float8 AS "cardValidityMs"
           FROM members m JOIN geography_nodes w ON w.id = m.ward_id LEFT JOIN committees c ON c.id = m.committee_id
+            JOIN tenants t ON t.id = m.tenant_id
           WHERE m.id = ${step.memberId}`),
-        tenant: await findTenant(tx, step.tenantId),
         keys: await deps.keyring.forTenant(tx, step.tenantId),
       }));
-      if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
+      if (!subject) throw new Error(`member ${step.memberId} of tenant ${step.tenantId} not found`);
+      const tenant = { slug: subject.tenantSlug, name: subject.tenantName, timeZone: subject.timeZone, cardValidityMs: subject.cardValidityMs };
       const storageKey = idCardKey(tenant.slug, step.memberId);
       if (subject.cardId) return { cardId: subject.cardId, storageKey };
       if (!subject.memberNumber) throw new Error(`member ${step.memberId} has no number yet`);
@@ -72,14 +79,14 @@ export function createActivationActivities(deps: MemberActivityDeps) {
       });
       await deps.storage.put(storageKey, pdf);
       const cardId = randomUUID();
-      await inTenant(deps, step, async (tx) => {
-        const outcome = await executeMemberCommand(tx, stepCommand(step, 'card'), { type: 'IssueCard', cardId, tokenId, validUntil });
-        if (!outcome.applied) return;
-        await tx.query(sql.unsafe`
-          INSERT INTO id_cards (id, tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
-          VALUES (${cardId}, ${step.tenantId}, ${step.memberId}, ${subject.memberNumber}, ${storageKey},
-                  ${sql.binary(createHash('sha256').update(pdf).digest())}, ${tokenId}, ${validUntil})`);
-      });
+      const memberNumber = subject.memberNumber;
+      await inTenant(deps, step, (tx) =>
+        executeMemberCommand(tx, stepCommand(step, 'card'), { type: 'IssueCard', cardId, tokenId, validUntil }, async () => {
+          await tx.query(sql.unsafe`
+            INSERT INTO id_cards (id, tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
+            VALUES (${cardId}, ${step.tenantId}, ${step.memberId}, ${memberNumber}, ${storageKey},
+                    ${sql.binary(createHash('sha256').update(pdf).digest())}, ${tokenId}, ${validUntil})`);
+        }));
       return { cardId, storageKey };
     },
   };

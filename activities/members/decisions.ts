@@ -13,6 +13,8 @@ export interface InvoiceDetails {
   dueAt: string;
 }
 
+const Invoice = z.object({ invoiceId: z.string(), amountMinor: z.coerce.number(), currency: z.string(), dueAt: z.number() });
+
 /** A payment as the workflow received it. */
 export type PaymentDetails = PaymentMessage;
 
@@ -40,12 +42,21 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
       return inTenant(deps, step, async (tx) => {
         const key = `${step.workflowId}:invoice`;
         const dueAt = new Date(deps.clock().getTime() + paymentWindowMs).toISOString();
-        await tx.query(sql.unsafe`
-          INSERT INTO invoices (id, tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
-          VALUES (${randomUUID()}, ${step.tenantId}, ${step.memberId}, ${key}, ${amountMinor}, ${currency}, ${dueAt})
-          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`);
-        const invoice = await tx.one(sql.type(z.object({ invoiceId: z.string(), amountMinor: z.coerce.number(), currency: z.string(), dueAt: z.number() }))`
-          SELECT id AS "invoiceId", amount_minor AS "amountMinor", currency, due_at AS "dueAt" FROM invoices WHERE idempotency_key = ${key}`);
+        // The invoice this step created, now or on an earlier attempt: one round trip either way.
+        // (An attempt racing this one may commit the same key after this statement's snapshot:
+        // then the plain read below finds it.)
+        const invoice = await tx.maybeOne(sql.type(Invoice)`
+          WITH created AS (
+            INSERT INTO invoices (id, tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
+            VALUES (${randomUUID()}, ${step.tenantId}, ${step.memberId}, ${key}, ${amountMinor}, ${currency}, ${dueAt})
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, amount_minor, currency, due_at
+          )
+          SELECT id AS "invoiceId", amount_minor AS "amountMinor", currency, due_at AS "dueAt" FROM created
+          UNION ALL
+          SELECT id, amount_minor, currency, due_at FROM invoices WHERE idempotency_key = ${key} AND NOT EXISTS (SELECT 1 FROM created)`)
+          ?? await tx.one(sql.type(Invoice)`
+            SELECT id AS "invoiceId", amount_minor AS "amountMinor", currency, due_at AS "dueAt" FROM invoices WHERE idempotency_key = ${key}`);
         const details = { ...invoice, dueAt: new Date(invoice.dueAt).toISOString() };
         await executeMemberCommand(tx, stepCommand(step, 'invoice'), { type: 'IssueInvoice', ...details });
         return details;
@@ -72,20 +83,25 @@ export function createDecisionActivities(deps: MemberActivityDeps) {
           tx,
           stepCommand(step, `payment:${payment.provider}:${payment.providerRef}`, `payment:${payment.provider}`),
           { type: 'RecordPayment', paymentId, invoiceId: payment.invoiceId, amountMinor: payment.amount, currency: payment.currency, provider: payment.provider, providerRef: payment.providerRef, paidAt: payment.paidAt },
+          async () => {
+            await tx.query(sql.unsafe`
+              WITH paid AS (
+                UPDATE invoices SET status = 'paid', paid_at = ${payment.paidAt} WHERE id = ${payment.invoiceId} AND status = 'open'
+              )
+              INSERT INTO payments (id, tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at, recorded_by)
+              VALUES (${paymentId}, ${step.tenantId}, ${payment.invoiceId}, ${step.memberId}, ${payment.amount}, ${payment.currency},
+                      ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${actorOf(step)})`);
+          },
         );
-        await tx.query(sql.unsafe`
-          INSERT INTO payments (id, tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at, recorded_by)
-          VALUES (${paymentId}, ${step.tenantId}, ${payment.invoiceId}, ${step.memberId}, ${payment.amount}, ${payment.currency},
-                  ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${actorOf(step)})`);
-        await tx.query(sql.unsafe`UPDATE invoices SET status = 'paid', paid_at = ${payment.paidAt} WHERE id = ${payment.invoiceId} AND status = 'open'`);
         return { paymentId };
       });
     },
 
     async expireApplication(step: StepContext): Promise<void> {
       await inTenant(deps, step, async (tx) => {
-        await executeMemberCommand(tx, stepCommand(step, 'expire'), { type: 'Expire' });
-        await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
+        await executeMemberCommand(tx, stepCommand(step, 'expire'), { type: 'Expire' }, async () => {
+          await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${step.memberId} AND status = 'open'`);
+        });
       });
     },
   };

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MailDeliveryError, type MailMessage } from '../../src/mail/mailer.ts';
 import * as templates from '../../src/mail/templates.ts';
 import type { MailContent } from '../../src/mail/mailer.ts';
-import { readContact } from '../../src/members/member-repository.ts';
+import { decryptField } from '../../src/members/personal-data.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
 import { inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
@@ -22,13 +22,25 @@ export interface CommitteeEmail {
   escalated: boolean;
 }
 
-const Recipient = z.object({ name: z.string() });
+const MemberRecipient = z.object({
+  name: z.string(),
+  email: z.instanceof(Buffer).nullable(),
+  partyName: z.string(),
+  tenantSlug: z.string(),
+  sent: z.boolean(),
+});
 
 export function createNotificationActivities(deps: MemberActivityDeps) {
   /** Sends once per key: a delivered message is recorded, and a retried step skips it. */
   async function deliverOnce(step: StepContext, key: string, kind: string, to: string, content: MailContent): Promise<'sent' | 'already-sent'> {
     const sent = await inTenant(deps, step, (tx) => tx.exists(sql.unsafe`SELECT 1 FROM mail_deliveries WHERE idempotency_key = ${key}`));
     if (sent) return 'already-sent';
+    await send(step, key, kind, to, content);
+    return 'sent';
+  }
+
+  /** Sends and records the delivery; the caller has seen that the key is not yet recorded. */
+  async function send(step: StepContext, key: string, kind: string, to: string, content: MailContent): Promise<void> {
     const message: MailMessage = { ...content, to, idempotencyKey: key };
     let messageId: string;
     try {
@@ -43,7 +55,6 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
       INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id)
       VALUES (${step.tenantId}, ${step.memberId}, ${key}, ${kind}, ${messageId})
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`));
-    return 'sent';
   }
 
   async function partyName(step: StepContext): Promise<string> {
@@ -73,15 +84,22 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
   return {
     /** Emails the applicant, if they gave an address. @returns what happened, for the history. */
     async sendMemberEmail(step: StepContext, email: MemberEmail): Promise<'sent' | 'already-sent' | 'no-address'> {
-      const { to, name, tenant } = await inTenant(deps, step, async (tx) => {
-        const contact = await readContact(tx, await deps.keyring.forTenant(tx, step.tenantId), step.memberId);
-        const member = await tx.one(sql.type(Recipient)`SELECT full_name_en AS name FROM members WHERE id = ${step.memberId}`);
-        return { to: contact.email, name: member.name, tenant: await findTenant(tx, step.tenantId) };
+      const key = `${step.workflowId}:mail:${email.kind}`;
+      // One read: the recipient, the party, and whether this email already went out.
+      const recipient = await inTenant(deps, step, async (tx) => {
+        const keys = await deps.keyring.forTenant(tx, step.tenantId);
+        const row = await tx.maybeOne(sql.type(MemberRecipient)`
+          SELECT m.full_name_en AS name, m.email_enc AS email, t.name AS "partyName", t.slug AS "tenantSlug",
+                 EXISTS (SELECT 1 FROM mail_deliveries WHERE idempotency_key = ${key}) AS sent
+          FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = ${step.memberId}`);
+        return row && { ...row, email: row.email ? decryptField(keys, step.memberId, 'email', row.email) : null };
       });
-      if (!to) return 'no-address';
-      if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
-      const content = await render(step, email, { recipientName: name, partyName: tenant.name }, tenant.slug);
-      return deliverOnce(step, `${step.workflowId}:mail:${email.kind}`, email.kind, to, content);
+      if (!recipient) throw new Error(`member ${step.memberId} of tenant ${step.tenantId} not found`);
+      if (!recipient.email) return 'no-address';
+      if (recipient.sent) return 'already-sent';
+      const content = await render(step, email, { recipientName: recipient.name, partyName: recipient.partyName }, recipient.tenantSlug);
+      await send(step, key, email.kind, recipient.email, content);
+      return 'sent';
     },
 
     /** Emails the heads of a committee about an application waiting for them. @returns how many were emailed. */

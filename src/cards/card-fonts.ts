@@ -67,19 +67,48 @@ export function loadCardFonts(): Promise<CardFontBytes> {
 }
 
 type Fontkit = Parameters<PDFDocument['registerFontkit']>[0];
-const parsedFonts = new WeakMap<Uint8Array, ReturnType<Fontkit['create']>>();
+type Font = ReturnType<Fontkit['create']>;
+const parsedFonts = new WeakMap<Uint8Array, Font>();
+
+/** Laid-out strings kept per font; names and numbers come and go, the card's labels stay. */
+const LAYOUT_CACHE_SIZE = 2_000;
+
+/**
+ * Shaping (OpenType substitution and positioning; Devanagari's is the costly part of a card)
+ * depends only on the font and the arguments, so each font remembers its recent layouts: a
+ * card's labels are shaped once per process, and each of its values once per card instead of
+ * twice (pdf-lib lays text out to measure it and again to draw it). A layout is only read
+ * from: pdf-lib takes its glyphs, which fontkit itself shares between layouts.
+ */
+function memoizeLayout(font: Font): Font {
+  const layout = font.layout.bind(font);
+  const cache = new Map<string, ReturnType<Font['layout']>>();
+  font.layout = (...args: Parameters<Font['layout']>) => {
+    const [text, features, ...rest] = args;
+    if (typeof text !== 'string' || rest.some((arg) => arg !== undefined)) return layout(...args);
+    const key = `${JSON.stringify(features ?? null)}\u0000${text}`;
+    let run = cache.get(key);
+    if (!run) {
+      run = layout(...args);
+      if (cache.size >= LAYOUT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(key, run);
+    }
+    return run;
+  };
+  return font;
+}
 
 /**
  * fontkit, but each font's bytes are parsed once per process: parsing the layout tables cost
  * more than the rest of a card. A parsed font is only read from (each document makes its own
- * subset), so documents can share it.
+ * subset), so documents can share it, and its layouts with it.
  */
 export const sharedFontkit: Fontkit = {
   create(bytes, postscriptName) {
     if (postscriptName !== undefined) return fontkit.create(bytes, postscriptName);
     let font = parsedFonts.get(bytes);
     if (!font) {
-      font = fontkit.create(bytes);
+      font = memoizeLayout(fontkit.create(bytes));
       parsedFonts.set(bytes, font);
     }
     return font;

@@ -58,36 +58,52 @@ async function streamVersion(tx: TenantTransaction, aggregateId: string): Promis
     SELECT coalesce(max(version), 0)::int AS v FROM event_store WHERE aggregate_id = ${aggregateId}`);
 }
 
+async function keyUsed(tx: TenantTransaction, idempotencyKey: string): Promise<boolean> {
+  return tx.exists(sql.unsafe`SELECT 1 FROM event_store WHERE idempotency_key = ${idempotencyKey}`);
+}
+
 /**
  * Appends events at `expectedVersion + 1 ...` in the caller's tenant transaction.
+ *
+ * One statement in the usual case: the idempotency key and the stream's version are checked
+ * inside the INSERT itself. The insert trigger takes the tenant's chain-head lock, held until
+ * commit, so a caller that appends as its last statement holds it for this one round trip and
+ * the commit. Only when nothing was inserted does a second query tell which check refused it.
  * @returns the stream's new version, and whether anything was appended (false when the
  *   idempotency key had already been used).
  * @throws VersionConflictError when the stream moved on since the caller read it.
  */
 export async function appendToStream(tx: TenantTransaction, request: AppendRequest): Promise<{ version: number; appended: boolean }> {
-  if (request.idempotencyKey) {
-    const done = await tx.maybeOneFirst(sql.type(z.object({ v: z.number() }))`
-      SELECT max(version)::int AS v FROM event_store WHERE idempotency_key = ${request.idempotencyKey} HAVING count(*) > 0`);
-    if (done !== null) return { version: await streamVersion(tx, request.aggregateId), appended: false };
+  const key = request.idempotencyKey ?? null;
+  if (request.events.length === 0) {
+    if (key !== null && (await keyUsed(tx, key))) return { version: await streamVersion(tx, request.aggregateId), appended: false };
+    const actual = await streamVersion(tx, request.aggregateId);
+    if (actual !== request.expectedVersion) throw new VersionConflictError(request.aggregateId, request.expectedVersion, actual);
+    return { version: actual, appended: true };
   }
-  const actual = await streamVersion(tx, request.aggregateId);
-  if (actual !== request.expectedVersion) throw new VersionConflictError(request.aggregateId, request.expectedVersion, actual);
   const metadata = sql.jsonb(JSON.parse(JSON.stringify(request.metadata)) as Record<string, string>);
+  const types = sql.array(request.events.map((e) => e.type), 'text');
+  const payloads = sql.array(request.events.map((e) => JSON.stringify(e.payload)), 'jsonb');
+  let inserted: number;
   try {
-    for (const [index, event] of request.events.entries()) {
-      await tx.query(sql.unsafe`
-        INSERT INTO event_store (tenant_id, aggregate_type, aggregate_id, version, event_type, payload, metadata, idempotency_key)
-        VALUES (${request.tenantId}, ${request.aggregateType}, ${request.aggregateId}, ${request.expectedVersion + index + 1},
-                ${event.type}, ${sql.jsonb(event.payload as never)}, ${metadata},
-                ${index === 0 ? (request.idempotencyKey ?? null) : null})`);
-    }
+    const result = await tx.query(sql.unsafe`
+      INSERT INTO event_store (tenant_id, aggregate_type, aggregate_id, version, event_type, payload, metadata, idempotency_key)
+      SELECT ${request.tenantId}, ${request.aggregateType}, ${request.aggregateId}, ${request.expectedVersion} + e.n::int,
+             e.type, e.payload, ${metadata}, CASE WHEN e.n = 1 THEN ${key}::text END
+      FROM unnest(${types}, ${payloads}) WITH ORDINALITY AS e (type, payload, n)
+      WHERE (SELECT coalesce(max(version), 0) FROM event_store WHERE aggregate_id = ${request.aggregateId}) = ${request.expectedVersion}
+        AND (${key}::text IS NULL OR NOT EXISTS (SELECT 1 FROM event_store WHERE idempotency_key = ${key}::text))
+      ORDER BY e.n`);
+    inserted = result.rowCount;
   } catch (err) {
     if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'event_store_stream_version') {
       throw new VersionConflictError(request.aggregateId, request.expectedVersion, await streamVersion(tx, request.aggregateId).catch(() => -1));
     }
     throw err;
   }
-  return { version: request.expectedVersion + request.events.length, appended: true };
+  if (inserted === request.events.length) return { version: request.expectedVersion + request.events.length, appended: true };
+  if (key !== null && (await keyUsed(tx, key))) return { version: await streamVersion(tx, request.aggregateId), appended: false };
+  throw new VersionConflictError(request.aggregateId, request.expectedVersion, await streamVersion(tx, request.aggregateId));
 }
 
 export async function readStream(tx: TenantTransaction, aggregateId: string): Promise<readonly StoredEvent[]> {
@@ -95,6 +111,32 @@ export async function readStream(tx: TenantTransaction, aggregateId: string): Pr
     SELECT position, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId", version,
            event_type AS type, payload, metadata, recorded_at AS "recordedAt"
     FROM event_store WHERE aggregate_id = ${aggregateId} ORDER BY version`);
+}
+
+const StreamRow = z.object({
+  keyUsed: z.boolean(),
+  version: z.number().nullable(),
+  type: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()).nullable(),
+});
+
+/**
+ * A stream's events (type and payload, in version order) and whether an idempotency key has
+ * been used in the tenant, in one round trip: what a command needs to decide, or to see that
+ * its step already ran.
+ */
+export async function readStreamForCommand(
+  tx: TenantTransaction,
+  aggregateId: string,
+  idempotencyKey: string,
+): Promise<{ events: { version: number; type: string; payload: Record<string, unknown> }[]; keyUsed: boolean }> {
+  const rows = await tx.any(sql.type(StreamRow)`
+    SELECT k.used AS "keyUsed", e.version, e.event_type AS type, e.payload
+    FROM (SELECT EXISTS (SELECT 1 FROM event_store WHERE idempotency_key = ${idempotencyKey}) AS used) k
+    LEFT JOIN event_store e ON e.aggregate_id = ${aggregateId}
+    ORDER BY e.version`);
+  const events = rows.flatMap((row) => (row.version === null || row.type === null || row.payload === null ? [] : [{ version: row.version, type: row.type, payload: row.payload }]));
+  return { events, keyUsed: rows[0]?.keyUsed ?? false };
 }
 
 /** Walks the tenant's hash chain. @returns null when it verifies, else the first broken position. */

@@ -41,6 +41,10 @@ export interface SmtpMailerOptions {
   /** e.g. `Membership <no-reply@example.org>`; its domain is the Message-ID's right-hand side. */
   from: string;
   timeoutMs?: number;
+  /** Connections kept open at most (default 5). */
+  maxConnections?: number;
+  /** An open connection unused this long is closed (default 2 s). */
+  idleTimeoutMs?: number;
 }
 
 export type MailDeliveryErrorCode = 'MAIL_REJECTED' | 'MAIL_NOT_DELIVERED';
@@ -102,7 +106,10 @@ export function classifySendError(err: unknown): MailDeliveryError {
 }
 
 /**
- * A Mailer over SMTP, one connection per message.
+ * A Mailer over SMTP. Connections are pooled: a burst of messages (many lifecycles reaching
+ * the same step) reuses a few open connections instead of a connect, greeting and EHLO per
+ * message, and a connection idle for `idleTimeoutMs` is closed. Each message is still sent,
+ * and fails or succeeds, on its own.
  * @throws TypeError when `from` has no domain.
  */
 export function createSmtpMailer(options: SmtpMailerOptions): SmtpMailer {
@@ -110,6 +117,9 @@ export function createSmtpMailer(options: SmtpMailerOptions): SmtpMailer {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const transport = nodemailer.createTransport({
     url: options.smtpUrl,
+    pool: true,
+    maxConnections: options.maxConnections ?? 5,
+    idleTimeout: options.idleTimeoutMs ?? 2_000,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs * 4,

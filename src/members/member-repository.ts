@@ -15,7 +15,7 @@ export class DuplicatePhoneError extends Error {
   readonly code = 'DUPLICATE_PHONE';
 }
 
-const WardRow = z.object({ path: z.string(), committeeId: z.string().nullable() });
+const WardRow = z.object({ path: z.string(), committeeId: z.string().nullable(), existing: z.boolean(), phoneTaken: z.boolean() });
 
 /** Finds the active member whose phone has this normalized value, by blind index. */
 export async function findMemberIdByPhone(tx: TenantTransaction, keys: TenantKeys, phone: string): Promise<string | null> {
@@ -34,14 +34,15 @@ export async function insertApplicant(
   application: SealedApplication,
   workflowId: string,
 ): Promise<{ inserted: boolean; geographyPath: string; committeeId: string | null }> {
+  // One round trip: the ward, and whether this member or its phone is already there.
   const ward = await tx.maybeOne(sql.type(WardRow)`
-    SELECT path::text AS path, covering_committee(id) AS "committeeId"
+    SELECT path::text AS path, covering_committee(id) AS "committeeId",
+           EXISTS (SELECT 1 FROM members WHERE id = ${application.memberId}) AS existing,
+           EXISTS (SELECT 1 FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}) AS "phoneTaken"
     FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
   if (!ward) throw new UnknownWardError(`ward ${application.wardId} does not exist or is not active`);
-  const existing = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM members WHERE id = ${application.memberId}`);
-  if (existing) return { inserted: false, geographyPath: ward.path, committeeId: ward.committeeId };
-  const taken = await tx.exists(sql.unsafe`SELECT 1 FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}`);
-  if (taken) throw new DuplicatePhoneError('a member with this phone number already exists');
+  if (ward.existing) return { inserted: false, geographyPath: ward.path, committeeId: ward.committeeId };
+  if (ward.phoneTaken) throw new DuplicatePhoneError('a member with this phone number already exists');
   await tx.query(sql.unsafe`
     INSERT INTO members (id, tenant_id, status, ward_id, geography_path, committee_id, full_name_en, full_name_ne, gender,
                          phone_enc, phone_bidx, email_enc, email_bidx, date_of_birth_enc, address_enc, citizenship_no_enc,

@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-import { appendToStream, readStream, type EventMetadata } from '../events/event-store.ts';
+import { appendToStream, readStream, readStreamForCommand, VersionConflictError, type EventMetadata } from '../events/event-store.ts';
 import type { MemberEvent } from './events.ts';
 import { decide, evolve, replay, type MemberCommand, type MemberState } from './member-aggregate.ts';
 
@@ -27,15 +27,31 @@ export interface CommandOutcome {
 }
 
 /**
- * Loads the member from its events, decides, appends the new events at the expected version
- * and updates the members row, all in the caller's transaction.
- * @throws MemberRuleError when the member's state forbids the command; VersionConflictError on a race.
+ * Loads the member from its events, decides, updates the members row and appends the new
+ * events at the expected version, all in the caller's transaction.
+ *
+ * `alongside` runs only when the command produces events (not on a retry of a step that
+ * already ran), after the decision and before the append: the step's other writes go there,
+ * so the append, whose trigger takes the tenant's chain-head lock until commit, is the
+ * transaction's last statement and the lock is held for one round trip and the commit.
+ * @throws MemberRuleError when the member's state forbids the command; VersionConflictError on a race
+ *   (including the same step committed by a concurrent attempt since the read).
  */
-export async function executeMemberCommand(tx: TenantTransaction, context: CommandContext, command: MemberCommand): Promise<CommandOutcome> {
-  const state = await loadMember(tx, context.memberId);
-  if (await stepAlreadyApplied(tx, context.idempotencyKey)) return { state, events: [], applied: false };
+export async function executeMemberCommand(
+  tx: TenantTransaction,
+  context: CommandContext,
+  command: MemberCommand,
+  alongside?: (outcome: CommandOutcome) => Promise<void>,
+): Promise<CommandOutcome> {
+  const { events: stored, keyUsed } = await readStreamForCommand(tx, context.memberId, context.idempotencyKey);
+  const state = replay(stored.map((e) => ({ type: e.type, payload: e.payload }) as MemberEvent));
+  if (keyUsed) return { state, events: [], applied: false };
   const events = decide(command, state);
-  await appendToStream(tx, {
+  const next = events.reduce(evolve, state);
+  const outcome: CommandOutcome = { state: next, events, applied: true };
+  if (alongside) await alongside(outcome);
+  await projectMember(tx, context.memberId, next, events);
+  const { appended, version } = await appendToStream(tx, {
     tenantId: context.tenantId,
     aggregateType: MEMBER_AGGREGATE,
     aggregateId: context.memberId,
@@ -44,13 +60,10 @@ export async function executeMemberCommand(tx: TenantTransaction, context: Comma
     metadata: context.metadata,
     idempotencyKey: context.idempotencyKey,
   });
-  const next = events.reduce(evolve, state);
-  await projectMember(tx, context.memberId, next, events);
-  return { state: next, events, applied: true };
-}
-
-async function stepAlreadyApplied(tx: TenantTransaction, idempotencyKey: string): Promise<boolean> {
-  return tx.exists(sql.unsafe`SELECT 1 FROM event_store WHERE idempotency_key = ${idempotencyKey}`);
+  // The same step committed in between (a concurrent attempt): roll this one back; its retry
+  // finds the step done.
+  if (!appended) throw new VersionConflictError(context.memberId, state.version, version);
+  return outcome;
 }
 
 async function projectMember(tx: TenantTransaction, memberId: string, state: MemberState, events: MemberEvent[]): Promise<void> {

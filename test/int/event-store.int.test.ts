@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { appendToStream, readStream, verifyEventChain, VersionConflictError } from '../../src/events/event-store.ts';
+import { appendToStream, readStream, readStreamForCommand, verifyEventChain, VersionConflictError } from '../../src/events/event-store.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -45,6 +45,43 @@ test('concurrent appends at the same version: one wins, the other gets the typed
   const results = await Promise.allSettled(Array.from({ length: 5 }, () => append(id, 0)));
   expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(VersionConflictError);
+});
+
+test('an expected version ahead of the stream is refused too: a stream never has a gap', async () => {
+  const id = randomUUID();
+  await append(id, 0);
+  await expect(append(id, 3, 'MemberApproved')).rejects.toMatchObject({ code: 'EVENT_VERSION_CONFLICT', expectedVersion: 3, actualVersion: 1 });
+  expect((await as((tx) => readStream(tx, id))).map((e) => e.version)).toEqual([1]);
+});
+
+test('several events in one append take consecutive versions in order, the key on the first', async () => {
+  const id = randomUUID();
+  const key = `wf:${id}:expire`;
+  const tricky = 'a "quoted", {braced} back\\slash, NULL, नेपाल ✓';
+  await append(id, 0);
+  const result = await as((tx) => appendToStream(tx, {
+    tenantId: tenant.id, aggregateType: 'Member', aggregateId: id, expectedVersion: 1,
+    events: [{ type: 'InvoiceVoided', payload: { n: 1 } }, { type: 'MemberLapsed', payload: { n: 2, why: tricky } }], metadata: { actor: 'user:tester' }, idempotencyKey: key,
+  }));
+  expect(result).toEqual({ version: 3, appended: true });
+  const events = await as((tx) => readStream(tx, id));
+  expect(events.map((e) => [e.version, e.type, e.payload])).toEqual([[1, 'MemberRegistered', { n: 0 }], [2, 'InvoiceVoided', { n: 1 }], [3, 'MemberLapsed', { n: 2, why: tricky }]]);
+  expect(events[1]!.position < events[2]!.position).toBe(true);
+  const keys = await as((tx) => tx.manyFirst(sql.type(z.object({ k: z.string().nullable() }))`
+    SELECT idempotency_key AS k FROM event_store WHERE aggregate_id = ${id} ORDER BY version`));
+  expect(keys).toEqual([null, key, null]);
+});
+
+test('a command reads the stream and whether its key was used in one query', async () => {
+  const id = randomUUID();
+  expect(await as((tx) => readStreamForCommand(tx, id, `wf:${id}:register`))).toEqual({ events: [], keyUsed: false });
+  await append(id, 0, 'MemberRegistered', `wf:${id}:register`);
+  await append(id, 1, 'MemberApproved');
+  expect(await as((tx) => readStreamForCommand(tx, id, `wf:${id}:register`))).toEqual({
+    events: [{ version: 1, type: 'MemberRegistered', payload: { n: 0 } }, { version: 2, type: 'MemberApproved', payload: { n: 1 } }],
+    keyUsed: true,
+  });
+  expect((await as((tx) => readStreamForCommand(tx, id, `wf:${id}:decision`))).keyUsed).toBe(false);
 });
 
 test('an idempotency key makes a repeated append a no-op', async () => {

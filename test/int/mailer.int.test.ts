@@ -6,6 +6,7 @@ import { membershipActivated } from '../../src/mail/templates.ts';
 
 const FROM = 'Membership <no-reply@membership.local>';
 const received: string[] = [];
+let connections = 0;
 
 function smtpError(responseCode: number, message: string): Error {
   return Object.assign(new Error(message), { responseCode });
@@ -15,6 +16,10 @@ const server = new SMTPServer({
   authOptional: true,
   disabledCommands: ['STARTTLS'],
   logger: false,
+  onConnect(_session, callback) {
+    connections++;
+    callback();
+  },
   onRcptTo(address, _session, callback) {
     if (address.address.startsWith('nobody@')) return callback(smtpError(550, 'No such user here'));
     if (address.address.startsWith('busy@')) return callback(smtpError(451, 'Try again later'));
@@ -98,6 +103,19 @@ describe('SMTP mailer', () => {
     expect(second.messageId).toBe(first.messageId);
     const ids = received.map((raw) => /^Message-ID: (.*)$/m.exec(headers(raw))?.[1]);
     expect(ids).toEqual([first.messageId, first.messageId]);
+  });
+
+  it('sends a burst of messages over one pooled connection, each under its own Message-ID', async () => {
+    const pooled = createSmtpMailer({ smtpUrl: `smtp://127.0.0.1:${(server.server.address() as net.AddressInfo).port}`, from: FROM, timeoutMs: 5_000, maxConnections: 1 });
+    const before = connections;
+    try {
+      const ids = [];
+      for (const step of ['approved', 'invoice', 'activated']) ids.push((await pooled.send(activation('sita@example.org', `wf-pool/${step}`))).messageId);
+      expect(connections - before).toBe(1);
+      expect(received.map((raw) => /^Message-ID: (.*)$/m.exec(headers(raw))?.[1])).toEqual(ids);
+    } finally {
+      pooled.close();
+    }
   });
 
   it('keeps a line break in a value from adding a header', async () => {

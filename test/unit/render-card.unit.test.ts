@@ -142,3 +142,18 @@ test('long names shrink and then cut on a grapheme boundary instead of running o
 test('a party colour that is not #rrggbb is refused', async () => {
   await expect(renderIdCard({ ...input, party: { ...input.party, colour: 'red' } })).rejects.toThrow(TypeError);
 });
+
+test('a font lays each string out once and hands back the same layout, which a second card draws identically', async () => {
+  const fonts = await loadCardFonts();
+  const devanagari = sharedFontkit.create(fonts.devanagari);
+  const first = devanagari.layout('वडा समिति, काठमाडौं-५');
+  expect(devanagari.layout('वडा समिति, काठमाडौं-५')).toBe(first);
+  expect(devanagari.layout('वडा समिति, काठमाडौं-५', ['liga'])).not.toBe(first);
+  const pageContents = async (bytes: Uint8Array) => {
+    const page = (await PDFDocument.load(bytes)).getPage(0);
+    const contents = page.node.Contents();
+    const streams = contents instanceof PDFArray ? contents.asArray().map((ref) => page.doc.context.lookup(ref)) : [contents];
+    return streams.map((s) => Buffer.from(decodePDFRawStream(s as PDFRawStream).decode()).toString('latin1')).join('\n');
+  };
+  expect(await pageContents(await renderIdCard(input))).toBe(await pageContents(pdf));
+});
