@@ -3,11 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { ApplicationSchema } from '../../src/members/application.ts';
+import { MemberId, MemberStage, StageEnteredAt, TenantId } from '../../src/temporal/search-attributes.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import * as m from '../../workflows/members/messages.ts';
 import type { LifecycleHarness } from '../../test/support/lifecycle-harness.ts';
 import * as noopActivities from '../noop/activities.ts';
-import { approveUpdate, paymentReceivedUpdate, registerUpdate } from '../noop/workflows.ts';
+import { approveUpdate, paymentReceivedUpdate, registerUpdate, statusQuery } from '../noop/workflows.ts';
 import { ratio, round } from '../support/stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,10 +38,15 @@ async function realLifecycle(h: LifecycleHarness, i: number): Promise<void> {
 }
 
 async function noopLifecycle(h: LifecycleHarness, i: number): Promise<void> {
-  const start = new WithStartWorkflowOperation('noopLifecycle', { workflowId: `bench-noop-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE, workflowIdConflictPolicy: 'FAIL' });
+  const start = new WithStartWorkflowOperation('noopLifecycle', {
+    workflowId: `bench-noop-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE, workflowIdConflictPolicy: 'FAIL',
+    typedSearchAttributes: [{ key: TenantId, value: h.tenant.id }, { key: MemberId, value: `noop-${i}` }, { key: MemberStage, value: 'Registered' }, { key: StageEnteredAt, value: new Date() }],
+  });
   await h.client.workflow.executeUpdateWithStart(registerUpdate, { args: [{}], startWorkflowOperation: start });
   const handle = await start.workflowHandle();
   await handle.executeUpdate(approveUpdate, { args: [{}] });
+  // As the real driver does: wait for the invoice through the status query.
+  while (!(await handle.query(statusQuery)).invoice) await new Promise((resolve) => setTimeout(resolve, 20));
   await handle.executeUpdate(paymentReceivedUpdate, { args: [{}] });
   await handle.result();
 }
