@@ -43,5 +43,29 @@ export function renderReport(r: BenchReport): string {
       ...size.statistics.flatMap((s) => [latencyRow(`${s.name} | API`, s.api), latencyRow(`${s.name} | SQL`, s.sql)]));
   }
   for (const note of r.notes ?? []) lines.push('', note);
+  lines.push(...goals(r));
   return `${lines.join('\n')}\n`;
+}
+
+/** The issue's goals against this run's numbers: measured, not asserted. */
+function goals(r: BenchReport): string[] {
+  const rows: string[] = [];
+  const mark = (met: boolean) => (met ? 'yes' : '**no**');
+  const { lifecycles, imports, scale } = r.sections;
+  if (lifecycles) rows.push(`| lifecycle throughput ≥ 0.8 × no-op | ${lifecycles.ratio} | ${mark(lifecycles.ratio >= 0.8)} |`);
+  const largest = scale?.[scale.length - 1];
+  if (largest) {
+    const worstP95 = Math.max(...largest.search.map((q) => q.api.p95));
+    const worstRatio = Math.max(...largest.search.map((q) => q.ratioP95));
+    const at = `at ${largest.members.toLocaleString('en')} members`;
+    rows.push(`| search p95 < 50 ms ${at} | worst ${worstP95.toFixed(1)} ms | ${mark(worstP95 < 50)} |`);
+    rows.push(`| search p95 ≤ 1.5 × the SQL ${at} | worst ${worstRatio} × | ${mark(worstRatio <= 1.5)} |`);
+    const statsP95 = Math.max(...largest.statistics.map((q) => q.api.p95));
+    rows.push(`| statistics p95 < 20 ms ${at} | worst ${statsP95.toFixed(1)} ms | ${mark(statsP95 < 20)} |`);
+  }
+  if (imports?.length) {
+    const slowest = Math.min(...imports.map((i) => i.rowsPerSecond));
+    rows.push(`| import ≥ 20,000 rows/s | slowest chunk ${slowest.toLocaleString('en')} rows/s | ${mark(slowest >= 20_000)} |`);
+  }
+  return rows.length ? ['', '## Goals', '', '| goal | this run | met |', '| --- | --- | --- |', ...rows] : [];
 }
