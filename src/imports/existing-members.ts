@@ -6,6 +6,13 @@ import type { AcceptedRow } from './import-validation.ts';
 const CHUNK = 5_000;
 const Taken = z.object({ key: z.string() });
 
+/**
+ * Members of `importId` do not count (an import being resumed skips its own rows); with no
+ * import id every stored member counts. (`import_id IS DISTINCT FROM NULL` would leave out every
+ * member who applied through the app, whose import_id is NULL.)
+ */
+const notOfImport = (importId: string | null) => (importId === null ? sql.fragment`TRUE` : sql.fragment`import_id IS DISTINCT FROM ${importId}::uuid`);
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let start = 0; start < items.length; start += CHUNK) out.push(items.slice(start, start + CHUNK));
@@ -17,7 +24,7 @@ async function takenBlindIndexes(tx: TenantTransaction, column: 'phone_bidx' | '
   for (const chunk of chunks(values)) {
     const rows = await tx.anyFirst(sql.type(Taken)`
       SELECT encode(${sql.identifier([column])}, 'base64') AS key FROM members
-      WHERE ${sql.identifier([column])} = ANY(${sql.array(chunk, 'bytea')}) AND import_id IS DISTINCT FROM ${importId}`);
+      WHERE ${sql.identifier([column])} = ANY(${sql.array(chunk, 'bytea')}) AND ${notOfImport(importId)}`);
     for (const key of rows) taken.add(key);
   }
   return taken;
@@ -28,7 +35,7 @@ async function takenNumbers(tx: TenantTransaction, numbers: string[], importId: 
   for (const chunk of chunks(numbers)) {
     const rows = await tx.anyFirst(sql.type(Taken)`
       SELECT member_number AS key FROM members
-      WHERE member_number = ANY(${sql.array(chunk, 'text')}) AND import_id IS DISTINCT FROM ${importId}`);
+      WHERE member_number = ANY(${sql.array(chunk, 'text')}) AND ${notOfImport(importId)}`);
     for (const key of rows) taken.add(key);
   }
   return taken;

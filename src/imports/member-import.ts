@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DatabasePool } from 'slonik';
+import { IntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Tenant } from '../tenants/tenants.ts';
@@ -70,6 +70,12 @@ async function validate(pool: DatabasePool, keyring: Keyring, context: TenantCon
   return { file, keys, prior, validator, rejectedFile };
 }
 
+/** A batch's failure for the operator: a violated constraint by name (never the values it saw, which may be personal). */
+function failureReason(err: unknown): string {
+  if (err instanceof IntegrityConstraintViolationError) return `${err.message} (${err.constraint})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 async function loadBatches(pool: DatabasePool, context: TenantContext, batch: BatchContext, rows: readonly AcceptedRow[], size: number, observer: ImportObserver) {
   for (let start = 0; start < rows.length; start += size) {
     const chunk = rows.slice(start, start + size);
@@ -82,7 +88,7 @@ async function loadBatches(pool: DatabasePool, context: TenantContext, batch: Ba
       });
     } catch (err) {
       if (err instanceof MemberImportError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = failureReason(err);
       await withTenant(pool, context, (tx) => finishImport(tx, batch.importId, { status: 'failed', error: `lines ${span.fromLine}-${span.throughLine}: ${reason}` }));
       throw new MemberImportError('IMPORT_BATCH_FAILED',
         `lines ${span.fromLine}-${span.throughLine} were not imported (${reason}); the lines before them are. Continue with --resume ${batch.importId}`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,20 +9,24 @@ import { z } from 'zod';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { verifyEventChain } from '../../src/events/event-store.ts';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { assignMemberNumber } from '../../src/members/member-number.ts';
 import { loadMember } from '../../src/members/member-store.ts';
-import { findMemberIdByPhone } from '../../src/members/member-repository.ts';
+import { findMemberIdByPhone, insertApplicant } from '../../src/members/member-repository.ts';
+import { sealApplication } from '../../src/members/sealed-application.ts';
 import { decryptField, normalizePhone } from '../../src/members/personal-data.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { makeTenant, seedMiniGeography } from '../support/fixtures.ts';
+import { makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const keyring = new Keyring(masterKeyFromBase64(MASTER_KEY));
 const HEADER = 'full_name_en,full_name_ne,gender,phone,email,date_of_birth,address,citizenship_no,ward_code,member_number,registered_at';
 let db: TestDatabase;
 let dir: string;
+let geo: MiniGeography;
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -64,7 +68,7 @@ async function csvFile(name: string, rows: string[]): Promise<string> {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await seedMiniGeography(db.owner);
+  geo = await seedMiniGeography(db.owner);
   dir = await mkdtemp(path.join(os.tmpdir(), 'member-import-'));
 });
 afterAll(async () => {
@@ -153,6 +157,33 @@ test('duplicates within the file and of stored members are refused, whatever the
   expect(run.stderr).toContain('line 6: member_number: an existing member of this party has it');
   expect(run.stderr).not.toContain('line 4:');
   expect(await countOf(tenant, sql.fragment`SELECT 1 FROM members`)).toBe(1);
+});
+
+test('members who applied through the app count as stored members: their phone, email and number are refused', async () => {
+  const tenant = await makeTenant(db.app, keyring, 'app-dup-party', 'APD');
+  const memberId = randomUUID();
+  const application = ApplicationSchema.parse({ fullNameEn: 'Sita Gurung', gender: 'F', phone: '9841200001', email: 'sita@example.com', wardId: geo.wardIds[0] });
+  const number = await inTenant(tenant, async (tx) => {
+    await insertApplicant(tx, sealApplication(await keyring.forTenant(tx, tenant.id), memberId, application, 'token'), `wf-${memberId}`);
+    return assignMemberNumber(tx, memberId, tenant, new Date());
+  });
+  const file = await csvFile('applied.csv', [
+    'Sita G,,F,+977-9841200001,,,,,LT1_W1,,',
+    'Gita Gurung,,F,9841200002,SITA@example.com,,,,LT1_W1,,',
+    `Mina Gurung,,F,9841200003,,,,,LT1_W1,${number},`,
+    'Rita Gurung,,F,9841200004,rita@example.com,,,,LT1_W1,,',
+  ]);
+  const run = await cli(['members:import', file, '--tenant', tenant.slug]);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain('line 2: phone: an existing member of this party has it');
+  expect(run.stderr).toContain('line 3: email: an existing member of this party has it');
+  expect(run.stderr).toContain('line 4: member_number: an existing member of this party has it');
+  expect(run.stderr).not.toContain('line 5:');
+
+  const skipping = await cli(['members:import', file, '--tenant', tenant.slug, '--skip-invalid']);
+  expect(skipping.code).toBe(0);
+  expect(await countOf(tenant, sql.fragment`SELECT 1 FROM members`)).toBe(2);
+  expect(await inTenant(tenant, async (tx) => findMemberIdByPhone(tx, await keyring.forTenant(tx, tenant.id), normalizePhone('9841200001')))).toBe(memberId);
 });
 
 test('an import killed after a committed batch resumes and imports the rest exactly once', async () => {
