@@ -67,7 +67,7 @@ test(`${LIFECYCLES} lifecycles in flight while the worker is SIGKILLed ${KILLS} 
   const report = {
     lifecycles: LIFECYCLES, kills: kills.length, restarts: stack.worker.starts - 1, killTimesMs: kills.map((k) => k.atMs),
     paidAtEachKill: kills.map((k) => k.paidSoFar), completedAtEachKill: kills.map((k) => k.completedSoFar), activityRetries: history.activityRetries, workflowTaskTimeouts: history.workflowTaskTimeouts,
-    apiRetries: Object.fromEntries(retriedAnswers), emailsReceived: stack.smtp.messages.length,
+    apiRetries: Object.fromEntries(retriedAnswers), emailsReceived: stack.smtp.messages.length, smtpSessionsCutMidMessage: stack.smtp.droppedConnections.length,
     activationEmailsDeliveredTwice: resent.filter((m) => m.activated?.deliveries !== 1).length, recipientsWithAResentEmail: resent, resentWhy,
     drivenSeconds: drivenMs / 1000, allCardIssuedSeconds: completedMs / 1000,
   };

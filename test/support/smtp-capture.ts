@@ -6,6 +6,11 @@ import { freePort } from './servers.ts';
 export interface SmtpCapture {
   url: string;
   messages: ParsedMail[];
+  /**
+   * Connections a client dropped inside a mail transaction, before its message was accepted (reset
+   * or broken pipe): what a sender SIGKILLed during a send leaves behind. It retries the message.
+   */
+  droppedConnections: Error[];
   /** Resolves once `count` messages matching `predicate` have arrived. */
   waitFor(predicate: (mail: ParsedMail) => boolean, count?: number, timeoutMs?: number): Promise<ParsedMail[]>;
   stop(): Promise<void>;
@@ -13,6 +18,7 @@ export interface SmtpCapture {
 
 export async function startSmtpCapture(port?: number): Promise<SmtpCapture> {
   const messages: ParsedMail[] = [];
+  const droppedConnections: Error[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -27,10 +33,25 @@ export async function startSmtpCapture(port?: number): Promise<SmtpCapture> {
     },
   });
   const listenPort = port ?? (await freePort());
-  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenPort, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // smtp-server re-emits a client connection's socket error on the server when it happens inside
+  // a mail transaction (after MAIL FROM): a worker killed mid-send resets its connection, and with
+  // no listener that 'error' event would be an uncaught exception in the test process. Such an
+  // error carries the client's address; anything else is the server's own failure and stays loud.
+  server.on('error', (err: Error & { remoteAddress?: string }) => {
+    if (err.remoteAddress === undefined) throw err;
+    droppedConnections.push(err);
+  });
   return {
     url: `smtp://127.0.0.1:${listenPort}`,
     messages,
+    droppedConnections,
     async waitFor(predicate, count = 1, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -68,12 +68,31 @@ export async function register(stack: FaultStack, a: Applicant): Promise<string>
   return (a.memberId = found.body.data[0].id as string);
 }
 
-/** Approves as the committee head; a retry told "not awaiting approval" checks the earlier try took. */
+/**
+ * Waits until the member's row no longer says awaiting approval: the lifecycle took a decision
+ * (its update was accepted) but records it only when a worker runs its next activity, which
+ * after a kill can be seconds later. @returns false if that did not happen within `timeoutMs`.
+ */
+async function decisionRecorded(stack: FaultStack, memberId: string, timeoutMs = 600_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await call(stack.apiUrl, 'GET', `/api/members/${memberId}`, { token: stack.party.headToken });
+    const status = answer.status === 200 ? answer.body?.data?.attributes?.lifecycleStatus : undefined;
+    if (status !== undefined && status !== 'awaiting_approval') return true;
+    if (Date.now() > deadline || abandoned) return false;
+    await sleep(500);
+  }
+}
+
+/**
+ * Approves as the committee head. A retry told "not awaiting approval" means an earlier try
+ * reached the lifecycle (its answer was lost to a kill or an outage): it then waits for that
+ * approval to be recorded in the database.
+ */
 export async function approve(stack: FaultStack, memberId: string): Promise<void> {
   const { headToken } = stack.party;
   await until(stack, `approve ${memberId}`, 'POST', `/api/members/${memberId}/approve`, { token: headToken, body: { data: { type: 'approvals', attributes: {} } } },
-    async (r, attempt) => r.status === 200 || (attempt > 1 && errorCode(r) === 'MEMBER_NOT_AWAITING_APPROVAL'
-      && (await call(stack.apiUrl, 'GET', `/api/members/${memberId}`, { token: headToken })).body?.data?.attributes?.lifecycleStatus !== 'awaiting_approval'));
+    async (r, attempt) => r.status === 200 || (attempt > 1 && errorCode(r) === 'MEMBER_NOT_AWAITING_APPROVAL' && await decisionRecorded(stack, memberId)));
 }
 
 /**
