@@ -139,6 +139,20 @@ test('audit rows carry the actor, the IP address and the user agent', async () =
   await expect(as((tx) => tx.query(sql.unsafe`DELETE FROM audit_log`))).rejects.toThrow(/permission denied/);
 });
 
+test('a statement inserting many rows leaves one audit row per row, each with its record and the caller', async () => {
+  const emails = ['a@audit.example', 'b@audit.example', 'c@audit.example'];
+  const inserted = await as((tx) => tx.many(sql.type(z.object({ id: z.string(), email: z.string() }))`
+    INSERT INTO users (tenant_id, email, display_name, password_hash)
+    SELECT ${tenant.id}, e, 'Audited', '$argon2id$placeholder' FROM unnest(${sql.array(emails, 'text')}::text[]) AS e
+    RETURNING id, email`));
+  const ids = inserted.map((row) => row.id);
+  const audit = await as((tx) => tx.many(sql.type(z.object({ record: z.string(), email: z.string(), actor: z.string(), ip: z.string(), ua: z.string(), old: z.unknown() }))`
+    SELECT record_id AS record, new_row ->> 'email' AS email, actor, host(ip_address) AS ip, user_agent AS ua, old_row AS old
+    FROM audit_log WHERE table_name = 'users' AND operation = 'INSERT' AND record_id = ANY(${sql.array(ids, 'text')}) ORDER BY new_row ->> 'email'`));
+  expect(audit.map((row) => ({ id: row.record, email: row.email }))).toEqual([...inserted].sort((a, b) => a.email.localeCompare(b.email)));
+  expect(audit.every((row) => row.actor === 'user:tester' && row.ip === '10.1.2.3' && row.ua === 'jest' && row.old === null)).toBe(true);
+});
+
 test('many appends in one transaction, with a rolled-back savepoint among them, keep one unbroken chain', async () => {
   // A party of its own: an earlier test here breaks its party's chain on purpose.
   const party = await makeTenant(db.app, new Keyring(testMasterKey()), 'bulk-party');
