@@ -18,6 +18,8 @@ const EnvSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  PG_CLIENT_BIN_DIR: z.string().min(1).optional(),
+  DATABASE_ADMIN_URL: optionalUrl,
   SMTP_URL: optionalUrl,
   MAIL_FROM: z.string().min(3).default('Membership <no-reply@membership.local>'),
   MAIL_SMTP_PORT: port.default(1025),
@@ -68,4 +70,9 @@ export function childEnvironment(overrides: Record<string, string>): NodeJS.Proc
 /** Where `npm start` looks for a cached Temporal CLI and a `temporal` binary on PATH. */
 export function toolSearchPaths(): { searchPath: string | undefined; cacheHome: string | undefined } {
   return { searchPath: process.env.PATH, cacheHome: process.env.XDG_CACHE_HOME };
+}
+
+/** The environment a child process (pg_dump, pg_restore) inherits, with `extra` added. */
+export function childProcessEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
 }

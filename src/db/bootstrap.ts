@@ -69,7 +69,7 @@ export async function bootstrapDatabase(superuserUrl: string, options: Bootstrap
  * superuser connection that creates the database; without it search stays correct but reads
  * every row of the party for a status or name filter (docs/search.md).
  */
-async function markSearchOperatorsLeakproof(databaseUrl: string): Promise<void> {
+export async function markSearchOperatorsLeakproof(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -23,8 +23,12 @@ export interface OwnPostgres extends DatabaseUrls {
   server: PostgresServer;
   database: string;
   superuserUrl: string;
+  /** The superuser's URL for this database (what db:dump and db:restore-dump connect with). */
+  adminUrl: string;
   /** Drops the database (closing its connections) and makes it again from the migrated template. */
   recreate(): Promise<void>;
+  /** Drops the database and makes it again empty (roles and grants, no tables), as a restore needs it. */
+  recreateEmpty(): Promise<void>;
 }
 
 const TEMPLATE = 'sadasya_faults_test_template';
@@ -38,11 +42,18 @@ export async function startOwnPostgres(dir: string, database = 'sadasya_faults_t
   await migrate((await bootstrapDatabase(server.superuserUrl, { database: TEMPLATE, ...passwords })).ownerUrl);
   const create = () => bootstrapDatabase(server.superuserUrl, { database, ...passwords, template: TEMPLATE });
   const urls = await create();
+  const drop = () => asSuperuser(server.superuserUrl, (client) => client.query(`DROP DATABASE ${client.escapeIdentifier(database)} WITH (FORCE)`));
+  const adminUrl = new URL(server.superuserUrl);
+  adminUrl.pathname = `/${database}`;
   return {
-    ...urls, server, database, superuserUrl: server.superuserUrl,
+    ...urls, server, database, superuserUrl: server.superuserUrl, adminUrl: adminUrl.toString(),
     async recreate() {
-      await asSuperuser(server.superuserUrl, (client) => client.query(`DROP DATABASE ${client.escapeIdentifier(database)} WITH (FORCE)`));
+      await drop();
       await create();
+    },
+    async recreateEmpty() {
+      await drop();
+      await bootstrapDatabase(server.superuserUrl, { database, ...passwords });
     },
   };
 }

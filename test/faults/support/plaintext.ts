@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
+import { findPgClientTools } from '../../../src/backup/pg-client-tools.ts';
+import { toolSearchPaths } from '../../../src/config.ts';
 import { asSuperuser } from './own-servers.ts';
 
 /** Every form a member's phone or email could take in a leak: E.164 with and without "+", national, grouped, any case. */
@@ -29,14 +31,19 @@ export function findLeaks(haystack: string, needles: readonly string[]): { needl
 }
 
 /**
- * pg_dump of the database when a pg_dump that can read this server is installed (Debian's is
- * version 15 and refuses a newer server). @returns the SQL text, or why there is none.
+ * pg_dump of the whole database as plain SQL, schema and data, through a superuser connection
+ * (the tables force row-level security, which pg_dump will not read through).
  */
-export function tryPgDump(url: string): { dump: string } | { unavailable: string } {
-  const result = spawnSync('pg_dump', ['--no-owner', '--data-only', url], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  if (result.error) return { unavailable: result.error.message };
-  if (result.status !== 0) return { unavailable: (result.stderr || `exit ${String(result.status)}`).trim() };
-  return { dump: result.stdout };
+export async function pgDumpText(adminUrl: string): Promise<string> {
+  const tools = await findPgClientTools({ explicitDir: process.env.PG_CLIENT_BIN_DIR, ...toolSearchPaths() });
+  const url = new URL(adminUrl);
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  const result = spawnSync(tools.pgDump, ['--format=plain', `--dbname=${url.toString()}`], {
+    encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, PGPASSWORD: password },
+  });
+  if (result.status !== 0) throw new Error(`pg_dump failed: ${result.error?.message ?? result.stderr}`);
+  return result.stdout;
 }
 
 /**
