@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { isExecutable, toolCacheDir } from '../paths.ts';
 
 /**
  * pg_dump and pg_restore must be at least as new as the server (Postgres 18). Debian 12 ships
@@ -37,15 +37,6 @@ export interface PgClientSearch {
   log?: (line: string) => void;
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The major version `pg_dump --version` reports, or null when it does not run. */
 function majorVersion(executable: string): number | null {
   const run = spawnSync(executable, ['--version'], { encoding: 'utf8' });
@@ -60,8 +51,7 @@ function toolsIn(dir: string): PgClientTools | null {
 }
 
 export function cachedToolsDir(cacheHome: string | undefined): string {
-  const base = cacheHome ?? path.join(os.homedir(), '.cache');
-  return path.join(base, 'sadasya', 'pg-client', PG_CLIENT_WHEEL.version);
+  return toolCacheDir(cacheHome, 'pg-client', PG_CLIENT_WHEEL.version);
 }
 
 async function download(log: (line: string) => void): Promise<Buffer> {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { isExecutable, toolCacheDir } from '../paths.ts';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
@@ -19,17 +19,7 @@ export interface TemporalCliSearch {
 }
 
 export function cachedCliPath(cacheHome: string | undefined): string {
-  const base = cacheHome ?? path.join(os.homedir(), '.cache');
-  return path.join(base, 'sadasya', 'temporal-cli', TEMPORAL_CLI_VERSION, 'temporal');
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return path.join(toolCacheDir(cacheHome, 'temporal-cli', TEMPORAL_CLI_VERSION), 'temporal');
 }
 
 function onPath(searchPath: string | undefined): string | undefined {
