@@ -71,8 +71,3 @@ export function childEnvironment(overrides: Record<string, string>): NodeJS.Proc
 export function toolSearchPaths(): { searchPath: string | undefined; cacheHome: string | undefined } {
   return { searchPath: process.env.PATH, cacheHome: process.env.XDG_CACHE_HOME };
 }
-
-/** The environment a child process (pg_dump, pg_restore) inherits, with `extra` added. */
-export function childProcessEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, ...extra };
-}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
-import { childProcessEnv } from '../config.ts';
+import { childEnvironment } from '../config.ts';
 import { markSearchOperatorsLeakproof } from '../db/bootstrap.ts';
 import type { PgClientTools } from './pg-client-tools.ts';
 
@@ -10,12 +10,15 @@ export class PgDumpError extends Error {
   override readonly name = 'PgDumpError';
 }
 
-/** The URL without its password, which goes to the child in PGPASSWORD instead of its argv. */
-function connection(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
+/**
+ * How pg_dump or pg_restore reaches `url`: the URL without its password, which goes to the
+ * child in PGPASSWORD instead of its argv (where any user of the machine could read it).
+ */
+export function toolConnection(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
   const parsed = new URL(url);
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
-  return { dbname: parsed.toString(), env: childProcessEnv(password ? { PGPASSWORD: password } : {}) };
+  return { dbname: parsed.toString(), env: childEnvironment(password ? { PGPASSWORD: password } : {}) };
 }
 
 function run(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -44,25 +47,25 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
  * security, which pg_dump refuses to dump through.
  * @throws PgDumpError when `file` exists or pg_dump fails.
  */
-export async function dumpDatabase(tools: PgClientTools, adminUrl: string, file: string): Promise<void> {
+export async function pgDumpDatabase(tools: PgClientTools, adminUrl: string, file: string): Promise<void> {
   if (existsSync(file)) throw new PgDumpError(`${file} exists: choose a new file`);
-  const { dbname, env } = connection(adminUrl);
+  const { dbname, env } = toolConnection(adminUrl);
   await run(tools.pgDump, ['--format=custom', '--compress=6', `--file=${file}`, `--dbname=${dbname}`], env);
 }
 
 /**
- * Restores a dumpDatabase file into an empty database (made like any other: the roles exist,
+ * Restores a pgDumpDatabase file into an empty database (made like any other: the roles exist,
  * the database belongs to the owner role) in one transaction, marks the search operators
  * leakproof again (a catalog change no dump carries), and verifies every party's event chain.
  * @returns each party's slug and the number of events whose chain verified.
  * @throws PgDumpError when the database is not empty, pg_restore fails, or a chain is broken.
  */
-export async function restoreDatabase(tools: PgClientTools, adminUrl: string, file: string): Promise<{ slug: string; events: number }[]> {
+export async function pgRestoreDatabase(tools: PgClientTools, adminUrl: string, file: string): Promise<{ slug: string; events: number }[]> {
   if (!existsSync(file)) throw new PgDumpError(`${file} does not exist`);
   const tables = await withClient(adminUrl, async (client) =>
     (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).rows[0]!.n);
   if (tables > 0) throw new PgDumpError(`the database already has ${tables} tables: restore into an empty one`);
-  const { dbname, env } = connection(adminUrl);
+  const { dbname, env } = toolConnection(adminUrl);
   await run(tools.pgRestore, ['--exit-on-error', '--single-transaction', `--dbname=${dbname}`, file], env);
   await markSearchOperatorsLeakproof(adminUrl);
   return withClient(adminUrl, async (client) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { config, toolSearchPaths } from '../../config.ts';
 import { findPgClientTools } from '../../backup/pg-client-tools.ts';
-import { dumpDatabase, PgDumpError, restoreDatabase } from '../../backup/pg-dump.ts';
+import { pgDumpDatabase, PgDumpError, pgRestoreDatabase } from '../../backup/pg-dump.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
 import { positionalAndOut } from './tenant-export.ts';
@@ -22,14 +22,14 @@ const asOperatorError = (err: unknown) => {
 async function dump(args: string[]): Promise<void> {
   const { out } = parseFlags(args, { out: { type: 'string' } }, z.object({ out: requiredFlag }), 'Usage: npm run cli -- db:dump --out <new file>');
   const started = Date.now();
-  await dumpDatabase(await tools(), adminUrl(), out).catch(asOperatorError);
+  await pgDumpDatabase(await tools(), adminUrl(), out).catch(asOperatorError);
   process.stdout.write(`Dumped the database to ${out} (pg_dump, custom format) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 async function restore(args: string[]): Promise<void> {
   const { positional: file } = positionalAndOut(args, 'Usage: npm run cli -- db:restore-dump <file>', false);
   const started = Date.now();
-  const parties = await restoreDatabase(await tools(), adminUrl(), file).catch(asOperatorError);
+  const parties = await pgRestoreDatabase(await tools(), adminUrl(), file).catch(asOperatorError);
   process.stdout.write(`Restored ${file} (pg_restore) in ${((Date.now() - started) / 1000).toFixed(1)} s; event chains verified: `
     + `${parties.map((p) => `${p.slug} (${p.events} events)`).join(', ') || 'no parties'}\n`);
 }

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { findPgClientTools } from '../../../src/backup/pg-client-tools.ts';
+import { toolConnection } from '../../../src/backup/pg-dump.ts';
 import { toolSearchPaths } from '../../../src/config.ts';
 import { asSuperuser } from './own-servers.ts';
 
@@ -36,12 +37,8 @@ export function findLeaks(haystack: string, needles: readonly string[]): { needl
  */
 export async function pgDumpText(adminUrl: string): Promise<string> {
   const tools = await findPgClientTools({ explicitDir: process.env.PG_CLIENT_BIN_DIR, ...toolSearchPaths() });
-  const url = new URL(adminUrl);
-  const password = decodeURIComponent(url.password);
-  url.password = '';
-  const result = spawnSync(tools.pgDump, ['--format=plain', `--dbname=${url.toString()}`], {
-    encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, PGPASSWORD: password },
-  });
+  const { dbname, env } = toolConnection(adminUrl);
+  const result = spawnSync(tools.pgDump, ['--format=plain', `--dbname=${dbname}`], { encoding: 'utf8', maxBuffer: 1 << 30, env });
   if (result.status !== 0) throw new Error(`pg_dump failed: ${result.error?.message ?? result.stderr}`);
   return result.stdout;
 }
