@@ -42,18 +42,25 @@ async function until(stack: FaultStack, what: string, method: string, path: stri
   }
 }
 
+/** Asks `probe` every 500 ms until it answers, the time is up or driving was abandoned. @returns its answer, or undefined. */
+async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await probe();
+    if (answer !== undefined) return answer;
+    if (Date.now() > deadline || abandoned) return undefined;
+    await sleep(500);
+  }
+}
+
 const Invoice = z.object({ id: z.string(), amount: z.coerce.number(), currency: z.string() });
 
 /** The member's invoice, once the lifecycle has issued it (the database may be down meanwhile). */
 export async function awaitInvoice(stack: FaultStack, memberId: string, timeoutMs = 600_000): Promise<z.infer<typeof Invoice>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const invoice = await withTenant(stack.db.app, { tenantId: stack.party.tenant.id, actor: 'test' }, (tx) =>
-      tx.maybeOne(sql.type(Invoice)`SELECT id, amount_minor AS amount, currency FROM invoices WHERE member_id = ${memberId}`)).catch(() => null);
-    if (invoice) return invoice;
-    if (Date.now() > deadline || abandoned) throw new Error(`no invoice for ${memberId}`);
-    await sleep(500);
-  }
+  const invoice = await poll(async () => (await withTenant(stack.db.app, { tenantId: stack.party.tenant.id, actor: 'test' }, (tx) =>
+    tx.maybeOne(sql.type(Invoice)`SELECT id, amount_minor AS amount, currency FROM invoices WHERE member_id = ${memberId}`)).catch(() => null)) ?? undefined, timeoutMs);
+  if (!invoice) throw new Error(`no invoice for ${memberId}`);
+  return invoice;
 }
 
 /** Applies through the public API (as its own client address); a retry that finds the phone taken looks the member up. */
@@ -74,14 +81,12 @@ export async function register(stack: FaultStack, a: Applicant): Promise<string>
  * after a kill can be seconds later. @returns false if that did not happen within `timeoutMs`.
  */
 async function decisionRecorded(stack: FaultStack, memberId: string, timeoutMs = 600_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const recorded = await poll(async () => {
     const answer = await call(stack.apiUrl, 'GET', `/api/members/${memberId}`, { token: stack.party.headToken });
     const status = answer.status === 200 ? answer.body?.data?.attributes?.lifecycleStatus : undefined;
-    if (status !== undefined && status !== 'awaiting_approval') return true;
-    if (Date.now() > deadline || abandoned) return false;
-    await sleep(500);
-  }
+    return status !== undefined && status !== 'awaiting_approval' ? true : undefined;
+  }, timeoutMs);
+  return recorded ?? false;
 }
 
 /**
