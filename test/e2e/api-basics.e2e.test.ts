@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { validate } from '@readme/openapi-parser';
 import { createApp } from '../../api/app.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+import { forgedSignature } from '../support/fixtures.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 
@@ -64,7 +65,7 @@ test('an unknown route is a JSON:API 404', async () => {
 });
 
 test('a route that needs a user refuses a missing or forged token with 401', async () => {
-  const forged = (await api.userWithToken()).token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+  const forged = forgedSignature((await api.userWithToken()).token);
   for (const token of [undefined, forged]) {
     const res = await api.request('GET', `/api/members/${crypto.randomUUID()}`, token ? { token } : {});
     expect([res.status, res.body]).toEqual([401, expect.anything()]);

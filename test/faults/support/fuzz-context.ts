@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { issueToken } from '../../../src/auth/tokens.ts';
 import type { Tenant } from '../../../src/tenants/tenants.ts';
 import type { ApiHarness } from '../../support/api-harness.ts';
+import { forgedSignature } from '../../support/fixtures.ts';
 import type { FuzzContext } from './fuzz-requests.ts';
 import { seedMembers, userOf, type PartyMembers } from './party-fixtures.ts';
 
@@ -14,7 +15,7 @@ async function invalidTokens(api: ApiHarness, valid: string, members: PartyMembe
   const foreignKey = await issueToken(randomBytes(32), claims);
   const [header, payload] = valid.split('.') as [string, string];
   return [
-    valid.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')),
+    forgedSignature(valid),
     expired.token,
     foreignKey.token,
     `${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`,
