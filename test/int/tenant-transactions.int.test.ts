@@ -1,0 +1,79 @@
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { createDatabasePool } from '../../src/db/pool.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { Keyring } from '../../src/tenants/keyring.ts';
+import type { Tenant } from '../../src/tenants/tenants.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { makeTenant, seedMiniGeography, testMasterKey, type MiniGeography } from '../support/fixtures.ts';
+
+/**
+ * withTenant on a pool of one connection: which backend served each transaction shows whether
+ * a failed transaction gave its connection back or cost a new one.
+ */
+let db: TestDatabase;
+let single: DatabasePool;
+let tenant: Tenant;
+let geo: MiniGeography;
+
+const Pid = z.object({ pid: z.number() });
+const Count = z.object({ n: z.number() });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  geo = await seedMiniGeography(db.owner);
+  tenant = await makeTenant(db.app, new Keyring(testMasterKey()), 'txn');
+  single = await createDatabasePool(db.appUrl, { maximumPoolSize: 1 });
+});
+afterAll(async () => {
+  await single.end();
+  await db.close();
+});
+
+const context = () => ({ tenantId: tenant.id, actor: 'test' });
+const backendPid = () => withTenant(single, context(), (tx) => tx.oneFirst(sql.type(Pid)`SELECT pg_backend_pid() AS pid`));
+const committeesNamed = (name: string) =>
+  withTenant(db.app, context(), (tx) => tx.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM committees WHERE name = ${name}`));
+const addCommittee = (tx: Parameters<Parameters<typeof withTenant>[2]>[0], name: string) =>
+  tx.query(sql.unsafe`INSERT INTO committees (tenant_id, geography_id, name) VALUES (${tenant.id}, ${geo.localLevelId}, ${name})`);
+
+test("a refusal thrown inside the transaction rolls its writes back, reaches the caller as it was thrown, and keeps the connection", async () => {
+  const before = await backendPid();
+  const refusal = new Error('not your area');
+  await expect(withTenant(single, context(), async (tx) => {
+    await addCommittee(tx, 'Refused');
+    throw refusal;
+  })).rejects.toBe(refusal);
+  expect(await committeesNamed('Refused')).toBe(0);
+  expect(await backendPid()).toBe(before);
+});
+
+test('a failed statement rolls the transaction back and keeps the connection', async () => {
+  const before = await backendPid();
+  await expect(withTenant(single, context(), async (tx) => {
+    await addCommittee(tx, 'Before the failure');
+    await tx.query(sql.unsafe`SELECT 1 / 0`);
+  })).rejects.toThrow(/division by zero/);
+  expect(await committeesNamed('Before the failure')).toBe(0);
+  expect(await backendPid()).toBe(before);
+});
+
+test('the connection a failed transaction gave back carries no tenant: row-level security sees nothing', async () => {
+  await expect(withTenant(single, context(), async (tx) => {
+    await addCommittee(tx, 'Visible inside');
+    throw new Error('refused');
+  })).rejects.toThrow('refused');
+  await withTenant(single, context(), (tx) => addCommittee(tx, 'Committed'));
+  const seen = await single.connect(async (connection) => ({
+    tenant: await connection.oneFirst(sql.type(z.object({ t: z.string().nullable() }))`SELECT nullif(current_setting('app.tenant_id', true), '') AS t`),
+    committees: await connection.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM committees`),
+  }));
+  expect(seen).toEqual({ tenant: null, committees: 0 });
+});
+
+test('a connection that died inside the transaction is not reused: the next transaction gets a new one', async () => {
+  const before = await backendPid();
+  await expect(withTenant(single, context(), (tx) => tx.query(sql.unsafe`SELECT pg_terminate_backend(pg_backend_pid())`))).rejects.toThrow();
+  const after = await backendPid();
+  expect(after).not.toBe(before);
+});
