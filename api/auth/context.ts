@@ -2,7 +2,6 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { USER_ROLES, type UserRole } from '../../src/users/users.ts';
 import { ApiError } from '../http/errors.ts';
 import { verifyToken } from '../../src/auth/tokens.ts';
@@ -31,15 +30,8 @@ export function requireUser(pool: DatabasePool, secret: Uint8Array): RequestHand
     const token = bearer(req.headers.authorization);
     const claims = token ? await verifyToken(secret, token) : null;
     if (!claims) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid bearer token is required');
-    // One statement: whether the user is active, their roles, and the committees they head now.
-    const caller = await withTenant(pool, { tenantId: claims.tenantId, actor: `user:${claims.userId}`, ip: req.ip }, (tx) => tx.maybeOne(sql.type(Caller)`
-      SELECT
-        COALESCE((SELECT array_agg(r.role::text ORDER BY r.role) FROM user_roles r WHERE r.user_id = u.id AND r.revoked_at IS NULL), '{}') AS roles,
-        COALESCE((SELECT jsonb_agg(jsonb_build_object('committeeId', c.id, 'geographyPath', g.path::text) ORDER BY g.path)
-                  FROM committee_roles cr JOIN committees c ON c.id = cr.committee_id AND c.dissolved_at IS NULL
-                  JOIN geography_nodes g ON g.id = c.geography_id
-                  WHERE cr.user_id = u.id AND cr.role = 'head' AND cr.valid_from <= now() AND (cr.valid_to IS NULL OR cr.valid_to > now())), '[]') AS headships
-      FROM users u WHERE u.id = ${claims.userId} AND u.is_active`));
+    // One statement, outside any transaction (migrations/0017_caller_access.sql).
+    const caller = await pool.maybeOne(sql.type(Caller)`SELECT roles, headships FROM caller_access(${claims.tenantId}, ${claims.userId})`);
     const auth: AuthContext | null = caller ? { ...claims, roles: caller.roles, headships: caller.headships } : null;
     if (!auth) throw new ApiError(401, 'UNAUTHENTICATED', 'the user no longer exists or is disabled');
     res.locals.auth = auth;

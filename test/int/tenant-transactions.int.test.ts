@@ -4,6 +4,7 @@ import { createDatabasePool } from '../../src/db/pool.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
+import { createUser } from '../../src/users/users.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeTenant, seedMiniGeography, testMasterKey, type MiniGeography } from '../support/fixtures.ts';
 
@@ -76,4 +77,48 @@ test('a connection that died inside the transaction is not reused: the next tran
   await expect(withTenant(single, context(), (tx) => tx.query(sql.unsafe`SELECT pg_terminate_backend(pg_backend_pid())`))).rejects.toThrow();
   const after = await backendPid();
   expect(after).not.toBe(before);
+});
+
+describe('caller_access: the API reads who is calling in one statement, under row-level security', () => {
+  const Caller = z.object({ roles: z.array(z.string()), headships: z.array(z.object({ committeeId: z.string(), geographyPath: z.string() })) });
+  const access = (pool: DatabasePool, tenantId: string, userId: string) =>
+    pool.maybeOne(sql.type(Caller)`SELECT roles, headships FROM caller_access(${tenantId}, ${userId})`);
+  let userId: string;
+  let other: Tenant;
+
+  beforeAll(async () => {
+    other = await makeTenant(db.app, new Keyring(testMasterKey()), 'txn-other');
+    userId = await withTenant(db.app, context(), async (tx) => {
+      const committeeId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
+        INSERT INTO committees (tenant_id, geography_id, name) VALUES (${tenant.id}, ${geo.wardIds[0]!}, 'Headed') RETURNING id`);
+      const user = (await createUser(tx, tenant.id, { email: 'head@txn.np', displayName: 'Head', password: 'correct horse battery', roles: ['treasurer', 'registrar'] })).id;
+      await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${tenant.id}, ${committeeId}, ${user}, 'head')`);
+      return user;
+    });
+  });
+
+  test("gives the user's current roles and headships, and leaves no tenant bound on the connection", async () => {
+    const caller = await access(single, tenant.id, userId);
+    expect({ ...caller, roles: caller?.roles.toSorted() }).toEqual({
+      roles: ['registrar', 'treasurer'],
+      headships: [{ committeeId: expect.any(String), geographyPath: expect.stringMatching(/^pt1\.dt1\.lt1\.\w+$/) }],
+    });
+    const left = await single.oneFirst(sql.type(z.object({ t: z.string().nullable() }))`SELECT nullif(current_setting('app.tenant_id', true), '') AS t`);
+    expect(left).toBeNull();
+  });
+
+  test("finds no one when asked for the user under another tenant", async () => {
+    expect(await access(single, other.id, userId)).toBeNull();
+  });
+
+  test('finds no one once the user is disabled', async () => {
+    await withTenant(db.app, context(), (tx) => tx.query(sql.unsafe`UPDATE users SET is_active = false WHERE id = ${userId}`));
+    expect(await access(single, tenant.id, userId)).toBeNull();
+    await withTenant(db.app, context(), (tx) => tx.query(sql.unsafe`UPDATE users SET is_active = true WHERE id = ${userId}`));
+  });
+
+  test("refuses to rebind a transaction that belongs to another tenant", async () => {
+    await expect(withTenant(single, { tenantId: other.id, actor: 'test' }, (tx) =>
+      tx.maybeOne(sql.type(Caller)`SELECT roles, headships FROM caller_access(${tenant.id}, ${userId})`))).rejects.toThrow(/another tenant/);
+  });
 });
