@@ -53,22 +53,43 @@ async function noopLifecycle(h: LifecycleHarness, i: number): Promise<void> {
 
 /**
  * Complete lifecycles per second, end to end, against a no-op workflow of the same shape on
- * the same Temporal server. The harness's product worker must be running.
+ * the same Temporal server. The harness's product worker must be running. After an untimed
+ * warm-up of each, the two alternate in rounds (real, no-op, real, no-op, ...), so that the
+ * machine's drift over the run, which on a shared machine is larger than the difference being
+ * measured, falls on both alike; each round's own ratio is reported too, as the spread.
  */
-export async function benchLifecycles(h: LifecycleHarness, count: number, concurrency: number) {
-  const realStart = performance.now();
-  await pool(count, concurrency, (i) => realLifecycle(h, i));
-  const realSeconds = (performance.now() - realStart) / 1000;
-
+export async function benchLifecycles(h: LifecycleHarness, count: number, concurrency: number, rounds = 4) {
   const connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
   const bundle = await bundleWorkflowCode({ workflowsPath: path.join(here, '..', 'noop', 'workflows.ts') });
   const noop = await Worker.create({ connection, taskQueue: NOOP_QUEUE, workflowBundle: bundle, activities: noopActivities });
-  const noopStart = performance.now();
-  await noop.runUntil(pool(count, concurrency, (i) => noopLifecycle(h, i)));
-  const noopSeconds = (performance.now() - noopStart) / 1000;
+  const perRound = Math.ceil(count / rounds);
+  const timed = async (run: () => Promise<void>) => {
+    const start = performance.now();
+    await run();
+    return (performance.now() - start) / 1000;
+  };
+  const seconds: { real: number; noop: number }[] = [];
+  await noop.runUntil(async () => {
+    // Warm-up, not timed: the first lifecycles pay for JIT compilation, the card's fonts and
+    // cold caches, and the real workflow would otherwise pay it alone.
+    await pool(concurrency, concurrency, (i) => realLifecycle(h, count + i));
+    await pool(concurrency, concurrency, (i) => noopLifecycle(h, count + i));
+    for (let index = 0; index < rounds; index++) {
+      const offset = index * perRound;
+      seconds.push({
+        real: await timed(() => pool(perRound, concurrency, (i) => realLifecycle(h, offset + i))),
+        noop: await timed(() => pool(perRound, concurrency, (i) => noopLifecycle(h, offset + i))),
+      });
+    }
+  });
   await connection.close();
 
-  const real = count / realSeconds;
-  const baseline = count / noopSeconds;
-  return { count, concurrency, lifecyclesPerSecond: round(real), noopPerSecond: round(baseline), ratio: ratio(real, baseline) };
+  const total = perRound * rounds;
+  const real = total / seconds.reduce((sum, r) => sum + r.real, 0);
+  const baseline = total / seconds.reduce((sum, r) => sum + r.noop, 0);
+  return {
+    count: total, concurrency, rounds,
+    lifecyclesPerSecond: round(real), noopPerSecond: round(baseline), ratio: ratio(real, baseline),
+    roundRatios: seconds.map((r) => ratio(r.noop, r.real)),
+  };
 }
