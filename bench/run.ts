@@ -33,6 +33,9 @@ async function main(): Promise<void> {
   const onlyFlag = process.argv.indexOf('--only');
   const only = onlyFlag > 0 ? new Set(process.argv[onlyFlag + 1]!.split(',')) : null;
   const runs = (section: string) => only === null || only.has(section);
+  // `--out DIR` writes the report elsewhere than bench/results (the smoke test's temporary directory).
+  const outFlag = process.argv.indexOf('--out');
+  const dir = outFlag > 0 ? path.resolve(process.argv[outFlag + 1]!) : path.join(projectRoot, 'bench', 'results');
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -55,7 +58,6 @@ async function main(): Promise<void> {
       report.sections.registration = await benchRegistration(api, quick ? 5 : 10, quick ? 2 : 30);
     }
     if (runs('scale')) await benchScale(api, report, { quick, targetMembers, log });
-    const dir = path.join(projectRoot, 'bench', 'results');
     await mkdir(dir, { recursive: true });
     const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}`);
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);

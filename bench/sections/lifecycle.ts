@@ -63,6 +63,7 @@ export async function benchLifecycles(h: LifecycleHarness, count: number, concur
   const bundle = await bundleWorkflowCode({ workflowsPath: path.join(here, '..', 'noop', 'workflows.ts') });
   const noop = await Worker.create({ connection, taskQueue: NOOP_QUEUE, workflowBundle: bundle, activities: noopActivities });
   const perRound = Math.ceil(count / rounds);
+  const warmUpFrom = perRound * rounds;
   const timed = async (run: () => Promise<void>) => {
     const start = performance.now();
     await run();
@@ -72,8 +73,8 @@ export async function benchLifecycles(h: LifecycleHarness, count: number, concur
   await noop.runUntil(async () => {
     // Warm-up, not timed: the first lifecycles pay for JIT compilation, the card's fonts and
     // cold caches, and the real workflow would otherwise pay it alone.
-    await pool(concurrency, concurrency, (i) => realLifecycle(h, count + i));
-    await pool(concurrency, concurrency, (i) => noopLifecycle(h, count + i));
+    await pool(concurrency, concurrency, (i) => realLifecycle(h, warmUpFrom + i));
+    await pool(concurrency, concurrency, (i) => noopLifecycle(h, warmUpFrom + i));
     for (let index = 0; index < rounds; index++) {
       const offset = index * perRound;
       seconds.push({

@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/paths.ts';
+
+/**
+ * `npm run bench -- --quick`, the smoke run of the benchmark: every section runs on its own
+ * servers and the report comes out complete. It measures nothing worth reading; it keeps the
+ * benchmark from rotting between full runs.
+ */
+let out: string;
+
+beforeAll(async () => {
+  out = await mkdtemp(path.join(os.tmpdir(), 'sadasya-bench-'));
+});
+afterAll(() => rm(out, { recursive: true, force: true }));
+
+function runQuickBench(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bench/run.ts'), '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+test('the quick benchmark runs every section and writes a complete report', async () => {
+  const { code, output } = await runQuickBench();
+  expect({ code, tail: code === 0 ? '' : output.slice(-4000) }).toEqual({ code: 0, tail: '' });
+
+  const files = (await readdir(out)).toSorted();
+  expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.md$/)]);
+  const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
+  const { cards, lifecycles, registration, imports, scale } = report.sections;
+
+  expect(cards).toMatchObject({ count: 10, msPerCardWall: expect.any(Number) });
+  expect(lifecycles).toMatchObject({ count: 12, rounds: 4, roundRatios: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)] });
+  expect(lifecycles.ratio).toBeGreaterThan(0);
+  expect(registration.registrationStatuses).toEqual({ 201: registration.registration.n });
+  expect(imports).toEqual([expect.objectContaining({ rows: 2000 })]);
+  expect(imports[0].rowsPerSecond).toBeGreaterThan(0);
+  expect(scale).toHaveLength(1);
+  expect(scale[0].members).toBeGreaterThanOrEqual(2000);
+  expect(scale[0].search.length).toBeGreaterThanOrEqual(10);
+  for (const probe of [...scale[0].search, ...scale[0].statistics]) {
+    expect([probe.name, probe.api.n, probe.sql.n]).toEqual([probe.name, 5, 5]);
+  }
+
+  const markdown = await readFile(path.join(out, files[1]!), 'utf8');
+  for (const heading of ['## Machine', '## Lifecycle throughput', '## Registration latency', '## ID cards', '## Bulk import', '## Goals']) {
+    expect(markdown).toContain(heading);
+  }
+}, 600_000);
