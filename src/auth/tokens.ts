@@ -1,4 +1,5 @@
 import { jwtVerify, SignJWT } from 'jose';
+import { canonicalBase64urlBytes } from '../crypto/base64url.ts';
 
 const ISSUER = 'sadasya';
 const AUDIENCE = 'sadasya-api';
@@ -23,18 +24,13 @@ export async function issueToken(secret: Uint8Array, claims: TokenClaims, now = 
   return { token, expiresAt: new Date((issuedAt + TOKEN_LIFETIME_SECONDS) * 1000) };
 }
 
-/** True when every segment decodes and re-encodes to itself: unused trailing bits are zero. */
-function isCanonical(token: string): boolean {
-  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
-}
-
 /**
  * @returns the claims, or null for any invalid, expired or foreign token. A token is refused
  * unless its base64url is canonical: the last character of a 32-byte signature has two unused
  * bits, and a decoder that ignores them would accept four spellings of one token.
  */
 export async function verifyToken(secret: Uint8Array, token: string): Promise<TokenClaims | null> {
-  if (!isCanonical(token)) return null;
+  if (!token.split('.').every((segment) => canonicalBase64urlBytes(segment) !== null)) return null;
   try {
     const { payload } = await jwtVerify(token, secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
     if (typeof payload.sub !== 'string' || typeof payload.tid !== 'string') return null;

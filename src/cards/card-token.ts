@@ -1,5 +1,6 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalBase64urlBytes } from '../crypto/base64url.ts';
 import { assertEd25519, cardKeyId } from './card-keys.ts';
 
 export const CARD_TOKEN_VERSION = 1;
@@ -52,8 +53,8 @@ export class CardTokenError extends Error {
 
 function decodeSegment(segment: string | undefined): Buffer {
   if (!segment || !BASE64URL.test(segment)) throw new CardTokenError('TOKEN_MALFORMED', 'token segment is not base64url');
-  const bytes = Buffer.from(segment, 'base64url');
-  if (bytes.toString('base64url') !== segment) throw new CardTokenError('TOKEN_MALFORMED', 'token segment is not canonical base64url');
+  const bytes = canonicalBase64urlBytes(segment);
+  if (!bytes) throw new CardTokenError('TOKEN_MALFORMED', 'token segment is not canonical base64url');
   return bytes;
 }
 

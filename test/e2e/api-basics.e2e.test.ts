@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { validate } from '@readme/openapi-parser';
 import { createApp } from '../../api/app.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
-import { forgedSignature } from '../support/fixtures.ts';
+import { forgedSignature } from '../support/token-spellings.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 

@@ -1,7 +1,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
-import { withTenant } from '../../src/db/tenant-context.ts';
+import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -35,7 +35,7 @@ const context = () => ({ tenantId: tenant.id, actor: 'test' });
 const backendPid = () => withTenant(single, context(), (tx) => tx.oneFirst(sql.type(Pid)`SELECT pg_backend_pid() AS pid`));
 const committeesNamed = (name: string) =>
   withTenant(db.app, context(), (tx) => tx.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM committees WHERE name = ${name}`));
-const addCommittee = (tx: Parameters<Parameters<typeof withTenant>[2]>[0], name: string) =>
+const addCommittee = (tx: TenantTransaction, name: string) =>
   tx.query(sql.unsafe`INSERT INTO committees (tenant_id, geography_id, name) VALUES (${tenant.id}, ${geo.localLevelId}, ${name})`);
 
 test("a refusal thrown inside the transaction rolls its writes back, reaches the caller as it was thrown, and keeps the connection", async () => {

@@ -9,17 +9,6 @@ import { randomBytes } from 'node:crypto';
 
 export const testMasterKey = () => masterKeyFromBase64(randomBytes(32).toString('base64'));
 
-/**
- * The token with one character of its signature changed. The first character is changed, not the last: the last
- * base64url character of a 32-byte signature carries two unused bits, so changing it can decode to the same bytes.
- */
-export function forgedSignature(token: string): string {
-  const parts = token.split('.');
-  const signature = parts.at(-1)!;
-  parts[parts.length - 1] = (signature[0] === 'A' ? 'B' : 'A') + signature.slice(1);
-  return parts.join('.');
-}
-
 export interface MiniGeography {
   provinceId: string;
   districtId: string;

@@ -8,6 +8,7 @@ import {
   type CardPublicJwk,
 } from '../../src/cards/card-keys.ts';
 import { CardTokenError, nepalDate, peekCardToken, signCardToken, verifyCardToken, type CardClaims } from '../../src/cards/card-token.ts';
+import { respelledLastCharacter } from '../support/token-spellings.ts';
 
 const tenantKeys = generateKeyPairSync('ed25519');
 const otherTenantKeys = generateKeyPairSync('ed25519');
@@ -29,14 +30,6 @@ function withPayload(t: string, change: (p: Record<string, unknown>) => void): s
   const payload = payloadOf(t);
   change(payload);
   return `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${t.split('.')[1]}`;
-}
-
-const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** The last character of a 64-byte signature carries 4 zero bits; setting one keeps the bytes but breaks canonical form. */
-function nonCanonical(t: string): string {
-  const last = BASE64URL_ALPHABET.indexOf(t.at(-1)!);
-  return `${t.slice(0, -1)}${BASE64URL_ALPHABET[last ^ 1]}`;
 }
 
 function codeOf(run: () => unknown): string | undefined {
@@ -88,7 +81,8 @@ test.each([
   ['with one segment', 'abc'],
   ['with three segments', `${token}.x`],
   ['that is not base64url', token.replace('.', '.+/')],
-  ['in non-canonical base64url', nonCanonical(token)],
+  // The last character of a 64-byte signature carries 4 unused bits: setting one keeps the bytes.
+  ['in non-canonical base64url', respelledLastCharacter(token, 1)],
   ['with a short signature', `${token.split('.')[0]}.${Buffer.alloc(32).toString('base64url')}`],
   ['whose payload is not JSON', `${Buffer.from('not json').toString('base64url')}.${token.split('.')[1]}`],
   ['of an unknown version', withPayload(token, (p) => { p.v = 2; })],

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { issueToken } from '../../../src/auth/tokens.ts';
 import type { Tenant } from '../../../src/tenants/tenants.ts';
 import type { ApiHarness } from '../../support/api-harness.ts';
-import { forgedSignature } from '../../support/fixtures.ts';
+import { forgedSignature } from '../../support/token-spellings.ts';
 import type { FuzzContext } from './fuzz-requests.ts';
 import { seedMembers, userOf, type PartyMembers } from './party-fixtures.ts';
 
