@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import express, { type Express, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import type { DatabasePool } from 'slonik';
 import type { Logger } from '../src/logger.ts';
-import type { ObjectStorage } from '../src/storage/object-storage.ts';
-import type { Keyring } from '../src/tenants/keyring.ts';
 import { requirePlatformAdmin, requireUser } from './auth/context.ts';
+import type { ApiDeps } from './deps.ts';
 import { healthRoutes } from './health.ts';
 import { ApiError, errorHandler, notFoundHandler } from './http/errors.ts';
 import { RouteRegistry } from './http/route.ts';
@@ -17,31 +14,12 @@ import { features } from './features.ts';
 import { metricsRoutes } from './metrics.ts';
 import { captureRawBody } from './payments/webhook-signature.ts';
 
-export interface ApiDeps {
-  pool: DatabasePool;
-  temporal: Client;
-  namespace: string;
-  log: Logger;
-  keyring: Keyring;
-  storage: ObjectStorage;
-  /** HS256 key for the API's bearer tokens. */
-  tokenSecret: Uint8Array;
-  platformAdminKey?: string | undefined;
-  /** HMAC key payment providers sign their webhooks with. */
-  paymentWebhookSecret?: string | undefined;
-  /** Where applicants' status links point, e.g. https://members.example.org. */
-  publicBaseUrl?: string | undefined;
-  clock: () => Date;
-  /** Requests per minute per client address on public endpoints. */
-  publicRateLimit?: number;
-}
-
 export const BODY_LIMIT = '64kb';
 
 const jsonOnly: RequestHandler = (req, _res, next) => {
   const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0' || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is(['application/vnd.api+json', 'application/json'])) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/vnd.api+json or application/json');
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send application/vnd.api+json or application/json');
   }
   next();
 };
@@ -80,7 +58,7 @@ export function createApp(deps: ApiDeps): Express {
   for (const register of features) register(registry, deps);
   app.use(docsRoutes(registry));
   const publicLimiter = rateLimit({ windowMs: 60_000, limit: deps.publicRateLimit ?? 120, standardHeaders: 'draft-8', legacyHeaders: false,
-    handler: () => { throw new ApiError(429, 'RATE_LIMITED', 'too many requests; try again in a minute'); } });
+    handler: () => { throw new ApiError('RATE_LIMITED', 'too many requests; try again in a minute'); } });
   // Applicants, logins and card checks; payment providers' webhooks are signed and not limited.
   app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], publicLimiter);
   app.use(jsonOnly);

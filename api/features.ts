@@ -1,4 +1,4 @@
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './deps.ts';
 import { authRoutes } from './auth/routes.ts';
 import { cardRoutes } from './cards/routes.ts';
 import type { RouteRegistry } from './http/route.ts';

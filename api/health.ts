@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { sql, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
+import { pingDatabase } from '../src/db/pool.ts';
 
 export interface HealthDeps {
   pool: DatabasePool;
@@ -35,7 +36,7 @@ export function healthRoutes(deps: HealthDeps): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const checks = await Promise.all([
-      check('postgres', () => deps.pool.oneFirst(sql.unsafe`SELECT 1`)),
+      check('postgres', () => pingDatabase(deps.pool)),
       check('temporal', () =>
         // A deadline inside the timeout: the client's own retries end before the check answers.
         deps.temporal.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS - 500, () => deps.temporal.workflowService.getSystemInfo({})),

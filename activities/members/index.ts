@@ -1,17 +1,21 @@
 import { createActivationActivities } from './activation.ts';
-import { createDecisionActivities } from './decisions.ts';
+import { createApprovalActivities } from './approval.ts';
+import { createCardActivities } from './cards.ts';
 import type { MemberActivityDeps } from './deps.ts';
 import { createNotificationActivities } from './notifications.ts';
+import { createPaymentActivities } from './payments.ts';
 import { createRegistrationActivities } from './registration.ts';
 
 export type { MemberActivityDeps, StepContext } from './deps.ts';
 
-/** Every activity of the member lifecycle, bound to its dependencies. */
+/** Every activity of the member lifecycle, bound to its dependencies; one file per feature. */
 export function createMemberActivities(deps: MemberActivityDeps) {
   return {
     ...createRegistrationActivities(deps),
-    ...createDecisionActivities(deps),
+    ...createApprovalActivities(deps),
+    ...createPaymentActivities(deps),
     ...createActivationActivities(deps),
+    ...createCardActivities(deps),
     ...createNotificationActivities(deps),
   };
 }

@@ -1,9 +1,8 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { sql } from 'slonik';
-import { z } from 'zod';
-import { MailDeliveryError, type MailMessage } from '../../src/mail/mailer.ts';
+import { currentHeads } from '../../src/committees/committee-roles.ts';
+import { toActivityFailure } from '../../src/errors/temporal-failure.ts';
+import { isDelivered, readMemberRecipient, recordDelivery } from '../../src/mail/mail-deliveries.ts';
+import type { MailContent, MailMessage } from '../../src/mail/mailer.ts';
 import * as templates from '../../src/mail/templates.ts';
-import type { MailContent } from '../../src/mail/mailer.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
@@ -22,18 +21,10 @@ export interface CommitteeEmail {
   escalated: boolean;
 }
 
-const MemberRecipient = z.object({
-  name: z.string(),
-  email: z.instanceof(Buffer).nullable(),
-  partyName: z.string(),
-  tenantSlug: z.string(),
-  sent: z.boolean(),
-});
-
 export function createNotificationActivities(deps: MemberActivityDeps) {
   /** Sends once per key: a delivered message is recorded, and a retried step skips it. */
   async function deliverOnce(step: StepContext, key: string, kind: string, to: string, content: MailContent): Promise<'sent' | 'already-sent'> {
-    const sent = await inTenant(deps, step, (tx) => tx.exists(sql.unsafe`SELECT 1 FROM mail_deliveries WHERE idempotency_key = ${key}`));
+    const sent = await inTenant(deps, step, (tx) => isDelivered(tx, key));
     if (sent) return 'already-sent';
     await send(step, key, kind, to, content);
     return 'sent';
@@ -46,15 +37,9 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     try {
       ({ messageId } = await deps.mailer.send(message));
     } catch (err) {
-      if (err instanceof MailDeliveryError && !err.retryable) {
-        throw ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true });
-      }
-      throw err;
+      throw toActivityFailure(err);
     }
-    await inTenant(deps, step, (tx) => tx.query(sql.unsafe`
-      INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id)
-      VALUES (${step.tenantId}, ${step.memberId}, ${key}, ${kind}, ${messageId})
-      ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`));
+    await inTenant(deps, step, (tx) => recordDelivery(tx, { tenantId: step.tenantId, memberId: step.memberId, idempotencyKey: key, kind, messageId }));
   }
 
   async function partyName(step: StepContext): Promise<string> {
@@ -88,11 +73,8 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
       // One read: the recipient, the party, and whether this email already went out.
       const recipient = await inTenant(deps, step, async (tx) => {
         const keys = await deps.keyring.forTenant(tx, step.tenantId);
-        const row = await tx.maybeOne(sql.type(MemberRecipient)`
-          SELECT m.full_name_en AS name, m.email_enc AS email, t.name AS "partyName", t.slug AS "tenantSlug",
-                 EXISTS (SELECT 1 FROM mail_deliveries WHERE idempotency_key = ${key}) AS sent
-          FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = ${step.memberId}`);
-        return row && { ...row, email: row.email ? decryptField(keys, step.memberId, 'email', row.email) : null };
+        const row = await readMemberRecipient(tx, step.memberId, key);
+        return row && { ...row, email: row.emailEnc ? decryptField(keys, step.memberId, 'email', row.emailEnc) : null };
       });
       if (!recipient) throw new Error(`member ${step.memberId} of tenant ${step.tenantId} not found`);
       if (!recipient.email) return 'no-address';
@@ -105,10 +87,8 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     /** Emails the heads of a committee about an application waiting for them. @returns how many were emailed. */
     async notifyCommitteeHeads(step: StepContext, notice: CommitteeEmail): Promise<number> {
       if (!notice.committeeId) return 0;
-      const heads = await inTenant(deps, step, (tx) => tx.any(sql.type(z.object({ email: z.string(), name: z.string() }))`
-        SELECT u.email, u.display_name AS name FROM committee_roles r JOIN users u ON u.id = r.user_id
-        WHERE r.committee_id = ${notice.committeeId} AND r.role = 'head' AND r.valid_from <= now()
-          AND (r.valid_to IS NULL OR r.valid_to > now()) AND u.is_active`));
+      const committeeId = notice.committeeId;
+      const heads = await inTenant(deps, step, (tx) => currentHeads(tx, committeeId));
       const party = await partyName(step);
       for (const head of heads) {
         const content = templates.approvalPending({ recipientName: head.name, partyName: party, applicationId: step.memberId, escalated: notice.escalated });

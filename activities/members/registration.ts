@@ -1,8 +1,7 @@
-import { sql } from 'slonik';
-import { z } from 'zod';
 import { insertApplicant } from '../../src/members/member-repository.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
+import { voidOpenInvoices } from '../../src/payments/invoices.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
 import { inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
 
@@ -21,6 +20,7 @@ export interface RegistrationResult {
   committeeId: string | null;
 }
 
+/** The application: the tenant's settings for it, its record, and its withdrawal. */
 export function createRegistrationActivities(deps: MemberActivityDeps) {
   return {
     async loadLifecycleSettings(step: StepContext): Promise<LifecycleSettings> {
@@ -51,15 +51,12 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
       });
     },
 
-    /** The committee whose heads decide: the member's own, then after escalation its parent's. */
-    async parentCommittee(step: StepContext, committeeId: string | null): Promise<string | null> {
-      if (committeeId === null) return null;
-      return inTenant(deps, step, (tx) =>
-        tx.maybeOneFirst(sql.type(z.object({ id: z.string().nullable() }))`
-          SELECT covering_committee(n.parent_id) AS id
-          FROM committees c JOIN geography_nodes n ON n.id = c.geography_id
-          WHERE c.id = ${committeeId} AND n.parent_id IS NOT NULL`),
-      );
+    /** Records the withdrawal and voids an open invoice, if there is one. */
+    async recordWithdrawal(step: StepContext, reason: string): Promise<void> {
+      await inTenant(deps, step, async (tx) => {
+        await voidOpenInvoices(tx, step.memberId);
+        await executeMemberCommand(tx, stepCommand(step, 'withdraw'), { type: 'Withdraw', reason });
+      });
     },
   };
 }

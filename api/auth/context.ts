@@ -1,8 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { sql, type DatabasePool } from 'slonik';
-import { z } from 'zod';
-import { USER_ROLES, type UserRole } from '../../src/users/users.ts';
+import type { DatabasePool } from 'slonik';
+import { readCallerAccess } from '../../src/auth/caller-access.ts';
+import type { UserRole } from '../../src/users/users.ts';
 import { ApiError } from '../http/errors.ts';
 import { verifyToken } from '../../src/auth/tokens.ts';
 
@@ -15,11 +15,6 @@ export interface AuthContext {
   headships: { committeeId: string; geographyPath: string }[];
 }
 
-const Caller = z.object({
-  roles: z.array(z.enum(USER_ROLES)),
-  headships: z.array(z.object({ committeeId: z.string(), geographyPath: z.string() })),
-});
-
 function bearer(header: string | undefined): string | null {
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? '');
   return match?.[1] ?? null;
@@ -29,11 +24,10 @@ export function requireUser(pool: DatabasePool, secret: Uint8Array): RequestHand
   return async (req, res, next) => {
     const token = bearer(req.headers.authorization);
     const claims = token ? await verifyToken(secret, token) : null;
-    if (!claims) throw new ApiError(401, 'UNAUTHENTICATED', 'a valid bearer token is required');
-    // One statement, outside any transaction (migrations/0017_caller_access.sql).
-    const caller = await pool.maybeOne(sql.type(Caller)`SELECT roles, headships FROM caller_access(${claims.tenantId}, ${claims.userId})`);
+    if (!claims) throw new ApiError('UNAUTHENTICATED', 'a valid bearer token is required');
+    const caller = await readCallerAccess(pool, claims.tenantId, claims.userId);
     const auth: AuthContext | null = caller ? { ...claims, roles: caller.roles, headships: caller.headships } : null;
-    if (!auth) throw new ApiError(401, 'UNAUTHENTICATED', 'the user no longer exists or is disabled');
+    if (!auth) throw new ApiError('UNAUTHENTICATED', 'the user no longer exists or is disabled');
     res.locals.auth = auth;
     next();
   };
@@ -45,7 +39,7 @@ export function requirePlatformAdmin(adminKey: string | undefined): RequestHandl
   return (req, _res, next) => {
     const given = bearer(req.headers.authorization);
     const ok = expected && given && timingSafeEqual(createHash('sha256').update(given).digest(), expected);
-    if (!ok) throw new ApiError(401, 'UNAUTHENTICATED', 'the platform administrator key is required');
+    if (!ok) throw new ApiError('UNAUTHENTICATED', 'the platform administrator key is required');
     next();
   };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import { verifyUserPassword } from '../../src/users/users.ts';
-import type { ApiDeps } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
@@ -31,7 +31,7 @@ export function authRoutes(registry: RouteRegistry, deps: ApiDeps): void {
       const userId = tenant
         ? await withTenant(deps.pool, { tenantId: tenant.id, actor: 'login', ip: req.ip, userAgent: req.get('user-agent') }, (tx) => verifyUserPassword(tx, email, password))
         : null;
-      if (!tenant || !userId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the party, email or password is wrong');
+      if (!tenant || !userId) throw new ApiError('INVALID_CREDENTIALS', 'the party, email or password is wrong');
       const { token, expiresAt } = await issueToken(deps.tokenSecret, { userId, tenantId: tenant.id }, deps.clock());
       return { status: 201, body: { data: { type: 'sessions', id: userId, attributes: { token, expiresAt: expiresAt.toISOString() } } } };
     },

@@ -1,24 +1,23 @@
 import { slug } from '../../src/validation/fields.ts';
-import { sql } from 'slonik';
 import { z } from 'zod';
 import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
+import { findCurrentCard } from '../../src/cards/card-store.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import type { ApiDeps } from '../app.ts';
+import { memberGeographyPath } from '../../src/members/member-queries.ts';
+import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { cardPublicKeys } from './card-public-keys.ts';
+import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 import { CardVerificationAttributes, verifyCard } from './verify-card.ts';
 
-const MemberArea = z.object({ geographyPath: z.string() });
-const CurrentCard = z.object({ storageKey: z.string(), memberNumber: z.string() });
 const JwkSet = z.object({
   keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })),
 });
 
-export function cardRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'storage' | 'clock'>): void {
   registry.add({
     method: 'get',
     path: '/api/members/:id/card',
@@ -28,17 +27,16 @@ export function cardRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     params: z.object({ id: z.guid() }),
     responses: { 200: { description: 'the ID card', contentType: 'application/pdf', schema: z.string().meta({ format: 'binary' }) } },
     async handler({ params, auth, req, res }) {
-      const user = auth!;
+      const user = auth;
       const card = await withTenant(deps.pool, { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') }, async (tx) => {
-        const member = await tx.maybeOne(sql.type(MemberArea)`SELECT geography_path::text AS "geographyPath" FROM members WHERE id = ${params.id}`);
-        if (!member) throw ApiError.notFound('member');
-        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, member.geographyPath)) {
+        const geographyPath = await memberGeographyPath(tx, params.id);
+        if (geographyPath === null) throw ApiError.notFound('member');
+        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, geographyPath)) {
           throw ApiError.forbidden('the card is for tenant_admin, registrar, ops, or a head whose area covers the member');
         }
-        return tx.maybeOne(sql.type(CurrentCard)`
-          SELECT storage_key AS "storageKey", member_number AS "memberNumber" FROM id_cards WHERE member_id = ${params.id} AND revoked_at IS NULL`);
+        return findCurrentCard(tx, params.id);
       });
-      if (!card) throw new ApiError(404, 'CARD_NOT_FOUND', 'the member has no current ID card');
+      if (!card) throw new ApiError('CARD_NOT_FOUND', 'the member has no current ID card');
       const pdf = await deps.storage.get(card.storageKey);
       res.status(200).type('application/pdf')
         .setHeader('content-disposition', `inline; filename="${card.memberNumber}.pdf"`)

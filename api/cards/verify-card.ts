@@ -1,13 +1,13 @@
-import { sql, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { CardTokenError, peekCardToken, verifyCardToken, type VerifiedCardToken } from '../../src/cards/card-token.ts';
+import { findCardByToken } from '../../src/cards/card-store.ts';
+import { peekCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
 import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import { ApiError } from '../http/errors.ts';
-import { cardPublicKeys } from './card-public-keys.ts';
+import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CardRow = z.object({ revokedAt: z.number().nullable() });
 
 export const CardVerificationAttributes = z.object({
   valid: z.boolean(),
@@ -18,39 +18,25 @@ export const CardVerificationAttributes = z.object({
 });
 export type CardVerification = z.infer<typeof CardVerificationAttributes> & { tokenId: string };
 
-function tokenError(err: unknown): unknown {
-  if (!(err instanceof CardTokenError)) return err;
-  return new ApiError(422, err.code, err.message, { parameter: 'token' });
-}
-
 /**
  * Checks a card token against the signing party's published keys, then that the card it names
  * is the member's recorded, unrevoked card.
- * @throws ApiError 422 with TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED.
+ * @throws CardTokenError TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED; ApiError TOKEN_BAD_SIGNATURE
+ *   when the party named has no key (all 422, naming the token parameter).
  */
 export async function verifyCard(pool: DatabasePool, token: string, audit: Omit<TenantContext, 'tenantId' | 'actor'>, now: Date): Promise<CardVerification> {
-  let peeked: VerifiedCardToken;
-  try {
-    peeked = peekCardToken(token);
-  } catch (err) {
-    throw tokenError(err);
-  }
+  const peeked = peekCardToken(token);
   const tenant = await findTenantBySlug(pool, peeked.tenant);
-  if (!tenant) throw new ApiError(422, 'TOKEN_BAD_SIGNATURE', 'the token names a party that does not sign cards here', { parameter: 'token' });
+  if (!tenant) throw new ApiError('TOKEN_BAD_SIGNATURE', 'the token names a party that does not sign cards here', { parameter: 'token' });
   const { keys, card } = await withTenant(pool, { ...audit, tenantId: tenant.id, actor: 'card-verifier' }, async (tx) => ({
     keys: await cardPublicKeys(tx),
     card: UUID.test(peeked.tokenId) && UUID.test(peeked.memberId)
-      ? await tx.maybeOne(sql.type(CardRow)`SELECT revoked_at AS "revokedAt" FROM id_cards WHERE token_id = ${peeked.tokenId} AND member_id = ${peeked.memberId}`)
+      ? await findCardByToken(tx, peeked.tokenId, peeked.memberId)
       : null,
   }));
   const key = keys.find((k) => k.kid === peeked.keyId) ?? keys[0];
-  if (!key) throw new ApiError(422, 'TOKEN_BAD_SIGNATURE', 'the party has no card-signing key', { parameter: 'token' });
-  let claims: VerifiedCardToken;
-  try {
-    claims = verifyCardToken(key.key, token, { now });
-  } catch (err) {
-    throw tokenError(err);
-  }
+  if (!key) throw new ApiError('TOKEN_BAD_SIGNATURE', 'the party has no card-signing key', { parameter: 'token' });
+  const claims = verifyCardToken(key.key, token, { now });
   const reason = !card ? 'CARD_UNKNOWN' : card.revokedAt !== null ? 'CARD_REVOKED' : null;
   return { tokenId: claims.tokenId, valid: reason === null, reason, memberNumber: claims.memberNumber, validUntil: claims.validUntil, party: tenant.name };
 }

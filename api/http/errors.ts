@@ -2,6 +2,8 @@ import { ServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
 import { z } from 'zod';
+import { DomainError } from '../../src/errors/domain-error.ts';
+import { httpStatusOf, type ErrorCode } from '../../src/errors/error-codes.ts';
 
 export interface ErrorObject {
   status: string;
@@ -11,48 +13,61 @@ export interface ErrorObject {
   source?: { pointer?: string; parameter?: string; header?: string };
 }
 
-/** An error the client caused or must know about; becomes one JSON:API error object. */
-export class ApiError extends Error {
+export type ErrorSource = NonNullable<ErrorObject['source']>;
+
+/**
+ * An error as the client receives it: one or more JSON:API error objects. Its status is the
+ * error table's for its code (src/errors/error-codes.ts), so a code answers one way everywhere.
+ */
+export class ApiError extends DomainError {
   override readonly name = 'ApiError';
   readonly status: number;
-  readonly code: string;
   readonly errors: ErrorObject[];
 
-  constructor(status: number, code: string, detail: string, source?: ErrorObject['source']) {
-    super(detail);
-    this.status = status;
-    this.code = code;
-    this.errors = [{ status: String(status), code, detail, ...(source ? { source } : {}) }];
+  constructor(code: ErrorCode, detail: string, source?: ErrorSource) {
+    super(code, detail);
+    this.status = httpStatusOf(code);
+    this.errors = [{ status: String(this.status), code, detail, ...(source ? { source } : {}) }];
   }
 
   static notFound(what = 'resource'): ApiError {
-    return new ApiError(404, 'NOT_FOUND', `${what} not found`);
+    return new ApiError('NOT_FOUND', `${what} not found`);
   }
 
   static forbidden(detail: string): ApiError {
-    return new ApiError(403, 'FORBIDDEN', detail);
+    return new ApiError('FORBIDDEN', detail);
+  }
+
+  /** A domain error as the client sees it, its field located in the request; none for a server fault. */
+  static fromDomain(err: DomainError, locate: (field: string) => ErrorSource | undefined = () => undefined): ApiError | undefined {
+    if (err instanceof ApiError) return err;
+    if (httpStatusOf(err.code) >= 500) return undefined;
+    return new ApiError(err.code, err.message, err.field === undefined ? undefined : locate(err.field));
   }
 }
 
-/** zod issues as JSON:API errors, each pointing at the bad field. */
+type Where = 'body' | 'query' | 'path';
+
+/** zod issues as JSON:API errors, each pointing at the bad field. A bad path parameter names nothing that exists: 404. */
 export class ValidationError extends ApiError {
-  constructor(issues: readonly z.core.$ZodIssue[], where: 'body' | 'query' | 'path') {
-    const status = { body: 422, query: 400, path: 404 }[where];
-    super(status, status === 422 ? 'VALIDATION_FAILED' : 'INVALID_PARAMETER', 'the request is invalid');
+  constructor(issues: readonly z.core.$ZodIssue[], where: Where) {
+    super(CODE_OF[where], 'the request is invalid');
     this.errors.splice(0, 1, ...issues.map((issue) => toErrorObject(issue, where)));
   }
 }
 
-function toErrorObject(issue: z.core.$ZodIssue, where: 'body' | 'query' | 'path'): ErrorObject {
+const CODE_OF = { body: 'VALIDATION_FAILED', query: 'INVALID_PARAMETER', path: 'NOT_FOUND' } as const satisfies Record<Where, ErrorCode>;
+
+function toErrorObject(issue: z.core.$ZodIssue, where: Where): ErrorObject {
   const path = issue.path.map(String);
   const field = path.join('.') || '(root)';
-  const detail = `${field}: ${issue.message}`;
-  if (where === 'body') return { status: '422', code: 'VALIDATION_FAILED', detail, source: { pointer: `/${path.join('/')}` } };
-  return { status: where === 'path' ? '404' : '400', code: 'INVALID_PARAMETER', detail, source: { parameter: field } };
+  const code = CODE_OF[where];
+  const base = { status: String(httpStatusOf(code)), code, detail: `${field}: ${issue.message}` };
+  return { ...base, source: where === 'body' ? { pointer: `/${path.join('/')}` } : { parameter: field } };
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new ApiError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  next(new ApiError('ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`));
 };
 
 /** The only place errors become responses: JSON:API errors, never a stack trace. */
@@ -79,24 +94,24 @@ function asUnavailable(err: unknown): ApiError | undefined {
   const sqlState = coded.cause?.code ?? coded.code;
   if (err instanceof ConnectionError || err instanceof BackendTerminatedError || err instanceof BackendTerminatedUnexpectedlyError
     || (typeof sqlState === 'string' && DATABASE_DOWN_SQLSTATE.test(sqlState))) {
-    return new ApiError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
+    return new ApiError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
   }
   const grpcCode = err instanceof ServiceError ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
   if (typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) {
-    return new ApiError(503, 'TEMPORAL_UNAVAILABLE', 'the workflow service is unavailable; try again shortly');
+    return new ApiError('TEMPORAL_UNAVAILABLE', 'the workflow service is unavailable; try again shortly');
   }
   return undefined;
 }
 
 function asApiError(err: unknown): ApiError | undefined {
-  if (err instanceof ApiError) return err;
+  if (err instanceof DomainError) return ApiError.fromDomain(err);
   const unavailable = asUnavailable(err);
   if (unavailable) return unavailable;
   const httpError = err as { status?: unknown; type?: unknown; expose?: unknown };
   if (typeof httpError.status !== 'number' || httpError.status < 400 || httpError.status >= 500) return undefined;
   const status = httpError.status;
-  if (status === 413) return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'the request body is too large');
-  if (httpError.type === 'entity.parse.failed') return new ApiError(400, 'MALFORMED_JSON', 'the request body is not valid JSON', { pointer: '' });
-  if (status === 415) return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/vnd.api+json or application/json');
-  return new ApiError(status, 'BAD_REQUEST', 'the request could not be read');
+  if (status === 413) return new ApiError('PAYLOAD_TOO_LARGE', 'the request body is too large');
+  if (httpError.type === 'entity.parse.failed') return new ApiError('MALFORMED_JSON', 'the request body is not valid JSON', { pointer: '' });
+  if (status === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send application/vnd.api+json or application/json');
+  return new ApiError('BAD_REQUEST', 'the request could not be read');
 }

@@ -1,19 +1,20 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import { DomainError } from '../../src/errors/domain-error.ts';
 import type { AuthContext } from '../auth/context.ts';
-import { ValidationError } from './errors.ts';
+import { ApiError, ValidationError, type ErrorSource } from './errors.ts';
 import { ErrorDocumentSchema, JSONAPI } from './jsonapi.ts';
 
 export type Access = 'public' | 'user' | 'platform';
 type AnyObject = z.ZodObject;
 
-export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
   params: z.output<P>;
   query: z.output<Q>;
   body: z.output<B>;
-  /** Present on `user` routes: who is calling, for which tenant, with which roles. */
-  auth: AuthContext | undefined;
+  /** Who is calling, for which tenant, with which roles: always there on `user` routes, never on others. */
+  auth: A extends 'user' ? AuthContext : undefined;
   req: Request;
   res: Response;
 }
@@ -24,13 +25,13 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType> {
+export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType, A extends Access = Access> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express syntax, e.g. `/api/members/:id`. */
   path: string;
   summary: string;
   tag: string;
-  access: Access;
+  access: A;
   params?: P;
   query?: Q;
   body?: B;
@@ -40,7 +41,7 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   /** Runs before any input is validated, e.g. to check a webhook's signature. */
   guard?: (req: Request) => void;
   /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */
-  handler: (input: RouteInput<P, Q, B>) => Promise<Reply | undefined>;
+  handler: (input: RouteInput<P, Q, B, A>) => Promise<Reply | undefined>;
 }
 
 export interface AccessGuards {
@@ -59,7 +60,7 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 export class RouteRegistry {
   readonly #routes: RouteSpec[] = [];
 
-  add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
+  add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access>(spec: RouteSpec<P, Q, B, A>): void {
     this.#routes.push(spec);
   }
 
@@ -69,13 +70,17 @@ export class RouteRegistry {
       const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
       router[route.method](route.path, ...guard, async (req, res) => {
         route.guard?.(req);
+        const auth = res.locals.auth as AuthContext | undefined;
+        if ((route.access === 'user') !== (auth !== undefined)) throw new Error(`${route.path}: the caller does not match the route's access`);
         const reply = await route.handler({
           params: parse(route.params, req.params, 'path'),
           query: parse(route.query, req.query, 'query'),
           body: parse(route.body, req.body, 'body'),
-          auth: res.locals.auth as AuthContext | undefined,
+          auth,
           req,
           res,
+        }).catch((err: unknown) => {
+          throw err instanceof DomainError ? (ApiError.fromDomain(err, (field) => locate(route, field)) ?? err) : err;
         });
         if (!reply) return;
         for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
@@ -93,6 +98,18 @@ export class RouteRegistry {
     }
     return paths;
   }
+}
+
+/**
+ * Where a field a domain error names sits in this route's request: a query or path
+ * parameter, an attribute of a JSON:API body, or a member of a plain JSON body.
+ */
+function locate(route: RouteSpec, field: string): ErrorSource | undefined {
+  if (route.query && field in route.query.shape) return { parameter: field };
+  if (route.params && field in route.params.shape) return { parameter: field };
+  if (!route.body) return undefined;
+  const isDocument = route.body instanceof Object && 'shape' in route.body && typeof route.body.shape === 'object' && route.body.shape !== null && 'data' in route.body.shape;
+  return { pointer: isDocument ? `/data/attributes/${field}` : `/${field}` };
 }
 
 function operation(route: RouteSpec): ZodOpenApiOperationObject {

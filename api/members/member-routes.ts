@@ -1,15 +1,15 @@
 import { isoDate, isoDateTime, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
+import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
 import { blindIndex, normalizePhone } from '../../src/members/personal-data.ts';
-import { sql } from 'slonik';
-import type { ApiDeps } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { included, memberResource, type Include } from './presenter.ts';
+import { included, MemberAttributes, memberResource, type Include } from './presenter.ts';
 
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
 const IncludeParam = z.string().regex(/^(geography|committee)(,(geography|committee))?$/, 'comma-separated: geography, committee').optional();
@@ -40,7 +40,7 @@ const SearchQuery = z.object({
 
 const canSeeContacts = (auth: AuthContext) => hasRole(auth, 'tenant_admin', 'registrar');
 
-export function memberRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'keyring'>): void {
   const inTenant = <T>(auth: AuthContext, work: Parameters<typeof withTenant<T>>[2]) =>
     withTenant(deps.pool, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, work);
 
@@ -52,13 +52,13 @@ export function memberRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     access: 'user',
     params: z.object({ id: z.uuid() }),
     query: z.object({ include: IncludeParam }).strict(),
-    responses: { 200: { description: 'the member', schema: responseDocument('members', z.object({ status: z.string() }).loose()) } },
+    responses: { 200: { description: 'the member', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query, auth }) {
-      return inTenant(auth!, async (tx) => {
+      return inTenant(auth, async (tx) => {
         const member = await findMember(tx, params.id);
         if (!member) throw ApiError.notFound('member');
-        if (!hasRole(auth!, ...STAFF) && !headsAreaOf(auth!, member.geographyPath)) throw ApiError.forbidden('not your area');
-        const keys = canSeeContacts(auth!) || headsAreaOf(auth!, member.geographyPath) ? await deps.keyring.forTenant(tx, auth!.tenantId) : undefined;
+        if (!hasRole(auth, ...STAFF) && !headsAreaOf(auth, member.geographyPath)) throw ApiError.forbidden('not your area');
+        const keys = canSeeContacts(auth) || headsAreaOf(auth, member.geographyPath) ? await deps.keyring.forTenant(tx, auth.tenantId) : undefined;
         return { status: 200, body: { data: memberResource(member, keys), included: await included(tx, [member], includes(query.include)) } };
       });
     },
@@ -73,23 +73,23 @@ export function memberRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     query: SearchQuery,
     responses: { 200: { description: 'a page of members, newest first', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
     async handler({ query, auth }) {
-      const staff = hasRole(auth!, ...STAFF);
-      if (!staff && auth!.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
+      const staff = hasRole(auth, ...STAFF);
+      if (!staff && auth.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
       const filter = query.filter ?? {};
       const size = query.page?.size ?? 25;
-      return inTenant(auth!, async (tx) => {
-        const keys = await deps.keyring.forTenant(tx, auth!.tenantId);
-        const node = filter.geography ? await tx.maybeOneFirst(sql.type(z.object({ path: z.string() }))`SELECT path::text AS path FROM geography_nodes WHERE id = ${filter.geography}`) : undefined;
-        if (filter.geography && !node) throw new ApiError(400, 'UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
+      return inTenant(auth, async (tx) => {
+        const keys = await deps.keyring.forTenant(tx, auth.tenantId);
+        const node = filter.geography ? (await findGeographyNode(tx, filter.geography))?.path : undefined;
+        if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
         const phone = filter.phone ? phoneIndex(keys, filter.phone) : undefined;
         const members = await searchMembers(tx, {
           name: filter.name, phoneBidx: phone, status: filter.status, geographyPath: node ?? undefined, committeeId: filter.committee,
           registeredFrom: filter.registeredFrom, registeredTo: filter.registeredTo,
-          withinPaths: staff ? undefined : auth!.headships.map((h) => h.geographyPath), after: query.page?.cursor, limit: size + 1,
+          withinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath), after: query.page?.cursor, limit: size + 1,
         });
         const page = members.slice(0, size);
         const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
-        return { status: 200, body: { data: page.map((m) => memberResource(m, canSeeContacts(auth!) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
+        return { status: 200, body: { data: page.map((m) => memberResource(m, canSeeContacts(auth) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
       });
     },
   });
@@ -99,7 +99,7 @@ function phoneIndex(keys: Parameters<typeof blindIndex>[0], raw: string): Buffer
   try {
     return blindIndex(keys, 'phone', normalizePhone(raw));
   } catch {
-    throw new ApiError(400, 'INVALID_PARAMETER', 'filter[phone]: not a valid phone number', { parameter: 'filter[phone]' });
+    throw new ApiError('INVALID_PARAMETER', 'filter[phone]: not a valid phone number', { parameter: 'filter[phone]' });
   }
 }
 

@@ -1,13 +1,27 @@
+import { z } from 'zod';
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
-import { committees, geographyNodes, type MemberView } from '../../src/members/member-queries.ts';
+import { MEMBER_STATUSES, PUBLIC_STATUSES, publicStatusOf } from '../../src/members/member-status.ts';
+import { committeeViews } from '../../src/committees/committees.ts';
+import { geographyNodes } from '../../src/geography/geography-queries.ts';
+import type { MemberView } from '../../src/members/member-queries.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
 import type { TenantKeys } from '../../src/tenants/keyring.ts';
 import { relation, type ResourceObject } from '../http/jsonapi.ts';
 
-/** What applicants and staff call the status: pending until active. */
-export function publicStatus(status: string): string {
-  return status === 'awaiting_approval' || status === 'awaiting_payment' ? 'pending' : status;
-}
+/** The member resource's attributes, for the OpenAPI description. */
+export const MemberAttributes = z.object({
+  status: z.enum(PUBLIC_STATUSES).describe('what the applicant is told: pending until a decision is final'),
+  statusDetail: z.enum(MEMBER_STATUSES).describe('the recorded status, as filter[status] takes it'),
+  fullNameEn: z.string(),
+  fullNameNe: z.string().nullable(),
+  gender: z.string(),
+  memberNumber: z.string().nullable(),
+  registeredAt: z.string().nullable(),
+  approvedAt: z.string().nullable(),
+  activatedAt: z.string().nullable(),
+  phone: z.string().optional().describe('tenant_admin and registrar, and heads covering the member, only'),
+  email: z.string().nullable().optional().describe('as phone'),
+});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -20,8 +34,8 @@ export function memberResource(member: MemberView, keys?: TenantKeys): ResourceO
     type: 'members',
     id: member.id,
     attributes: {
-      status: publicStatus(member.status),
-      lifecycleStatus: member.status,
+      status: publicStatusOf(member.status),
+      statusDetail: member.status,
       fullNameEn: member.fullNameEn,
       fullNameNe: member.fullNameNe,
       gender: member.gender,
@@ -53,7 +67,7 @@ export async function included(tx: TenantTransaction, members: readonly MemberVi
   }
   if (include.includes('committee')) {
     const ids = [...new Set(members.flatMap((m) => (m.committeeId ? [m.committeeId] : [])))];
-    for (const committee of await committees(tx, ids)) {
+    for (const committee of await committeeViews(tx, ids)) {
       out.push({ type: 'committees', id: committee.id, attributes: { name: committee.name }, relationships: { geography: relation('geography-nodes', committee.geographyId) } });
     }
   }

@@ -5,17 +5,14 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
-import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
-import { MemberRuleError } from '../../src/members/member-aggregate.ts';
-import type { ApiDeps } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { memberResource } from './presenter.ts';
+import { MemberAttributes, memberResource } from './presenter.ts';
 
 const Slug = z.object({ slug });
-const MemberAttributes = z.object({ status: z.string(), fullNameEn: z.string(), memberNumber: z.string().nullable() }).loose();
 
 /** Anonymous applicants: name the party by its slug in the path. */
 export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void {
@@ -30,18 +27,11 @@ export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void
     responses: { 201: { description: 'the member, pending, with a private status link', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, body, req }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      try {
-        const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, body.data.attributes, { ip: req.ip, userAgent: req.get('user-agent') });
-        const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, registered.memberId));
-        if (!member) throw new Error(`member ${registered.memberId} missing after registration`);
-        const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${member.id}?token=${registered.statusToken}`;
-        return { status: 201, headers: { location: statusLink }, body: { data: { ...memberResource(member), links: { status: statusLink } } } };
-      } catch (err) {
-        if (err instanceof DuplicatePhoneError) throw new ApiError(409, 'DUPLICATE_PHONE', 'a member of this party already has this phone number', { pointer: '/data/attributes/phone' });
-        if (err instanceof UnknownWardError) throw new ApiError(422, 'UNKNOWN_WARD', 'no such active ward', { pointer: '/data/attributes/wardId' });
-        if (err instanceof MemberRuleError) throw new ApiError(422, err.code, err.message);
-        throw err;
-      }
+      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, body.data.attributes, { ip: req.ip, userAgent: req.get('user-agent') });
+      const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, registered.memberId));
+      if (!member) throw new Error(`member ${registered.memberId} missing after registration`);
+      const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${member.id}?token=${registered.statusToken}`;
+      return { status: 201, headers: { location: statusLink }, body: { data: { ...memberResource(member), links: { status: statusLink } } } };
     },
   });
 

@@ -1,11 +1,11 @@
-import type { ApiDeps } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { decisionRoutes } from './decision-routes.ts';
+import { approvalRoutes } from './approval-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   memberRoutes(registry, deps);
-  decisionRoutes(registry, deps);
+  approvalRoutes(registry, deps);
 }

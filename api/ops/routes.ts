@@ -1,8 +1,8 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import { MemberId, MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
-import type { MemberStageName } from '../../workflows/members/messages.ts';
-import type { ApiDeps } from '../app.ts';
+import type { MemberStageName } from '../../src/members/lifecycle-contract.ts';
+import type { ApiDeps } from '../deps.ts';
 import { hasRole } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import type { RouteRegistry } from '../http/route.ts';
@@ -53,7 +53,7 @@ export function opsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     query: StuckQuery,
     responses: { 200: { description: 'from Temporal visibility, which lags the workflows by a moment', schema: StuckList } },
     async handler({ query, auth }) {
-      const user = auth!;
+      const user = auth;
       if (!hasRole(user, 'ops', 'tenant_admin')) throw ApiError.forbidden('stuck lifecycles are for ops or tenant_admin');
       const enteredBefore = new Date(deps.clock().getTime() - query.olderThanMinutes * 60_000).toISOString();
       // Every value is validated (the tenant id is a UUID, the stage one of STAGES), so quoting is safe.

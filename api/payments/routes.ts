@@ -1,13 +1,13 @@
 import { isoDateTime, slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
-import type { ApiDeps } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import { hasRole } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { PaymentDocument, paymentDocument } from './payment-resource.ts';
-import { recordPayment, type PointerBase } from './record-payment.ts';
+import { PaymentDocument, paymentDocument } from './payment-document.ts';
+import { recordPayment } from './record-payment.ts';
 import { rawBodyOf, signatureIsValid } from './webhook-signature.ts';
 
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -27,13 +27,16 @@ const WebhookParams = z.object({
   provider: z.string().regex(/^[a-z0-9_-]{1,40}$/).refine((p) => p !== 'manual', 'manual is reserved for payments entered by a treasurer'),
 });
 
+/** Where the payment's fields sit in the request body, for error pointers. */
+type PointerBase = '/data/attributes' | '';
+
 function paidAtOrThrow(paidAt: string, now: Date, pointerBase: PointerBase): string {
   const at = new Date(paidAt);
-  if (at.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new ApiError(422, 'VALIDATION_FAILED', 'paidAt: is in the future', { pointer: `${pointerBase}/paidAt` });
+  if (at.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new ApiError('VALIDATION_FAILED', 'paidAt: is in the future', { pointer: `${pointerBase}/paidAt` });
   return at.toISOString();
 }
 
-export function paymentRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function paymentRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'clock' | 'paymentWebhookSecret'>): void {
   registry.add({
     method: 'post',
     path: '/api/members/:id/payments',
@@ -47,12 +50,12 @@ export function paymentRoutes(registry: RouteRegistry, deps: ApiDeps): void {
       200: { description: 'a payment with this reference was already recorded', schema: PaymentDocument },
     },
     async handler({ params, body, auth, req }) {
-      const user = auth!;
+      const user = auth;
       if (!hasRole(user, 'treasurer', 'tenant_admin')) throw ApiError.forbidden('recording a payment needs the treasurer or tenant_admin role');
       const { paidAt, ...attributes } = body.data.attributes;
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
       const claim = { ...attributes, memberId: params.id, provider: 'manual', paidAt: paidAtOrThrow(paidAt, deps.clock(), '/data/attributes') };
-      const { payment, existed } = await recordPayment(deps, context, claim, '/data/attributes');
+      const { payment, existed } = await recordPayment(deps, context, claim);
       return { status: existed ? 200 : 201, body: paymentDocument(payment) };
     },
   });
@@ -70,14 +73,14 @@ export function paymentRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     // The signature is checked before the body is even validated: an unsigned request learns nothing.
     guard(req) {
       if (!signatureIsValid(deps.paymentWebhookSecret, rawBodyOf(req), req.get('x-signature'))) {
-        throw new ApiError(401, 'BAD_SIGNATURE', 'X-Signature must be sha256=<hex HMAC-SHA256 of the raw body>', { header: 'X-Signature' });
+        throw new ApiError('BAD_SIGNATURE', 'X-Signature must be sha256=<hex HMAC-SHA256 of the raw body>', { header: 'X-Signature' });
       }
     },
     async handler({ params, body, req }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
       const context = { tenantId: tenant.id, actor: `payment:${params.provider}`, ip: req.ip, userAgent: req.get('user-agent') };
       const claim = { ...body, provider: params.provider, paidAt: paidAtOrThrow(body.paidAt, deps.clock(), '') };
-      const { payment } = await recordPayment(deps, context, claim, '');
+      const { payment } = await recordPayment(deps, context, claim);
       return { status: 200, body: paymentDocument(payment) };
     },
   });

@@ -1,21 +1,19 @@
-import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTenant, NewTenantSchema, SlugTakenError, TenantSchema } from '../../src/tenants/tenants.ts';
-import type { ApiDeps } from '../app.ts';
-import { ApiError } from '../http/errors.ts';
+import { createTenant, listTenants, NewTenantSchema, TenantSchema, TenantSummarySchema } from '../../src/tenants/tenants.ts';
+import type { ApiDeps } from '../deps.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
 const CreateTenant = requestDocument('tenants', NewTenantSchema);
 const TenantAttributes = TenantSchema.omit({ id: true });
 const TenantDocument = responseDocument('tenants', TenantAttributes);
-const TenantSummary = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+const TenantSummary = TenantSummarySchema;
 const TenantList = z.object({
   data: z.array(z.object({ type: z.literal('tenants'), id: z.string(), attributes: TenantSummary.omit({ id: true }) })),
 });
 
 /** The platform operator's routes (PLATFORM_ADMIN_KEY): parties are created here, not by their own users. */
-export function platformRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function platformRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'keyring'>): void {
   registry.add({
     method: 'post',
     path: '/api/platform/tenants',
@@ -29,12 +27,7 @@ export function platformRoutes(registry: RouteRegistry, deps: ApiDeps): void {
       422: { description: 'a field is invalid; source.pointer names it' },
     },
     async handler({ body }) {
-      const tenant = await createTenant(deps.pool, deps.keyring, body.data.attributes, 'platform-admin').catch((err: unknown) => {
-        if (err instanceof SlugTakenError) {
-          throw new ApiError(409, 'SLUG_TAKEN', 'a party with this slug already exists', { pointer: '/data/attributes/slug' });
-        }
-        throw err;
-      });
+      const tenant = await createTenant(deps.pool, deps.keyring, body.data.attributes, 'platform-admin');
       const { id, ...attributes } = tenant;
       return { status: 201, body: { data: { type: 'tenants', id, attributes } } };
     },
@@ -48,7 +41,7 @@ export function platformRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     access: 'platform',
     responses: { 200: { description: 'every party, ordered by slug', schema: TenantList } },
     async handler() {
-      const rows = await deps.pool.any(sql.type(TenantSummary)`SELECT id, slug, name FROM tenants ORDER BY slug`);
+      const rows = await listTenants(deps.pool);
       return { status: 200, body: { data: rows.map(({ id, ...attributes }) => ({ type: 'tenants', id, attributes })) } };
     },
   });

@@ -1,15 +1,14 @@
-import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import type { MemberStatus } from '../../src/members/member-aggregate.ts';
-import { MEMBER_STATUSES, readStatistics } from '../../src/statistics/member-statistics.ts';
-import type { ApiDeps } from '../app.ts';
+import { findGeographyNode } from '../../src/geography/geography-queries.ts';
+import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
+import { readStatistics } from '../../src/statistics/member-statistics.ts';
+import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
-const Node = z.object({ id: z.string(), path: z.string(), type: z.string(), nameEn: z.string() });
 const Counts = z.object(Object.fromEntries(MEMBER_STATUSES.map((s) => [s, z.number().int()])) as Record<MemberStatus, z.ZodNumber>);
 const GeographyStatistics = responseDocument('geography-statistics', z.object({
   path: z.string(),
@@ -19,7 +18,7 @@ const GeographyStatistics = responseDocument('geography-statistics', z.object({
   byStatus: Counts.describe('members per status over the whole subtree; every status is listed, zeros included'),
 }));
 
-export function statisticsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>): void {
   registry.add({
     method: 'get',
     path: '/api/statistics/geography/:nodeId',
@@ -29,10 +28,10 @@ export function statisticsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
     params: z.object({ nodeId: z.guid() }),
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
     async handler({ params, auth, req }) {
-      const user = auth!;
+      const user = auth;
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
       const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
-        const found = await tx.maybeOne(sql.type(Node)`SELECT id, path::text AS path, type::text AS type, name_en AS "nameEn" FROM geography_nodes WHERE id = ${params.nodeId}`);
+        const found = await findGeographyNode(tx, params.nodeId);
         if (!found) throw ApiError.notFound('geography node');
         if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {
           throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');

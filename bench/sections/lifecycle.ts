@@ -5,7 +5,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { MemberId, MemberStage, StageEnteredAt, TenantId } from '../../src/temporal/search-attributes.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import type { LifecycleHarness } from '../../test/support/lifecycle-harness.ts';
 import * as noopActivities from '../noop/activities.ts';
 import { approveUpdate, paymentReceivedUpdate, registerUpdate, statusQuery } from '../noop/workflows.ts';

@@ -4,10 +4,15 @@ import pg from 'pg';
 import { childEnvironment } from '../config.ts';
 import { markSearchOperatorsLeakproof } from '../db/bootstrap.ts';
 import type { PgClientTools } from './pg-client-tools.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /** A database dump or restore that cannot go ahead, with what to do about it. */
-export class PgDumpError extends Error {
+export class PgDumpError extends DomainError {
   override readonly name = 'PgDumpError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('PG_DUMP_FAILED', message, options);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /**
  * A tenant snapshot is JSON lines: a header, then one line per row as `{"t":<table>,"r":<row>}`
@@ -32,8 +33,12 @@ export const SnapshotManifestSchema = z.object({
 });
 export type SnapshotManifest = z.infer<typeof SnapshotManifestSchema>;
 
-export class SnapshotFormatError extends Error {
+export class SnapshotFormatError extends DomainError {
   override readonly name = 'SnapshotFormatError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('SNAPSHOT_INVALID', message, options);
+  }
 }
 
 const ROW_LINE = /^\{"t":"([a-z_][a-z0-9_]*)","r":(\{.*\})\}$/;

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /** How a table's rows belong to a snapshot of one tenant. */
 export type TableScope = 'tenant-row' | 'tenant' | 'shared';
@@ -23,8 +24,12 @@ const SCHEMA_TABLES = new Set(['schema_migrations']);
 /** Parents before children where a table refers to itself (a node's parent has a shorter path). */
 const ORDER_OVERRIDES: Record<string, string[]> = { geography_nodes: ['path', 'id'] };
 
-export class UncoveredTableError extends Error {
+export class UncoveredTableError extends DomainError {
   override readonly name = 'UncoveredTableError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('TABLE_NOT_COVERED', message, options);
+  }
 }
 
 const ColumnRow = z.object({ table: z.string(), column: z.string(), generated: z.boolean(), identity: z.boolean(), pk: z.number().nullable() });

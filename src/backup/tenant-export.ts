@@ -5,9 +5,14 @@ import { z } from 'zod';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, rowLine, TableChecksums, type SnapshotHeader, type SnapshotManifest, type TableSum } from './snapshot-format.ts';
 import { appliedMigrations, enterSnapshotTenant, pinOutputSettings, readMemberNumberSequence, readTableRows } from './snapshot-reader.ts';
 import { readCatalog, type CatalogTable } from './table-catalog.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
-export class TenantNotFoundError extends Error {
+export class TenantNotFoundError extends DomainError {
   override readonly name = 'TenantNotFoundError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('TENANT_NOT_FOUND', message, options);
+  }
 }
 
 export interface ExportResult {

@@ -5,10 +5,15 @@ import { differingTables, SnapshotFormatError, type SnapshotHeader, type Snapsho
 import { appliedMigrations, enterSnapshotTenant, pinOutputSettings } from './snapshot-reader.ts';
 import { readCatalog, type CatalogTable } from './table-catalog.ts';
 import { tableChecksums } from './tenant-export.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /** The target cannot take this snapshot as it is (another schema version, or the tenant is there already). */
-export class RestoreRefusedError extends Error {
+export class RestoreRefusedError extends DomainError {
   override readonly name = 'RestoreRefusedError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('RESTORE_REFUSED', message, options);
+  }
 }
 
 export interface ImportResult {

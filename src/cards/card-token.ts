@@ -2,6 +2,7 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalBase64urlBytes } from '../crypto/base64url.ts';
 import { assertEd25519, cardKeyId } from './card-keys.ts';
+import { DomainError } from '../errors/domain-error.ts';
 
 export const CARD_TOKEN_VERSION = 1;
 const MAX_TOKEN_CHARS = 1024;
@@ -38,15 +39,14 @@ export interface VerifiedCardToken extends CardClaims {
 
 export type CardTokenErrorCode = 'TOKEN_MALFORMED' | 'TOKEN_BAD_SIGNATURE' | 'TOKEN_EXPIRED';
 
-export class CardTokenError extends Error {
+export class CardTokenError extends DomainError {
   override readonly name = 'CardTokenError';
-  readonly code: CardTokenErrorCode;
+  declare readonly code: CardTokenErrorCode;
   /** Set on TOKEN_EXPIRED only: the token was genuine, just past its date. */
   readonly claims: VerifiedCardToken | undefined;
 
   constructor(code: CardTokenErrorCode, message: string, claims?: VerifiedCardToken) {
-    super(message);
-    this.code = code;
+    super(code, message, { field: 'token' });
     this.claims = claims;
   }
 }

@@ -1,3 +1,5 @@
+import { DomainError } from '../errors/domain-error.ts';
+
 export type CommitteeErrorCode =
   | 'GEOGRAPHY_NOT_FOUND'
   | 'COMMITTEE_EXISTS'
@@ -9,17 +11,15 @@ export type CommitteeErrorCode =
   | 'TERM_OVERLAP';
 
 /** A committee rule the request breaks; `code` is stable, `field` names the input field at fault. */
-export class CommitteeError extends Error {
+export class CommitteeError extends DomainError {
   override readonly name = 'CommitteeError';
-  readonly code: CommitteeErrorCode;
-  readonly field: string;
+  declare readonly code: CommitteeErrorCode;
+  declare readonly field: string;
   /** The message without the field name, for callers that name the field their own way. */
   readonly detail: string;
 
   constructor(code: CommitteeErrorCode, field: string, detail: string) {
-    super(`${field}: ${detail}`);
-    this.code = code;
-    this.field = field;
+    super(code, `${field}: ${detail}`, { field });
     this.detail = detail;
   }
 }

@@ -102,3 +102,13 @@ export async function endCommitteeRole(tx: TenantTransaction, tenantId: string, 
   if (!exists) throw new CommitteeError('ROLE_NOT_FOUND', 'committeeRoleId', `no committee role ${e.committeeRoleId}`);
   throw new CommitteeError('ROLE_NOT_OPEN', 'committeeRoleId', 'the role has already ended, or validTo is not after its start');
 }
+
+const HeadContact = z.object({ email: z.string(), name: z.string() });
+
+/** The committee's heads today, with the address to tell them of an application waiting for them. */
+export async function currentHeads(tx: TenantTransaction, committeeId: string): Promise<readonly z.infer<typeof HeadContact>[]> {
+  return tx.any(sql.type(HeadContact)`
+    SELECT u.email, u.display_name AS name FROM committee_roles r JOIN users u ON u.id = r.user_id
+    WHERE r.committee_id = ${committeeId} AND r.role = 'head' AND r.valid_from <= now()
+      AND (r.valid_to IS NULL OR r.valid_to > now()) AND u.is_active`);
+}

@@ -75,3 +75,12 @@ export async function parentCommittee(tx: TenantTransaction, committeeId: string
   if (row.id === null || row.name === null || row.geographyId === null || row.geographyCode === null) return null;
   return { id: row.id, name: row.name, geographyId: row.geographyId, geographyCode: row.geographyCode };
 }
+
+const CommitteeViewSchema = z.object({ id: z.string(), name: z.string(), geographyId: z.string() });
+
+/** The tenant's committees with these ids, as API resources show them. */
+export async function committeeViews(tx: TenantTransaction, ids: string[]): Promise<readonly z.infer<typeof CommitteeViewSchema>[]> {
+  if (ids.length === 0) return [];
+  return tx.any(sql.type(CommitteeViewSchema)`
+    SELECT id, name, geography_id AS "geographyId" FROM committees WHERE id = ANY(${sql.array(ids, 'uuid')})`);
+}

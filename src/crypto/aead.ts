@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { DomainError } from '../errors/domain-error.ts';
 
 const VERSION = 1;
 const IV_BYTES = 12;
@@ -6,8 +7,12 @@ const TAG_BYTES = 16;
 const KEY_ID_BYTES = 16;
 const HEADER_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 
-export class DecryptionError extends Error {
+export class DecryptionError extends DomainError {
   override readonly name = 'DecryptionError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DECRYPTION_FAILED', message, options);
+  }
 }
 
 function uuidToBytes(uuid: string): Buffer {

@@ -3,13 +3,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '../paths.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
 // An arbitrary constant: every process that migrates this database takes the same lock.
 const MIGRATION_LOCK_KEY = 7_340_219_001;
 
-export class MigrationChecksumError extends Error {
+export class MigrationChecksumError extends DomainError {
   override readonly name = 'MigrationChecksumError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('MIGRATION_CHANGED', message, options);
+  }
 }
 
 export interface MigrationResult {

@@ -1,4 +1,4 @@
-import { createPool, SchemaValidationError, type DatabasePool, type Interceptor, type QueryResultRow } from 'slonik';
+import { createPool, SchemaValidationError, sql, type DatabasePool, type Interceptor, type QueryResultRow } from 'slonik';
 
 export type { DatabasePool };
 
@@ -35,4 +35,9 @@ export async function createDatabasePool(url: string, options: PoolOptions = {})
   // caused it. Without a listener the emit itself would throw and mask the real error.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/** One round trip: the database answers. */
+export async function pingDatabase(pool: DatabasePool): Promise<void> {
+  await pool.oneFirst(sql.unsafe`SELECT 1`);
 }

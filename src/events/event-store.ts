@@ -1,6 +1,7 @@
 import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { DomainError } from '../errors/domain-error.ts';
 
 export interface NewEvent {
   type: string;
@@ -26,15 +27,15 @@ export interface AppendRequest {
   idempotencyKey?: string | undefined;
 }
 
-export class VersionConflictError extends Error {
+/** A race on an aggregate's stream: retryable, the retry re-reads the stream. */
+export class VersionConflictError extends DomainError {
   override readonly name = 'VersionConflictError';
-  readonly code = 'EVENT_VERSION_CONFLICT';
   readonly aggregateId: string;
   readonly expectedVersion: number;
   readonly actualVersion: number;
 
   constructor(aggregateId: string, expectedVersion: number, actualVersion: number) {
-    super(`stream ${aggregateId} is at version ${actualVersion}, not ${expectedVersion}`);
+    super('EVENT_VERSION_CONFLICT', `stream ${aggregateId} is at version ${actualVersion}, not ${expectedVersion}`);
     this.aggregateId = aggregateId;
     this.expectedVersion = expectedVersion;
     this.actualVersion = actualVersion;

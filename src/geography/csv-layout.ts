@@ -9,6 +9,7 @@ import {
   nodeIssues,
   type GeographyNode,
 } from './node.ts';
+import { DomainError } from '../errors/domain-error.ts';
 
 export const CSV_COLUMNS = [
   'code', 'parent_code', 'type', 'category', 'name_en', 'name_ne', 'ward_number', 'valid_from', 'valid_to', 'is_active',
@@ -43,15 +44,14 @@ export interface CsvIssue {
 }
 
 /** Thrown when any row of a CSV is bad; lists every bad field by line. */
-export class GeographyCsvError extends Error {
+export class GeographyCsvError extends DomainError {
   override readonly name = 'GeographyCsvError';
-  readonly code = 'GEOGRAPHY_CSV_INVALID';
   readonly issues: CsvIssue[];
 
   constructor(issues: CsvIssue[]) {
     const shown = issues.slice(0, 50).map((i) => `  line ${i.line}, field ${i.field}: ${i.message}`);
     const more = issues.length > 50 ? [`  … and ${issues.length - 50} more`] : [];
-    super(`invalid geography CSV:\n${[...shown, ...more].join('\n')}`);
+    super('GEOGRAPHY_CSV_INVALID', `invalid geography CSV:\n${[...shown, ...more].join('\n')}`);
     this.issues = issues;
   }
 }

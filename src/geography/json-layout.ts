@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VALID_FROM, type GeographyNode, type LocalLevelCategory } from './node.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 const id = z.number().int().positive();
 const wardCount = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().positive());
@@ -19,9 +20,12 @@ const CATEGORY_BY_SHORT_CODE: Record<string, LocalLevelCategory> = {
   RM: 'rural_municipality',
 };
 
-export class GeographyLayoutError extends Error {
+export class GeographyLayoutError extends DomainError {
   override readonly name = 'GeographyLayoutError';
-  readonly code = 'GEOGRAPHY_LAYOUT_INVALID';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('GEOGRAPHY_LAYOUT_INVALID', message, options);
+  }
 }
 
 async function readList<T extends z.ZodType>(dir: string, file: string, schema: T): Promise<z.infer<T>[]> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DomainError } from '../errors/domain-error.ts';
 
 export const GEOGRAPHY_TYPES = ['province', 'district', 'local_level', 'ward'] as const;
 export type GeographyType = (typeof GEOGRAPHY_TYPES)[number];
@@ -56,15 +57,14 @@ export function nodeIssues(node: GeographyNode): NodeIssue[] {
 }
 
 /** Thrown when a batch cannot be imported as a whole; nothing is written. */
-export class GeographyImportError extends Error {
+export class GeographyImportError extends DomainError {
   override readonly name = 'GeographyImportError';
-  readonly code = 'GEOGRAPHY_IMPORT_INVALID';
   readonly problems: string[];
 
   constructor(problems: string[]) {
     const shown = problems.slice(0, 20).join('\n  ');
     const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
-    super(`geography import rejected:\n  ${shown}${more}`);
+    super('GEOGRAPHY_IMPORT_INVALID', `geography import rejected:\n  ${shown}${more}`);
     this.problems = problems;
   }
 }

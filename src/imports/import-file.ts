@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { z } from 'zod';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 export interface ImportRecord {
   /** The file line the record ends on (the header is line 1). */
@@ -17,9 +18,12 @@ export interface ImportFile {
 }
 
 /** The file is not CSV at all (bad quoting, or empty): nothing of it can be imported. */
-export class ImportFileError extends Error {
+export class ImportFileError extends DomainError {
   override readonly name = 'ImportFileError';
-  readonly code = 'IMPORT_FILE_UNREADABLE';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('IMPORT_FILE_UNREADABLE', message, options);
+  }
 }
 
 const Parsed = z.object({ record: z.array(z.string()), info: z.object({ lines: z.number() }) });

@@ -1,6 +1,8 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { DomainError } from '../errors/domain-error.ts';
+import type { ErrorCode } from '../errors/error-codes.ts';
 
 export const IMPORT_STATUSES = ['running', 'failed', 'completed', 'rolling_back', 'rolled_back'] as const;
 
@@ -20,13 +22,11 @@ export const MemberImportSchema = z.object({
 export type MemberImport = z.infer<typeof MemberImportSchema>;
 
 /** A member import cannot go ahead as asked; the message says why and what to do. */
-export class MemberImportError extends Error {
+export class MemberImportError extends DomainError {
   override readonly name = 'MemberImportError';
-  readonly code: string;
 
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
+  constructor(code: Extract<ErrorCode, `IMPORT_${string}`>, message: string) {
+    super(code, message);
   }
 }
 

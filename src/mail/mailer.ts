@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { NodemailerError } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
+import { DomainError } from '../errors/domain-error.ts';
 
 export interface MailAttachment {
   filename: string;
@@ -54,16 +55,13 @@ export type MailDeliveryErrorCode = 'MAIL_REJECTED' | 'MAIL_NOT_DELIVERED';
  * (5xx other than 503). `MAIL_NOT_DELIVERED` (retryable): everything else, including a
  * server that is down, slow, answers 4xx, or refuses our credentials.
  */
-export class MailDeliveryError extends Error {
+export class MailDeliveryError extends DomainError {
   override readonly name = 'MailDeliveryError';
-  readonly code: MailDeliveryErrorCode;
-  readonly retryable: boolean;
+  declare readonly code: MailDeliveryErrorCode;
   readonly responseCode: number | undefined;
 
   constructor(message: string, retryable: boolean, responseCode: number | undefined, cause: unknown) {
-    super(message, { cause });
-    this.retryable = retryable;
-    this.code = retryable ? 'MAIL_NOT_DELIVERED' : 'MAIL_REJECTED';
+    super(retryable ? 'MAIL_NOT_DELIVERED' : 'MAIL_REJECTED', message, { cause });
     this.responseCode = responseCode;
   }
 }

@@ -1,16 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
-import * as m from '../../workflows/members/messages.ts';
-import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 import { withTenant } from '../db/tenant-context.ts';
+import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
+import type { ErrorCode } from '../errors/error-codes.ts';
+import { fromFailure } from '../errors/temporal-failure.ts';
 import { MemberStage, MemberId, StageEnteredAt, TenantId } from '../temporal/search-attributes.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../temporal/task-queue.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { MemberRuleError } from './member-aggregate.ts';
 import { DuplicatePhoneError, findMemberIdByPhone, UnknownWardError } from './member-repository.ts';
+import * as m from './lifecycle-contract.ts';
 import { sealApplication } from './sealed-application.ts';
 
 export interface Registered {
@@ -21,19 +23,22 @@ export interface Registered {
   stage: m.MemberStageName;
 }
 
+/** The member error a lifecycle's refusal stands for, by its code. */
+function memberError(code: ErrorCode, message: string, options: DomainErrorOptions): DomainError {
+  if (code === 'DUPLICATE_PHONE') return new DuplicatePhoneError(message, options);
+  if (code === 'UNKNOWN_WARD') return new UnknownWardError(message, options);
+  return new MemberRuleError(code, message, options);
+}
+
 /** Turns a workflow's business refusal back into the domain error it stands for. */
 export function domainErrorOf(err: unknown): unknown {
-  const failure = err instanceof WorkflowUpdateFailedError ? err.cause : err;
-  if (!(failure instanceof ApplicationFailure) || !failure.type) return err;
-  if (failure.type === 'DUPLICATE_PHONE') return new DuplicatePhoneError(failure.message);
-  if (failure.type === 'UNKNOWN_WARD') return new UnknownWardError(failure.message);
-  return new MemberRuleError(failure.type, failure.message);
+  return fromFailure(err, memberError);
 }
 
 /**
  * Starts the applicant's lifecycle and answers once the application is durably recorded
  * (Update-with-Start). Personal fields are sealed before they leave this process.
- * @throws DuplicatePhoneError, UnknownWardError
+ * @throws DuplicatePhoneError, UnknownWardError, MemberRuleError (REGISTRATION_FAILED, INVALID_DATA)
  */
 export async function registerApplicant(
   deps: { client: Client; pool: DatabasePool; keyring: Keyring },
@@ -49,7 +54,7 @@ export async function registerApplicant(
     return sealApplication(keys, memberId, application, statusToken);
   });
   const workflowId = m.memberWorkflowId(tenantId, memberId);
-  const start = new WithStartWorkflowOperation<typeof memberLifecycle>('memberLifecycle', {
+  const start = new WithStartWorkflowOperation<m.MemberLifecycleWorkflow>(m.MEMBER_LIFECYCLE_WORKFLOW, {
     workflowId,
     taskQueue: MEMBERSHIP_TASK_QUEUE,
     args: [{ tenantId, memberId }],
@@ -69,7 +74,7 @@ export async function registerApplicant(
   }
 }
 
-/** Sends a lifecycle message as an Update and maps a refusal to MemberRuleError. */
+/** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */
 export async function sendLifecycleUpdate<Args extends [unknown, ...unknown[]]>(
   client: Client,
   workflowId: string,

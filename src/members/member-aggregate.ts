@@ -1,20 +1,21 @@
+import { DomainError } from '../errors/domain-error.ts';
+import * as rules from './admission-rules.ts';
+import type { AdmissionPosition, Refusal } from './admission-rules.ts';
 import type { MemberEvent } from './events.ts';
+import type { MemberStatus } from './member-status.ts';
 
-export type MemberStatus = 'awaiting_approval' | 'rejected' | 'awaiting_payment' | 'expired' | 'withdrawn' | 'active' | 'lapsed';
+export type { MemberStatus } from './member-status.ts';
 
-export interface MemberState {
+/** The member as its events leave it; also the position the admission rules judge. */
+export interface MemberState extends AdmissionPosition {
   status: MemberStatus | 'new';
   version: number;
-  invoiceId: string | null;
-  invoiceAmountMinor: number | null;
-  invoiceCurrency: string | null;
-  paid: boolean;
   memberNumber: string | null;
   cardIssued: boolean;
 }
 
 export const initialMemberState: MemberState = {
-  status: 'new', version: 0, invoiceId: null, invoiceAmountMinor: null, invoiceCurrency: null, paid: false, memberNumber: null, cardIssued: false,
+  status: 'new', version: 0, decided: false, approved: false, paid: false, invoice: null, memberNumber: null, cardIssued: false,
 };
 
 export type MemberCommand =
@@ -31,18 +32,13 @@ export type MemberCommand =
   | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
-export class MemberRuleError extends Error {
+export class MemberRuleError extends DomainError {
   override readonly name = 'MemberRuleError';
-  readonly code: string;
-
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
-function requireStatus(state: MemberState, allowed: readonly MemberState['status'][], code: string): void {
-  if (!allowed.includes(state.status)) throw new MemberRuleError(code, `member is ${state.status}, not ${allowed.join(' or ')}`);
+/** @throws MemberRuleError with the refusal's code and field. */
+function check(refusal: Refusal | null): void {
+  if (refusal) throw new MemberRuleError(refusal.code, refusal.message, { field: refusal.field });
 }
 
 /**
@@ -52,61 +48,48 @@ function requireStatus(state: MemberState, allowed: readonly MemberState['status
 export function decide(command: MemberCommand, state: MemberState): MemberEvent[] {
   switch (command.type) {
     case 'Register':
-      requireStatus(state, ['new'], 'MEMBER_ALREADY_REGISTERED');
+      check(rules.registrationRefusal(state));
       return [{ type: 'MemberRegistered', payload: { wardId: command.wardId, committeeId: command.committeeId, geographyPath: command.geographyPath } }];
     case 'RemindCommittee':
-      requireStatus(state, ['awaiting_approval'], 'MEMBER_NOT_AWAITING_APPROVAL');
+      check(rules.awaitingApprovalRefusal(state));
       return [{ type: 'ApprovalReminderSent', payload: { committeeId: command.committeeId } }];
     case 'Escalate':
-      requireStatus(state, ['awaiting_approval'], 'MEMBER_NOT_AWAITING_APPROVAL');
+      check(rules.awaitingApprovalRefusal(state));
       return [{ type: 'ApprovalEscalated', payload: { fromCommitteeId: command.fromCommitteeId, toCommitteeId: command.toCommitteeId } }];
     case 'Approve':
-      requireStatus(state, ['awaiting_approval'], 'MEMBER_NOT_AWAITING_APPROVAL');
+      check(rules.decisionRefusal(state));
       return [{ type: 'MemberApproved', payload: { by: command.by, note: command.note } }];
     case 'Reject':
-      requireStatus(state, ['awaiting_approval'], 'MEMBER_NOT_AWAITING_APPROVAL');
+      check(rules.decisionRefusal(state));
       return [{ type: 'MemberRejected', payload: { by: command.by, reason: command.reason } }];
     case 'IssueInvoice':
-      requireStatus(state, ['awaiting_approval'], 'MEMBER_NOT_APPROVED');
+      check(rules.invoiceRefusal(state));
       return [{ type: 'InvoiceIssued', payload: { invoiceId: command.invoiceId, amountMinor: command.amountMinor, currency: command.currency, dueAt: command.dueAt } }];
-    case 'RecordPayment':
-      return decidePayment(command, state);
-    case 'Expire':
-      requireStatus(state, ['awaiting_payment'], 'MEMBER_NOT_AWAITING_PAYMENT');
-      if (state.paid) throw new MemberRuleError('INVOICE_ALREADY_PAID', 'the invoice is already paid');
-      return [
-        { type: 'InvoiceVoided', payload: { invoiceId: state.invoiceId ?? '', reason: 'expired' } },
-        { type: 'MemberLapsed', payload: { invoiceId: state.invoiceId ?? '' } },
-      ];
+    case 'RecordPayment': {
+      check(rules.paymentRefusal(state, { invoiceId: command.invoiceId, amount: command.amountMinor, currency: command.currency }));
+      const { type: _type, ...payload } = command;
+      return [{ type: 'PaymentReceived', payload }];
+    }
+    case 'Expire': {
+      check(rules.expiryRefusal(state));
+      const invoiceId = state.invoice?.invoiceId ?? '';
+      return [{ type: 'InvoiceVoided', payload: { invoiceId, reason: 'expired' } }, { type: 'MemberLapsed', payload: { invoiceId } }];
+    }
     case 'Withdraw':
-      requireStatus(state, ['awaiting_approval', 'awaiting_payment'], 'MEMBER_CANNOT_WITHDRAW');
-      if (state.paid) throw new MemberRuleError('MEMBER_CANNOT_WITHDRAW', 'the invoice is already paid');
+      check(rules.withdrawalRefusal(state));
       return [
-        ...(state.invoiceId ? [{ type: 'InvoiceVoided' as const, payload: { invoiceId: state.invoiceId, reason: 'withdrawn' as const } }] : []),
+        ...(state.invoice ? [{ type: 'InvoiceVoided' as const, payload: { invoiceId: state.invoice.invoiceId, reason: 'withdrawn' as const } }] : []),
         { type: 'MemberWithdrawn', payload: { reason: command.reason } },
       ];
     case 'Activate':
-      requireStatus(state, ['awaiting_payment'], 'MEMBER_NOT_PAID');
-      if (!state.paid) throw new MemberRuleError('MEMBER_NOT_PAID', 'the invoice is not paid');
+      check(rules.activationRefusal(state));
       return [{ type: 'MemberActivated', payload: { memberNumber: command.memberNumber } }];
     case 'IssueCard':
-      requireStatus(state, ['active'], 'MEMBER_NOT_ACTIVE');
-      if (state.cardIssued) throw new MemberRuleError('CARD_ALREADY_ISSUED', 'the member already holds a card');
+      check(rules.cardRefusal(state));
       return [{ type: 'IdCardIssued', payload: { cardId: command.cardId, tokenId: command.tokenId, validUntil: command.validUntil } }];
     default:
       return assertNever(command);
   }
-}
-
-function decidePayment(command: Extract<MemberCommand, { type: 'RecordPayment' }>, state: MemberState): MemberEvent[] {
-  requireStatus(state, ['awaiting_payment'], 'MEMBER_NOT_AWAITING_PAYMENT');
-  if (state.paid) throw new MemberRuleError('INVOICE_ALREADY_PAID', 'the invoice is already paid');
-  if (state.invoiceId !== command.invoiceId) throw new MemberRuleError('INVOICE_MISMATCH', `payment is for invoice ${command.invoiceId}, not ${String(state.invoiceId)}`);
-  if (state.invoiceAmountMinor !== command.amountMinor || state.invoiceCurrency !== command.currency) {
-    throw new MemberRuleError('PAYMENT_AMOUNT_MISMATCH', `payment of ${command.amountMinor} ${command.currency} does not match the invoice`);
-  }
-  const { type: _type, ...payload } = command;
-  return [{ type: 'PaymentReceived', payload }];
 }
 
 /** Applies one event to the state. */
@@ -117,12 +100,15 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...next, status: 'awaiting_approval' };
     case 'ApprovalReminderSent':
     case 'ApprovalEscalated':
-    case 'MemberApproved':
       return next;
+    case 'MemberApproved':
+      return { ...next, decided: true, approved: true };
     case 'MemberRejected':
-      return { ...next, status: 'rejected' };
-    case 'InvoiceIssued':
-      return { ...next, status: 'awaiting_payment', invoiceId: event.payload.invoiceId, invoiceAmountMinor: event.payload.amountMinor, invoiceCurrency: event.payload.currency };
+      return { ...next, status: 'rejected', decided: true };
+    case 'InvoiceIssued': {
+      const { invoiceId, amountMinor, currency } = event.payload;
+      return { ...next, status: 'awaiting_payment', invoice: { invoiceId, amountMinor, currency } };
+    }
     case 'PaymentReceived':
       return { ...next, paid: true };
     case 'InvoiceVoided':

@@ -1,10 +1,11 @@
 import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { MEMBER_STATUSES } from './member-status.ts';
 
 export const MemberViewSchema = z.object({
   id: z.string(),
-  status: z.string(),
+  status: z.enum(MEMBER_STATUSES),
   fullNameEn: z.string(),
   fullNameNe: z.string().nullable(),
   gender: z.string(),
@@ -31,6 +32,16 @@ const columns = sql.fragment`
 
 export async function findMember(tx: TenantTransaction, memberId: string): Promise<MemberView | null> {
   return tx.maybeOne(sql.type(MemberViewSchema)`SELECT ${columns} FROM members m WHERE m.id = ${memberId}`);
+}
+
+/** Whether the member exists in the transaction's tenant. */
+export async function memberExists(tx: TenantTransaction, memberId: string): Promise<boolean> {
+  return tx.exists(sql.unsafe`SELECT 1 FROM members WHERE id = ${memberId}`);
+}
+
+/** The ltree path of the member's ward: who may see the member depends on it. */
+export async function memberGeographyPath(tx: TenantTransaction, memberId: string): Promise<string | null> {
+  return tx.maybeOneFirst(sql.type(z.object({ path: z.string() }))`SELECT geography_path::text AS path FROM members WHERE id = ${memberId}`);
 }
 
 export interface MemberSearch {
@@ -93,20 +104,4 @@ export function memberSearchQuery(search: MemberSearch): FragmentSqlToken {
   return sql.fragment`
     SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
     ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`;
-}
-
-export const GeographyViewSchema = z.object({ id: z.string(), type: z.string(), code: z.string(), nameEn: z.string(), nameNe: z.string().nullable(), path: z.string() });
-export const CommitteeViewSchema = z.object({ id: z.string(), name: z.string(), geographyId: z.string() });
-
-export async function geographyNodes(tx: TenantTransaction, ids: string[]) {
-  if (ids.length === 0) return [];
-  return tx.any(sql.type(GeographyViewSchema)`
-    SELECT id, type::text AS type, code, name_en AS "nameEn", name_ne AS "nameNe", path::text AS path
-    FROM geography_nodes WHERE id = ANY(${sql.array(ids, 'uuid')})`);
-}
-
-export async function committees(tx: TenantTransaction, ids: string[]) {
-  if (ids.length === 0) return [];
-  return tx.any(sql.type(CommitteeViewSchema)`
-    SELECT id, name, geography_id AS "geographyId" FROM committees WHERE id = ANY(${sql.array(ids, 'uuid')})`);
 }

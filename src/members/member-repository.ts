@@ -1,18 +1,25 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
 import { blindIndex, decryptField } from './personal-data.ts';
 import type { SealedApplication } from './sealed-application.ts';
 
-export class UnknownWardError extends Error {
+export class UnknownWardError extends DomainError {
   override readonly name = 'UnknownWardError';
-  readonly code = 'UNKNOWN_WARD';
+
+  constructor(message: string, options: DomainErrorOptions = {}) {
+    super('UNKNOWN_WARD', message, { ...options, field: options.field ?? 'wardId' });
+  }
 }
 
-export class DuplicatePhoneError extends Error {
+export class DuplicatePhoneError extends DomainError {
   override readonly name = 'DuplicatePhoneError';
-  readonly code = 'DUPLICATE_PHONE';
+
+  constructor(message: string, options: DomainErrorOptions = {}) {
+    super('DUPLICATE_PHONE', message, { ...options, field: options.field ?? 'phone' });
+  }
 }
 
 const WardRow = z.object({ path: z.string(), committeeId: z.string().nullable(), existing: z.boolean(), phoneTaken: z.boolean() });

@@ -2,13 +2,17 @@ import { createHmac } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { open, seal, sealedKeyId } from '../crypto/aead.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /** Personal fields stored only as AES-256-GCM ciphertext. */
 export type PersonalField = 'phone' | 'email' | 'dateOfBirth' | 'address' | 'citizenshipNo';
 
-export class InvalidPhoneError extends Error {
+export class InvalidPhoneError extends DomainError {
   override readonly name = 'InvalidPhoneError';
-  readonly code = 'INVALID_PHONE';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('INVALID_PHONE', message, { ...options, field: options?.field ?? 'phone' });
+  }
 }
 
 /**

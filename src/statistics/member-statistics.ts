@@ -1,13 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-import type { MemberStatus } from '../members/member-aggregate.ts';
-
-// A Record, so the compiler names any member status the statistics forget to report.
-const STATUS_LISTED: Record<MemberStatus, true> = {
-  awaiting_approval: true, rejected: true, awaiting_payment: true, expired: true, withdrawn: true, active: true, lapsed: true,
-};
-export const MEMBER_STATUSES = Object.keys(STATUS_LISTED) as [MemberStatus, ...MemberStatus[]];
+import { MEMBER_STATUSES, type MemberStatus } from '../members/member-status.ts';
 
 export interface GeographyStatistics {
   /** Every status, zeros included. */

@@ -1,3 +1,4 @@
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 /** Where issued files (ID-card PDFs) are kept: a local directory now, an object store later. */
 export interface ObjectStorage {
   /** Replaces any object under the key; readers see the old bytes or the new, never a mix. */
@@ -7,14 +8,20 @@ export interface ObjectStorage {
   exists(key: string): Promise<boolean>;
 }
 
-export class InvalidStorageKeyError extends Error {
+export class InvalidStorageKeyError extends DomainError {
   override readonly name = 'InvalidStorageKeyError';
-  readonly code = 'INVALID_STORAGE_KEY';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('INVALID_STORAGE_KEY', message, options);
+  }
 }
 
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends DomainError {
   override readonly name = 'ObjectNotFoundError';
-  readonly code = 'OBJECT_NOT_FOUND';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('OBJECT_NOT_FOUND', message, options);
+  }
 }
 
 const MAX_KEY_LENGTH = 512;

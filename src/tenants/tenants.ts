@@ -2,6 +2,7 @@ import { sql, UniqueIntegrityConstraintViolationError, type DatabasePool } from 
 import { z } from 'zod';
 import { enterTenant, type TenantTransaction } from '../db/tenant-context.ts';
 import type { Keyring } from './keyring.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -62,9 +63,12 @@ function interval(ms: number) {
   return sql.fragment`make_interval(secs => ${ms / 1000})`;
 }
 
-export class SlugTakenError extends Error {
+export class SlugTakenError extends DomainError {
   override readonly name = 'SlugTakenError';
-  readonly code = 'SLUG_TAKEN';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('SLUG_TAKEN', message, { ...options, field: options?.field ?? 'slug' });
+  }
 }
 
 /**
@@ -102,4 +106,11 @@ export async function findTenantBySlug(db: DatabasePool | TenantTransaction, slu
 
 export async function findTenant(db: DatabasePool | TenantTransaction, id: string): Promise<Tenant | null> {
   return db.maybeOne(sql.type(TenantSchema)`${selectTenant} WHERE id = ${id}`);
+}
+
+export const TenantSummarySchema = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+
+/** Every party by slug and name, for the platform operator. */
+export async function listTenants(db: DatabasePool): Promise<readonly z.infer<typeof TenantSummarySchema>[]> {
+  return db.any(sql.type(TenantSummarySchema)`SELECT id, slug, name FROM tenants ORDER BY slug`);
 }

@@ -8,7 +8,7 @@ import { signCardToken, verifyCardToken, type CardClaims } from '../../src/cards
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
-import { approveUpdate, paymentReceivedUpdate } from '../../workflows/members/messages.ts';
+import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';

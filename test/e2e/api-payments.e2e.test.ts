@@ -5,7 +5,7 @@ import { signBody } from '../../api/payments/webhook-signature.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
-import { approveUpdate, statusQuery } from '../../workflows/members/messages.ts';
+import { approveUpdate, statusQuery } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeTenant } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, memberEvents } from '../support/lifecycle-harness.ts';

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
-import { approveUpdate, rejectUpdate } from '../../workflows/members/messages.ts';
+import { approveUpdate, rejectUpdate } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';

@@ -1,6 +1,6 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { memberWorkflowId } from '../../workflows/members/messages.ts';
+import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
 import { call, inParallel } from './support/api-client.ts';
 import { startFaultStack, type FaultStack } from './support/fault-stack.ts';
 import { abandonDriving, applicant, driveToPayment, register } from './support/lifecycles.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { createMemberActivities } from '../../activities/members/index.ts';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import {
   applicationFor, asTest, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
   startLifecycleHarness, type LifecycleHarness,

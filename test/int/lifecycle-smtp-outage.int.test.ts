@@ -1,7 +1,7 @@
 import type { Worker } from '@temporalio/worker';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 import { memberRow, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';

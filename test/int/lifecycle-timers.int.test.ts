@@ -3,7 +3,7 @@ import type { ParsedMail } from 'mailparser';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import {
   addCommitteeWithHead, asTest, awaitInvoice, lifecycleHandle, memberEvents, memberRow, paymentFor, recipientsOf, registerMember, rowCount,
   startLifecycleHarness, type LifecycleHarness,

@@ -10,7 +10,7 @@ import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecy
 import { DuplicatePhoneError } from '../../src/members/member-repository.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 import { memberRow, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 

@@ -3,7 +3,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { memberSearchQuery, searchMembers, type MemberSearch } from '../../src/members/member-queries.ts';
-import { MEMBER_STATUSES } from '../../src/statistics/member-statistics.ts';
+import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';

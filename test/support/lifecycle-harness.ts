@@ -20,7 +20,7 @@ import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
 import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
-import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../workflows/members/messages.ts';
+import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../src/members/lifecycle-contract.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { makeCommittee, seedMiniGeography, testMasterKey, type MiniGeography } from './fixtures.ts';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.ts';

@@ -13,7 +13,7 @@ import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { projectRoot } from '../../src/paths.ts';
-import * as m from '../../workflows/members/messages.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import {
   addCommitteeWithHead, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,

@@ -1,10 +1,25 @@
 import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
+import * as rules from '../../src/members/admission-rules.ts';
+import type { AdmissionPosition, Refusal } from '../../src/members/admission-rules.ts';
+import type { ApproveMessage, LifecycleStatus, MemberStageName, PaymentMessage, RejectMessage, WithdrawMessage } from '../../src/members/lifecycle-contract.ts';
+import { STATUS_OF_STAGE } from '../../src/members/member-status.ts';
 import { MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
-import type { ApproveMessage, LifecycleStatus, MemberStageName, PaymentMessage, RejectMessage, WithdrawMessage } from './messages.ts';
 
 export type Decision = { approved: true; message: ApproveMessage } | { approved: false; message: RejectMessage };
 
-/** The workflow's own record of where the lifecycle is and what it has been told. */
+/** A refusal as the failure a sender of an Update receives: the code as its type, the field in its details. */
+export function refusalFailure(refusal: Refusal): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(refusal.message, refusal.code, ...(refusal.field ? [{ field: refusal.field }] : []));
+}
+
+function enforce(refusal: Refusal | null): void {
+  if (refusal) throw refusalFailure(refusal);
+}
+
+/**
+ * The workflow's own record of where the lifecycle is and what it has been told. What it may
+ * accept is decided by the same admission rules the member aggregate records events by.
+ */
 export class LifecycleState {
   stage: MemberStageName = 'Registered';
   history: LifecycleStatus['history'] = [{ stage: 'Registered', at: new Date().toISOString() }];
@@ -14,7 +29,7 @@ export class LifecycleState {
   decision: Decision | undefined;
   payment: PaymentMessage | undefined;
   withdrawal: WithdrawMessage | undefined;
-  readonly #refusals: { payment: PaymentMessage; code: string; message: string }[] = [];
+  readonly #refusals: { payment: PaymentMessage; refusal: Refusal }[] = [];
 
   enter(stage: MemberStageName): void {
     const at = new Date();
@@ -30,50 +45,49 @@ export class LifecycleState {
     return { stage: this.stage, history: this.history, invoice: this.invoice, memberNumber: this.memberNumber, escalated: this.escalated };
   }
 
+  /** Where the admission stands, counting the messages taken but not yet recorded. */
+  position(): AdmissionPosition {
+    return {
+      status: STATUS_OF_STAGE[this.stage] ?? 'new',
+      decided: this.decision !== undefined,
+      approved: this.decision?.approved === true,
+      withdrawing: this.withdrawal !== undefined,
+      paid: this.payment !== undefined,
+      invoice: this.invoice,
+    };
+  }
+
   /** @throws ApplicationFailure MEMBER_NOT_AWAITING_APPROVAL */
   checkDecision(): void {
-    if (this.stage !== 'AwaitingApproval' || this.decision || this.withdrawal) {
-      const why = this.decision || this.withdrawal ? 'already decided or withdrawn' : `${this.stage}, not awaiting approval`;
-      throw ApplicationFailure.nonRetryable(`the application is ${why}`, 'MEMBER_NOT_AWAITING_APPROVAL');
-    }
+    enforce(rules.decisionRefusal(this.position(), this.stage));
   }
 
   /**
    * A repeat of the accepted payment (same provider reference) is accepted again and changes
    * nothing; anything else must match the open invoice exactly.
-   * @throws ApplicationFailure MEMBER_NOT_AWAITING_PAYMENT, PAYMENT_AMOUNT_MISMATCH
+   * @throws ApplicationFailure MEMBER_NOT_AWAITING_PAYMENT, INVOICE_ALREADY_PAID, INVOICE_MISMATCH,
+   *   PAYMENT_AMOUNT_MISMATCH (with the field at fault), or the refusal the activity gave this payment before.
    */
   checkPayment(payment: PaymentMessage): 'new' | 'repeat' {
     if (this.payment && this.payment.provider === payment.provider && this.payment.providerRef === payment.providerRef) return 'repeat';
-    const refused = this.refusalOf(payment);
-    if (refused) throw ApplicationFailure.nonRetryable(refused.message, refused.code);
-    if (this.stage !== 'AwaitingPayment' || this.payment || this.withdrawal || !this.invoice) {
-      throw ApplicationFailure.nonRetryable(`the application is ${this.stage}, not awaiting payment`, 'MEMBER_NOT_AWAITING_PAYMENT');
-    }
-    const invoice = this.invoice;
-    if (payment.invoiceId !== invoice.invoiceId || payment.amount !== invoice.amountMinor || payment.currency !== invoice.currency) {
-      throw ApplicationFailure.nonRetryable(
-        `payment of ${payment.amount} ${payment.currency} for ${payment.invoiceId} does not match invoice ${invoice.invoiceId} (${invoice.amountMinor} ${invoice.currency})`,
-        'PAYMENT_AMOUNT_MISMATCH',
-      );
-    }
+    enforce(this.refusalOf(payment) ?? null);
+    enforce(rules.paymentRefusal(this.position(), payment, this.stage));
     return 'new';
   }
 
   /** The activity refused this payment: tell its sender, and wait for another. */
-  refusePayment(payment: PaymentMessage, code: string, message: string): void {
-    this.#refusals.push({ payment, code, message });
+  refusePayment(payment: PaymentMessage, refusal: Refusal): void {
+    this.#refusals.push({ payment, refusal });
     this.payment = undefined;
   }
 
-  refusalOf(payment: PaymentMessage): { code: string; message: string } | undefined {
-    return this.#refusals.find((r) => r.payment.provider === payment.provider && r.payment.providerRef === payment.providerRef);
+  refusalOf(payment: PaymentMessage): Refusal | undefined {
+    return this.#refusals.find((r) => r.payment.provider === payment.provider && r.payment.providerRef === payment.providerRef)?.refusal;
   }
 
   /** @throws ApplicationFailure MEMBER_CANNOT_WITHDRAW */
   checkWithdrawal(): void {
-    const open = (this.stage === 'AwaitingApproval' && !this.decision) || (this.stage === 'AwaitingPayment' && !this.payment);
-    if (!open || this.withdrawal) throw ApplicationFailure.nonRetryable(`the application is ${this.stage} and cannot be withdrawn`, 'MEMBER_CANNOT_WITHDRAW');
+    enforce(rules.withdrawalRefusal(this.position(), this.stage));
   }
 
   /** Signals have no caller to answer: an invalid one is logged and dropped. */

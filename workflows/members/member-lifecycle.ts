@@ -1,10 +1,12 @@
 import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities } from '../../activities/members/index.ts';
 import type { RegistrationResult } from '../../activities/members/registration.ts';
+import type { Refusal } from '../../src/members/admission-rules.ts';
+import * as m from '../../src/members/lifecycle-contract.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
+import { isErrorCode } from '../../src/errors/error-codes.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
-import { LifecycleState } from './lifecycle-state.ts';
-import * as m from './messages.ts';
+import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 
 const steps = proxyActivities<MemberActivities>({
   startToCloseTimeout: '1 minute',
@@ -33,15 +35,14 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
       state.enter('AwaitingApproval');
     } catch (err) {
       refused = true;
-      const cause = (err as { cause?: { type?: string; message?: string } }).cause;
-      throw ApplicationFailure.nonRetryable(cause?.message ?? String(err), cause?.type ?? 'REGISTRATION_FAILED');
+      throw refusalFailure(refusalOf(err, 'REGISTRATION_FAILED'));
     }
     return { stage: state.stage };
   }, { validator: (application: SealedApplication) => {
     if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
   } });
   setHandler(m.statusQuery, () => state.status());
-  registerDecisionHandlers(state);
+  registerApprovalHandlers(state);
 
   if (!(await condition(() => registration !== undefined || refused, '1 hour')) || !registration) {
     state.enter('RegistrationRefused');
@@ -49,7 +50,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   }
   upsertSearchAttributes([{ key: GeographyPath, value: registration.geographyPath }]);
   const settings = await steps.loadLifecycleSettings(step);
-  await awaitDecision(state, step, settings, registration.committeeId, mailing);
+  await awaitApproval(state, step, settings, registration.committeeId, mailing);
 
   if (state.withdrawal) return finishWithdrawn(state, step);
   if (!state.decision?.approved) {
@@ -98,11 +99,24 @@ async function awaitPayment(state: LifecycleState, step: { tenantId: string; mem
       await steps.recordPayment(step, payment);
       return true;
     } catch (err) {
-      const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      if (!failure) throw err;
-      state.refusePayment(payment, failure.type ?? 'PAYMENT_REFUSED', failure.message);
+      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
+      state.refusePayment(payment, refusalOf(err, 'PAYMENT_REFUSED'));
     }
   }
+}
+
+/**
+ * The refusal an activity's non-retryable failure carries: its type is a code of the error
+ * table, its first detail may name the field. A type outside the table counts as `fallback`.
+ */
+function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
+  const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  const field = (failure?.details?.[0] as { field?: unknown } | undefined)?.field;
+  return {
+    code: isErrorCode(failure?.type) ? failure.type : fallback,
+    message: failure?.message ?? String(err),
+    ...(typeof field === 'string' ? { field } : {}),
+  };
 }
 
 /** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
@@ -110,7 +124,8 @@ function workflowNow(): number {
   return new Date().getTime();
 }
 
-async function awaitDecision(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },
+/** Waits for a head's decision, reminding the committee and then escalating to its parent's heads. */
+async function awaitApproval(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },
   settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null, mailing: Promise<unknown>[]): Promise<void> {
   const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
   if (await condition(decided, settings.approvalReminderAfterMs)) return;
@@ -124,7 +139,7 @@ async function awaitDecision(state: LifecycleState, step: { tenantId: string; me
   await condition(decided);
 }
 
-function registerDecisionHandlers(state: LifecycleState): void {
+function registerApprovalHandlers(state: LifecycleState): void {
   const approve = (message: m.ApproveMessage) => { state.checkDecision(); state.decision = { approved: true, message }; };
   const reject = (message: m.RejectMessage) => { state.checkDecision(); state.decision = { approved: false, message }; };
   const withdraw = (message: m.WithdrawMessage) => { state.checkWithdrawal(); state.withdrawal = message; };
@@ -138,7 +153,7 @@ function registerDecisionHandlers(state: LifecycleState): void {
     pay(msg);
     await condition(() => state.stage !== 'AwaitingPayment' || state.refusalOf(msg) !== undefined);
     const refusal = state.refusalOf(msg);
-    if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+    if (refusal) throw refusalFailure(refusal);
     return { stage: state.stage };
   }, { validator: (msg: m.PaymentMessage) => void state.checkPayment(msg) });
   setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));

@@ -83,7 +83,7 @@ export async function register(stack: FaultStack, a: Applicant): Promise<string>
 async function decisionRecorded(stack: FaultStack, memberId: string, timeoutMs = 600_000): Promise<boolean> {
   const recorded = await poll(async () => {
     const answer = await call(stack.apiUrl, 'GET', `/api/members/${memberId}`, { token: stack.party.headToken });
-    const status = answer.status === 200 ? answer.body?.data?.attributes?.lifecycleStatus : undefined;
+    const status = answer.status === 200 ? answer.body?.data?.attributes?.statusDetail : undefined;
     return status !== undefined && status !== 'awaiting_approval' ? true : undefined;
   }, timeoutMs);
   return recorded ?? false;

@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../../src/db/tenant-context.ts';
-import { memberWorkflowId, type LifecycleStatus } from '../../../workflows/members/messages.ts';
+import { memberWorkflowId, type LifecycleStatus } from '../../../src/members/lifecycle-contract.ts';
 import { recipientsOf } from '../../support/lifecycle-harness.ts';
 import { inParallel, sleep } from './api-client.ts';
 import type { FaultStack } from './fault-stack.ts';

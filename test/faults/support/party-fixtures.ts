@@ -7,7 +7,7 @@ import { withTenant } from '../../../src/db/tenant-context.ts';
 import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../../src/tenants/tenants.ts';
 import { createUser, type UserRole } from '../../../src/users/users.ts';
-import { approveUpdate, paymentReceivedUpdate, rejectUpdate } from '../../../workflows/members/messages.ts';
+import { approveUpdate, paymentReceivedUpdate, rejectUpdate } from '../../../src/members/lifecycle-contract.ts';
 import type { ApiHarness } from '../../support/api-harness.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../../support/lifecycle-harness.ts';
 

@@ -1,19 +1,20 @@
+/**
+ * The member lifecycle's contract: its input, its messages (Updates, Signals, the status
+ * Query), what they answer, and its workflow id. The workflow, its activities, the lifecycle
+ * client and the API all import it from here; it holds no logic and no I/O.
+ */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { SealedApplication } from '../../src/members/sealed-application.ts';
+import type { MemberStageName } from './member-status.ts';
+import type { ReceivedPayment } from '../payments/payments.ts';
+import type { SealedApplication } from './sealed-application.ts';
 
-/** The stages a member lifecycle moves through; also the MemberStage search attribute. */
-export type MemberStageName =
-  | 'Registered'
-  | 'AwaitingApproval'
-  | 'Rejected'
-  | 'Approved'
-  | 'AwaitingPayment'
-  | 'Expired'
-  | 'Paid'
-  | 'Active'
-  | 'CardIssued'
-  | 'Withdrawn'
-  | 'RegistrationRefused';
+export type { MemberStageName } from './member-status.ts';
+
+/** The workflow type's name, as the worker registers it (workflows/members/member-lifecycle.ts). */
+export const MEMBER_LIFECYCLE_WORKFLOW = 'memberLifecycle';
+
+/** The workflow's signature, so a client can start it by name with typed arguments. */
+export type MemberLifecycleWorkflow = (input: MemberLifecycleInput) => Promise<LifecycleStatus>;
 
 export interface MemberLifecycleInput {
   tenantId: string;
@@ -30,15 +31,8 @@ export interface RejectMessage {
   reason: string;
 }
 
-export interface PaymentMessage {
-  invoiceId: string;
-  /** Minor units (paisa). */
-  amount: number;
-  currency: string;
-  provider: string;
-  providerRef: string;
-  paidAt: string;
-}
+/** The paymentReceived message: a payment for the lifecycle's open invoice. */
+export type PaymentMessage = ReceivedPayment;
 
 export interface WithdrawMessage {
   reason: string;

@@ -1,8 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { cardKeyId } from '../../src/cards/card-keys.ts';
-import type { TenantTransaction } from '../../src/db/tenant-context.ts';
+import { cardKeyId } from './card-keys.ts';
+import type { TenantTransaction } from '../db/tenant-context.ts';
 
 const PublicKeyRow = z.object({ publicKey: z.instanceof(Buffer) });
 

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { PaymentMessage } from '../../src/members/lifecycle-contract.ts';
+import { MemberRuleError } from '../../src/members/member-aggregate.ts';
+import { executeMemberCommand } from '../../src/members/member-store.ts';
+import { issueInvoiceOnce, voidOpenInvoices, type InvoiceDetails } from '../../src/payments/invoices.ts';
+import { findPayment, insertPayment } from '../../src/payments/payments.ts';
+import { actorOf, inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
+
+export type { InvoiceDetails } from '../../src/payments/invoices.ts';
+
+/** The admission fee: the invoice, its payment, and its expiry; one transaction each. */
+export function createPaymentActivities(deps: MemberActivityDeps) {
+  return {
+    /** One invoice per lifecycle: the invoice row is keyed by the workflow id. */
+    async issueInvoice(step: StepContext, amountMinor: number, currency: string, paymentWindowMs: number): Promise<InvoiceDetails> {
+      return inTenant(deps, step, async (tx) => {
+        const dueAt = new Date(deps.clock().getTime() + paymentWindowMs).toISOString();
+        const details = await issueInvoiceOnce(tx, { ...step, idempotencyKey: `${step.workflowId}:invoice`, amountMinor, currency, dueAt });
+        await executeMemberCommand(tx, stepCommand(step, 'invoice'), { type: 'IssueInvoice', ...details });
+        return details;
+      });
+    },
+
+    /**
+     * Records the payment once. A provider's reference pays for one invoice only: the same
+     * reference again for this member is a retry and changes nothing; for anyone else it is
+     * refused (DUPLICATE_PAYMENT_REFERENCE, non-retryable), as are a second payment and a wrong
+     * amount (the admission rules decide those).
+     */
+    async recordPayment(step: StepContext, payment: PaymentMessage): Promise<{ paymentId: string }> {
+      return inTenant(deps, step, async (tx) => {
+        const existing = await findPayment(tx, payment.provider, payment.providerRef);
+        if (existing) {
+          if (existing.memberId === step.memberId && existing.invoiceId === payment.invoiceId) return { paymentId: existing.id };
+          throw new MemberRuleError('DUPLICATE_PAYMENT_REFERENCE', `${payment.provider} reference ${payment.providerRef} already paid another invoice`, { field: 'reference' });
+        }
+        const paymentId = randomUUID();
+        const { invoiceId, amount, currency, provider, providerRef, paidAt } = payment;
+        await executeMemberCommand(
+          tx,
+          stepCommand(step, `payment:${provider}:${providerRef}`, `payment:${provider}`),
+          { type: 'RecordPayment', paymentId, invoiceId, amountMinor: amount, currency, provider, providerRef, paidAt },
+          () => insertPayment(tx, { ...payment, paymentId, tenantId: step.tenantId, memberId: step.memberId, recordedBy: actorOf(step) }),
+        );
+        return { paymentId };
+      });
+    },
+
+    async expireApplication(step: StepContext): Promise<void> {
+      await inTenant(deps, step, (tx) =>
+        executeMemberCommand(tx, stepCommand(step, 'expire'), { type: 'Expire' }, () => voidOpenInvoices(tx, step.memberId)));
+    },
+  };
+}

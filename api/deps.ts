@@ -1,0 +1,28 @@
+import type { Client } from '@temporalio/client';
+import type { DatabasePool } from 'slonik';
+import type { Logger } from '../src/logger.ts';
+import type { ObjectStorage } from '../src/storage/object-storage.ts';
+import type { Keyring } from '../src/tenants/keyring.ts';
+
+/**
+ * Everything the API's routes may use, wired by api/server.ts (or a test). Each route group
+ * declares the part it uses (`Pick<ApiDeps, ...>`), so what a feature touches is in its signature.
+ */
+export interface ApiDeps {
+  pool: DatabasePool;
+  temporal: Client;
+  namespace: string;
+  log: Logger;
+  keyring: Keyring;
+  storage: ObjectStorage;
+  /** HS256 key for the API's bearer tokens. */
+  tokenSecret: Uint8Array;
+  platformAdminKey?: string | undefined;
+  /** HMAC key payment providers sign their webhooks with. */
+  paymentWebhookSecret?: string | undefined;
+  /** Where applicants' status links point, e.g. https://members.example.org. */
+  publicBaseUrl?: string | undefined;
+  clock: () => Date;
+  /** Requests per minute per client address on public endpoints. */
+  publicRateLimit?: number;
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { approveUpdate, memberWorkflowId, rejectUpdate } from '../../src/members/lifecycle-contract.ts';
+import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { findMember } from '../../src/members/member-queries.ts';
+import { text } from '../../src/validation/fields.ts';
+import { headsAreaOf, type AuthContext } from '../auth/context.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../http/errors.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import type { RouteRegistry } from '../http/route.ts';
+import { MemberAttributes, memberResource } from './presenter.ts';
+
+type ApprovalDeps = Pick<ApiDeps, 'pool' | 'temporal'>;
+
+const Id = z.object({ id: z.uuid() });
+const Decided = responseDocument('members', MemberAttributes);
+
+/**
+ * The head's decision: the member must be in the caller's tenant (404 otherwise) and its ward
+ * inside a committee the caller heads (403). The lifecycle accepts it or refuses it (409
+ * MEMBER_NOT_AWAITING_APPROVAL); the answer is the member as recorded after it.
+ */
+async function decide(deps: ApprovalDeps, auth: AuthContext, memberId: string, send: (workflowId: string, by: string) => Promise<unknown>) {
+  const context = { tenantId: auth.tenantId, actor: `user:${auth.userId}` };
+  const member = await withTenant(deps.pool, context, (tx) => findMember(tx, memberId));
+  if (!member) throw ApiError.notFound('member');
+  if (!headsAreaOf(auth, member.geographyPath)) throw ApiError.forbidden("only a head of a committee covering the member's ward may decide");
+  await send(member.workflowId ?? memberWorkflowId(auth.tenantId, member.id), `user:${auth.userId}`);
+  const updated = await withTenant(deps.pool, context, (tx) => findMember(tx, member.id));
+  return { status: 200, body: { data: memberResource(updated ?? member) } };
+}
+
+export function approvalRoutes(registry: RouteRegistry, deps: ApprovalDeps): void {
+  registry.add({
+    method: 'post',
+    path: '/api/members/:id/approve',
+    summary: "Approve an application (heads of a committee covering the member's ward)",
+    tag: 'members',
+    access: 'user',
+    params: Id,
+    body: requestDocument('approvals', z.object({ note: text(0, 1000).optional() })),
+    responses: { 200: { description: 'the approved member', schema: Decided } },
+    handler: ({ params, body, auth }) => decide(deps, auth, params.id, (workflowId, by) =>
+      sendLifecycleUpdate(deps.temporal, workflowId, approveUpdate, { by, note: body.data.attributes.note ?? null })),
+  });
+  registry.add({
+    method: 'post',
+    path: '/api/members/:id/reject',
+    summary: "Reject an application (heads of a committee covering the member's ward)",
+    tag: 'members',
+    access: 'user',
+    params: Id,
+    body: requestDocument('rejections', z.object({ reason: text(3, 1000) })),
+    responses: { 200: { description: 'the rejected member', schema: Decided } },
+    handler: ({ params, body, auth }) => decide(deps, auth, params.id, (workflowId, by) =>
+      sendLifecycleUpdate(deps.temporal, workflowId, rejectUpdate, { by, reason: body.data.attributes.reason })),
+  });
+}

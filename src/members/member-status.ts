@@ -1,0 +1,53 @@
+/**
+ * The three names a member's position goes by, and how they map onto each other:
+ * - the lifecycle stage: where the workflow is (also the MemberStage search attribute);
+ * - the stored status: the `members.status` column (the `member_status` enum), what search
+ *   filters and statistics count;
+ * - the public status: what an applicant is told (`pending` until a decision is final).
+ */
+
+export const MEMBER_STAGES = [
+  'Registered', 'AwaitingApproval', 'Rejected', 'Approved', 'AwaitingPayment', 'Expired',
+  'Paid', 'Active', 'CardIssued', 'Withdrawn', 'RegistrationRefused',
+] as const;
+export type MemberStageName = (typeof MEMBER_STAGES)[number];
+
+export const MEMBER_STATUSES = ['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+export const PUBLIC_STATUSES = ['pending', 'rejected', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
+export type PublicStatus = (typeof PUBLIC_STATUSES)[number];
+
+/**
+ * The stored status while the lifecycle is in each stage; null before the member row exists
+ * (Registered) and when it never will (RegistrationRefused). A Record, so a new stage must be
+ * mapped before it compiles.
+ */
+export const STATUS_OF_STAGE: Readonly<Record<MemberStageName, MemberStatus | null>> = {
+  Registered: null,
+  AwaitingApproval: 'awaiting_approval',
+  Approved: 'awaiting_approval',
+  Rejected: 'rejected',
+  AwaitingPayment: 'awaiting_payment',
+  Paid: 'awaiting_payment',
+  Expired: 'expired',
+  Active: 'active',
+  CardIssued: 'active',
+  Withdrawn: 'withdrawn',
+  RegistrationRefused: null,
+};
+
+const PUBLIC_OF_STATUS: Readonly<Record<MemberStatus, PublicStatus>> = {
+  awaiting_approval: 'pending',
+  awaiting_payment: 'pending',
+  rejected: 'rejected',
+  expired: 'expired',
+  withdrawn: 'withdrawn',
+  active: 'active',
+  lapsed: 'lapsed',
+};
+
+/** What applicants and staff call the status: pending until a decision is final. */
+export function publicStatusOf(status: MemberStatus): PublicStatus {
+  return PUBLIC_OF_STATUS[status];
+}
