@@ -20,6 +20,17 @@ const processEnv = {
 
 const WORKFLOW_RULE = 'workflows/ is replayed deterministically inside the Temporal sandbox';
 
+// What workflow code may import from src/ (besides `import type` of anything): pure modules,
+// no I/O, no clock, no Node built-ins. A module joins this list only if that stays true.
+const WORKFLOW_SRC_ALLOWED = [
+  'errors/error-codes.ts',
+  'members/admission-rules.ts',
+  'members/lifecycle-contract.ts',
+  'members/member-status.ts',
+  'temporal/search-attributes.ts',
+];
+const workflowSrcRegex = `(?:^|/)src/(?!(?:${WORKFLOW_SRC_ALLOWED.map(escapeRegExp).join('|')})$)`;
+
 export default defineConfig([
   globalIgnores(['node_modules/', 'dist/', '.data/', 'coverage/', 'scratch/', 'bench/results/']),
   eslint.configs.recommended,
@@ -85,6 +96,11 @@ export default defineConfig([
               regex: '(?:^|/)activities(?:/|$)',
               allowTypeImports: true,
               message: `${WORKFLOW_RULE}: reach activities through proxyActivities<...>() and \`import type\` only.`,
+            },
+            {
+              regex: workflowSrcRegex,
+              allowTypeImports: true,
+              message: `${WORKFLOW_RULE}: from src/ only the pure modules listed in eslint.config.js (WORKFLOW_SRC_ALLOWED), or \`import type\`.`,
             },
           ],
         },

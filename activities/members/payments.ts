@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PaymentMessage } from '../../src/members/lifecycle-contract.ts';
+import type { PaymentMessage, RecordedPayment } from '../../src/members/lifecycle-contract.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { issueInvoiceOnce, voidOpenInvoices, type InvoiceDetails } from '../../src/payments/invoices.ts';
@@ -27,22 +27,28 @@ export function createPaymentActivities(deps: MemberActivityDeps) {
      * refused (DUPLICATE_PAYMENT_REFERENCE, non-retryable), as are a second payment and a wrong
      * amount (the admission rules decide those).
      */
-    async recordPayment(step: StepContext, payment: PaymentMessage): Promise<{ paymentId: string }> {
+    async recordPayment(step: StepContext, payment: PaymentMessage): Promise<RecordedPayment> {
       return inTenant(deps, step, async (tx) => {
         const existing = await findPayment(tx, payment.provider, payment.providerRef);
         if (existing) {
-          if (existing.memberId === step.memberId && existing.invoiceId === payment.invoiceId) return { paymentId: existing.id };
+          if (existing.memberId === step.memberId && existing.invoiceId === payment.invoiceId) {
+            return { paymentId: existing.id, recordedAt: new Date(existing.recordedAt).toISOString() };
+          }
           throw new MemberRuleError('DUPLICATE_PAYMENT_REFERENCE', `${payment.provider} reference ${payment.providerRef} already paid another invoice`, { field: 'reference' });
         }
         const paymentId = randomUUID();
         const { invoiceId, amount, currency, provider, providerRef, paidAt } = payment;
-        await executeMemberCommand(
+        let recordedAt: string | undefined;
+        const { applied } = await executeMemberCommand(
           tx,
           stepCommand(step, `payment:${provider}:${providerRef}`, `payment:${provider}`),
           { type: 'RecordPayment', paymentId, invoiceId, amountMinor: amount, currency, provider, providerRef, paidAt },
-          () => insertPayment(tx, { ...payment, paymentId, tenantId: step.tenantId, memberId: step.memberId, recordedBy: actorOf(step) }),
+          async () => {
+            ({ recordedAt } = await insertPayment(tx, { ...payment, paymentId, tenantId: step.tenantId, memberId: step.memberId, recordedBy: actorOf(step) }));
+          },
         );
-        return { paymentId };
+        if (!applied || !recordedAt) throw new Error(`payment ${provider}:${providerRef} was recorded by a concurrent attempt; the retry finds it`);
+        return { paymentId, recordedAt };
       });
     },
 

@@ -16,7 +16,7 @@ const Login = requestDocument('sessions', z.object({
 }));
 const Session = responseDocument('sessions', z.object({ token: z.string(), expiresAt: z.string() }));
 
-export function authRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function authRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'tokenSecret' | 'clock'>): void {
   registry.add({
     method: 'post',
     path: '/api/auth/login',

@@ -15,7 +15,7 @@ import { MemberAttributes, memberResource } from './presenter.ts';
 const Slug = z.object({ slug });
 
 /** Anonymous applicants: name the party by its slug in the path. */
-export function registrationRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl'>): void {
   registry.add({
     method: 'post',
     path: '/api/parties/:slug/applications',

@@ -1,21 +1,14 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import { MemberId, MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
-import type { MemberStageName } from '../../src/members/lifecycle-contract.ts';
+import { MEMBER_STAGES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
-// A Record, so the compiler names any stage this endpoint forgets to accept.
-const STAGE_LISTED: Record<MemberStageName, true> = {
-  Registered: true, AwaitingApproval: true, Rejected: true, Approved: true, AwaitingPayment: true, Expired: true,
-  Paid: true, Active: true, CardIssued: true, Withdrawn: true, RegistrationRefused: true,
-};
-const STAGES = Object.keys(STAGE_LISTED) as [MemberStageName, ...MemberStageName[]];
-
 const StuckQuery = z.object({
-  stage: z.enum(STAGES).describe('the MemberStage the lifecycles wait in'),
+  stage: z.enum(MEMBER_STAGES).describe('the MemberStage the lifecycles wait in'),
   olderThanMinutes: z.coerce.number().int().min(0).max(525_600).default(60).describe('waiting in the stage for longer than this'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
@@ -43,7 +36,7 @@ function toResource(execution: WorkflowExecutionInfo): z.infer<typeof StuckLifec
   };
 }
 
-export function opsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
+export function opsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'temporal' | 'clock'>): void {
   registry.add({
     method: 'get',
     path: '/api/ops/stuck-lifecycles',
@@ -56,7 +49,7 @@ export function opsRoutes(registry: RouteRegistry, deps: ApiDeps): void {
       const user = auth;
       if (!hasRole(user, 'ops', 'tenant_admin')) throw ApiError.forbidden('stuck lifecycles are for ops or tenant_admin');
       const enteredBefore = new Date(deps.clock().getTime() - query.olderThanMinutes * 60_000).toISOString();
-      // Every value is validated (the tenant id is a UUID, the stage one of STAGES), so quoting is safe.
+      // Every value is validated (the tenant id is a UUID, the stage one of MEMBER_STAGES), so quoting is safe.
       const visibility = `TenantId = '${user.tenantId}' AND MemberStage = '${query.stage}' AND StageEnteredAt < '${enteredBefore}' AND ExecutionStatus = 'Running'`;
       const data: z.infer<typeof StuckLifecycle>[] = [];
       let truncated = false;

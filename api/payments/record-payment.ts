@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DatabasePool } from 'slonik';
 import { withTenant, type TenantContext, type TenantTransaction } from '../../src/db/tenant-context.ts';
-import { memberWorkflowId, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
+import { memberWorkflowId, paymentReceivedUpdate, type PaymentResult } from '../../src/members/lifecycle-contract.ts';
 import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { memberExists } from '../../src/members/member-queries.ts';
@@ -40,19 +40,24 @@ export async function recordPayment(
   if (before) return { payment: ofMember(before, claim), existed: true };
 
   const { invoiceId, amount, currency, provider, reference, paidAt } = claim;
-  let stage: string;
+  let result: PaymentResult;
   try {
     const message = { invoiceId, amount, currency, provider, providerRef: reference, paidAt };
-    ({ stage } = await sendLifecycleUpdate(deps.temporal, memberWorkflowId(context.tenantId, claim.memberId), paymentReceivedUpdate, message));
+    result = await sendLifecycleUpdate(deps.temporal, memberWorkflowId(context.tenantId, claim.memberId), paymentReceivedUpdate, message);
   } catch (err) {
     const meanwhile = await recorded();
     if (meanwhile) return { payment: ofMember(meanwhile, claim), existed: true };
     if (err instanceof WorkflowNotFoundError) throw new MemberRuleError('MEMBER_NOT_AWAITING_PAYMENT', 'the application is closed and not awaiting payment');
     throw err;
   }
-  const payment = await recorded();
   // The update returns once the lifecycle has left AwaitingPayment; only a recorded payment counts as taken.
-  if (!payment) throw new MemberRuleError('MEMBER_NOT_AWAITING_PAYMENT', `the payment was not recorded: the application is ${stage}`);
+  if (!result.payment) throw new MemberRuleError('MEMBER_NOT_AWAITING_PAYMENT', `the payment was not recorded: the application is ${result.stage}`);
+  const { paymentId, recordedAt } = result.payment;
+  // A lifecycle that recorded its payment before it reported recordedAt answers without it.
+  const payment = recordedAt
+    ? { id: paymentId, memberId: claim.memberId, invoiceId, amount, currency, provider, reference, paidAt: Date.parse(paidAt), recordedAt: Date.parse(recordedAt) }
+    : await recorded();
+  if (!payment) throw new Error(`payment ${paymentId} reported recorded but not found`);
   return { payment: ofMember(payment, claim), existed: false };
 }
 

@@ -75,12 +75,12 @@ export async function registerApplicant(
 }
 
 /** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */
-export async function sendLifecycleUpdate<Args extends [unknown, ...unknown[]]>(
+export async function sendLifecycleUpdate<Result extends m.MessageResult, Args extends [unknown, ...unknown[]]>(
   client: Client,
   workflowId: string,
-  update: UpdateDefinition<m.MessageResult, Args>,
+  update: UpdateDefinition<Result, Args>,
   ...args: Args
-): Promise<m.MessageResult> {
+): Promise<Result> {
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(update, { args });
   } catch (err) {

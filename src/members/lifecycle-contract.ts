@@ -50,11 +50,22 @@ export interface MessageResult {
   stage: MemberStageName;
 }
 
+/** What paymentReceived answers: the recorded payment, or null when the lifecycle moved on without it. */
+export interface PaymentResult extends MessageResult {
+  payment: RecordedPayment | null;
+}
+
+export interface RecordedPayment {
+  paymentId: string;
+  /** When the row was written; absent from lifecycles whose payment was recorded before it was reported. */
+  recordedAt?: string;
+}
+
 /** Update-with-Start: answers only once the application is durably recorded. */
 export const registerUpdate = defineUpdate<MessageResult, [SealedApplication]>('register');
 export const approveUpdate = defineUpdate<MessageResult, [ApproveMessage]>('approve');
 export const rejectUpdate = defineUpdate<MessageResult, [RejectMessage]>('reject');
-export const paymentReceivedUpdate = defineUpdate<MessageResult, [PaymentMessage]>('paymentReceived');
+export const paymentReceivedUpdate = defineUpdate<PaymentResult, [PaymentMessage]>('paymentReceived');
 export const withdrawUpdate = defineUpdate<MessageResult, [WithdrawMessage]>('withdraw');
 
 /** The same messages as signals, for operators (Temporal UI, CLI) and fire-and-forget senders. */

@@ -41,13 +41,15 @@ export interface NewPayment extends ReceivedPayment {
   recordedBy: string;
 }
 
-/** Records the payment and marks its invoice paid, in one statement. */
-export async function insertPayment(tx: TenantTransaction, payment: NewPayment): Promise<void> {
-  await tx.query(sql.unsafe`
+/** Records the payment and marks its invoice paid, in one statement. @returns when it was recorded. */
+export async function insertPayment(tx: TenantTransaction, payment: NewPayment): Promise<{ recordedAt: string }> {
+  const recordedAt = await tx.oneFirst(sql.type(z.object({ recordedAt: z.number() }))`
     WITH paid AS (
       UPDATE invoices SET status = 'paid', paid_at = ${payment.paidAt} WHERE id = ${payment.invoiceId} AND status = 'open'
     )
     INSERT INTO payments (id, tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at, recorded_by)
     VALUES (${payment.paymentId}, ${payment.tenantId}, ${payment.invoiceId}, ${payment.memberId}, ${payment.amount}, ${payment.currency},
-            ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${payment.recordedBy})`);
+            ${payment.provider}, ${payment.providerRef}, ${payment.paidAt}, ${payment.recordedBy})
+    RETURNING recorded_at AS "recordedAt"`);
+  return { recordedAt: new Date(recordedAt).toISOString() };
 }

@@ -59,17 +59,32 @@ test('a failed statement rolls the transaction back and keeps the connection', a
   expect(await backendPid()).toBe(before);
 });
 
+/** The pool's one connection as the next caller gets it, outside any transaction. */
+const idleConnection = () => single.connect(async (connection) => ({
+  pid: await connection.oneFirst(sql.type(Pid)`SELECT pg_backend_pid() AS pid`),
+  tenant: await connection.oneFirst(sql.type(z.object({ t: z.string().nullable() }))`SELECT nullif(current_setting('app.tenant_id', true), '') AS t`),
+  committees: await connection.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM committees`),
+}));
+
 test('the connection a failed transaction gave back carries no tenant: row-level security sees nothing', async () => {
+  let failedOn: number | undefined;
   await expect(withTenant(single, context(), async (tx) => {
     await addCommittee(tx, 'Visible inside');
+    failedOn = await tx.oneFirst(sql.type(Pid)`SELECT pg_backend_pid() AS pid`);
     throw new Error('refused');
   })).rejects.toThrow('refused');
-  await withTenant(single, context(), (tx) => addCommittee(tx, 'Committed'));
-  const seen = await single.connect(async (connection) => ({
-    tenant: await connection.oneFirst(sql.type(z.object({ t: z.string().nullable() }))`SELECT nullif(current_setting('app.tenant_id', true), '') AS t`),
-    committees: await connection.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM committees`),
-  }));
-  expect(seen).toEqual({ tenant: null, committees: 0 });
+  const seen = await idleConnection();
+  expect(failedOn).toEqual(expect.any(Number));
+  expect(seen).toEqual({ pid: failedOn, tenant: null, committees: 0 });
+});
+
+test('nor does the connection a committed transaction gave back', async () => {
+  const committedOn = await withTenant(single, context(), async (tx) => {
+    await addCommittee(tx, 'Committed');
+    return tx.oneFirst(sql.type(Pid)`SELECT pg_backend_pid() AS pid`);
+  });
+  const seen = await idleConnection();
+  expect(seen).toEqual({ pid: committedOn, tenant: null, committees: 0 });
 });
 
 test('a connection that died inside the transaction is not reused: the next transaction gets a new one', async () => {

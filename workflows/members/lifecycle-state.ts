@@ -1,7 +1,7 @@
 import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
 import * as rules from '../../src/members/admission-rules.ts';
 import type { AdmissionPosition, Refusal } from '../../src/members/admission-rules.ts';
-import type { ApproveMessage, LifecycleStatus, MemberStageName, PaymentMessage, RejectMessage, WithdrawMessage } from '../../src/members/lifecycle-contract.ts';
+import type { ApproveMessage, LifecycleStatus, MemberStageName, PaymentMessage, RecordedPayment, RejectMessage, WithdrawMessage } from '../../src/members/lifecycle-contract.ts';
 import { STATUS_OF_STAGE } from '../../src/members/member-status.ts';
 import { MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
 
@@ -28,6 +28,8 @@ export class LifecycleState {
   escalated = false;
   decision: Decision | undefined;
   payment: PaymentMessage | undefined;
+  /** The payment as the activity recorded it, for the sender of the paymentReceived Update. */
+  recordedPayment: RecordedPayment | undefined;
   withdrawal: WithdrawMessage | undefined;
   readonly #refusals: { payment: PaymentMessage; refusal: Refusal }[] = [];
 

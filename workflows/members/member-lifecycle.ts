@@ -96,7 +96,7 @@ async function awaitPayment(state: LifecycleState, step: { tenantId: string; mem
     if (!arrived || state.withdrawal || !state.payment) return false;
     const payment = state.payment;
     try {
-      await steps.recordPayment(step, payment);
+      state.recordedPayment = await steps.recordPayment(step, payment);
       return true;
     } catch (err) {
       if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
@@ -154,7 +154,7 @@ function registerApprovalHandlers(state: LifecycleState): void {
     await condition(() => state.stage !== 'AwaitingPayment' || state.refusalOf(msg) !== undefined);
     const refusal = state.refusalOf(msg);
     if (refusal) throw refusalFailure(refusal);
-    return { stage: state.stage };
+    return { stage: state.stage, payment: state.recordedPayment ?? null };
   }, { validator: (msg: m.PaymentMessage) => void state.checkPayment(msg) });
   setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));
   setHandler(m.rejectSignal, (msg) => LifecycleState.ignoreInvalid(() => reject(msg), 'reject'));

@@ -1,0 +1,87 @@
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { ApiError } from '../../api/http/errors.ts';
+import { CardTokenError } from '../../src/cards/card-token.ts';
+import { DomainError } from '../../src/errors/domain-error.ts';
+import { ERROR_CODES, httpStatusOf, isRetryable } from '../../src/errors/error-codes.ts';
+import { fromFailure, toActivityFailure } from '../../src/errors/temporal-failure.ts';
+import { VersionConflictError } from '../../src/events/event-store.ts';
+import { MailDeliveryError } from '../../src/mail/mailer.ts';
+import { domainErrorOf } from '../../src/members/lifecycle-client.ts';
+import { MemberRuleError } from '../../src/members/member-aggregate.ts';
+import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
+import { refusalFailure } from '../../workflows/members/lifecycle-state.ts';
+
+test('every code answers one HTTP status, a client error or a server fault', () => {
+  for (const [code, { status }] of Object.entries(ERROR_CODES)) {
+    expect([code, status >= 400 && status <= 599]).toEqual([code, true]);
+  }
+  expect(httpStatusOf('NOT_A_CODE')).toBe(500);
+});
+
+describe('an activity failing with a domain error', () => {
+  test('fails non-retryably with its code and field when the table says it is final', () => {
+    const failure = toActivityFailure(new DuplicatePhoneError('a member with this phone number already exists'));
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'DUPLICATE_PHONE', nonRetryable: true, details: [{ field: 'phone' }] });
+  });
+
+  test('is retried when the table says so: a version race, a mail server that is down', () => {
+    expect(toActivityFailure(new VersionConflictError('m', 1, 2))).toMatchObject({ type: 'EVENT_VERSION_CONFLICT', nonRetryable: false });
+    expect(toActivityFailure(new MailDeliveryError('down', true, undefined, null))).toMatchObject({ type: 'MAIL_NOT_DELIVERED', nonRetryable: false });
+    expect(toActivityFailure(new MailDeliveryError('no such mailbox', false, 550, null))).toMatchObject({ type: 'MAIL_REJECTED', nonRetryable: true });
+  });
+
+  test('a Postgres data exception is final; any other error is thrown as it is and retried', () => {
+    const dataException = Object.assign(new Error('invalid input syntax'), { code: '22P02' });
+    expect(toActivityFailure(new Error('wrapped', { cause: dataException }))).toMatchObject({ type: 'INVALID_DATA', nonRetryable: true });
+    const lost = Object.assign(new Error('connection terminated'), { code: '08006' });
+    expect(toActivityFailure(lost)).toBe(lost);
+  });
+});
+
+describe('the lifecycle client', () => {
+  const updateFailed = (failure: ApplicationFailure) => new Error('workflow update failed', { cause: failure });
+
+  test('turns a refusal back into the domain error it stands for, field included', () => {
+    const refused = domainErrorOf(updateFailed(refusalFailure({ code: 'PAYMENT_AMOUNT_MISMATCH', message: "amount must be the invoice's 500", field: 'amount' })));
+    expect(refused).toBeInstanceOf(MemberRuleError);
+    expect(refused).toMatchObject({ code: 'PAYMENT_AMOUNT_MISMATCH', field: 'amount', message: "amount must be the invoice's 500" });
+  });
+
+  test('gives registration refusals their own classes, with their fields', () => {
+    const activity = (failure: ApplicationFailure) => new ActivityFailure('activity', 'recordApplication', '1', RetryState.NON_RETRYABLE_FAILURE, 'worker', failure);
+    const phone = domainErrorOf(updateFailed(toActivityFailure(new DuplicatePhoneError('taken')) as ApplicationFailure));
+    expect(phone).toBeInstanceOf(DuplicatePhoneError);
+    expect(phone).toMatchObject({ field: 'phone' });
+    expect(domainErrorOf(activity(toActivityFailure(new UnknownWardError('no ward')) as ApplicationFailure))).toBeInstanceOf(UnknownWardError);
+  });
+
+  test('leaves a failure whose type is not a code, and any other error, as it was', () => {
+    const odd = ApplicationFailure.nonRetryable('odd', 'SOMETHING_ELSE');
+    expect(fromFailure(odd)).toBe(odd);
+    const plain = new Error('plain');
+    expect(fromFailure(plain)).toBe(plain);
+  });
+});
+
+describe('the API', () => {
+  test.each<[DomainError, number]>([
+    [new MemberRuleError('MEMBER_NOT_AWAITING_APPROVAL', 'decided'), 409],
+    [new MemberRuleError('INVOICE_MISMATCH', 'another invoice', { field: 'invoiceId' }), 422],
+    [new DuplicatePhoneError('taken'), 409],
+    [new UnknownWardError('no ward'), 422],
+    [new CardTokenError('TOKEN_EXPIRED', 'expired'), 422],
+  ])('answers %s with the status of its code, wherever it is thrown', (err, status) => {
+    const answer = ApiError.fromDomain(err, (field) => ({ pointer: `/data/attributes/${field}` }));
+    expect(answer?.status).toBe(status);
+    expect(answer?.errors).toEqual([{
+      status: String(status), code: err.code, detail: err.message,
+      ...(err.field ? { source: { pointer: `/data/attributes/${err.field}` } } : {}),
+    }]);
+  });
+
+  test('answers a server fault as no client error at all (it is logged and answered 500)', () => {
+    expect(ApiError.fromDomain(new VersionConflictError('m', 1, 2))).toBeUndefined();
+    expect(isRetryable('EVENT_VERSION_CONFLICT')).toBe(true);
+  });
+});
