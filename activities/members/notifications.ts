@@ -4,9 +4,11 @@ import { isDelivered, readMemberRecipient, recordDelivery } from '../../src/mail
 import type { MailContent, MailMessage } from '../../src/mail/mailer.ts';
 import * as templates from '../../src/mail/templates.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
+import { recordNotice } from '../../src/members/registration-refusals.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
 import { inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
+import type { ContactTaken } from './registration.ts';
 
 /** The emails of a member's lifecycle; each names what it is about, never personal data. */
 export type MemberEmail =
@@ -82,6 +84,28 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
       const content = await render(step, email, { recipientName: recipient.name, partyName: recipient.partyName }, recipient.tenantSlug);
       await send(step, key, email.kind, recipient.email, content);
       return 'sent';
+    },
+
+    /**
+     * Tells whoever holds the phone or email a refused application named: by email when they
+     * gave one, otherwise the refusal waits for an SMS. @returns the channel.
+     */
+    async notifyContactHolder(step: StepContext, taken: ContactTaken): Promise<'email' | 'sms' | 'already-sent'> {
+      const key = `${step.workflowId}:mail:contact-notice`;
+      const holder = await inTenant(deps, step, async (tx) => {
+        const keys = await deps.keyring.forTenant(tx, step.tenantId);
+        const row = await readMemberRecipient(tx, taken.holderId, key);
+        return row && { ...row, email: row.emailEnc ? decryptField(keys, taken.holderId, 'email', row.emailEnc) : null };
+      });
+      if (!holder) throw new Error(`member ${taken.holderId} of tenant ${step.tenantId} not found`);
+      if (holder.sent) return 'already-sent';
+      if (holder.email) {
+        const content = templates.contactAlreadyRegistered({ recipientName: holder.name, partyName: holder.partyName, contact: taken.contact });
+        await send({ ...step, memberId: taken.holderId }, key, 'contact-notice', holder.email, content);
+      }
+      const channel = holder.email ? 'email' : 'sms';
+      await inTenant(deps, step, (tx) => recordNotice(tx, step.memberId, channel));
+      return channel;
     },
 
     /** Emails the heads of a committee about an application waiting for them. @returns how many were emailed. */

@@ -1,4 +1,5 @@
 import { insertApplicant } from '../../src/members/member-repository.ts';
+import { recordRefusal } from '../../src/members/registration-refusals.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
 import { voidOpenInvoices } from '../../src/payments/invoices.ts';
@@ -18,6 +19,16 @@ export interface LifecycleSettings {
 export interface RegistrationResult {
   geographyPath: string;
   committeeId: string | null;
+  /** When the application was taken, recorded or not. */
+  registeredAt?: string;
+  /** Set when the phone or email already belongs to someone in the party: nothing was recorded for the member. */
+  refusal?: ContactTaken;
+}
+
+/** Whose phone or email an application named. */
+export interface ContactTaken {
+  contact: 'phone' | 'email';
+  holderId: string;
 }
 
 /** The application: the tenant's settings for it, its record, and its withdrawal. */
@@ -38,16 +49,26 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
       });
     },
 
-    /** Writes the member row and MemberRegistered in one transaction; a retry changes nothing. */
+    /**
+     * Writes the member row and MemberRegistered in one transaction; a retry changes nothing.
+     * When the phone or email already belongs to someone in the party, records the refusal
+     * instead, and says whose it is: the applicant is answered the same either way.
+     */
     async recordApplication(step: StepContext, application: SealedApplication): Promise<RegistrationResult> {
+      const registeredAt = deps.clock().toISOString();
       return inTenant(deps, step, async (tx) => {
-        const row = await insertApplicant(tx, application, step.workflowId);
+        const row = await insertApplicant(tx, application, step.workflowId, registeredAt);
+        const place = { geographyPath: row.geographyPath, committeeId: row.committeeId, registeredAt };
+        if (row.outcome === 'taken') {
+          await recordRefusal(tx, { application, workflowId: step.workflowId, contact: row.contact, holderId: row.holderId, refusedAt: registeredAt });
+          return { ...place, refusal: { contact: row.contact, holderId: row.holderId } };
+        }
         await executeMemberCommand(
           tx,
           stepCommand(step, 'register'),
           { type: 'Register', wardId: application.wardId, committeeId: row.committeeId, geographyPath: row.geographyPath },
         );
-        return { geographyPath: row.geographyPath, committeeId: row.committeeId };
+        return place;
       });
     },
 

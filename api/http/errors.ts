@@ -46,7 +46,7 @@ export class ApiError extends DomainError {
   }
 }
 
-type Where = 'body' | 'query' | 'path';
+type Where = 'body' | 'query' | 'path' | 'header';
 
 /** zod issues as JSON:API errors, each pointing at the bad field. A bad path parameter names nothing that exists: 404. */
 export class ValidationError extends ApiError {
@@ -56,14 +56,15 @@ export class ValidationError extends ApiError {
   }
 }
 
-const CODE_OF = { body: 'VALIDATION_FAILED', query: 'INVALID_PARAMETER', path: 'NOT_FOUND' } as const satisfies Record<Where, ErrorCode>;
+const CODE_OF = { body: 'VALIDATION_FAILED', query: 'INVALID_PARAMETER', header: 'INVALID_PARAMETER', path: 'NOT_FOUND' } as const satisfies Record<Where, ErrorCode>;
 
 function toErrorObject(issue: z.core.$ZodIssue, where: Where): ErrorObject {
   const path = issue.path.map(String);
   const field = path.join('.') || '(root)';
   const code = CODE_OF[where];
   const base = { status: String(httpStatusOf(code)), code, detail: `${field}: ${issue.message}` };
-  return { ...base, source: where === 'body' ? { pointer: `/${path.join('/')}` } : { parameter: field } };
+  const source = where === 'body' ? { pointer: `/${path.join('/')}` } : where === 'header' ? { header: field } : { parameter: field };
+  return { ...base, source };
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -40,6 +40,6 @@ export const ErrorDocumentSchema = z.object({
     status: z.string(),
     code: z.string(),
     detail: z.string(),
-    source: z.object({ pointer: z.string().optional(), parameter: z.string().optional() }).optional(),
+    source: z.object({ pointer: z.string().optional(), parameter: z.string().optional(), header: z.string().optional() }).optional(),
   })),
 });

@@ -13,6 +13,8 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
   params: z.output<P>;
   query: z.output<Q>;
   body: z.output<B>;
+  /** The declared request headers, by their lower-case names. */
+  headers: Record<string, string | undefined>;
   /** Who is calling, for which tenant, with which roles: always there on `user` routes, never on others. */
   auth: A extends 'user' ? AuthContext : undefined;
   req: Request;
@@ -34,6 +36,8 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   access: A;
   params?: P;
   query?: Q;
+  /** Request headers the route reads, by lower-case name: validated, and documented as header parameters. */
+  headers?: AnyObject;
   body?: B;
   /** The request body's media type in the OpenAPI description (default JSON:API). */
   bodyContentType?: string;
@@ -49,7 +53,7 @@ export interface AccessGuards {
   platform: RequestHandler;
 }
 
-function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'path'): z.output<T> {
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'path' | 'header'): z.output<T> {
   if (!schema) return undefined as z.output<T>;
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(result.error.issues, where);
@@ -76,6 +80,7 @@ export class RouteRegistry {
           params: parse(route.params, req.params, 'path'),
           query: parse(route.query, req.query, 'query'),
           body: parse(route.body, req.body, 'body'),
+          headers: route.headers ? parse(route.headers, req.headers, 'header') as Record<string, string | undefined> : {},
           auth,
           req,
           res,
@@ -123,7 +128,11 @@ function operation(route: RouteSpec): ZodOpenApiOperationObject {
     summary: route.summary,
     tags: [route.tag],
     ...(route.access === 'public' ? { security: [] } : route.access === 'platform' ? { security: [{ platformKey: [] }] } : {}),
-    requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) },
+    requestParams: {
+      ...(route.params ? { path: route.params } : {}),
+      ...(route.query ? { query: route.query } : {}),
+      ...(route.headers ? { header: route.headers } : {}),
+    },
     ...(route.body ? { requestBody: { content: { [route.bodyContentType ?? JSONAPI]: { schema: route.body } } } } : {}),
     responses: responses as ZodOpenApiOperationObject['responses'],
   };

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
+import type { Application } from '../../src/members/application.ts';
 import { MEMBER_STATUSES, PUBLIC_STATUSES, publicStatusOf } from '../../src/members/member-status.ts';
+import type { RegistrationRefusal } from '../../src/members/registration-refusals.ts';
 import { committeeViews } from '../../src/committees/committees.ts';
 import { geographyNodes } from '../../src/geography/geography-queries.ts';
 import type { MemberView } from '../../src/members/member-queries.ts';
@@ -11,7 +13,7 @@ import { relation, type ResourceObject } from '../http/jsonapi.ts';
 /** The member resource's attributes, for the OpenAPI description. */
 export const MemberAttributes = z.object({
   status: z.enum(PUBLIC_STATUSES).describe('what the applicant is told: pending until a decision is final'),
-  statusDetail: z.enum(MEMBER_STATUSES).describe('the recorded status, as filter[status] takes it'),
+  statusDetail: z.enum(MEMBER_STATUSES).nullable().describe('the recorded status, as filter[status] takes it; null for an application that could not proceed'),
   fullNameEn: z.string(),
   fullNameNe: z.string().nullable(),
   gender: z.string(),
@@ -51,6 +53,36 @@ export function memberResource(member: MemberView, keys?: TenantKeys): ResourceO
         : {}),
     },
     relationships: { geography: relation('geography-nodes', member.wardId), committee: relation('committees', member.committeeId) },
+  };
+}
+
+/**
+ * The resource a registration answers with, built from what was sent and what the lifecycle
+ * answered, never from a read that only a recorded application would have: a registration
+ * whose phone or email is taken gets exactly this answer too.
+ */
+export function applicationResource(memberId: string, application: Application, taken: { registeredAt: string; committeeId: string | null }): ResourceObject {
+  return {
+    type: 'members',
+    id: memberId,
+    attributes: {
+      status: 'pending', statusDetail: 'awaiting_approval', fullNameEn: application.fullNameEn, fullNameNe: application.fullNameNe ?? null,
+      gender: application.gender, memberNumber: null, registeredAt: taken.registeredAt, approvedAt: null, activatedAt: null,
+    },
+    relationships: { geography: relation('geography-nodes', application.wardId), committee: relation('committees', taken.committeeId) },
+  };
+}
+
+/** What an applicant's status link shows for an application that could not proceed. */
+export function refusalResource(refusal: RegistrationRefusal): ResourceObject {
+  return {
+    type: 'members',
+    id: refusal.id,
+    attributes: {
+      status: 'could_not_proceed', statusDetail: null, fullNameEn: refusal.fullNameEn, fullNameNe: refusal.fullNameNe,
+      gender: refusal.gender, memberNumber: null, registeredAt: iso(refusal.refusedAt), approvedAt: null, activatedAt: null,
+    },
+    relationships: { geography: relation('geography-nodes', refusal.wardId), committee: relation('committees', null) },
   };
 }
 

@@ -5,14 +5,17 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
+import { findRefusal } from '../../src/members/registration-refusals.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
-import { MemberAttributes, memberResource } from './presenter.ts';
+import { applicationResource, MemberAttributes, memberResource, refusalResource } from './presenter.ts';
 
 const Slug = z.object({ slug });
+const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 letters, digits, "_" or "-"; a random UUID is best')
+  .describe('makes the request safe to repeat: the same key and application give the same member and status link; another application under it answers 422 IDEMPOTENCY_KEY_REUSED');
 
 /** Anonymous applicants: name the party by its slug in the path. */
 export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl'>): void {
@@ -23,15 +26,24 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     tag: 'applications',
     access: 'public',
     params: Slug,
+    headers: z.object({ 'idempotency-key': IdempotencyKey.optional() }),
     body: requestDocument('applications', ApplicationSchema),
-    responses: { 201: { description: 'the member, pending, with a private status link', schema: responseDocument('members', MemberAttributes) } },
-    async handler({ params, body, req }) {
+    responses: {
+      201: {
+        description: 'the application is taken: the member, pending, with a private status link. A repeat under the same Idempotency-Key answers the same. '
+          + 'An application whose phone or email someone in the party already holds is answered exactly the same; its status link then says could_not_proceed, '
+          + 'and the holder is told through their own contact.',
+        schema: responseDocument('members', MemberAttributes),
+      },
+    },
+    async handler({ params, body, headers, req }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, body.data.attributes, { ip: req.ip, userAgent: req.get('user-agent') });
-      const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, registered.memberId));
-      if (!member) throw new Error(`member ${registered.memberId} missing after registration`);
-      const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${member.id}?token=${registered.statusToken}`;
-      return { status: 201, headers: { location: statusLink }, body: { data: { ...memberResource(member), links: { status: statusLink } } } };
+      const application = body.data.attributes;
+      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, application,
+        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent') });
+      const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
+      const resource = applicationResource(registered.memberId, application, registered);
+      return { status: 201, headers: { location: statusLink }, body: { data: { ...resource, links: { status: statusLink } } } };
     },
   });
 
@@ -46,10 +58,14 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      const member = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, (tx) => findMember(tx, params.id));
+      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => {
+        const member = await findMember(tx, params.id);
+        return { member, refusal: member ? null : await findRefusal(tx, params.id) };
+      });
       const given = createHash('sha256').update(query.token).digest();
-      if (!member?.statusTokenHash || !timingSafeEqual(given, member.statusTokenHash)) throw ApiError.notFound('application');
-      return { status: 200, body: { data: memberResource(member) } };
+      const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
+      if (!held || !timingSafeEqual(given, held)) throw ApiError.notFound('application');
+      return { status: 200, body: { data: member ? memberResource(member) : refusalResource(refusal!) } };
     },
   });
 }

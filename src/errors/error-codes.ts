@@ -43,7 +43,8 @@ export const ERROR_CODES = {
   PAYMENT_REFUSED: { status: 409, retryable: false },
   CARD_ALREADY_ISSUED: { status: 409, retryable: false },
   // Registration.
-  DUPLICATE_PHONE: { status: 409, retryable: false },
+  /** Another application was sent under an Idempotency-Key already used. */
+  IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   UNKNOWN_WARD: { status: 422, retryable: false },
   INVALID_PHONE: { status: 422, retryable: false },
   REGISTRATION_FAILED: { status: 422, retryable: false },

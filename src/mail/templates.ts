@@ -138,3 +138,16 @@ export function approvalPending(input: ApprovalPendingInput): MailContent {
     { ne: `एउटा सदस्यता आवेदन तपाईंको निर्णयको प्रतीक्षामा छ।` },
   ]);
 }
+
+/**
+ * To whoever holds a phone or email an application named: someone applied with it, and the
+ * application did not go ahead. Says nothing of who applied, or with what.
+ */
+export function contactAlreadyRegistered(input: Recipient & { contact: 'phone' | 'email' }): MailContent {
+  const what = input.contact === 'phone' ? 'phone number' : 'email address';
+  return render(`An application to ${input.partyName} used your ${what}`, input, [
+    `Someone applied for membership of ${input.partyName} giving your ${what}, which is already registered with the party, so that application did not go ahead.`,
+    `If it was you, there is nothing to do: your existing registration stands. If it was not, you may ignore this message or tell the party's membership office.`,
+    { ne: `कसैले तपाईंको सम्पर्क विवरण प्रयोग गरी सदस्यता आवेदन दिएको थियो; त्यो आवेदन अघि बढेन।` },
+  ]);
+}

@@ -1,31 +1,31 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
-import { withTenant } from '../db/tenant-context.ts';
+import { withTenant, type TenantContext } from '../db/tenant-context.ts';
 import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
 import { MemberStage, MemberId, StageEnteredAt, TenantId } from '../temporal/search-attributes.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../temporal/task-queue.ts';
-import type { Keyring } from '../tenants/keyring.ts';
+import type { Keyring, TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { MemberRuleError } from './member-aggregate.ts';
-import { DuplicatePhoneError, findMemberIdByPhone, UnknownWardError } from './member-repository.ts';
+import { findRegistration } from './member-queries.ts';
+import { UnknownWardError } from './member-repository.ts';
+import { findRefusal } from './registration-refusals.ts';
 import * as m from './lifecycle-contract.ts';
-import { sealApplication } from './sealed-application.ts';
+import { sealApplication, type SealedApplication } from './sealed-application.ts';
 
-export interface Registered {
+export interface Registered extends m.RegisterResult {
   memberId: string;
   workflowId: string;
   /** The secret of the applicant's status link; only its hash is stored. */
   statusToken: string;
-  stage: m.MemberStageName;
 }
 
 /** The member error a lifecycle's refusal stands for, by its code. */
 function memberError(code: ErrorCode, message: string, options: DomainErrorOptions): DomainError {
-  if (code === 'DUPLICATE_PHONE') return new DuplicatePhoneError(message, options);
   if (code === 'UNKNOWN_WARD') return new UnknownWardError(message, options);
   return new MemberRuleError(code, message, options);
 }
@@ -36,29 +36,38 @@ export function domainErrorOf(err: unknown): unknown {
 }
 
 /**
- * Starts the applicant's lifecycle and answers once the application is durably recorded
- * (Update-with-Start). Personal fields are sealed before they leave this process.
- * @throws DuplicatePhoneError, UnknownWardError, MemberRuleError (REGISTRATION_FAILED, INVALID_DATA)
+ * Starts the applicant's lifecycle and answers once the application is taken (Update-with-Start):
+ * recorded, or, when its phone or email already belongs to someone in the party, refused, with
+ * the same answer either way (the holder is told through their own contact; the status link
+ * says the application could not proceed). Personal fields are sealed before they leave this
+ * process.
+ *
+ * With an idempotency key the member id and status link derive from the party and the key, so
+ * a repeat of the request gets the same member and link.
+ * @throws UnknownWardError; MemberRuleError IDEMPOTENCY_KEY_REUSED (another application under
+ *   the key), REGISTRATION_FAILED, INVALID_DATA.
  */
 export async function registerApplicant(
   deps: { client: Client; pool: DatabasePool; keyring: Keyring },
   tenantId: string,
   application: Application,
-  audit: { ip?: string | undefined; userAgent?: string | undefined } = {},
+  options: { idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined } = {},
 ): Promise<Registered> {
-  const memberId = randomUUID();
-  const statusToken = randomBytes(24).toString('base64url');
-  const sealed = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
+  const { idempotencyKey, ...audit } = options;
+  const { memberId, statusToken, sealed } = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
-    if (await findMemberIdByPhone(tx, keys, application.phone)) throw new DuplicatePhoneError('a member with this phone number already exists');
-    return sealApplication(keys, memberId, application, statusToken);
+    const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
+    const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
+    return { memberId, statusToken, sealed: sealApplication(keys, memberId, application, statusToken) };
   });
   const workflowId = m.memberWorkflowId(tenantId, memberId);
   const start = new WithStartWorkflowOperation<m.MemberLifecycleWorkflow>(m.MEMBER_LIFECYCLE_WORKFLOW, {
     workflowId,
     taskQueue: MEMBERSHIP_TASK_QUEUE,
     args: [{ tenantId, memberId }],
-    workflowIdConflictPolicy: 'FAIL',
+    // A repeat under the same key joins the running lifecycle; one that has ended is never started again.
+    workflowIdConflictPolicy: idempotencyKey === undefined ? 'FAIL' : 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     typedSearchAttributes: [
       { key: TenantId, value: tenantId },
       { key: MemberId, value: memberId },
@@ -68,10 +77,45 @@ export async function registerApplicant(
   });
   try {
     const result = await deps.client.workflow.executeUpdateWithStart(m.registerUpdate, { args: [sealed], startWorkflowOperation: start });
-    return { memberId, workflowId, statusToken, stage: result.stage };
+    return { memberId, workflowId, statusToken, ...result };
   } catch (err) {
+    if (idempotencyKey !== undefined && err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { ...(await takenEarlier(deps.pool, { tenantId, actor: 'applicant', ...audit }, sealed)), memberId, workflowId, statusToken };
+    }
     throw domainErrorOf(err);
   }
+}
+
+/**
+ * A repeat whose lifecycle has already ended: the application it recorded or refused then,
+ * if it is this one.
+ * @throws MemberRuleError IDEMPOTENCY_KEY_REUSED
+ */
+async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: SealedApplication): Promise<m.RegisterResult> {
+  const earlier = await withTenant(pool, context, async (tx) => {
+    const member = await findRegistration(tx, sealed.memberId);
+    if (member) return { digest: member.applicationDigest, registeredAt: member.registeredAt, committeeId: member.committeeId, stage: 'AwaitingApproval' as const };
+    const refusal = await findRefusal(tx, sealed.memberId);
+    return refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: null, stage: 'RegistrationRefused' as const };
+  });
+  if (!earlier?.digest || earlier.digest.toString('hex') !== sealed.digest) {
+    throw new MemberRuleError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another application, or one that could not be taken; use a new key');
+  }
+  return { stage: earlier.stage, registeredAt: new Date(earlier.registeredAt).toISOString(), committeeId: earlier.committeeId };
+}
+
+/** A UUID (version 8, RFC 9562) from the party and the client's key: the same request names the same member. */
+function keyedMemberId(tenantId: string, idempotencyKey: string): string {
+  const bytes = createHash('sha256').update(`member-id:${tenantId}:${idempotencyKey}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The status-link secret of a keyed registration: only the party's keys can derive it. */
+function keyedStatusToken(keys: TenantKeys, memberId: string): string {
+  return createHmac('sha256', keys.blindIndexKey).update(`status-token:${memberId}`).digest('base64url');
 }
 
 /** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */

@@ -50,6 +50,16 @@ export interface MessageResult {
   stage: MemberStageName;
 }
 
+/**
+ * What register answers: the same for an application recorded and one whose phone or email
+ * was taken, so the API can answer the applicant the same way (only the stage differs, and
+ * the API does not show it).
+ */
+export interface RegisterResult extends MessageResult {
+  registeredAt: string;
+  committeeId: string | null;
+}
+
 /** What paymentReceived answers: the recorded payment, or null when the lifecycle moved on without it. */
 export interface PaymentResult extends MessageResult {
   payment: RecordedPayment | null;
@@ -62,7 +72,7 @@ export interface RecordedPayment {
 }
 
 /** Update-with-Start: answers only once the application is durably recorded. */
-export const registerUpdate = defineUpdate<MessageResult, [SealedApplication]>('register');
+export const registerUpdate = defineUpdate<RegisterResult, [SealedApplication]>('register');
 export const approveUpdate = defineUpdate<MessageResult, [ApproveMessage]>('approve');
 export const rejectUpdate = defineUpdate<MessageResult, [RejectMessage]>('reject');
 export const paymentReceivedUpdate = defineUpdate<PaymentResult, [PaymentMessage]>('paymentReceived');

@@ -34,6 +34,14 @@ export async function findMember(tx: TenantTransaction, memberId: string): Promi
   return tx.maybeOne(sql.type(MemberViewSchema)`SELECT ${columns} FROM members m WHERE m.id = ${memberId}`);
 }
 
+const RegistrationSchema = z.object({ registeredAt: z.number(), committeeId: z.string().nullable(), applicationDigest: z.instanceof(Buffer).nullable() });
+
+/** How the member's application was taken: when, for which committee, and its digest (null for imported members). */
+export async function findRegistration(tx: TenantTransaction, memberId: string): Promise<z.infer<typeof RegistrationSchema> | null> {
+  return tx.maybeOne(sql.type(RegistrationSchema)`
+    SELECT registered_at AS "registeredAt", committee_id AS "committeeId", application_digest AS "applicationDigest" FROM members WHERE id = ${memberId}`);
+}
+
 /** Whether the member exists in the transaction's tenant. */
 export async function memberExists(tx: TenantTransaction, memberId: string): Promise<boolean> {
   return tx.exists(sql.unsafe`SELECT 1 FROM members WHERE id = ${memberId}`);

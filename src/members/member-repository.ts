@@ -1,4 +1,4 @@
-import { sql } from 'slonik';
+import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
@@ -14,15 +14,14 @@ export class UnknownWardError extends DomainError {
   }
 }
 
-export class DuplicatePhoneError extends DomainError {
-  override readonly name = 'DuplicatePhoneError';
 
-  constructor(message: string, options: DomainErrorOptions = {}) {
-    super('DUPLICATE_PHONE', message, { ...options, field: options.field ?? 'phone' });
-  }
-}
-
-const WardRow = z.object({ path: z.string(), committeeId: z.string().nullable(), existing: z.boolean(), phoneTaken: z.boolean() });
+const WardRow = z.object({
+  path: z.string(),
+  committeeId: z.string().nullable(),
+  existing: z.boolean(),
+  phoneHolder: z.string().nullable(),
+  emailHolder: z.string().nullable(),
+});
 
 /** Finds the active member whose phone has this normalized value, by blind index. */
 export async function findMemberIdByPhone(tx: TenantTransaction, keys: TenantKeys, phone: string): Promise<string | null> {
@@ -31,35 +30,60 @@ export async function findMemberIdByPhone(tx: TenantTransaction, keys: TenantKey
 }
 
 const bin = (value: string | null) => (value === null ? null : sql.binary(Buffer.from(value, 'base64')));
+const hex = (value: string | undefined) => (value === undefined ? null : sql.binary(Buffer.from(value, 'hex')));
+
+export type ApplicantRecord =
+  | { outcome: 'recorded'; inserted: boolean; geographyPath: string; committeeId: string | null }
+  /** The phone or email already belongs to another member or applicant of the party: nothing was written. */
+  | { outcome: 'taken'; contact: 'phone' | 'email'; holderId: string; geographyPath: string; committeeId: string | null };
 
 /**
- * Records a sealed application. Idempotent on the member id (a retry writes nothing).
- * @throws UnknownWardError, DuplicatePhoneError
+ * Records a sealed application. Idempotent on the member id (a retry writes nothing). A phone
+ * or email another member holds, found before the insert or by the unique index when a
+ * concurrent application took it first, comes back as `taken`, never as an error to retry.
+ * @throws UnknownWardError
  */
-export async function insertApplicant(
-  tx: TenantTransaction,
-  application: SealedApplication,
-  workflowId: string,
-): Promise<{ inserted: boolean; geographyPath: string; committeeId: string | null }> {
-  // One round trip: the ward, and whether this member or its phone is already there.
-  const ward = await tx.maybeOne(sql.type(WardRow)`
+export async function insertApplicant(tx: TenantTransaction, application: SealedApplication, workflowId: string, registeredAt = new Date().toISOString()): Promise<ApplicantRecord> {
+  const ward = await readWard(tx, application);
+  if (!ward) throw new UnknownWardError(`ward ${application.wardId} does not exist or is not active`);
+  const place = { geographyPath: ward.path, committeeId: ward.committeeId };
+  if (ward.existing) return { outcome: 'recorded', inserted: false, ...place };
+  const taken = takenContact(ward);
+  if (taken) return { ...taken, ...place };
+  try {
+    // A savepoint: a unique violation rolls back the insert alone, and the transaction goes on.
+    await tx.transaction((savepoint) => savepoint.query(sql.unsafe`
+      INSERT INTO members (id, tenant_id, status, ward_id, geography_path, committee_id, full_name_en, full_name_ne, gender,
+                           phone_enc, phone_bidx, email_enc, email_bidx, date_of_birth_enc, address_enc, citizenship_no_enc,
+                           workflow_id, status_token_hash, application_digest, registered_at)
+      VALUES (${application.memberId}, ${application.tenantId}, 'awaiting_approval', ${application.wardId}, ${ward.path}::ltree,
+              ${ward.committeeId}, ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender},
+              ${bin(application.phoneEnc)}, ${bin(application.phoneBidx)}, ${bin(application.emailEnc)}, ${bin(application.emailBidx)},
+              ${bin(application.dateOfBirthEnc)}, ${bin(application.addressEnc)}, ${bin(application.citizenshipNoEnc)},
+              ${workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))}, ${hex(application.digest)}, ${registeredAt})`));
+  } catch (err) {
+    if (!(err instanceof UniqueIntegrityConstraintViolationError)) throw err;
+    const raced = takenContact(await readWard(tx, application) ?? ward);
+    if (!raced) throw err;
+    return { ...raced, ...place };
+  }
+  return { outcome: 'recorded', inserted: true, ...place };
+}
+
+/** One round trip: the ward, and whether this member, its phone or its email is already there. */
+function readWard(tx: TenantTransaction, application: SealedApplication) {
+  return tx.maybeOne(sql.type(WardRow)`
     SELECT path::text AS path, covering_committee(id) AS "committeeId",
            EXISTS (SELECT 1 FROM members WHERE id = ${application.memberId}) AS existing,
-           EXISTS (SELECT 1 FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}) AS "phoneTaken"
+           (SELECT id FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}) AS "phoneHolder",
+           (SELECT id FROM members WHERE email_bidx = ${bin(application.emailBidx)}) AS "emailHolder"
     FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
-  if (!ward) throw new UnknownWardError(`ward ${application.wardId} does not exist or is not active`);
-  if (ward.existing) return { inserted: false, geographyPath: ward.path, committeeId: ward.committeeId };
-  if (ward.phoneTaken) throw new DuplicatePhoneError('a member with this phone number already exists');
-  await tx.query(sql.unsafe`
-    INSERT INTO members (id, tenant_id, status, ward_id, geography_path, committee_id, full_name_en, full_name_ne, gender,
-                         phone_enc, phone_bidx, email_enc, email_bidx, date_of_birth_enc, address_enc, citizenship_no_enc,
-                         workflow_id, status_token_hash)
-    VALUES (${application.memberId}, ${application.tenantId}, 'awaiting_approval', ${application.wardId}, ${ward.path}::ltree,
-            ${ward.committeeId}, ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender},
-            ${bin(application.phoneEnc)}, ${bin(application.phoneBidx)}, ${bin(application.emailEnc)}, ${bin(application.emailBidx)},
-            ${bin(application.dateOfBirthEnc)}, ${bin(application.addressEnc)}, ${bin(application.citizenshipNoEnc)},
-            ${workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))})`);
-  return { inserted: true, geographyPath: ward.path, committeeId: ward.committeeId };
+}
+
+function takenContact(ward: z.infer<typeof WardRow>): { outcome: 'taken'; contact: 'phone' | 'email'; holderId: string } | null {
+  if (ward.phoneHolder) return { outcome: 'taken', contact: 'phone', holderId: ward.phoneHolder };
+  if (ward.emailHolder) return { outcome: 'taken', contact: 'email', holderId: ward.emailHolder };
+  return null;
 }
 
 const ContactRow = z.object({ phone: z.instanceof(Buffer), email: z.instanceof(Buffer).nullable() });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { blindIndex, encryptField, normalizeEmail, type PersonalField } from './personal-data.ts';
@@ -24,6 +24,11 @@ export interface SealedApplication {
   citizenshipNoEnc: string | null;
   /** sha256 of the applicant's status-link token, hex. */
   statusTokenHash: string;
+  /**
+   * HMAC of the whole application under the party's blind-index key, hex: a repeat under the
+   * same Idempotency-Key must carry the same one. Absent from applications sealed before it.
+   */
+  digest?: string;
 }
 
 export function hashStatusToken(token: string): string {
@@ -49,5 +54,15 @@ export function sealApplication(keys: TenantKeys, memberId: string, application:
     addressEnc: seal('address', application.address),
     citizenshipNoEnc: seal('citizenshipNo', application.citizenshipNo),
     statusTokenHash: hashStatusToken(statusToken),
+    digest: applicationDigest(keys, application),
   };
+}
+
+/** The application's fields in a fixed order, keyed: equal applications give equal digests, and only the party can compute one. */
+export function applicationDigest(keys: TenantKeys, application: Application): string {
+  const fields = [
+    application.fullNameEn, application.fullNameNe, application.gender, application.phone, application.email === undefined ? undefined : normalizeEmail(application.email),
+    application.dateOfBirth, application.address, application.citizenshipNo, application.wardId,
+  ];
+  return createHmac('sha256', keys.blindIndexKey).update(`application:${JSON.stringify(fields.map((f) => f ?? null))}`).digest('hex');
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { createTenant } from '../../src/tenants/tenants.ts';
-import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, seedMiniGeography } from '../support/fixtures.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
@@ -45,15 +45,44 @@ test('an applicant registers: 201, pending, with a private status link that work
   expect(wrong.status).toBe(404);
 });
 
-test('a duplicate phone within the party answers 409 pointing at the phone', async () => {
+/** An answer with what differs between any two applications (ids, names, times, secrets) taken out. */
+const shapeOf = (res: ApiResponse) => ({
+  status: res.status,
+  location: typeof res.headers.get('location'),
+  attributes: { ...res.body.data.attributes, fullNameEn: '-', fullNameNe: '-', registeredAt: typeof res.body.data.attributes.registeredAt },
+  relationships: res.body.data.relationships.committee,
+  links: Object.keys(res.body.data.links),
+});
+
+test("an application with a phone or email the party holds is answered exactly like a new one; its own link says it could not proceed", async () => {
   const first = await apply();
   const phoneUsed = `98${String(60_000_000 + phone)}`;
+  const emailUsed = `hari${phone}@example.np`;
   expect(first.status).toBe(201);
   const before = await memberCount();
-  const again = await apply({ phone: `+977-${phoneUsed}` });
-  expect(again.status).toBe(409);
-  expect(again.body.errors[0]).toMatchObject({ code: 'DUPLICATE_PHONE', source: { pointer: '/data/attributes/phone' } });
-  expect(await memberCount()).toBe(before);
+  const samePhone = await apply({ phone: `+977-${phoneUsed}`, fullNameEn: 'Someone Else' });
+  const sameEmail = await apply({ email: emailUsed.toUpperCase() });
+  const fresh = await apply();
+  expect(shapeOf(samePhone)).toEqual(shapeOf(fresh));
+  expect(shapeOf(sameEmail)).toEqual(shapeOf(fresh));
+  expect(await memberCount()).toBe(before + 1);
+  const link = new URL(samePhone.body.data.links.status);
+  const status = await api.request('GET', `${link.pathname}${link.search}`);
+  expect([status.status, status.body.data.id, status.body.data.attributes.status]).toEqual([200, samePhone.body.data.id, 'could_not_proceed']);
+});
+
+test('an Idempotency-Key makes registration safe to repeat; another application under the key answers 422', async () => {
+  const key = crypto.randomUUID();
+  const body = applicationBody();
+  const send = (b: unknown) => api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: b, headers: { 'idempotency-key': key } });
+  const [once, twice] = await Promise.all([send(body), send(body)]);
+  expect([once.status, twice.status]).toEqual([201, 201]);
+  expect(twice.body.data.id).toBe(once.body.data.id);
+  expect(twice.body.data.links.status).toBe(once.body.data.links.status);
+  const other = await send({ data: { ...body.data, attributes: { ...body.data.attributes, fullNameEn: 'Another Person' } } });
+  expect([other.status, other.body.errors[0]?.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+  const bad = await api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: applicationBody(), headers: { 'idempotency-key': 'short' } });
+  expect([bad.status, bad.body.errors[0]?.source]).toEqual([400, { header: 'idempotency-key' }]);
 });
 
 test.each([

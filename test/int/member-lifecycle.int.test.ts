@@ -5,9 +5,8 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { readStream } from '../../src/events/event-store.ts';
-import { ApplicationSchema } from '../../src/members/application.ts';
+import { ApplicationSchema, type Application } from '../../src/members/application.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import { DuplicatePhoneError } from '../../src/members/member-repository.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
@@ -123,10 +122,36 @@ test('duplicates: approve and payment signals sent twice each have one effect', 
   expect(await count('payments', registered.memberId)).toBe(1);
 });
 
-test('a duplicate phone number is refused before anything is recorded', async () => {
+test.each([
+  ['phone', (first: Application) => ({ ...first, email: `other-${phoneSeq}@example.np` }), 'phone number'],
+  ['email', (first: Application) => ({ ...application(first.email), fullNameEn: 'Someone Else' }), 'email address'],
+] as const)('an application with a %s the party holds is answered like any other, records no member, and its holder is emailed', async (_contact, sameContact, what) => {
   const first = application();
-  await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, first);
-  await expect(registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, first)).rejects.toBeInstanceOf(DuplicatePhoneError);
+  const holder = await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, first);
+  const again = await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, sameContact(first));
+  expect(Object.keys(again).sort()).toEqual(Object.keys(holder).sort());
+  expect(again.committeeId).toBe(holder.committeeId);
+  expect((await handleOf(again.workflowId).result()).stage).toBe('RegistrationRefused');
+  expect(await as((tx) => tx.exists(sql.unsafe`SELECT 1 FROM members WHERE id = ${again.memberId}`))).toBe(false);
+  const [notice] = await h.smtp.waitFor((mail) => mail.subject?.includes(`used your ${what}`) === true && mail.text?.includes('Sita Sharma') === true);
+  expect(notice?.to).toMatchObject({ text: first.email });
+  expect(await as((tx) => tx.oneFirst(sql.type(z.object({ c: z.string().nullable() }))`
+    SELECT notice_channel AS c FROM registration_refusals WHERE id = ${again.memberId} AND holder_id = ${holder.memberId}`))).toBe('email');
+});
+
+test('with an Idempotency-Key a repeat gets the same member and status link; another application under the key is refused', async () => {
+  const first = application();
+  const key = `key-${crypto.randomUUID()}`;
+  const deps = { client: h.client, pool: h.db.app, keyring: h.keyring };
+  const [once, twice] = await Promise.all([registerApplicant(deps, h.tenant.id, first, { idempotencyKey: key }), registerApplicant(deps, h.tenant.id, first, { idempotencyKey: key })]);
+  expect(twice).toEqual(once);
+  await expect(registerApplicant(deps, h.tenant.id, { ...first, fullNameEn: 'Not Sita' }, { idempotencyKey: key })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  await sendLifecycleUpdate(h.client, once.workflowId, m.rejectUpdate, { by: 'user:x', reason: 'not resident' });
+  await handleOf(once.workflowId).result();
+  // The lifecycle has ended: the repeat is answered from what it recorded, and starts nothing.
+  expect(await registerApplicant(deps, h.tenant.id, first, { idempotencyKey: key })).toMatchObject({ memberId: once.memberId, statusToken: once.statusToken });
+  await expect(registerApplicant(deps, h.tenant.id, { ...first, fullNameEn: 'Not Sita' }, { idempotencyKey: key })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  expect(await count('invoices', once.memberId)).toBe(0);
 });
 
 test('withdrawal while awaiting payment voids the invoice', async () => {

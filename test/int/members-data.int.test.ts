@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
+import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import { assignMemberNumber } from '../../src/members/member-number.ts';
-import { DuplicatePhoneError, insertApplicant, readContact } from '../../src/members/member-repository.ts';
+import { insertApplicant, readContact } from '../../src/members/member-repository.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -18,6 +18,7 @@ let geo: MiniGeography;
 let tenant: Tenant;
 const as = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(db.app, { tenantId: tenant.id, actor: 'test' }, work);
 
+const memberCount = () => as((tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`));
 const phoneOf = (i: number) => `98${String(51_000_000 + i).padStart(8, '0')}`;
 
 async function register(i: number, gender: 'M' | 'F' = 'M'): Promise<string> {
@@ -69,15 +70,44 @@ test('a rolled-back assignment leaves a gap, never a duplicate', async () => {
   expect(Number(next.slice(-6))).toBe(prior + 2);
 });
 
-test('a duplicate phone in the same tenant is refused; another tenant may hold it', async () => {
-  await register(4);
-  await expect(register(4)).rejects.toBeInstanceOf(DuplicatePhoneError);
+const seal = async (tx: TenantTransaction, id: string, fields: { phone: string; email?: string }) => sealApplication(
+  await keyring.forTenant(tx, tenant.id), id, ApplicationSchema.parse({ fullNameEn: `Applicant ${id.slice(0, 4)}`, gender: 'F', wardId: geo.wardIds[0], ...fields }), 'token');
+const apply = (id: string, fields: { phone: string; email?: string }) => as(async (tx) => insertApplicant(tx, await seal(tx, id, fields), `wf-${id}`));
+
+test('a phone or email the party already holds comes back taken, naming its holder, and nothing is written', async () => {
+  const holder = await register(4);
+  const before = await memberCount();
+  expect(await apply(randomUUID(), { phone: phoneOf(4), email: 'fresh-4@example.np' })).toMatchObject({ outcome: 'taken', contact: 'phone', holderId: holder });
+  expect(await apply(randomUUID(), { phone: phoneOf(40), email: 'member4@example.np' })).toMatchObject({ outcome: 'taken', contact: 'email', holderId: holder });
+  expect(await memberCount()).toBe(before);
   const other = await makeTenant(db.app, keyring, 'other-party', 'OP');
   const application = ApplicationSchema.parse({ fullNameEn: 'Other', gender: 'F', phone: phoneOf(4), wardId: geo.wardIds[0] });
   await withTenant(db.app, { tenantId: other.id, actor: 'test' }, async (tx) => {
     const result = await insertApplicant(tx, sealApplication(await keyring.forTenant(tx, other.id), randomUUID(), application, 'token'), 'wf-other');
-    expect(result.inserted).toBe(true);
+    expect(result).toMatchObject({ outcome: 'recorded', inserted: true });
   });
+});
+
+test.each(['phone', 'email'] as const)('two applications racing for one %s: the one that loses the unique index comes back taken, not as an error to retry', async (contact) => {
+  const [first, second] = [randomUUID(), randomUUID()];
+  const fields = (i: number) => (contact === 'phone' ? { phone: phoneOf(60), email: `race-${i}@example.np` } : { phone: phoneOf(61 + i), email: 'race@example.np' });
+  let inserted!: () => void;
+  let release!: () => void;
+  const firstInserted = new Promise<void>((resolve) => (inserted = resolve));
+  const held = new Promise<void>((resolve) => (release = resolve));
+  // The first holds its insert uncommitted while the second checks (and finds nothing) and then inserts.
+  const winning = as(async (tx) => {
+    const result = await insertApplicant(tx, await seal(tx, first, fields(1)), `wf-${first}`);
+    inserted();
+    await held;
+    return result;
+  });
+  await firstInserted;
+  const losing = apply(second, fields(2));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  release();
+  expect(await winning).toMatchObject({ outcome: 'recorded', inserted: true });
+  expect(await losing).toMatchObject({ outcome: 'taken', contact, holderId: first });
 });
 
 test('personal data decrypts for its tenant and appears nowhere in plaintext', async () => {

@@ -6,6 +6,7 @@ import { appendToStream } from '../../src/events/event-store.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import { insertApplicant } from '../../src/members/member-repository.ts';
+import { recordRefusal } from '../../src/members/registration-refusals.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -27,6 +28,8 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     const memberId = randomUUID();
     const application = ApplicationSchema.parse({ fullNameEn: 'Ram Thapa', gender: 'M', phone, email: `ram@${tenant.slug}.np`, wardId: geo.wardIds[0] });
     await insertApplicant(tx, sealApplication(keys, memberId, application, 'token'), `wf-${memberId}`);
+    const refusedId = randomUUID();
+    await recordRefusal(tx, { application: sealApplication(keys, refusedId, application, 'token'), workflowId: `wf-${refusedId}`, contact: 'phone', holderId: memberId, refusedAt: new Date().toISOString() });
     const invoiceId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
       INSERT INTO invoices (tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
       VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);
@@ -112,7 +115,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));

@@ -1,9 +1,10 @@
 /**
  * Records real member-lifecycle histories for the replay test (test/int/lifecycle-replay.int.test.ts).
  * Starts its own Postgres and Temporal dev server, runs each lifecycle to its end on a real worker,
- * and writes test/fixtures/histories/<name>.json. Run once, after an intended workflow change:
+ * and writes test/fixtures/histories/<name>.json. Run once, after an intended workflow change,
+ * naming the new scenarios (histories already recorded are kept, never re-recorded to pass):
  *
- *   node_modules/.bin/node test/support/record-histories.ts
+ *   node_modules/.bin/node test/support/record-histories.ts [scenario ...]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -11,11 +12,11 @@ import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
-import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { projectRoot } from '../../src/paths.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import {
-  addCommitteeWithHead, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
+  addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
@@ -65,6 +66,15 @@ const quick: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
     stage: 'Expired',
     run: async (h) => (await approveAndAwaitInvoice(h, 'unpaid@example.np')).workflowId,
   },
+  'registration-refused-phone-taken': {
+    stage: 'RegistrationRefused',
+    run: async (h) => {
+      const holder = applicationFor(h, 'holder@example.np');
+      await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, holder);
+      const taken = { ...holder, email: 'not-the-holder@example.np' };
+      return (await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, taken, { idempotencyKey: 'refused-history-key-0001' })).workflowId;
+    },
+  },
   'withdrawn-awaiting-payment': {
     stage: 'Withdrawn',
     run: async (h) => {
@@ -90,7 +100,12 @@ const escalated: typeof quick = {
   },
 };
 
-async function record(durations: HarnessDurations, scenarios: typeof quick): Promise<void> {
+/** Names given on the command line record only those scenarios; none records every one. */
+const only = new Set(process.argv.slice(2));
+
+async function record(durations: HarnessDurations, all: typeof quick): Promise<void> {
+  const scenarios = Object.fromEntries(Object.entries(all).filter(([name]) => only.size === 0 || only.has(name)));
+  if (Object.keys(scenarios).length === 0) return;
   const h = await startLifecycleHarness(durations);
   const { worker, running } = await h.startWorker();
   try {

@@ -8,7 +8,7 @@ import { VersionConflictError } from '../../src/events/event-store.ts';
 import { MailDeliveryError } from '../../src/mail/mailer.ts';
 import { domainErrorOf } from '../../src/members/lifecycle-client.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
-import { DuplicatePhoneError, UnknownWardError } from '../../src/members/member-repository.ts';
+import { UnknownWardError } from '../../src/members/member-repository.ts';
 import { refusalFailure } from '../../workflows/members/lifecycle-state.ts';
 
 test('every code answers one HTTP status, a client error or a server fault', () => {
@@ -20,9 +20,9 @@ test('every code answers one HTTP status, a client error or a server fault', () 
 
 describe('an activity failing with a domain error', () => {
   test('fails non-retryably with its code and field when the table says it is final', () => {
-    const failure = toActivityFailure(new DuplicatePhoneError('a member with this phone number already exists'));
+    const failure = toActivityFailure(new UnknownWardError('ward w does not exist or is not active'));
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure).toMatchObject({ type: 'DUPLICATE_PHONE', nonRetryable: true, details: [{ field: 'phone' }] });
+    expect(failure).toMatchObject({ type: 'UNKNOWN_WARD', nonRetryable: true, details: [{ field: 'wardId' }] });
   });
 
   test('is retried when the table says so: a version race, a mail server that is down', () => {
@@ -40,7 +40,7 @@ describe('an activity failing with a domain error', () => {
 });
 
 describe('the lifecycle client', () => {
-  const updateFailed = (failure: ApplicationFailure) => new Error('workflow update failed', { cause: failure });
+  const updateFailed = (failure: unknown) => new Error('workflow update failed', { cause: failure });
 
   test('turns a refusal back into the domain error it stands for, field included', () => {
     const refused = domainErrorOf(updateFailed(refusalFailure({ code: 'PAYMENT_AMOUNT_MISMATCH', message: "amount must be the invoice's 500", field: 'amount' })));
@@ -48,12 +48,11 @@ describe('the lifecycle client', () => {
     expect(refused).toMatchObject({ code: 'PAYMENT_AMOUNT_MISMATCH', field: 'amount', message: "amount must be the invoice's 500" });
   });
 
-  test('gives registration refusals their own classes, with their fields', () => {
+  test('gives a registration refusal its own class, with its field, through the activity and the update', () => {
     const activity = (failure: ApplicationFailure) => new ActivityFailure('activity', 'recordApplication', '1', RetryState.NON_RETRYABLE_FAILURE, 'worker', failure);
-    const phone = domainErrorOf(updateFailed(toActivityFailure(new DuplicatePhoneError('taken')) as ApplicationFailure));
-    expect(phone).toBeInstanceOf(DuplicatePhoneError);
-    expect(phone).toMatchObject({ field: 'phone' });
-    expect(domainErrorOf(activity(toActivityFailure(new UnknownWardError('no ward')) as ApplicationFailure))).toBeInstanceOf(UnknownWardError);
+    const ward = domainErrorOf(updateFailed(activity(toActivityFailure(new UnknownWardError('no ward')) as ApplicationFailure)));
+    expect(ward).toBeInstanceOf(UnknownWardError);
+    expect(ward).toMatchObject({ code: 'UNKNOWN_WARD', field: 'wardId' });
   });
 
   test('leaves a failure whose type is not a code, and any other error, as it was', () => {
@@ -68,7 +67,7 @@ describe('the API', () => {
   test.each<[DomainError, number]>([
     [new MemberRuleError('MEMBER_NOT_AWAITING_APPROVAL', 'decided'), 409],
     [new MemberRuleError('INVOICE_MISMATCH', 'another invoice', { field: 'invoiceId' }), 422],
-    [new DuplicatePhoneError('taken'), 409],
+    [new MemberRuleError('IDEMPOTENCY_KEY_REUSED', 'another application'), 422],
     [new UnknownWardError('no ward'), 422],
     [new CardTokenError('TOKEN_EXPIRED', 'expired'), 422],
   ])('answers %s with the status of its code, wherever it is thrown', (err, status) => {

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities } from '../../activities/members/index.ts';
 import type { RegistrationResult } from '../../activities/members/registration.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
@@ -18,6 +18,8 @@ const mail = proxyActivities<MemberActivities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
 
+type Step = { tenantId: string; memberId: string; workflowId: string };
+
 /** One application, from registration to an active member holding an ID card. */
 export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {
   const step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
@@ -25,32 +27,23 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   const mailing: Promise<unknown>[] = [];
   const send = (email: Parameters<MemberActivities['sendMemberEmail']>[1]) =>
     deliverInBackground(mailing, mail.sendMemberEmail(step, email), `${email.kind} email`);
-  let registration: RegistrationResult | undefined;
-  let refused = false;
-
-  setHandler(m.registerUpdate, async (application) => {
-    if (registration) return { stage: state.stage };
-    try {
-      registration = await steps.recordApplication(step, application);
-      state.enter('AwaitingApproval');
-    } catch (err) {
-      refused = true;
-      throw refusalFailure(refusalOf(err, 'REGISTRATION_FAILED'));
-    }
-    return { stage: state.stage };
-  }, { validator: (application: SealedApplication) => {
-    if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
-  } });
+  const registration = acceptRegistration(input, state, step);
   setHandler(m.statusQuery, () => state.status());
   registerApprovalHandlers(state);
 
-  if (!(await condition(() => registration !== undefined || refused, '1 hour')) || !registration) {
+  await condition(() => registration() !== undefined, '1 hour');
+  const registered = registration();
+  if (registered === undefined || registered === 'failed') {
     state.enter('RegistrationRefused');
     return state.status();
   }
-  upsertSearchAttributes([{ key: GeographyPath, value: registration.geographyPath }]);
+  if (registered.refusal) {
+    deliverInBackground(mailing, mail.notifyContactHolder(step, registered.refusal), 'contact holder notice');
+    return finish(state, mailing);
+  }
+  upsertSearchAttributes([{ key: GeographyPath, value: registered.geographyPath }]);
   const settings = await steps.loadLifecycleSettings(step);
-  await awaitApproval(state, step, settings, registration.committeeId, mailing);
+  await awaitApproval(state, step, settings, registered.committeeId, mailing);
 
   if (state.withdrawal) return finishWithdrawn(state, step);
   if (!state.decision?.approved) {
@@ -84,12 +77,46 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   return finish(state, mailing);
 }
 
+/** Marks lifecycles that may end refused because the applicant's phone or email was taken. */
+const CONTACT_TAKEN_REFUSAL = 'contact-taken-refusal';
+
+/**
+ * The register Update: records the application once. A repeat of it (Update-with-Start under
+ * the same Idempotency-Key) gets the first one's answer; another application under the same
+ * key is refused (IDEMPOTENCY_KEY_REUSED). An application whose phone or email is taken is
+ * answered like any other and ends the lifecycle RegistrationRefused.
+ * @returns how registration went so far: undefined while it has not happened.
+ */
+function acceptRegistration(input: m.MemberLifecycleInput, state: LifecycleState, step: Step): () => RegistrationResult | 'failed' | undefined {
+  let outcome: RegistrationResult | 'failed' | undefined;
+  let registering: Promise<m.RegisterResult> | undefined;
+  let digest: string | undefined;
+  const register = async (application: SealedApplication): Promise<m.RegisterResult> => {
+    digest = application.digest;
+    try {
+      outcome = await steps.recordApplication(step, application);
+    } catch (err) {
+      outcome = 'failed';
+      throw refusalFailure(refusalOf(err, 'REGISTRATION_FAILED'));
+    }
+    state.enter(outcome.refusal && patched(CONTACT_TAKEN_REFUSAL) ? 'RegistrationRefused' : 'AwaitingApproval');
+    return { stage: state.stage, registeredAt: outcome.registeredAt ?? new Date().toISOString(), committeeId: outcome.committeeId };
+  };
+  setHandler(m.registerUpdate, (application) => (registering ??= register(application)), { validator: (application: SealedApplication) => {
+    if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
+    if (registering && application.digest !== digest) {
+      throw refusalFailure({ code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was given with another application; use a new key' });
+    }
+  } });
+  return () => outcome;
+}
+
 /**
  * Waits for a payment the database accepts, until the window closes. A payment the activity
  * refuses (e.g. a provider reference that already paid another invoice) is reported to its
  * sender and the wait goes on.
  */
-async function awaitPayment(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string }, windowMs: number): Promise<boolean> {
+async function awaitPayment(state: LifecycleState, step: Step, windowMs: number): Promise<boolean> {
   const closesAt = workflowNow() + windowMs;
   for (;;) {
     const arrived = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, Math.max(closesAt - workflowNow(), 1));
@@ -125,7 +152,7 @@ function workflowNow(): number {
 }
 
 /** Waits for a head's decision, reminding the committee and then escalating to its parent's heads. */
-async function awaitApproval(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string },
+async function awaitApproval(state: LifecycleState, step: Step,
   settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null, mailing: Promise<unknown>[]): Promise<void> {
   const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
   if (await condition(decided, settings.approvalReminderAfterMs)) return;
@@ -162,7 +189,7 @@ function registerApprovalHandlers(state: LifecycleState): void {
   setHandler(m.paymentReceivedSignal, (msg) => LifecycleState.ignoreInvalid(() => pay(msg), 'paymentReceived'));
 }
 
-async function finishWithdrawn(state: LifecycleState, step: { tenantId: string; memberId: string; workflowId: string }): Promise<m.LifecycleStatus> {
+async function finishWithdrawn(state: LifecycleState, step: Step): Promise<m.LifecycleStatus> {
   await steps.recordWithdrawal(step, state.withdrawal?.reason ?? '');
   state.enter('Withdrawn');
   return state.status();

@@ -63,16 +63,13 @@ export async function awaitInvoice(stack: FaultStack, memberId: string, timeoutM
   return invoice;
 }
 
-/** Applies through the public API (as its own client address); a retry that finds the phone taken looks the member up. */
+/** Applies through the public API (as its own client address), under an Idempotency-Key: a retry gets the same member. */
 export async function register(stack: FaultStack, a: Applicant): Promise<string> {
   const { party } = stack;
   const body = { data: { type: 'applications', attributes: { fullNameEn: `Applicant ${a.index}`, gender: 'F', phone: a.phoneNational, email: a.email, wardId: party.geo.wardIds[1] } } };
-  const answer = await until(stack, `register ${a.index}`, 'POST', `/api/parties/${party.tenant.slug}/applications`,
-    { body, headers: { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}` } },
-    (r, attempt) => r.status === 201 || (attempt > 1 && r.status === 409 && errorCode(r) === 'DUPLICATE_PHONE'));
-  if (answer.status === 201) return (a.memberId = answer.body.data.id as string);
-  const found = await until(stack, `find ${a.index}`, 'GET', `/api/members?filter[phone]=${a.phoneNational}`, { token: party.treasurerToken }, (r) => r.status === 200);
-  return (a.memberId = found.body.data[0].id as string);
+  const headers = { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}`, 'idempotency-key': `${party.tenant.id}-applicant-${a.index}` };
+  const answer = await until(stack, `register ${a.index}`, 'POST', `/api/parties/${party.tenant.slug}/applications`, { body, headers }, (r) => r.status === 201);
+  return (a.memberId = answer.body.data.id as string);
 }
 
 /**

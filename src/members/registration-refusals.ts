@@ -1,0 +1,55 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { TenantTransaction } from '../db/tenant-context.ts';
+import type { SealedApplication } from './sealed-application.ts';
+
+/**
+ * Applications that could not proceed because their phone or email already belongs to
+ * someone in the party (migrations/0018). The applicant was answered as if recorded; this
+ * row is what their status link finds, and how the contact's holder was told.
+ */
+export interface NewRefusal {
+  application: SealedApplication;
+  workflowId: string;
+  contact: 'phone' | 'email';
+  holderId: string;
+  refusedAt: string;
+}
+
+/** Records the refusal once: a retried step finds it. */
+export async function recordRefusal(tx: TenantTransaction, refusal: NewRefusal): Promise<void> {
+  const { application } = refusal;
+  await tx.query(sql.unsafe`
+    INSERT INTO registration_refusals (id, tenant_id, workflow_id, status_token_hash, full_name_en, full_name_ne, gender, ward_id,
+                                       contact, holder_id, application_digest, refused_at)
+    VALUES (${application.memberId}, ${application.tenantId}, ${refusal.workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))},
+            ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender}, ${application.wardId}, ${refusal.contact}, ${refusal.holderId},
+            ${application.digest === undefined ? null : sql.binary(Buffer.from(application.digest, 'hex'))}, ${refusal.refusedAt})
+    ON CONFLICT (id) DO NOTHING`);
+}
+
+const RefusalSchema = z.object({
+  id: z.string(),
+  fullNameEn: z.string(),
+  fullNameNe: z.string().nullable(),
+  gender: z.string(),
+  wardId: z.string(),
+  refusedAt: z.number(),
+  statusTokenHash: z.instanceof(Buffer),
+  applicationDigest: z.instanceof(Buffer).nullable(),
+});
+export type RegistrationRefusal = z.infer<typeof RefusalSchema>;
+
+export async function findRefusal(tx: TenantTransaction, id: string): Promise<RegistrationRefusal | null> {
+  return tx.maybeOne(sql.type(RefusalSchema)`
+    SELECT id, full_name_en AS "fullNameEn", full_name_ne AS "fullNameNe", gender, ward_id AS "wardId", refused_at AS "refusedAt",
+           status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest"
+    FROM registration_refusals WHERE id = ${id}`);
+}
+
+/** How the contact's holder was told: by email now, or by SMS when a gateway sends what waits. */
+export async function recordNotice(tx: TenantTransaction, id: string, channel: 'email' | 'sms'): Promise<void> {
+  await tx.query(sql.unsafe`
+    UPDATE registration_refusals SET notice_channel = ${channel}, notice_sent_at = CASE WHEN ${channel} = 'email' THEN now() END
+    WHERE id = ${id}`);
+}

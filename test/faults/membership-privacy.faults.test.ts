@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
+
+/**
+ * An anonymous caller tries to learn whether a phone number or email belongs to a member of
+ * the party, by applying with it: the answer must be the same as for a number no one holds.
+ */
+let api: ApiHarness & { stop(): Promise<void> };
+let seq = 0;
+let member: { phone: string; email: string; id: string };
+
+const applicant = (over: Record<string, unknown> = {}) => {
+  seq += 1;
+  return { fullNameEn: `Probe ${seq}`, gender: 'O', phone: `98${String(41_000_000 + seq)}`, email: `probe${seq}@example.np`, wardId: api.geo.wardIds[2], ...over };
+};
+const apply = (attributes: Record<string, unknown>) =>
+  api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: { data: { type: 'applications', attributes } } });
+/** What an attacker could compare: everything but the values any two applications differ in. */
+const comparable = (res: ApiResponse) => {
+  const body = JSON.stringify(res.body)
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+    .replace(/token=[\w-]+/g, 'token=<secret>')
+    .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>')
+    .replace(/Probe \d+/g, '<name>');
+  return { status: res.status, body, headers: [...res.headers.keys()].filter((h) => !['date', 'x-request-id', 'content-length'].includes(h)).sort() };
+};
+const as = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'probe' }, work);
+const rowsOf = (table: 'members' | 'registration_refusals') => as((tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM ${sql.identifier([table])}`));
+
+beforeAll(async () => {
+  api = await startApiHarness();
+  const attributes = applicant();
+  const res = await apply(attributes);
+  if (res.status !== 201) throw new Error(`seeding the member answered ${res.status}`);
+  member = { phone: attributes.phone, email: attributes.email, id: res.body.data.id as string };
+}, 120_000);
+afterAll(() => api.stop());
+
+test.each([
+  ['the phone', () => ({ phone: `+977${member.phone}` })],
+  ["the phone in another spelling", () => ({ phone: `${member.phone.slice(0, 3)}-${member.phone.slice(3)}` })],
+  ['the email', () => ({ email: member.email.toUpperCase() })],
+])("applying with a member's %s answers exactly as with a contact no one holds, and records no member", async (_name, taken) => {
+  const [members, refusals] = [await rowsOf('members'), await rowsOf('registration_refusals')];
+  const probe = await apply(applicant(taken()));
+  const control = await apply(applicant());
+  expect(comparable(probe)).toEqual(comparable(control));
+  expect(await rowsOf('members')).toBe(members + 1);
+  expect(await rowsOf('registration_refusals')).toBe(refusals + 1);
+});
+
+test("with a ward that does not exist, a member's phone and a free one get the same 422", async () => {
+  const wardId = randomUUID();
+  const probe = await apply(applicant({ phone: member.phone, wardId }));
+  const control = await apply(applicant({ wardId }));
+  expect(probe.status).toBe(422);
+  expect(comparable(probe)).toEqual(comparable(control));
+});
+
+test('the holder of the contact is told, by email, that an application used it; their own registration is unchanged', async () => {
+  await api.smtp.waitFor((mail) => mail.subject?.includes('used your phone number') === true && mail.to !== undefined && JSON.stringify(mail.to).includes(member.email));
+  const status = await as((tx) => tx.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT status::text AS s FROM members WHERE id = ${member.id}`));
+  expect(status).toBe('awaiting_approval');
+});
