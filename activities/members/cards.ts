@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { insertCard, readCardSubject } from '../../src/cards/card-store.ts';
 import { signCardToken } from '../../src/cards/card-token.ts';
+import { derivedUuid } from '../../src/crypto/derived-uuid.ts';
 import { renderIdCard } from '../../src/cards/render-card.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
@@ -31,7 +32,8 @@ export function createCardActivities(deps: MemberActivityDeps) {
       if (!subject.memberNumber) throw new Error(`member ${step.memberId} has no number yet`);
       const memberNumber = subject.memberNumber;
       const validUntil = dateIn(tenant.timeZone, new Date(deps.clock().getTime() + tenant.cardValidityMs));
-      const tokenId = randomUUID();
+      // Both ids derive from the step: attempts that overlap render the same token and record the same card.
+      const tokenId = derivedUuid(`${step.workflowId}:card:token`);
       const token = signCardToken(keys.cardSigning.privateKey, { tenant: tenant.slug, memberId: step.memberId, memberNumber, validUntil, tokenId });
       const pdf = await renderIdCard({
         party: { name: tenant.name },
@@ -42,7 +44,7 @@ export function createCardActivities(deps: MemberActivityDeps) {
         token,
       });
       await deps.storage.put(storageKey, pdf);
-      const cardId = randomUUID();
+      const cardId = derivedUuid(`${step.workflowId}:card:id`);
       const sha256 = createHash('sha256').update(pdf).digest();
       await inTenant(deps, step, (tx) =>
         executeMemberCommand(tx, stepCommand(step, 'card'), { type: 'IssueCard', cardId, tokenId, validUntil }, () =>

@@ -126,14 +126,27 @@ const StreamRow = z.object({
  * been used in the tenant, in one round trip: what a command needs to decide, or to see that
  * its step already ran.
  */
+/**
+ * The key a step's events were appended under before its key named the command: such a step
+ * counts as done only if its first event is of this type.
+ */
+export interface FormerKey {
+  idempotencyKey: string;
+  eventType: string;
+}
+
 export async function readStreamForCommand(
   tx: TenantTransaction,
   aggregateId: string,
   idempotencyKey: string,
+  formerly?: FormerKey,
 ): Promise<{ events: { version: number; type: string; payload: Record<string, unknown> }[]; keyUsed: boolean }> {
+  const former = formerly
+    ? sql.fragment`OR EXISTS (SELECT 1 FROM event_store WHERE idempotency_key = ${formerly.idempotencyKey} AND event_type = ${formerly.eventType})`
+    : sql.fragment``;
   const rows = await tx.any(sql.type(StreamRow)`
     SELECT k.used AS "keyUsed", e.version, e.event_type AS type, e.payload
-    FROM (SELECT EXISTS (SELECT 1 FROM event_store WHERE idempotency_key = ${idempotencyKey}) AS used) k
+    FROM (SELECT EXISTS (SELECT 1 FROM event_store WHERE idempotency_key = ${idempotencyKey}) ${former} AS used) k
     LEFT JOIN event_store e ON e.aggregate_id = ${aggregateId}
     ORDER BY e.version`);
   const events = rows.flatMap((row) => (row.version === null || row.type === null || row.payload === null ? [] : [{ version: row.version, type: row.type, payload: row.payload }]));

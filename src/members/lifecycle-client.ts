@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
+import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { withTenant, type TenantContext } from '../db/tenant-context.ts';
 import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
@@ -104,13 +105,9 @@ async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: 
   return { stage: earlier.stage, registeredAt: new Date(earlier.registeredAt).toISOString(), committeeId: earlier.committeeId };
 }
 
-/** A UUID (version 8, RFC 9562) from the party and the client's key: the same request names the same member. */
+/** The member id of a keyed registration: the same party and key name the same member. */
 function keyedMemberId(tenantId: string, idempotencyKey: string): string {
-  const bytes = createHash('sha256').update(`member-id:${tenantId}:${idempotencyKey}`).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return derivedUuid(`member-id:${tenantId}:${idempotencyKey}`);
 }
 
 /** The status-link secret of a keyed registration: only the party's keys can derive it. */

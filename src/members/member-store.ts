@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-import { appendToStream, readStream, readStreamForCommand, VersionConflictError, type EventMetadata } from '../events/event-store.ts';
+import { appendToStream, readStream, readStreamForCommand, VersionConflictError, type EventMetadata, type FormerKey } from '../events/event-store.ts';
 import type { MemberEvent } from './events.ts';
 import { decide, evolve, replay, type MemberCommand, type MemberState } from './member-aggregate.ts';
 
@@ -17,6 +17,8 @@ export interface CommandContext {
   metadata: EventMetadata;
   /** Typically `<workflow id>:<step>`: a retried step finds its events and changes nothing. */
   idempotencyKey: string;
+  /** The key the same step used before, when it did not name its command (lifecycles started earlier). */
+  formerly?: FormerKey;
 }
 
 export interface CommandOutcome {
@@ -43,7 +45,7 @@ export async function executeMemberCommand(
   command: MemberCommand,
   alongside?: (outcome: CommandOutcome) => Promise<void>,
 ): Promise<CommandOutcome> {
-  const { events: stored, keyUsed } = await readStreamForCommand(tx, context.memberId, context.idempotencyKey);
+  const { events: stored, keyUsed } = await readStreamForCommand(tx, context.memberId, context.idempotencyKey, context.formerly);
   const state = replay(stored.map((e) => ({ type: e.type, payload: e.payload }) as MemberEvent));
   if (keyUsed) return { state, events: [], applied: false };
   const events = decide(command, state);

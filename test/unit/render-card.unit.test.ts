@@ -1,15 +1,12 @@
 import fontkit from '@pdf-lib/fontkit';
 import { generateKeyPairSync } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { decodePDFRawStream, PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { assertSubsettable, loadCardFonts, sharedFontkit } from '../../src/cards/card-fonts.ts';
 import { signCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
 import { renderIdCard, type IdCardInput } from '../../src/cards/render-card.ts';
+import { decodeQr } from '../support/card-qr.ts';
 
-type DecodeQr = (rgba: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
-// jsqr is CommonJS with its function on `exports.default`; a default import differs between Node and the jest transform.
-const jsQR = (createRequire(import.meta.url)('jsqr') as { default: DecodeQr }).default;
 const keys = generateKeyPairSync('ed25519');
 const token = signCardToken(keys.privateKey, {
   tenant: 'ndup', memberId: '5f0c8a52-3c1e-4b7e-9a51-2d7c1f4e8b90', memberNumber: 'NDUP-2082-000417', validUntil: '2027-07-16', tokenId: 'b7d1e0b2',
@@ -35,29 +32,6 @@ async function pdfText(bytes: Uint8Array): Promise<{ pages: number; text: string
   return { pages: doc.numPages, text };
 }
 
-/** Rasterises the page's `re` rectangles (only the QR code is drawn with them) and decodes them as a camera would. */
-async function decodeQr(bytes: Uint8Array): Promise<string | undefined> {
-  const page = (await PDFDocument.load(bytes)).getPage(0);
-  const contents = page.node.Contents();
-  const streams = contents instanceof PDFArray ? contents.asArray().map((ref) => page.doc.context.lookup(ref)) : [contents];
-  const ops = streams.map((s) => Buffer.from(decodePDFRawStream(s as PDFRawStream).decode()).toString('latin1')).join('\n');
-  const rects = [...ops.matchAll(/([\d.-]+) ([\d.-]+) ([\d.-]+) ([\d.-]+) re/g)].map((m) => m.slice(1, 5).map(Number) as [number, number, number, number]);
-  const unit = Math.min(...rects.map((r) => r[3]));
-  const left = Math.min(...rects.map((r) => r[0]));
-  const top = Math.max(...rects.map((r) => r[1] + r[3]));
-  const modules = Math.round((top - Math.min(...rects.map((r) => r[1]))) / unit);
-  const scale = 4;
-  const size = (modules + 8) * scale;
-  const rgba = new Uint8ClampedArray(size * size * 4).fill(255);
-  for (const [x, y, w, h] of rects) {
-    const col = Math.round((x - left) / unit) + 4;
-    const row = Math.round((top - y - h) / unit) + 4;
-    for (let py = row * scale; py < (row + 1) * scale; py++) {
-      for (let px = col * scale; px < (col + Math.round(w / unit)) * scale; px++) rgba.fill(0, (py * size + px) * 4, (py * size + px) * 4 + 3);
-    }
-  }
-  return jsQR(rgba, size, size)?.data;
-}
 
 test('the card is one ID-1 page whose text holds the English name and member number', async () => {
   const { pages, text } = await pdfText(pdf);
