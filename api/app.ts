@@ -57,6 +57,8 @@ export function createApp(deps: ApiDeps): Express {
   const registry = new RouteRegistry();
   for (const register of features) register(registry, deps);
   app.use(docsRoutes(registry));
+  // What the document promises, for tests that hold every answer to it (test/support/contract.ts).
+  app.locals.registry = registry;
   const publicLimiter = rateLimit({ windowMs: 60_000, limit: deps.publicRateLimit ?? 120, standardHeaders: 'draft-8', legacyHeaders: false,
     handler: () => { throw new ApiError('RATE_LIMITED', 'too many requests; try again in a minute'); } });
   // Applicants, logins and card checks; payment providers' webhooks are signed and not limited.

@@ -1,56 +1,29 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { DomainError } from '../../src/errors/domain-error.ts';
 import type { AuthContext } from '../auth/context.ts';
 import { ApiError, ValidationError, type ErrorSource } from './errors.ts';
-import { ErrorDocumentSchema, JSONAPI } from './jsonapi.ts';
-
-export type Access = 'public' | 'user' | 'platform';
-type AnyObject = z.ZodObject;
-
-export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
-  params: z.output<P>;
-  query: z.output<Q>;
-  body: z.output<B>;
-  /** The declared request headers, by their lower-case names. */
-  headers: Record<string, string | undefined>;
-  /** Who is calling, for which tenant, with which roles: always there on `user` routes, never on others. */
-  auth: A extends 'user' ? AuthContext : undefined;
-  req: Request;
-  res: Response;
-}
-
-export interface Reply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType, A extends Access = Access> {
-  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
-  /** Express syntax, e.g. `/api/members/:id`. */
-  path: string;
-  summary: string;
-  tag: string;
-  access: A;
-  params?: P;
-  query?: Q;
-  /** Request headers the route reads, by lower-case name: validated, and documented as header parameters. */
-  headers?: AnyObject;
-  body?: B;
-  /** The request body's media type in the OpenAPI description (default JSON:API). */
-  bodyContentType?: string;
-  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
-  /** Runs before any input is validated, e.g. to check a webhook's signature. */
-  guard?: (req: Request) => void;
-  /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */
-  handler: (input: RouteInput<P, Q, B, A>) => Promise<Reply | undefined>;
-}
+import { JSONAPI } from './jsonapi.ts';
+import type { Access, AnyObject, RouteSpec } from './route-spec.ts';
+import { documentedOperation } from './route-document.ts';
 
 export interface AccessGuards {
   user: RequestHandler;
   platform: RequestHandler;
+}
+
+/** A path served, by another method: 405 naming the ones it takes; OPTIONS is answered with them. */
+function methodNotAllowed(methods: string[]): RequestHandler {
+  const allow = [...methods, 'OPTIONS'].join(', ');
+  return (req, res) => {
+    res.setHeader('allow', allow);
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not served here; use ${methods.join(', ')}`);
+  };
 }
 
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'path' | 'header'): z.output<T> {
@@ -66,6 +39,11 @@ export class RouteRegistry {
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access>(spec: RouteSpec<P, Q, B, A>): void {
     this.#routes.push(spec);
+  }
+
+  /** Every declared route, in the order declared. */
+  routes(): readonly RouteSpec[] {
+    return this.#routes;
   }
 
   router(guards: AccessGuards): Router {
@@ -92,14 +70,26 @@ export class RouteRegistry {
         res.status(reply.status).type(JSONAPI).send(reply.status === 204 ? undefined : JSON.stringify(reply.body));
       });
     }
+    for (const [path, methods] of this.#methodsByPath()) router.all(path, methodNotAllowed(methods));
     return router;
+  }
+
+  /** Each path and the methods it is served by (GET serves HEAD too). */
+  #methodsByPath(): Map<string, string[]> {
+    const byPath = new Map<string, string[]>();
+    for (const route of this.#routes) {
+      const methods = byPath.get(route.path) ?? [];
+      methods.push(route.method.toUpperCase(), ...(route.method === 'get' ? ['HEAD'] : []));
+      byPath.set(route.path, methods);
+    }
+    return byPath;
   }
 
   paths(): ZodOpenApiPathsObject {
     const paths: ZodOpenApiPathsObject = {};
     for (const route of this.#routes) {
       const openApiPath = route.path.replace(/:(\w+)/g, '{$1}');
-      paths[openApiPath] = { ...paths[openApiPath], [route.method]: operation(route) };
+      paths[openApiPath] = { ...paths[openApiPath], [route.method]: documentedOperation(route) };
     }
     return paths;
   }
@@ -117,23 +107,4 @@ function locate(route: RouteSpec, field: string): ErrorSource | undefined {
   return { pointer: isDocument ? `/data/attributes/${field}` : `/${field}` };
 }
 
-function operation(route: RouteSpec): ZodOpenApiOperationObject {
-  const responses: Record<string, unknown> = {};
-  for (const [status, response] of Object.entries(route.responses)) {
-    const contentType = response.contentType ?? JSONAPI;
-    responses[status] = response.schema ? { description: response.description, content: { [contentType]: { schema: response.schema } } } : { description: response.description };
-  }
-  responses.default = { description: 'JSON:API error document', content: { [JSONAPI]: { schema: ErrorDocumentSchema } } };
-  return {
-    summary: route.summary,
-    tags: [route.tag],
-    ...(route.access === 'public' ? { security: [] } : route.access === 'platform' ? { security: [{ platformKey: [] }] } : {}),
-    requestParams: {
-      ...(route.params ? { path: route.params } : {}),
-      ...(route.query ? { query: route.query } : {}),
-      ...(route.headers ? { header: route.headers } : {}),
-    },
-    ...(route.body ? { requestBody: { content: { [route.bodyContentType ?? JSONAPI]: { schema: route.body } } } } : {}),
-    responses: responses as ZodOpenApiOperationObject['responses'],
-  };
-}
+export type { Access, Reply, RouteInput, RouteSpec } from './route-spec.ts';

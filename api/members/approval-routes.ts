@@ -39,10 +39,11 @@ export function approvalRoutes(registry: RouteRegistry, deps: ApprovalDeps): voi
     tag: 'members',
     access: 'user',
     params: Id,
-    body: requestDocument('approvals', z.object({ note: text(0, 1000).optional() })),
+    // The note is optional, and so is the whole body: a head may approve with an empty POST.
+    body: requestDocument('approvals', z.object({ note: text(0, 1000).optional() })).optional(),
     responses: { 200: { description: 'the approved member', schema: Decided } },
     handler: ({ params, body, auth }) => decide(deps, auth, params.id, (workflowId, by) =>
-      sendLifecycleUpdate(deps.temporal, workflowId, approveUpdate, { by, note: body.data.attributes.note ?? null })),
+      sendLifecycleUpdate(deps.temporal, workflowId, approveUpdate, { by, note: body?.data.attributes.note ?? null })),
   });
   registry.add({
     method: 'post',

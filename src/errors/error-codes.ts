@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   /** Also a path parameter that cannot name anything: an id that is not a UUID is not found. */
   NOT_FOUND: { status: 404, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CARD_NOT_FOUND: { status: 404, retryable: false },
   UNKNOWN_GEOGRAPHY: { status: 400, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },

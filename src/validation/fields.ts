@@ -19,8 +19,13 @@ const inRange = (value: string) => {
   return year >= EARLIEST_YEAR && year <= LATEST_YEAR;
 };
 
+// The year range as a JSON Schema pattern, so the OpenAPI document says what the check refuses.
+const YEARS = '^(?:19\\d\\d|2[01]\\d\\d|2200)-';
+
 /** A calendar date (YYYY-MM-DD) in years Postgres and people both mean. */
-export const isoDate = z.iso.date().refine(inRange, `must be a date between ${EARLIEST_YEAR} and ${LATEST_YEAR}`);
+export const isoDate = z.iso.date().refine(inRange, `must be a date between ${EARLIEST_YEAR} and ${LATEST_YEAR}`)
+  .meta({ pattern: YEARS, description: `a date between ${EARLIEST_YEAR} and ${LATEST_YEAR}` });
 
 /** An RFC 3339 timestamp with its offset, in the same years. */
-export const isoDateTime = z.iso.datetime({ offset: true }).refine(inRange, `must be a time between ${EARLIEST_YEAR} and ${LATEST_YEAR}`);
+export const isoDateTime = z.iso.datetime({ offset: true }).refine(inRange, `must be a time between ${EARLIEST_YEAR} and ${LATEST_YEAR}`)
+  .meta({ pattern: YEARS, description: `an RFC 3339 time with its offset, between ${EARLIEST_YEAR} and ${LATEST_YEAR}` });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { validate } from '@readme/openapi-parser';
 import { createApp } from '../../api/app.ts';
@@ -62,6 +63,37 @@ test('an unknown route is a JSON:API 404', async () => {
   const res = await api.request('GET', '/api/nothing-here');
   expect(res.status).toBe(404);
   expect(res.body.errors[0].code).toBe('ROUTE_NOT_FOUND');
+});
+
+test('a path served by other methods answers 405 naming them; OPTIONS lists them', async () => {
+  for (const method of ['PUT', 'DELETE']) {
+    const res = await api.request(method, '/api/auth/login');
+    expect([method, res.status, res.headers.get('allow'), res.body.errors[0]?.code]).toEqual([method, 405, 'POST, OPTIONS', 'METHOD_NOT_ALLOWED']);
+  }
+  // fetch will not send TRACE; node:http will.
+  const trace = await new Promise<{ status?: number; allow?: string }>((resolve, reject) => {
+    request(`${api.baseUrl}/api/auth/login`, { method: 'TRACE' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, allow: res.headers.allow }));
+    }).on('error', reject).end();
+  });
+  expect(trace).toEqual({ status: 405, allow: 'POST, OPTIONS' });
+  const options = await api.request('OPTIONS', `/api/members/${crypto.randomUUID()}`);
+  expect([options.status, options.headers.get('allow')]).toEqual([204, 'GET, HEAD, OPTIONS']);
+});
+
+test('the document says how query objects are sent, what a date may be, and what an error source may name', async () => {
+  const document = (await api.request('GET', '/openapi.json')).body;
+  const search = document.paths['/api/members'].get.parameters as { name: string; style?: string; explode?: boolean }[];
+  for (const name of ['filter', 'page']) expect(search.find((p) => p.name === name)).toMatchObject({ style: 'deepObject', explode: true });
+  const payment = document.paths['/api/members/{id}/payments'].post.requestBody.content['application/vnd.api+json'].schema;
+  const paidAt = new RegExp(payment.properties.data.properties.attributes.properties.paidAt.pattern as string);
+  expect(['2026-05-01T10:15:00Z', '0020-05-01T10:15:00Z'].map((v) => paidAt.test(v))).toEqual([true, false]);
+  const errors = document.paths['/api/members'].get.responses.default.content['application/vnd.api+json'].schema;
+  expect(Object.keys(errors.properties.errors.items.properties.source.properties).sort()).toEqual(['header', 'parameter', 'pointer']);
+  const idempotency = document.paths['/api/parties/{slug}/applications'].post.parameters.find((p: { in: string }) => p.in === 'header');
+  expect(idempotency).toMatchObject({ name: 'idempotency-key', in: 'header' });
+  expect(idempotency.required ?? false).toBe(false);
 });
 
 test('a route that needs a user refuses a missing or forged token with 401', async () => {

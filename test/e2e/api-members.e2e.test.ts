@@ -145,6 +145,18 @@ test('approval: only a head covering the ward; a second decision is 409', async 
   expect(again.body.errors[0].code).toBe('MEMBER_NOT_AWAITING_APPROVAL');
 });
 
+test('a head may approve with an empty POST, as the document allows; a rejection without a body is refused, as it says', async () => {
+  const id = (await apply()).body.data.id as string;
+  const refused = await api.request('POST', `/api/members/${id}/reject`, { token: head.token });
+  expect([refused.status, refused.body.errors[0]?.code]).toEqual([422, 'VALIDATION_FAILED']);
+  const approved = await api.request('POST', `/api/members/${id}/approve`, { token: head.token });
+  expect(approved.status).toBe(200);
+  expect(approved.body.data.attributes.approvedAt).not.toBeNull();
+  const document = (await api.request('GET', '/openapi.json')).body;
+  expect(document.paths['/api/members/{id}/approve'].post.requestBody.required).toBe(false);
+  expect(document.paths['/api/members/{id}/reject'].post.requestBody.required).toBe(true);
+});
+
 test('rejection needs a reason, named when missing', async () => {
   const id = (await apply()).body.data.id as string;
   const res = await api.request('POST', `/api/members/${id}/reject`, { token: head.token, body: { data: { type: 'rejections', attributes: {} } } });

@@ -4,6 +4,7 @@ import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { makeTenant } from '../support/fixtures.ts';
 import { snapshotChanges, snapshotDatabase, type Snapshot } from './support/db-snapshot.ts';
+import { contractProblems, documentedRegistry, parsedBody } from '../support/contract.ts';
 import { problemsWith } from './support/error-documents.ts';
 import { buildFuzzContext } from './support/fuzz-context.ts';
 import { requestsFor, writesState, type FuzzContext, type FuzzRequest } from './support/fuzz-requests.ts';
@@ -35,7 +36,9 @@ async function send(request: FuzzRequest, writes: boolean): Promise<void> {
   const text = await res.text();
   sent += 1;
   count(statuses, String(res.status));
-  const problems = problemsWith({ method: request.method, status: res.status, contentType: res.headers.get('content-type') ?? '', text });
+  const contentType = res.headers.get('content-type') ?? '';
+  const problems = problemsWith({ method: request.method, status: res.status, contentType, text });
+  problems.push(...contractProblems(documentedRegistry(), { method: request.method, url: request.path }, { status: res.status, contentType, body: parsedBody(text) }));
   if (writes && res.status < 300) problems.push(`a fuzzed write succeeded with ${res.status}: ${text.slice(0, 300)}`);
   if (problems.length) throw new Error(`${request.method} ${request.path} ${JSON.stringify(request.body?.slice(0, 400) ?? '')}\n  ${problems.join('\n  ')}`);
   if (res.status >= 400 && request.method !== 'HEAD') {

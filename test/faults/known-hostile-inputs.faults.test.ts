@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { signBody } from '../../api/payments/webhook-signature.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+import { contractProblems, documentedRegistry, parsedBody } from '../support/contract.ts';
 import { problemsWith } from './support/error-documents.ts';
 import { seedMembers, type Invoice, type PartyMembers } from './support/party-fixtures.ts';
 import { retryingActivities } from './support/retrying-activities.ts';
@@ -72,8 +73,13 @@ async function problemsAnswering(c: Case): Promise<string[]> {
     ...(raw && c.signed ? { 'x-signature': signBody(api.apiDeps.paymentWebhookSecret!, raw) } : {}),
   };
   try {
-    const res = await fetch(`${api.baseUrl}${c.path()}`, { method: c.method, headers, body: raw, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
-    return problemsWith({ method: c.method, status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() });
+    const path = c.path();
+    const res = await fetch(`${api.baseUrl}${path}`, { method: c.method, headers, body: raw, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+    const [contentType, text] = [res.headers.get('content-type') ?? '', await res.text()];
+    return [
+      ...problemsWith({ method: c.method, status: res.status, contentType, text }),
+      ...contractProblems(documentedRegistry(), { method: c.method, url: path }, { status: res.status, contentType, body: parsedBody(text) }),
+    ];
   } catch (err) {
     if ((err as Error).name === 'TimeoutError') return [`no answer within ${ANSWER_WITHIN_MS} ms`];
     throw err;

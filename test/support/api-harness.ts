@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { createApp } from '../../api/app.ts';
+import type { RouteRegistry } from '../../api/http/route.ts';
+import { contractProblems } from './contract.ts';
 import type { ApiDeps } from '../../api/deps.ts';
 import { issueToken } from '../../src/auth/tokens.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
@@ -36,7 +38,9 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     paymentWebhookSecret: randomBytes(24).toString('hex'), publicBaseUrl: 'https://members.test', clock: () => new Date(),
     publicRateLimit: 100_000, ...overrides,
   };
-  const server: Server = createApp(apiDeps).listen(0, '127.0.0.1');
+  const app = createApp(apiDeps);
+  const registry = app.locals.registry as RouteRegistry;
+  const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -56,6 +60,9 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
       } catch {
         // not JSON (a PDF, Swagger UI): keep the text
       }
+      // Every answer a test sees keeps the documented contract, or the test fails here.
+      const problems = contractProblems(registry, { method, url: path }, { status: res.status, contentType: res.headers.get('content-type') ?? '', body: parsed });
+      if (problems.length) throw new Error(`the API broke its OpenAPI contract: ${problems.join('; ')}`);
       return { status: res.status, headers: res.headers, body: parsed };
     },
     async userWithToken(options = {}) {

@@ -1,3 +1,5 @@
+import { contractProblems, documentedRegistry, parsedBody } from '../../support/contract.ts';
+
 export interface Answer {
   /** 0 when no HTTP answer came: refused, reset or timed out (see `error`). */
   status: number;
@@ -13,7 +15,10 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** One HTTP call that never throws: a failure to get any answer is status 0, with the time it took. */
+/**
+ * One HTTP call. A failure to get any answer is status 0, with the time it took; an answer
+ * that breaks the OpenAPI contract throws ContractBroken.
+ */
 export async function call(baseUrl: string, method: string, path: string, options: CallOptions = {}): Promise<Answer> {
   const headers: Record<string, string> = { accept: 'application/vnd.api+json', ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -24,17 +29,19 @@ export async function call(baseUrl: string, method: string, path: string, option
       method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text
-    }
+    const body = parsedBody(await res.text());
+    const broken = contractProblems(documentedRegistry(), { method, url: path }, { status: res.status, contentType: res.headers.get('content-type') ?? '', body });
+    if (broken.length) throw new ContractBroken(`${method} ${path}: ${broken.join('; ')}`);
     return { status: res.status, body, ms: Date.now() - started };
   } catch (err) {
+    if (err instanceof ContractBroken) throw err;
     return { status: 0, body: null, ms: Date.now() - started, error: (err as Error).message };
   }
+}
+
+/** An answer that breaks the OpenAPI contract: a defect, never a condition to wait out. */
+export class ContractBroken extends Error {
+  override readonly name = 'ContractBroken';
 }
 
 /** The first error code of a JSON:API error document, if any. */
