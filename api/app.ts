@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../src/logger.ts';
@@ -12,6 +11,7 @@ import { RouteRegistry } from './http/route.ts';
 import { docsRoutes } from './docs.ts';
 import { features } from './features.ts';
 import { metricsRoutes } from './metrics.ts';
+import { failedLoginsPerAccount, perAddress } from './http/rate-limits.ts';
 import { captureRawBody } from './payments/webhook-signature.ts';
 
 export const BODY_LIMIT = '64kb';
@@ -46,7 +46,8 @@ function requestLogging(log: Logger): RequestHandler {
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For names the client (rate limits, audit): TRUSTED_PROXIES.
+  app.set('trust proxy', deps.trustedProxies === undefined ? 'loopback' : deps.trustedProxies === 'none' ? false : deps.trustedProxies);
   app.set('query parser', 'extended');
   app.use(helmet());
   app.use(requestLogging(deps.log));
@@ -59,12 +60,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(docsRoutes(registry));
   // What the document promises, for tests that hold every answer to it (test/support/contract.ts).
   app.locals.registry = registry;
-  const publicLimiter = rateLimit({ windowMs: 60_000, limit: deps.publicRateLimit ?? 120, standardHeaders: 'draft-8', legacyHeaders: false,
-    handler: () => { throw new ApiError('RATE_LIMITED', 'too many requests; try again in a minute'); } });
   // Applicants, logins and card checks; payment providers' webhooks are signed and not limited.
-  app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], publicLimiter);
+  app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], perAddress(deps.publicRateLimit ?? 120));
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
+  app.post('/api/auth/login', failedLoginsPerAccount(deps.failedLoginsPerAccount ?? 10));
   app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -25,4 +25,8 @@ export interface ApiDeps {
   clock: () => Date;
   /** Requests per minute per client address on public endpoints. */
   publicRateLimit?: number;
+  /** Failed logins per account (party and email) in 15 minutes, from any address (default 10). */
+  failedLoginsPerAccount?: number;
+  /** Proxies whose X-Forwarded-For is believed, as Express takes them (`loopback`, addresses, CIDRs), or `none`. */
+  trustedProxies?: string | undefined;
 }

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     platformAdminKey: settings.PLATFORM_ADMIN_KEY,
     paymentWebhookSecret: settings.PAYMENT_WEBHOOK_SECRET,
     publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
+    trustedProxies: settings.TRUSTED_PROXIES,
     clock: () => new Date(),
   });
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {

@@ -35,6 +35,7 @@ const EnvSchema = z.object({
   PLATFORM_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   PAYMENT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
+  TRUSTED_PROXIES: z.string().regex(/^(?:none|[\w.:/]+(?:\s*,\s*[\w.:/]+)*)$/, 'none, or comma-separated loopback, linklocal, uniquelocal, addresses and CIDRs').default('loopback'),
 });
 
 export type Config = z.infer<typeof EnvSchema>;

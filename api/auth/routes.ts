@@ -2,7 +2,7 @@ import { slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
-import { verifyUserPassword } from '../../src/users/users.ts';
+import { verifyNobody, verifyUserPassword } from '../../src/users/users.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
@@ -30,7 +30,7 @@ export function authRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
       const tenant = await findTenantBySlug(deps.pool, slug);
       const userId = tenant
         ? await withTenant(deps.pool, { tenantId: tenant.id, actor: 'login', ip: req.ip, userAgent: req.get('user-agent') }, (tx) => verifyUserPassword(tx, email, password))
-        : null;
+        : await verifyNobody(password);
       if (!tenant || !userId) throw new ApiError('INVALID_CREDENTIALS', 'the party, email or password is wrong');
       const { token, expiresAt } = await issueToken(deps.tokenSecret, { userId, tenantId: tenant.id }, deps.clock());
       return { status: 201, body: { data: { type: 'sessions', id: userId, attributes: { token, expiresAt: expiresAt.toISOString() } } } };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -30,12 +31,30 @@ export async function createUser(tx: TenantTransaction, tenantId: string, input:
   return { id };
 }
 
-/** The user's id when the password matches, else null (same answer for unknown email and wrong password). */
+/** The password check, as an object so a test can watch it being made. */
+export const passwordCheck = {
+  verify: (hash: string, password: string): Promise<boolean> => argon2.verify(hash, password),
+};
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Checks a password against a hash no password matches, made with the same parameters as
+ * users' hashes: a login for an email or party that does not exist costs what a real one does,
+ * so its answer time does not tell who has an account.
+ */
+export async function verifyNobody(password: string): Promise<null> {
+  dummyHash ??= argon2.hash(randomBytes(32).toString('base64'), { type: argon2.argon2id });
+  await passwordCheck.verify(await dummyHash, password);
+  return null;
+}
+
+/** The user's id when the password matches, else null (same answer, and the same cost, for an unknown email and a wrong password). */
 export async function verifyUserPassword(tx: TenantTransaction, email: string, password: string): Promise<string | null> {
   const row = await tx.maybeOne(sql.type(z.object({ id: z.string(), hash: z.string() }))`
     SELECT id, password_hash AS hash FROM users WHERE email = ${email.trim().toLowerCase()} AND is_active`);
-  if (!row) return null;
-  return (await argon2.verify(row.hash, password)) ? row.id : null;
+  if (!row) return verifyNobody(password);
+  return (await passwordCheck.verify(row.hash, password)) ? row.id : null;
 }
 
 /** Roles in force now; read on every request so a revoked role stops working at once. */

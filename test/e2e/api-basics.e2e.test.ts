@@ -1,7 +1,9 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { validate } from '@readme/openapi-parser';
+import { jest } from '@jest/globals';
 import { createApp } from '../../api/app.ts';
+import { passwordCheck } from '../../src/users/users.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { forgedSignature } from '../support/token-spellings.ts';
 
@@ -123,19 +125,70 @@ test('/metrics serves Prometheus text', async () => {
   expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/api\/auth\/login",status="201"\} [1-9]/);
 });
 
-test('public endpoints are rate limited per client with 429', async () => {
-  const limited = createApp({ ...api.apiDeps, publicRateLimit: 3 }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => limited.once('listening', resolve));
-  const { port } = limited.address() as AddressInfo;
+/** Runs `work` against an app built with these deps, on its own port. */
+async function withApp(overrides: Partial<typeof api.apiDeps>, work: (base: string) => Promise<void>): Promise<void> {
+  const server = createApp({ ...api.apiDeps, ...overrides }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
   try {
-    const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/api/parties/${api.tenant.slug}/applications/${crypto.randomUUID()}?token=${'t'.repeat(20)}`);
-      statuses.push(res.status);
-      if (res.status === 429) expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('RATE_LIMITED');
-    }
-    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+    await work(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   } finally {
-    limited.close();
+    server.close();
   }
+}
+
+const statusLookups = async (base: string, forwardedFor: (i: number) => string | undefined): Promise<number[]> => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const client = forwardedFor(i);
+    const res = await fetch(`${base}/api/parties/${api.tenant.slug}/applications/${crypto.randomUUID()}?token=${'t'.repeat(20)}`, { headers: client ? { 'x-forwarded-for': client } : {} });
+    statuses.push(res.status);
+    if (res.status === 429) expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('RATE_LIMITED');
+  }
+  return statuses;
+};
+
+test('public endpoints are rate limited per client with 429', async () => {
+  await withApp({ publicRateLimit: 3 }, async (base) => {
+    expect(await statusLookups(base, () => undefined)).toEqual([404, 404, 404, 429, 429]);
+  });
+});
+
+test('behind a trusted proxy each forwarded client has its own bucket; with none trusted, a forged header buys nothing', async () => {
+  await withApp({ publicRateLimit: 3, trustedProxies: 'loopback' }, async (base) => {
+    expect(await statusLookups(base, (i) => `203.0.113.${i + 1}`)).toEqual([404, 404, 404, 404, 404]);
+  });
+  await withApp({ publicRateLimit: 3, trustedProxies: 'none' }, async (base) => {
+    expect(await statusLookups(base, (i) => `203.0.113.${i + 1}`)).toEqual([404, 404, 404, 429, 429]);
+  });
+});
+
+test('a login for an unknown email or party checks a password just as a real one does', async () => {
+  const checks = jest.spyOn(passwordCheck, 'verify');
+  try {
+    for (const attributes of [
+      { tenant: api.tenant.slug, email: 'head@party.test', password: 'wrong password here' },
+      { tenant: api.tenant.slug, email: 'nobody@party.test', password: 'wrong password here' },
+      { tenant: 'no-such-party', email: 'head@party.test', password: 'wrong password here' },
+    ]) {
+      checks.mockClear();
+      const res = await login(attributes);
+      expect([attributes.email, attributes.tenant, res.status, checks.mock.calls.length]).toEqual([attributes.email, attributes.tenant, 401, 1]);
+    }
+  } finally {
+    checks.mockRestore();
+  }
+});
+
+test('failed logins are limited per account from any address; a correct password then waits too, other accounts do not', async () => {
+  await withApp({ failedLoginsPerAccount: 3 }, async (base) => {
+    const attempt = (email: string, password: string, client: number) => fetch(`${base}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/vnd.api+json', 'x-forwarded-for': `198.51.100.${client}` },
+      body: JSON.stringify({ data: { type: 'sessions', attributes: { tenant: api.tenant.slug, email, password } } }),
+    }).then((res) => res.status);
+    const guesses = [];
+    for (let i = 0; i < 4; i++) guesses.push(await attempt('head@party.test', `guess number ${i}`, i));
+    expect(guesses).toEqual([401, 401, 401, 429]);
+    expect(await attempt('HEAD@party.test', 'a long enough password', 9)).toBe(429);
+    expect(await attempt('someone-else@party.test', 'guess number 0', 1)).toBe(401);
+  });
 });

@@ -10,6 +10,12 @@ test('values are parsed into their types', () => {
   expect(loadConfig({ API_PORT: '8080', DATABASE_POOL_SIZE: '25' })).toMatchObject({ API_PORT: 8080, DATABASE_POOL_SIZE: 25 });
 });
 
+test('trusted proxies default to this machine; a list or none is taken as given', () => {
+  expect(loadConfig({}).TRUSTED_PROXIES).toBe('loopback');
+  expect(loadConfig({ TRUSTED_PROXIES: 'loopback, 10.0.0.0/8, fd00::/8' }).TRUSTED_PROXIES).toBe('loopback, 10.0.0.0/8, fd00::/8');
+  expect(loadConfig({ TRUSTED_PROXIES: 'none' }).TRUSTED_PROXIES).toBe('none');
+});
+
 test.each([
   ['API_PORT', 'eighty'],
   ['API_PORT', '70000'],
@@ -17,6 +23,7 @@ test.each([
   ['LOG_LEVEL', 'loud'],
   ['MASTER_KEY', 'c2hvcnQ='],
   ['NODE_ENV', 'staging'],
+  ['TRUSTED_PROXIES', 'everyone; drop table'],
 ])('a bad %s stops start-up with a message naming it', (variable, value) => {
   expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
   expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid environment variable ${variable}:`));
