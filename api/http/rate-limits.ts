@@ -27,7 +27,9 @@ export function failedLoginsPerAccount(limit: number): RequestHandler {
     legacyHeaders: false,
     keyGenerator: (req) => {
       const attributes = (req.body as { data?: { attributes?: { tenant?: unknown; email?: unknown } } } | undefined)?.data?.attributes;
-      return `${String(attributes?.tenant).toLowerCase()}:${String(attributes?.email).trim().toLowerCase()}`;
+      // Whatever the body holds (it is validated later): only strings make a key.
+      const text = (value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : '');
+      return `${text(attributes?.tenant)}:${text(attributes?.email)}`;
     },
     handler: limited('too many failed logins for this account; try again in 15 minutes'),
   });

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
@@ -81,27 +81,44 @@ export async function registerApplicant(
     return { memberId, workflowId, statusToken, ...result };
   } catch (err) {
     if (idempotencyKey !== undefined && err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { ...(await takenEarlier(deps.pool, { tenantId, actor: 'applicant', ...audit }, sealed)), memberId, workflowId, statusToken };
+      return { ...(await registeredEarlier(deps, { tenantId, actor: 'applicant', ...audit }, sealed, workflowId)), memberId, workflowId, statusToken };
     }
     throw domainErrorOf(err);
   }
 }
 
 /**
- * A repeat whose lifecycle has already ended: the application it recorded or refused then,
- * if it is this one.
+ * A repeat the start was refused for (its lifecycle exists): the application it recorded or
+ * refused, if it is this one; else the running lifecycle's own answer to it.
  * @throws MemberRuleError IDEMPOTENCY_KEY_REUSED
  */
-async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: SealedApplication): Promise<m.RegisterResult> {
+async function registeredEarlier(deps: { client: Client; pool: DatabasePool }, context: TenantContext, sealed: SealedApplication, workflowId: string): Promise<m.RegisterResult> {
+  const taken = await takenEarlier(deps.pool, context, sealed);
+  if (taken) return taken;
+  try {
+    return await deps.client.workflow.getHandle(workflowId).executeUpdate(m.registerUpdate, { args: [sealed] });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw keyReused();
+    throw domainErrorOf(err);
+  }
+}
+
+const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another application, or one that could not be taken; use a new key');
+
+/**
+ * What a lifecycle under this key recorded or refused, as register answered it then; null when
+ * it has recorded nothing (yet).
+ * @throws MemberRuleError IDEMPOTENCY_KEY_REUSED when that was another application.
+ */
+async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: SealedApplication): Promise<m.RegisterResult | null> {
   const earlier = await withTenant(pool, context, async (tx) => {
     const member = await findRegistration(tx, sealed.memberId);
     if (member) return { digest: member.applicationDigest, registeredAt: member.registeredAt, committeeId: member.committeeId, stage: 'AwaitingApproval' as const };
     const refusal = await findRefusal(tx, sealed.memberId);
     return refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: null, stage: 'RegistrationRefused' as const };
   });
-  if (!earlier?.digest || earlier.digest.toString('hex') !== sealed.digest) {
-    throw new MemberRuleError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another application, or one that could not be taken; use a new key');
-  }
+  if (!earlier) return null;
+  if (!earlier.digest || earlier.digest.toString('hex') !== sealed.digest) throw keyReused();
   return { stage: earlier.stage, registeredAt: new Date(earlier.registeredAt).toISOString(), committeeId: earlier.committeeId };
 }
 

@@ -26,9 +26,20 @@ export const parsedBody = (text: string): unknown => {
   }
 };
 
+/** The path as the server routes it: dot segments resolved (as fetch sends it), a trailing slash ignored. */
+function servedPath(url: string): string {
+  let path: string;
+  try {
+    path = new URL(url, 'http://x').pathname;
+  } catch {
+    path = url.split(/[?#]/)[0] ?? '';
+  }
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
 /** The declared route a request reached, by method and path (GET routes serve HEAD too). */
 function routeOf(registry: RouteRegistry, method: string, url: string): RouteSpec | undefined {
-  const path = new URL(url, 'http://x').pathname;
+  const path = servedPath(url);
   const wanted = method === 'HEAD' ? 'get' : method.toLowerCase();
   return registry.routes().find((route) =>
     route.method === wanted && new RegExp(`^${route.path.replace(/:\w+/g, '[^/]+')}$`).test(path));

@@ -67,7 +67,7 @@ export async function awaitInvoice(stack: FaultStack, memberId: string, timeoutM
 export async function register(stack: FaultStack, a: Applicant): Promise<string> {
   const { party } = stack;
   const body = { data: { type: 'applications', attributes: { fullNameEn: `Applicant ${a.index}`, gender: 'F', phone: a.phoneNational, email: a.email, wardId: party.geo.wardIds[1] } } };
-  const headers = { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}`, 'idempotency-key': `${party.tenant.id}-applicant-${a.index}` };
+  const headers = { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}`, 'idempotency-key': `${party.tenant.id}-applicant-${a.phoneNational}` };
   const answer = await until(stack, `register ${a.index}`, 'POST', `/api/parties/${party.tenant.slug}/applications`, { body, headers }, (r) => r.status === 201);
   return (a.memberId = answer.body.data.id as string);
 }
