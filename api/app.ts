@@ -11,7 +11,7 @@ import { RouteRegistry } from './http/route.ts';
 import { docsRoutes } from './docs.ts';
 import { features } from './features.ts';
 import { metricsRoutes } from './metrics.ts';
-import { failedLoginsPerAccount, perAddress } from './http/rate-limits.ts';
+import { failedLogins, perAddress } from './http/rate-limits.ts';
 import { captureRawBody } from './payments/webhook-signature.ts';
 
 export const BODY_LIMIT = '64kb';
@@ -64,7 +64,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], perAddress(deps.publicRateLimit ?? 120));
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
-  app.post('/api/auth/login', failedLoginsPerAccount(deps.failedLoginsPerAccount ?? 10));
+  app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));
   app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -25,7 +25,9 @@ export interface ApiDeps {
   clock: () => Date;
   /** Requests per minute per client address on public endpoints. */
   publicRateLimit?: number;
-  /** Failed logins per account (party and email) in 15 minutes, from any address (default 10). */
+  /** Failed logins per account (party and email) and client address in 15 minutes (default 10). */
+  failedLoginsPerAddress?: number;
+  /** Failed logins per account in 15 minutes from all addresses together (default 100). */
   failedLoginsPerAccount?: number;
   /** Proxies whose X-Forwarded-For is believed, as Express takes them (`loopback`, addresses, CIDRs), or `none`. */
   trustedProxies?: string | undefined;

@@ -4,7 +4,7 @@ import { isDelivered, readMemberRecipient, recordDelivery } from '../../src/mail
 import type { MailContent, MailMessage } from '../../src/mail/mailer.ts';
 import * as templates from '../../src/mail/templates.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
-import { recordNotice } from '../../src/members/registration-refusals.ts';
+import { noticedRecently, recordNotice } from '../../src/members/registration-refusals.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
 import { inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
@@ -88,22 +88,23 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
 
     /**
      * Tells whoever holds the phone or email a refused application named: by email when they
-     * gave one, otherwise the refusal waits for an SMS. @returns the channel.
+     * gave one, otherwise the refusal waits for an SMS; at most once a day, so applications
+     * naming someone's contact cannot flood them. @returns the channel.
      */
-    async notifyContactHolder(step: StepContext, taken: ContactTaken): Promise<'email' | 'sms' | 'already-sent'> {
+    async notifyContactHolder(step: StepContext, taken: ContactTaken): Promise<'email' | 'sms' | 'none'> {
       const key = `${step.workflowId}:mail:contact-notice`;
       const holder = await inTenant(deps, step, async (tx) => {
-        const keys = await deps.keyring.forTenant(tx, step.tenantId);
         const row = await readMemberRecipient(tx, taken.holderId, key);
-        return row && { ...row, email: row.emailEnc ? decryptField(keys, taken.holderId, 'email', row.emailEnc) : null };
+        if (!row || (!row.sent && await noticedRecently(tx, taken.holderId, step.memberId))) return null;
+        const keys = await deps.keyring.forTenant(tx, step.tenantId);
+        return { ...row, email: row.emailEnc ? decryptField(keys, taken.holderId, 'email', row.emailEnc) : null };
       });
-      if (!holder) throw new Error(`member ${taken.holderId} of tenant ${step.tenantId} not found`);
-      if (holder.sent) return 'already-sent';
-      if (holder.email) {
+      // The holder is gone (an import rolled back), or was told of another application today: once a day is enough.
+      const channel = !holder ? 'none' : holder.email ? 'email' : 'sms';
+      if (holder?.email && !holder.sent) {
         const content = templates.contactAlreadyRegistered({ recipientName: holder.name, partyName: holder.partyName, contact: taken.contact });
         await send({ ...step, memberId: taken.holderId }, key, 'contact-notice', holder.email, content);
       }
-      const channel = holder.email ? 'email' : 'sms';
       await inTenant(deps, step, (tx) => recordNotice(tx, step.memberId, channel));
       return channel;
     },

@@ -60,7 +60,7 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
         const row = await insertApplicant(tx, application, step.workflowId, registeredAt);
         const place = { geographyPath: row.geographyPath, committeeId: row.committeeId, registeredAt };
         if (row.outcome === 'taken') {
-          await recordRefusal(tx, { application, workflowId: step.workflowId, contact: row.contact, holderId: row.holderId, refusedAt: registeredAt });
+          await recordRefusal(tx, { application, workflowId: step.workflowId, contact: row.contact, holderId: row.holderId, committeeId: row.committeeId, refusedAt: registeredAt });
           return { ...place, refusal: { contact: row.contact, holderId: row.holderId } };
         }
         await executeMemberCommand(

@@ -29,7 +29,10 @@ export function requestDocument<A extends z.ZodType>(type: string, attributes: A
 /** The zod schema of a response document (for the OpenAPI description). */
 export function responseDocument<A extends z.ZodType>(type: string, attributes: A) {
   return z.object({
-    data: z.object({ type: z.literal(type), id: z.string(), attributes, relationships: z.record(z.string(), z.unknown()).optional() }),
+    data: z.object({
+      type: z.literal(type), id: z.string(), attributes, relationships: z.record(z.string(), z.unknown()).optional(),
+      links: z.record(z.string(), z.string()).optional().describe("the resource's own links, e.g. an applicant's private status link"),
+    }),
     included: z.array(z.unknown()).optional(),
     links: z.record(z.string(), z.string().nullable()).optional(),
   });

@@ -14,23 +14,34 @@ export function perAddress(limit: number): RequestHandler {
     handler: limited('too many requests; try again in a minute') });
 }
 
+const text = (value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : '');
+
+/** The account a login names (party and email), whatever the body holds: it is validated later, and only strings make a key. */
+function accountOf(body: unknown): string {
+  const attributes = (body as { data?: { attributes?: { tenant?: unknown; email?: unknown } } } | undefined)?.data?.attributes;
+  return `${text(attributes?.tenant)}:${text(attributes?.email)}`;
+}
+
 /**
- * Failed logins per account (party and email), from any address: guessing one user's password
- * from many addresses stops after `limit` tries in 15 minutes. Successful logins do not count.
+ * Failed logins (401) per account: `perAddress` from one client address, `perAccount` from all
+ * of them together. Guessing one user's password stops after `perAddress` tries in 15 minutes,
+ * and spreading the guesses over many addresses after `perAccount`; someone who only wants to
+ * lock a user out needs `perAccount` failures within the window, from many addresses.
  */
-export function failedLoginsPerAccount(limit: number): RequestHandler {
-  return rateLimit({
+export function failedLogins(limits: { perAddress: number; perAccount: number }): RequestHandler[] {
+  const failures = (limit: number, key: (req: Parameters<RequestHandler>[0]) => string) => rateLimit({
     windowMs: 15 * MINUTE,
     limit,
     skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    keyGenerator: (req) => {
-      const attributes = (req.body as { data?: { attributes?: { tenant?: unknown; email?: unknown } } } | undefined)?.data?.attributes;
-      // Whatever the body holds (it is validated later): only strings make a key.
-      const text = (value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : '');
-      return `${text(attributes?.tenant)}:${text(attributes?.email)}`;
-    },
+    validate: { xForwardedForHeader: false },
+    keyGenerator: key,
     handler: limited('too many failed logins for this account; try again in 15 minutes'),
   });
+  return [
+    failures(limits.perAddress, (req) => `${accountOf(req.body)}@${req.ip ?? ''}`),
+    failures(limits.perAccount, (req) => accountOf(req.body)),
+  ];
 }

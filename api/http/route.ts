@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { DomainError } from '../../src/errors/domain-error.ts';
 import type { AuthContext } from '../auth/context.ts';
@@ -103,7 +103,8 @@ function locate(route: RouteSpec, field: string): ErrorSource | undefined {
   if (route.query && field in route.query.shape) return { parameter: field };
   if (route.params && field in route.params.shape) return { parameter: field };
   if (!route.body) return undefined;
-  const isDocument = route.body instanceof Object && 'shape' in route.body && typeof route.body.shape === 'object' && route.body.shape !== null && 'data' in route.body.shape;
+  const body: z.ZodType = route.body instanceof z.ZodOptional ? (route.body.unwrap() as z.ZodType) : route.body;
+  const isDocument = body instanceof z.ZodObject && 'data' in body.shape;
   return { pointer: isDocument ? `/data/attributes/${field}` : `/${field}` };
 }
 

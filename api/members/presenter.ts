@@ -13,7 +13,7 @@ import { relation, type ResourceObject } from '../http/jsonapi.ts';
 /** The member resource's attributes, for the OpenAPI description. */
 export const MemberAttributes = z.object({
   status: z.enum(PUBLIC_STATUSES).describe('what the applicant is told: pending until a decision is final'),
-  statusDetail: z.enum(MEMBER_STATUSES).nullable().describe('the recorded status, as filter[status] takes it; null for an application that could not proceed'),
+  statusDetail: z.enum(MEMBER_STATUSES).describe('the recorded status, as filter[status] takes it'),
   fullNameEn: z.string(),
   fullNameNe: z.string().nullable(),
   gender: z.string(),
@@ -61,7 +61,11 @@ export function memberResource(member: MemberView, keys?: TenantKeys): ResourceO
  * answered, never from a read that only a recorded application would have: a registration
  * whose phone or email is taken gets exactly this answer too.
  */
-export function applicationResource(memberId: string, application: Application, taken: { registeredAt: string; committeeId: string | null }): ResourceObject {
+export function applicationResource(
+  memberId: string,
+  application: Pick<Application, 'fullNameEn' | 'fullNameNe' | 'gender' | 'wardId'>,
+  taken: { registeredAt: string; committeeId: string | null },
+): ResourceObject {
   return {
     type: 'members',
     id: memberId,
@@ -73,17 +77,14 @@ export function applicationResource(memberId: string, application: Application, 
   };
 }
 
-/** What an applicant's status link shows for an application that could not proceed. */
+/**
+ * What the status link of an application that could not proceed shows: the application as it
+ * was taken, like any new one. Whoever applied holds this link, so it must not tell them the
+ * contact was someone else's; the holder of the contact is told through it instead.
+ */
 export function refusalResource(refusal: RegistrationRefusal): ResourceObject {
-  return {
-    type: 'members',
-    id: refusal.id,
-    attributes: {
-      status: 'could_not_proceed', statusDetail: null, fullNameEn: refusal.fullNameEn, fullNameNe: refusal.fullNameNe,
-      gender: refusal.gender, memberNumber: null, registeredAt: iso(refusal.refusedAt), approvedAt: null, activatedAt: null,
-    },
-    relationships: { geography: relation('geography-nodes', refusal.wardId), committee: relation('committees', null) },
-  };
+  return applicationResource(refusal.id, { fullNameEn: refusal.fullNameEn, fullNameNe: refusal.fullNameNe ?? undefined, gender: refusal.gender as Application['gender'], wardId: refusal.wardId },
+    { registeredAt: new Date(refusal.refusedAt).toISOString(), committeeId: refusal.committeeId });
 }
 
 export type Include = 'geography' | 'committee';

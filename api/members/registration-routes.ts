@@ -31,8 +31,8 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     responses: {
       201: {
         description: 'the application is taken: the member, pending, with a private status link. A repeat under the same Idempotency-Key answers the same. '
-          + 'An application whose phone or email someone in the party already holds is answered exactly the same; its status link then says could_not_proceed, '
-          + 'and the holder is told through their own contact.',
+          + 'An application whose phone or email someone in the party already holds is answered exactly the same, and its status link shows it as pending; '
+          + 'the holder of the contact is told through it. data.links.status and the Location header carry the private status link.',
         schema: responseDocument('members', MemberAttributes),
       },
     },
@@ -58,10 +58,9 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => {
-        const member = await findMember(tx, params.id);
-        return { member, refusal: member ? null : await findRefusal(tx, params.id) };
-      });
+      // Both reads, whichever holds the id: the answer costs the same for either.
+      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) =>
+        ({ member: await findMember(tx, params.id), refusal: await findRefusal(tx, params.id) }));
       const given = createHash('sha256').update(query.token).digest();
       const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
       if (!held || !timingSafeEqual(given, held)) throw ApiError.notFound('application');

@@ -16,6 +16,7 @@ import { findRegistration } from './member-queries.ts';
 import { UnknownWardError } from './member-repository.ts';
 import { findRefusal } from './registration-refusals.ts';
 import * as m from './lifecycle-contract.ts';
+import { IDEMPOTENCY_KEY_REUSED_MESSAGE } from './lifecycle-contract.ts';
 import { sealApplication, type SealedApplication } from './sealed-application.ts';
 
 export interface Registered extends m.RegisterResult {
@@ -103,7 +104,7 @@ async function registeredEarlier(deps: { client: Client; pool: DatabasePool }, c
   }
 }
 
-const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another application, or one that could not be taken; use a new key');
+const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', IDEMPOTENCY_KEY_REUSED_MESSAGE);
 
 /**
  * What a lifecycle under this key recorded or refused, as register answered it then; null when
@@ -115,7 +116,7 @@ async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: 
     const member = await findRegistration(tx, sealed.memberId);
     if (member) return { digest: member.applicationDigest, registeredAt: member.registeredAt, committeeId: member.committeeId, stage: 'AwaitingApproval' as const };
     const refusal = await findRefusal(tx, sealed.memberId);
-    return refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: null, stage: 'RegistrationRefused' as const };
+    return refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: refusal.committeeId, stage: 'RegistrationRefused' as const };
   });
   if (!earlier) return null;
   if (!earlier.digest || earlier.digest.toString('hex') !== sealed.digest) throw keyReused();

@@ -10,6 +10,12 @@ import type { SealedApplication } from './sealed-application.ts';
 
 export type { MemberStageName } from './member-status.ts';
 
+/**
+ * The refusal of another application under a used Idempotency-Key, in one wording wherever it
+ * is decided (the running lifecycle, or the record of one that ended), so it says nothing of which.
+ */
+export const IDEMPOTENCY_KEY_REUSED_MESSAGE = 'this Idempotency-Key was given with another application; use a new key';
+
 /** The workflow type's name, as the worker registers it (workflows/members/member-lifecycle.ts). */
 export const MEMBER_LIFECYCLE_WORKFLOW = 'memberLifecycle';
 

@@ -63,7 +63,10 @@ export async function insertApplicant(tx: TenantTransaction, application: Sealed
               ${workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))}, ${hex(application.digest)}, ${registeredAt})`));
   } catch (err) {
     if (!(err instanceof UniqueIntegrityConstraintViolationError)) throw err;
-    const raced = takenContact(await readWard(tx, application) ?? ward);
+    // Another attempt of this same step may have committed the row meanwhile: then it is recorded.
+    const now = await readWard(tx, application) ?? ward;
+    if (now.existing) return { outcome: 'recorded', inserted: false, ...place };
+    const raced = takenContact(now);
     if (!raced) throw err;
     return { ...raced, ...place };
   }
@@ -75,8 +78,8 @@ function readWard(tx: TenantTransaction, application: SealedApplication) {
   return tx.maybeOne(sql.type(WardRow)`
     SELECT path::text AS path, covering_committee(id) AS "committeeId",
            EXISTS (SELECT 1 FROM members WHERE id = ${application.memberId}) AS existing,
-           (SELECT id FROM members WHERE phone_bidx = ${bin(application.phoneBidx)}) AS "phoneHolder",
-           (SELECT id FROM members WHERE email_bidx = ${bin(application.emailBidx)}) AS "emailHolder"
+           (SELECT id FROM members WHERE phone_bidx = ${bin(application.phoneBidx)} AND id <> ${application.memberId}) AS "phoneHolder",
+           (SELECT id FROM members WHERE email_bidx = ${bin(application.emailBidx)} AND id <> ${application.memberId}) AS "emailHolder"
     FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
 }
 

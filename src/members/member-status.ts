@@ -15,8 +15,7 @@ export type MemberStageName = (typeof MEMBER_STAGES)[number];
 export const MEMBER_STATUSES = ['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
-/** `could_not_proceed`: an application whose phone or email someone in the party already holds (its status link only). */
-export const PUBLIC_STATUSES = ['pending', 'rejected', 'expired', 'withdrawn', 'active', 'lapsed', 'could_not_proceed'] as const;
+export const PUBLIC_STATUSES = ['pending', 'rejected', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
 export type PublicStatus = (typeof PUBLIC_STATUSES)[number];
 
 /**

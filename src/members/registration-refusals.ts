@@ -13,6 +13,7 @@ export interface NewRefusal {
   workflowId: string;
   contact: 'phone' | 'email';
   holderId: string;
+  committeeId: string | null;
   refusedAt: string;
 }
 
@@ -21,9 +22,10 @@ export async function recordRefusal(tx: TenantTransaction, refusal: NewRefusal):
   const { application } = refusal;
   await tx.query(sql.unsafe`
     INSERT INTO registration_refusals (id, tenant_id, workflow_id, status_token_hash, full_name_en, full_name_ne, gender, ward_id,
-                                       contact, holder_id, application_digest, refused_at)
+                                       committee_id, contact, holder_id, application_digest, refused_at)
     VALUES (${application.memberId}, ${application.tenantId}, ${refusal.workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))},
-            ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender}, ${application.wardId}, ${refusal.contact}, ${refusal.holderId},
+            ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender}, ${application.wardId}, ${refusal.committeeId},
+            ${refusal.contact}, ${refusal.holderId},
             ${application.digest === undefined ? null : sql.binary(Buffer.from(application.digest, 'hex'))}, ${refusal.refusedAt})
     ON CONFLICT (id) DO NOTHING`);
 }
@@ -34,6 +36,7 @@ const RefusalSchema = z.object({
   fullNameNe: z.string().nullable(),
   gender: z.string(),
   wardId: z.string(),
+  committeeId: z.string().nullable(),
   refusedAt: z.number(),
   statusTokenHash: z.instanceof(Buffer),
   applicationDigest: z.instanceof(Buffer).nullable(),
@@ -42,14 +45,22 @@ export type RegistrationRefusal = z.infer<typeof RefusalSchema>;
 
 export async function findRefusal(tx: TenantTransaction, id: string): Promise<RegistrationRefusal | null> {
   return tx.maybeOne(sql.type(RefusalSchema)`
-    SELECT id, full_name_en AS "fullNameEn", full_name_ne AS "fullNameNe", gender, ward_id AS "wardId", refused_at AS "refusedAt",
+    SELECT id, full_name_en AS "fullNameEn", full_name_ne AS "fullNameNe", gender, ward_id AS "wardId",
+           committee_id AS "committeeId", refused_at AS "refusedAt",
            status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest"
     FROM registration_refusals WHERE id = ${id}`);
 }
 
-/** How the contact's holder was told: by email now, or by SMS when a gateway sends what waits. */
-export async function recordNotice(tx: TenantTransaction, id: string, channel: 'email' | 'sms'): Promise<void> {
+/** How the contact's holder was told: by email now, by SMS when a gateway sends what waits, or not at all. */
+export async function recordNotice(tx: TenantTransaction, id: string, channel: 'email' | 'sms' | 'none'): Promise<void> {
   await tx.query(sql.unsafe`
     UPDATE registration_refusals SET notice_channel = ${channel}, notice_sent_at = CASE WHEN ${channel} = 'email' THEN now() END
     WHERE id = ${id}`);
+}
+
+/** Whether the holder was already told of another application in the last day: one notice a day is enough. */
+export async function noticedRecently(tx: TenantTransaction, holderId: string, exceptId: string): Promise<boolean> {
+  return tx.exists(sql.unsafe`
+    SELECT 1 FROM registration_refusals
+    WHERE holder_id = ${holderId} AND id <> ${exceptId} AND notice_channel IN ('email', 'sms') AND refused_at > now() - interval '1 day'`);
 }

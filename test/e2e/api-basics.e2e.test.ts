@@ -179,7 +179,7 @@ test('a login for an unknown email or party checks a password just as a real one
   }
 });
 
-test('failed logins are limited per account from any address; a correct password then waits too, other accounts do not', async () => {
+test('failed logins are limited per account and address, and per account from all addresses; other accounts are not', async () => {
   await withApp({ failedLoginsPerAccount: 3 }, async (base) => {
     const attempt = (email: string, password: string, client: number) => fetch(`${base}/api/auth/login`, {
       method: 'POST', headers: { 'content-type': 'application/vnd.api+json', 'x-forwarded-for': `198.51.100.${client}` },
@@ -190,5 +190,12 @@ test('failed logins are limited per account from any address; a correct password
     expect(guesses).toEqual([401, 401, 401, 429]);
     expect(await attempt('HEAD@party.test', 'a long enough password', 9)).toBe(429);
     expect(await attempt('someone-else@party.test', 'guess number 0', 1)).toBe(401);
+  });
+  await withApp({ failedLoginsPerAddress: 2 }, async (base) => {
+    const attempt = (client: number) => fetch(`${base}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/vnd.api+json', 'x-forwarded-for': `198.51.100.${client}` },
+      body: JSON.stringify({ data: { type: 'sessions', attributes: { tenant: api.tenant.slug, email: 'head@party.test', password: 'a wrong guess' } } }),
+    }).then((res) => res.status);
+    expect([await attempt(1), await attempt(1), await attempt(1), await attempt(2)]).toEqual([401, 401, 429, 401]);
   });
 });

@@ -54,7 +54,7 @@ const shapeOf = (res: ApiResponse) => ({
   links: Object.keys(res.body.data.links),
 });
 
-test("an application with a phone or email the party holds is answered exactly like a new one; its own link says it could not proceed", async () => {
+test('an application with a phone or email the party holds is answered exactly like a new one, and so is its status link', async () => {
   const first = await apply();
   const phoneUsed = `98${String(60_000_000 + phone)}`;
   const emailUsed = `hari${phone}@example.np`;
@@ -66,9 +66,13 @@ test("an application with a phone or email the party holds is answered exactly l
   expect(shapeOf(samePhone)).toEqual(shapeOf(fresh));
   expect(shapeOf(sameEmail)).toEqual(shapeOf(fresh));
   expect(await memberCount()).toBe(before + 1);
-  const link = new URL(samePhone.body.data.links.status);
-  const status = await api.request('GET', `${link.pathname}${link.search}`);
-  expect([status.status, status.body.data.id, status.body.data.attributes.status]).toEqual([200, samePhone.body.data.id, 'could_not_proceed']);
+  const follow = (res: ApiResponse) => {
+    const link = new URL(res.body.data.links.status);
+    return api.request('GET', `${link.pathname}${link.search}`);
+  };
+  const [refusedStatus, freshStatus] = [await follow(samePhone), await follow(fresh)];
+  expect([refusedStatus.status, refusedStatus.body.data.id, refusedStatus.body.data.attributes.status]).toEqual([200, samePhone.body.data.id, 'pending']);
+  expect({ ...refusedStatus.body.data.attributes, fullNameEn: '-', registeredAt: '-' }).toEqual({ ...freshStatus.body.data.attributes, fullNameEn: '-', registeredAt: '-' });
 });
 
 test('an Idempotency-Key makes registration safe to repeat; another application under the key answers 422', async () => {

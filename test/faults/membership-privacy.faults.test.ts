@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
+import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 
 /**
@@ -16,8 +17,12 @@ const applicant = (over: Record<string, unknown> = {}) => {
   seq += 1;
   return { fullNameEn: `Probe ${seq}`, gender: 'O', phone: `98${String(41_000_000 + seq)}`, email: `probe${seq}@example.np`, wardId: api.geo.wardIds[2], ...over };
 };
-const apply = (attributes: Record<string, unknown>) =>
-  api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: { data: { type: 'applications', attributes } } });
+const apply = (attributes: Record<string, unknown>, idempotencyKey?: string) => api.request('POST', `/api/parties/${api.tenant.slug}/applications`,
+  { body: { data: { type: 'applications', attributes } }, ...(idempotencyKey ? { headers: { 'idempotency-key': idempotencyKey } } : {}) });
+const follow = (res: ApiResponse) => {
+  const link = new URL(res.body.data.links.status as string);
+  return api.request('GET', `${link.pathname}${link.search}`);
+};
 /** What an attacker could compare: everything but the values any two applications differ in. */
 const comparable = (res: ApiResponse) => {
   const body = JSON.stringify(res.body)
@@ -48,8 +53,20 @@ test.each([
   const probe = await apply(applicant(taken()));
   const control = await apply(applicant());
   expect(comparable(probe)).toEqual(comparable(control));
+  expect(comparable(await follow(probe))).toEqual(comparable(await follow(control)));
   expect(await rowsOf('members')).toBe(members + 1);
   expect(await rowsOf('registration_refusals')).toBe(refusals + 1);
+});
+
+test('a keyed repeat answers the same for a taken contact (its lifecycle ended) as for a free one (its lifecycle runs)', async () => {
+  const [probeKey, controlKey] = [randomUUID(), randomUUID()];
+  const [probeApplication, controlApplication] = [applicant({ phone: member.phone }), applicant()];
+  const probe = await apply(probeApplication, probeKey);
+  const control = await apply(controlApplication, controlKey);
+  expect(comparable(probe)).toEqual(comparable(control));
+  await api.client.workflow.getHandle(memberWorkflowId(api.tenant.id, probe.body.data.id as string)).result();
+  expect(comparable(await apply(probeApplication, probeKey))).toEqual(comparable(await apply(controlApplication, controlKey)));
+  expect(comparable(await apply(applicant(), probeKey))).toEqual(comparable(await apply(applicant(), controlKey)));
 });
 
 test("with a ward that does not exist, a member's phone and a free one get the same 422", async () => {

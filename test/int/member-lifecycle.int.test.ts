@@ -135,8 +135,14 @@ test.each([
   expect(await as((tx) => tx.exists(sql.unsafe`SELECT 1 FROM members WHERE id = ${again.memberId}`))).toBe(false);
   const [notice] = await h.smtp.waitFor((mail) => mail.subject?.includes(`used your ${what}`) === true && mail.text?.includes('Sita Sharma') === true);
   expect(notice?.to).toMatchObject({ text: first.email });
-  expect(await as((tx) => tx.oneFirst(sql.type(z.object({ c: z.string().nullable() }))`
-    SELECT notice_channel AS c FROM registration_refusals WHERE id = ${again.memberId} AND holder_id = ${holder.memberId}`))).toBe('email');
+  const channelOf = (id: string) => as((tx) => tx.oneFirst(sql.type(z.object({ c: z.string().nullable() }))`
+    SELECT notice_channel AS c FROM registration_refusals WHERE id = ${id} AND holder_id = ${holder.memberId}`));
+  expect(await channelOf(again.memberId)).toBe('email');
+  // Once a day is enough: another application naming the same contact tells the holder nothing more.
+  const third = await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, sameContact(first));
+  expect((await handleOf(third.workflowId).result()).stage).toBe('RegistrationRefused');
+  expect(await channelOf(third.memberId)).toBe('none');
+  expect(h.smtp.messages.filter((mail) => mail.subject?.includes(`used your ${what}`) === true && JSON.stringify(mail.to).includes(first.email!))).toHaveLength(1);
 });
 
 test('with an Idempotency-Key a repeat gets the same member and status link; another application under the key is refused', async () => {

@@ -29,7 +29,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     const application = ApplicationSchema.parse({ fullNameEn: 'Ram Thapa', gender: 'M', phone, email: `ram@${tenant.slug}.np`, wardId: geo.wardIds[0] });
     await insertApplicant(tx, sealApplication(keys, memberId, application, 'token'), `wf-${memberId}`);
     const refusedId = randomUUID();
-    await recordRefusal(tx, { application: sealApplication(keys, refusedId, application, 'token'), workflowId: `wf-${refusedId}`, contact: 'phone', holderId: memberId, refusedAt: new Date().toISOString() });
+    await recordRefusal(tx, { application: sealApplication(keys, refusedId, application, 'token'), workflowId: `wf-${refusedId}`, contact: 'phone', holderId: memberId, committeeId, refusedAt: new Date().toISOString() });
     const invoiceId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
       INSERT INTO invoices (tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
       VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);

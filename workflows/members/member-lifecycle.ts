@@ -93,19 +93,23 @@ function acceptRegistration(input: m.MemberLifecycleInput, state: LifecycleState
   let digest: string | undefined;
   const register = async (application: SealedApplication): Promise<m.RegisterResult> => {
     digest = application.digest;
+    let recorded: RegistrationResult;
     try {
-      outcome = await steps.recordApplication(step, application);
+      recorded = await steps.recordApplication(step, application);
     } catch (err) {
       outcome = 'failed';
       throw refusalFailure(refusalOf(err, 'REGISTRATION_FAILED'));
     }
-    state.enter(outcome.refusal && patched(CONTACT_TAKEN_REFUSAL) ? 'RegistrationRefused' : 'AwaitingApproval');
+    // Decided once, for the stage here and the notice in the main flow alike.
+    const { refusal, ...rest } = recorded;
+    outcome = refusal && patched(CONTACT_TAKEN_REFUSAL) ? { ...rest, refusal } : rest;
+    state.enter(outcome.refusal ? 'RegistrationRefused' : 'AwaitingApproval');
     return { stage: state.stage, registeredAt: outcome.registeredAt ?? new Date().toISOString(), committeeId: outcome.committeeId };
   };
   setHandler(m.registerUpdate, (application) => (registering ??= register(application)), { validator: (application: SealedApplication) => {
     if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
     if (registering && application.digest !== digest) {
-      throw refusalFailure({ code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was given with another application; use a new key' });
+      throw refusalFailure({ code: 'IDEMPOTENCY_KEY_REUSED', message: m.IDEMPOTENCY_KEY_REUSED_MESSAGE });
     }
   } });
   return () => outcome;
