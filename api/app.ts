@@ -60,8 +60,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(docsRoutes(registry));
   // What the document promises, for tests that hold every answer to it (test/support/contract.ts).
   app.locals.registry = registry;
-  // Applicants, logins and card checks; payment providers' webhooks are signed and not limited.
-  app.use(['/api/parties/:slug/applications', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], perAddress(deps.publicRateLimit ?? 120));
+  // Registrations have their own, larger budget: a membership drive puts many applicants behind
+  // one carrier-grade NAT address. Status links, logins and card checks share the other; payment
+  // providers' webhooks are signed and not limited.
+  app.post('/api/parties/:slug/applications', perAddress(deps.registrationRateLimit ?? 600));
+  app.use(['/api/parties/:slug/applications/:id', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify'], perAddress(deps.publicRateLimit ?? 120));
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));

@@ -23,8 +23,10 @@ export interface ApiDeps {
   /** Where applicants' status links point, e.g. https://members.example.org. */
   publicBaseUrl?: string | undefined;
   clock: () => Date;
-  /** Requests per minute per client address on public endpoints. */
+  /** Requests per minute per client address on the public endpoints but registration: status links, logins, card checks (default 120). */
   publicRateLimit?: number;
+  /** Registrations per minute per client address (default 600): sized for a membership drive behind one carrier NAT address. */
+  registrationRateLimit?: number;
   /** Failed logins per account (party and email) and client address in 15 minutes (default 10). */
   failedLoginsPerAddress?: number;
   /** Failed logins per account in 15 minutes from all addresses together (default 100). */

@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     paymentWebhookSecret: settings.PAYMENT_WEBHOOK_SECRET,
     publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     trustedProxies: settings.TRUSTED_PROXIES,
+    registrationRateLimit: settings.RATE_LIMIT_REGISTRATIONS,
+    publicRateLimit: settings.RATE_LIMIT_PUBLIC,
     clock: () => new Date(),
   });
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {

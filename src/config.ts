@@ -35,6 +35,8 @@ const EnvSchema = z.object({
   PLATFORM_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   PAYMENT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
+  RATE_LIMIT_REGISTRATIONS: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  RATE_LIMIT_PUBLIC: z.coerce.number().int().min(1).max(1_000_000).default(120),
   TRUSTED_PROXIES: z.string().regex(/^(?:none|[\w.:/]+(?:\s*,\s*[\w.:/]+)*)$/, 'none, or comma-separated loopback, linklocal, uniquelocal, addresses and CIDRs').default('loopback'),
 });
 

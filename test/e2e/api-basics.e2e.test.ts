@@ -153,6 +153,18 @@ test('public endpoints are rate limited per client with 429', async () => {
   });
 });
 
+test('registrations have their own budget per address, apart from status links, logins and card checks', async () => {
+  await withApp({ publicRateLimit: 3, registrationRateLimit: 5 }, async (base) => {
+    const apply = () => fetch(`${base}/api/parties/${api.tenant.slug}/applications`, {
+      method: 'POST', headers: { 'content-type': 'application/vnd.api+json' }, body: JSON.stringify({ data: { type: 'applications', attributes: {} } }),
+    }).then((res) => res.status);
+    const registrations: number[] = [];
+    for (let i = 0; i < 6; i++) registrations.push(await apply());
+    expect(registrations).toEqual([422, 422, 422, 422, 422, 429]);
+    expect(await statusLookups(base, () => undefined)).toEqual([404, 404, 404, 429, 429]);
+  });
+});
+
 test('behind a trusted proxy each forwarded client has its own bucket; with none trusted, a forged header buys nothing', async () => {
   await withApp({ publicRateLimit: 3, trustedProxies: 'loopback' }, async (base) => {
     expect(await statusLookups(base, (i) => `203.0.113.${i + 1}`)).toEqual([404, 404, 404, 404, 404]);

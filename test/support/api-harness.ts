@@ -36,7 +36,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
     paymentWebhookSecret: randomBytes(24).toString('hex'), publicBaseUrl: 'https://members.test', clock: () => new Date(),
-    publicRateLimit: 100_000, ...overrides,
+    publicRateLimit: 100_000, registrationRateLimit: 100_000, ...overrides,
   };
   const app = createApp(apiDeps);
   const registry = app.locals.registry as RouteRegistry;

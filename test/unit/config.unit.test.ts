@@ -8,6 +8,7 @@ test('defaults describe a development machine', () => {
 
 test('values are parsed into their types', () => {
   expect(loadConfig({ API_PORT: '8080', DATABASE_POOL_SIZE: '25' })).toMatchObject({ API_PORT: 8080, DATABASE_POOL_SIZE: 25 });
+  expect(loadConfig({ RATE_LIMIT_REGISTRATIONS: '1200' })).toMatchObject({ RATE_LIMIT_REGISTRATIONS: 1200, RATE_LIMIT_PUBLIC: 120 });
 });
 
 test('trusted proxies default to this machine; a list or none is taken as given', () => {
@@ -24,6 +25,7 @@ test.each([
   ['MASTER_KEY', 'c2hvcnQ='],
   ['NODE_ENV', 'staging'],
   ['TRUSTED_PROXIES', 'everyone; drop table'],
+  ['RATE_LIMIT_REGISTRATIONS', '0'],
 ])('a bad %s stops start-up with a message naming it', (variable, value) => {
   expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
   expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid environment variable ${variable}:`));
