@@ -24,6 +24,7 @@ const WORKFLOW_RULE = 'workflows/ is replayed deterministically inside the Tempo
 // no I/O, no clock, no Node built-ins. A module joins this list only if that stays true.
 const WORKFLOW_SRC_ALLOWED = [
   'errors/error-codes.ts',
+  'errors/failure-details.ts',
   'members/admission-rules.ts',
   'members/lifecycle-contract.ts',
   'members/member-status.ts',

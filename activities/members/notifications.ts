@@ -7,6 +7,7 @@ import { decryptField } from '../../src/members/personal-data.ts';
 import { noticedRecently, recordNotice } from '../../src/members/registration-refusals.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
+import type { TenantTransaction } from '../../src/db/tenant-context.ts';
 import { inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
 import type { ContactTaken } from './registration.ts';
 
@@ -44,6 +45,14 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     await inTenant(deps, step, (tx) => recordDelivery(tx, { tenantId: step.tenantId, memberId: step.memberId, idempotencyKey: key, kind, messageId }));
   }
 
+  /** A member to write to, their email decrypted, and whether the email under `key` already went out. */
+  async function recipientOf(tx: TenantTransaction, step: StepContext, memberId: string, key: string) {
+    const row = await readMemberRecipient(tx, memberId, key);
+    if (!row) return null;
+    const keys = await deps.keyring.forTenant(tx, step.tenantId);
+    return { ...row, email: row.emailEnc ? decryptField(keys, memberId, 'email', row.emailEnc) : null };
+  }
+
   async function partyName(step: StepContext): Promise<string> {
     const tenant = await inTenant(deps, step, (tx) => findTenant(tx, step.tenantId));
     if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
@@ -73,11 +82,7 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     async sendMemberEmail(step: StepContext, email: MemberEmail): Promise<'sent' | 'already-sent' | 'no-address'> {
       const key = `${step.workflowId}:mail:${email.kind}`;
       // One read: the recipient, the party, and whether this email already went out.
-      const recipient = await inTenant(deps, step, async (tx) => {
-        const keys = await deps.keyring.forTenant(tx, step.tenantId);
-        const row = await readMemberRecipient(tx, step.memberId, key);
-        return row && { ...row, email: row.emailEnc ? decryptField(keys, step.memberId, 'email', row.emailEnc) : null };
-      });
+      const recipient = await inTenant(deps, step, (tx) => recipientOf(tx, step, step.memberId, key));
       if (!recipient) throw new Error(`member ${step.memberId} of tenant ${step.tenantId} not found`);
       if (!recipient.email) return 'no-address';
       if (recipient.sent) return 'already-sent';
@@ -94,10 +99,8 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     async notifyContactHolder(step: StepContext, taken: ContactTaken): Promise<'email' | 'sms' | 'none'> {
       const key = `${step.workflowId}:mail:contact-notice`;
       const holder = await inTenant(deps, step, async (tx) => {
-        const row = await readMemberRecipient(tx, taken.holderId, key);
-        if (!row || (!row.sent && await noticedRecently(tx, taken.holderId, step.memberId))) return null;
-        const keys = await deps.keyring.forTenant(tx, step.tenantId);
-        return { ...row, email: row.emailEnc ? decryptField(keys, taken.holderId, 'email', row.emailEnc) : null };
+        const row = await recipientOf(tx, step, taken.holderId, key);
+        return !row || (!row.sent && await noticedRecently(tx, taken.holderId, step.memberId)) ? null : row;
       });
       // The holder is gone (an import rolled back), or was told of another application today: once a day is enough.
       const channel = !holder ? 'none' : holder.email ? 'email' : 'sms';

@@ -26,8 +26,7 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
     access: 'user',
     params: z.object({ id: z.guid() }),
     responses: { 200: { description: 'the ID card', contentType: 'application/pdf', schema: z.string().meta({ format: 'binary' }) } },
-    async handler({ params, auth, req, res }) {
-      const user = auth;
+    async handler({ params, auth: user, req, res }) {
       const card = await withTenant(deps.pool, { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') }, async (tx) => {
         const geographyPath = await memberGeographyPath(tx, params.id);
         if (geographyPath === null) throw ApiError.notFound('member');

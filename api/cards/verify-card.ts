@@ -1,10 +1,9 @@
 import type { DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { findCardByToken } from '../../src/cards/card-store.ts';
-import { peekCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
+import { CardTokenError, peekCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
 import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
-import { ApiError } from '../http/errors.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -21,13 +20,13 @@ export type CardVerification = z.infer<typeof CardVerificationAttributes> & { to
 /**
  * Checks a card token against the signing party's published keys, then that the card it names
  * is the member's recorded, unrevoked card.
- * @throws CardTokenError TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED; ApiError TOKEN_BAD_SIGNATURE
- *   when the party named has no key (all 422, naming the token parameter).
+ * @throws CardTokenError TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE (also when the party named signs no
+ *   cards here) or TOKEN_EXPIRED: all 422, naming the token.
  */
 export async function verifyCard(pool: DatabasePool, token: string, audit: Omit<TenantContext, 'tenantId' | 'actor'>, now: Date): Promise<CardVerification> {
   const peeked = peekCardToken(token);
   const tenant = await findTenantBySlug(pool, peeked.tenant);
-  if (!tenant) throw new ApiError('TOKEN_BAD_SIGNATURE', 'the token names a party that does not sign cards here', { parameter: 'token' });
+  if (!tenant) throw new CardTokenError('TOKEN_BAD_SIGNATURE', 'the token names a party that does not sign cards here');
   const { keys, card } = await withTenant(pool, { ...audit, tenantId: tenant.id, actor: 'card-verifier' }, async (tx) => ({
     keys: await cardPublicKeys(tx),
     card: UUID.test(peeked.tokenId) && UUID.test(peeked.memberId)
@@ -35,7 +34,7 @@ export async function verifyCard(pool: DatabasePool, token: string, audit: Omit<
       : null,
   }));
   const key = keys.find((k) => k.kid === peeked.keyId) ?? keys[0];
-  if (!key) throw new ApiError('TOKEN_BAD_SIGNATURE', 'the party has no card-signing key', { parameter: 'token' });
+  if (!key) throw new CardTokenError('TOKEN_BAD_SIGNATURE', 'the party has no card-signing key');
   const claims = verifyCardToken(key.key, token, { now });
   const reason = !card ? 'CARD_UNKNOWN' : card.revokedAt !== null ? 'CARD_REVOKED' : null;
   return { tokenId: claims.tokenId, valid: reason === null, reason, memberNumber: claims.memberNumber, validUntil: claims.validUntil, party: tenant.name };

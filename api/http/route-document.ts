@@ -25,11 +25,15 @@ export function documentedOperation(route: RouteSpec): ZodOpenApiOperationObject
   };
 }
 
+/** The schema an optional one wraps (a whole optional body, an optional query object); any other as it is. */
+export function withoutOptional(schema: z.ZodType): z.ZodType {
+  return schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
+}
+
 /** Object-valued query parameters are sent as `filter[name]=…` (qs brackets): OpenAPI's deepObject style. */
 function deepObjects(query: z.ZodObject): z.ZodObject {
   const shape = Object.fromEntries(Object.entries(query.shape as Record<string, z.ZodType>).map(([name, schema]) => {
-    const inner: z.ZodType = schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
-    return [name, inner instanceof z.ZodObject ? schema.meta({ param: { style: 'deepObject', explode: true } }) : schema];
+    return [name, withoutOptional(schema) instanceof z.ZodObject ? schema.meta({ param: { style: 'deepObject', explode: true } }) : schema];
   }));
   return z.object(shape);
 }

@@ -6,7 +6,7 @@ import type { AuthContext } from '../auth/context.ts';
 import { ApiError, ValidationError, type ErrorSource } from './errors.ts';
 import { JSONAPI } from './jsonapi.ts';
 import type { Access, AnyObject, RouteSpec } from './route-spec.ts';
-import { documentedOperation } from './route-document.ts';
+import { documentedOperation, withoutOptional } from './route-document.ts';
 
 export interface AccessGuards {
   user: RequestHandler;
@@ -103,7 +103,7 @@ function locate(route: RouteSpec, field: string): ErrorSource | undefined {
   if (route.query && field in route.query.shape) return { parameter: field };
   if (route.params && field in route.params.shape) return { parameter: field };
   if (!route.body) return undefined;
-  const body: z.ZodType = route.body instanceof z.ZodOptional ? (route.body.unwrap() as z.ZodType) : route.body;
+  const body = withoutOptional(route.body);
   const isDocument = body instanceof z.ZodObject && 'data' in body.shape;
   return { pointer: isDocument ? `/data/attributes/${field}` : `/${field}` };
 }

@@ -45,8 +45,7 @@ export function opsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'temporal
     access: 'user',
     query: StuckQuery,
     responses: { 200: { description: 'from Temporal visibility, which lags the workflows by a moment', schema: StuckList } },
-    async handler({ query, auth }) {
-      const user = auth;
+    async handler({ query, auth: user }) {
       if (!hasRole(user, 'ops', 'tenant_admin')) throw ApiError.forbidden('stuck lifecycles are for ops or tenant_admin');
       const enteredBefore = new Date(deps.clock().getTime() - query.olderThanMinutes * 60_000).toISOString();
       // Every value is validated (the tenant id is a UUID, the stage one of MEMBER_STAGES), so quoting is safe.

@@ -49,8 +49,7 @@ export function paymentRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
       201: { description: 'the payment is recorded and the member activated', schema: PaymentDocument },
       200: { description: 'a payment with this reference was already recorded', schema: PaymentDocument },
     },
-    async handler({ params, body, auth, req }) {
-      const user = auth;
+    async handler({ params, body, auth: user, req }) {
       if (!hasRole(user, 'treasurer', 'tenant_admin')) throw ApiError.forbidden('recording a payment needs the treasurer or tenant_admin role');
       const { paidAt, ...attributes } = body.data.attributes;
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };

@@ -27,8 +27,7 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
     access: 'user',
     params: z.object({ nodeId: z.guid() }),
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
-    async handler({ params, auth, req }) {
-      const user = auth;
+    async handler({ params, auth: user, req }) {
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
       const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
         const found = await findGeographyNode(tx, params.nodeId);

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { DomainError, type DomainErrorOptions } from './domain-error.ts';
-import { isErrorCode, isRetryable, type ErrorCode } from './error-codes.ts';
+import { isRetryable, type ErrorCode } from './error-codes.ts';
+import { fieldDetails, refusalIn } from './failure-details.ts';
 
 /**
  * What an activity throws for an error: a domain error becomes an ApplicationFailure typed
@@ -14,7 +15,7 @@ export function toActivityFailure(err: unknown): unknown {
       message: err.message,
       type: err.code,
       nonRetryable: !isRetryable(err.code),
-      details: err.field ? [{ field: err.field }] : [],
+      details: fieldDetails(err.field),
       cause: err,
     });
   }
@@ -35,9 +36,8 @@ export function fromFailure(
   make: (code: ErrorCode, message: string, options: DomainErrorOptions) => DomainError = (code, message, options) => new DomainError(code, message, options),
 ): unknown {
   const failure = failureIn(err);
-  if (!failure || !isErrorCode(failure.type)) return err;
-  const field = (failure.details?.[0] as { field?: unknown } | undefined)?.field;
-  return make(failure.type, failure.message, { field: typeof field === 'string' ? field : undefined, cause: err });
+  const refusal = failure && refusalIn(failure);
+  return refusal ? make(refusal.code, refusal.message, { field: refusal.field, cause: err }) : err;
 }
 
 function failureIn(err: unknown): ApplicationFailure | undefined {

@@ -16,7 +16,6 @@ import { findRegistration } from './member-queries.ts';
 import { UnknownWardError } from './member-repository.ts';
 import { findRefusal } from './registration-refusals.ts';
 import * as m from './lifecycle-contract.ts';
-import { IDEMPOTENCY_KEY_REUSED_MESSAGE } from './lifecycle-contract.ts';
 import { sealApplication, type SealedApplication } from './sealed-application.ts';
 
 export interface Registered extends m.RegisterResult {
@@ -41,8 +40,7 @@ export function domainErrorOf(err: unknown): unknown {
  * Starts the applicant's lifecycle and answers once the application is taken (Update-with-Start):
  * recorded, or, when its phone or email already belongs to someone in the party, refused, with
  * the same answer either way (the holder is told through their own contact; the status link
- * says the application could not proceed). Personal fields are sealed before they leave this
- * process.
+ * shows either as pending). Personal fields are sealed before they leave this process.
  *
  * With an idempotency key the member id and status link derive from the party and the key, so
  * a repeat of the request gets the same member and link.
@@ -104,7 +102,7 @@ async function registeredEarlier(deps: { client: Client; pool: DatabasePool }, c
   }
 }
 
-const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', IDEMPOTENCY_KEY_REUSED_MESSAGE);
+const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', m.IDEMPOTENCY_KEY_REUSED_MESSAGE);
 
 /**
  * What a lifecycle under this key recorded or refused, as register answered it then; null when

@@ -4,8 +4,6 @@ import type { AdmissionPosition, Refusal } from './admission-rules.ts';
 import type { MemberEvent } from './events.ts';
 import type { MemberStatus } from './member-status.ts';
 
-export type { MemberStatus } from './member-status.ts';
-
 /** The member as its events leave it; also the position the admission rules judge. */
 export interface MemberState extends AdmissionPosition {
   status: MemberStatus | 'new';

@@ -1,4 +1,5 @@
 import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
+import { fieldDetails } from '../../src/errors/failure-details.ts';
 import * as rules from '../../src/members/admission-rules.ts';
 import type { AdmissionPosition, Refusal } from '../../src/members/admission-rules.ts';
 import type { ApproveMessage, LifecycleStatus, MemberStageName, PaymentMessage, RecordedPayment, RejectMessage, WithdrawMessage } from '../../src/members/lifecycle-contract.ts';
@@ -9,7 +10,7 @@ export type Decision = { approved: true; message: ApproveMessage } | { approved:
 
 /** A refusal as the failure a sender of an Update receives: the code as its type, the field in its details. */
 export function refusalFailure(refusal: Refusal): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(refusal.message, refusal.code, ...(refusal.field ? [{ field: refusal.field }] : []));
+  return ApplicationFailure.nonRetryable(refusal.message, refusal.code, ...fieldDetails(refusal.field));
 }
 
 function enforce(refusal: Refusal | null): void {

@@ -1,10 +1,10 @@
 import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { MemberActivities } from '../../activities/members/index.ts';
+import type { MemberActivities, StepContext as Step } from '../../activities/members/index.ts';
 import type { RegistrationResult } from '../../activities/members/registration.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
-import { isErrorCode } from '../../src/errors/error-codes.ts';
+import { refusalIn } from '../../src/errors/failure-details.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 
@@ -17,8 +17,6 @@ const mail = proxyActivities<MemberActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
-
-type Step = { tenantId: string; memberId: string; workflowId: string };
 
 /** One application, from registration to an active member holding an ID card. */
 export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {
@@ -142,12 +140,7 @@ async function awaitPayment(state: LifecycleState, step: Step, windowMs: number)
  */
 function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
   const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-  const field = (failure?.details?.[0] as { field?: unknown } | undefined)?.field;
-  return {
-    code: isErrorCode(failure?.type) ? failure.type : fallback,
-    message: failure?.message ?? String(err),
-    ...(typeof field === 'string' ? { field } : {}),
-  };
+  return (failure && refusalIn(failure)) ?? { code: fallback, message: failure?.message ?? String(err) };
 }
 
 /** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
