@@ -1,4 +1,4 @@
-import type { ErrorCode } from './error-codes.ts';
+import { isRetryable, type ErrorCode } from './error-codes.ts';
 
 export interface DomainErrorOptions {
   /** The input field at fault, in the caller's vocabulary (e.g. `phone`, `amount`). */
@@ -21,5 +21,10 @@ export class DomainError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options.field;
+  }
+
+  /** Whether trying again may succeed, as the error table says (MailDeliveryError's callers read it). */
+  get retryable(): boolean {
+    return isRetryable(this.code);
   }
 }
