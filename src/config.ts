@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   PUBLIC_BASE_URL: z.string().url().optional(),
   RATE_LIMIT_REGISTRATIONS: z.coerce.number().int().min(1).max(1_000_000).default(600),
   RATE_LIMIT_PUBLIC: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
   TRUSTED_PROXIES: z.string().regex(/^(?:none|[\w.:/]+(?:\s*,\s*[\w.:/]+)*)$/, 'none, or comma-separated loopback, linklocal, uniquelocal, addresses and CIDRs').default('loopback'),
 });
 

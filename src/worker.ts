@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from './config.ts';
 import { resolveMasterKey } from './crypto/master-key.ts';
@@ -7,6 +8,7 @@ import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
+import { ensureChainAnchoringSchedule } from './temporal/schedules.ts';
 import { Keyring } from './tenants/keyring.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
@@ -32,7 +34,10 @@ async function main(): Promise<void> {
       mailDomain: senderDomain(settings.MAIL_FROM),
     },
   });
-  log.info({ taskQueue: worker.options.taskQueue }, 'worker started');
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE });
+  await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
+  await client.connection.close();
+  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES }, 'worker started');
   try {
     await worker.run();
   } finally {

@@ -1,1 +1,2 @@
 export { memberLifecycle } from './members/member-lifecycle.ts';
+export { eventChainAnchoring } from './events/chain-anchoring.ts';

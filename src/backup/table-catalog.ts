@@ -19,8 +19,11 @@ export interface CatalogTable {
 
 /** Landlord data every tenant's rows point at; restored only where missing. */
 const SHARED_TABLES = new Set(['geography_nodes', 'geography_closure']);
-/** Bookkeeping of the schema itself: recreated by `npm run migrate`, never part of a snapshot. */
-const SCHEMA_TABLES = new Set(['schema_migrations']);
+/**
+ * Bookkeeping of the schema and the cluster: recreated by `npm run migrate`, never part of a
+ * snapshot (the event chain's cache secret is each database's own).
+ */
+const SCHEMA_TABLES = new Set(['schema_migrations', 'event_chain_secret']);
 /** Parents before children where a table refers to itself (a node's parent has a shorter path). */
 const ORDER_OVERRIDES: Record<string, string[]> = { geography_nodes: ['path', 'id'] };
 

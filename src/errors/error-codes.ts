@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   INVALID_STORAGE_KEY: { status: 500, retryable: false },
   OBJECT_NOT_FOUND: { status: 500, retryable: true },
   DECRYPTION_FAILED: { status: 500, retryable: false },
+  /** The event chain or its anchors do not hold: rows were changed behind the product's back. */
+  EVENT_CHAIN_BROKEN: { status: 500, retryable: false },
   SNAPSHOT_INVALID: { status: 422, retryable: false },
   RESTORE_REFUSED: { status: 409, retryable: false },
   PG_DUMP_FAILED: { status: 500, retryable: false },

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createMemberActivities, type MemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
+import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -17,10 +18,10 @@ export interface MembershipWorkerOptions {
   shutdownGraceTimeMs?: number;
 }
 
-/** The one worker of the product: every member lifecycle on the membership task queue. */
+/** The one worker of the product: every member lifecycle, and the event chains' anchoring, on the membership task queue. */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
-  const activities: MemberActivities = createMemberActivities(options.deps);
+  const activities = { ...createMemberActivities(options.deps), ...createChainAnchoringActivities(options.deps) };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { open, seal, sealedKeyId } from '../crypto/aead.ts';
-import type { MasterKey } from '../crypto/master-key.ts';
+import { deriveKey, type MasterKey } from '../crypto/master-key.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
 export interface TenantKeys {
@@ -37,6 +37,11 @@ export class Keyring {
 
   constructor(master: MasterKey) {
     this.#master = master;
+  }
+
+  /** A tenant's key for one purpose derived from the master key, with the master key's id (see deriveKey). */
+  derivedKey(purpose: string, tenantId: string): { masterKeyId: string; key: Buffer } {
+    return { masterKeyId: this.#master.id, key: deriveKey(this.#master, purpose, tenantId) };
   }
 
   /** Creates the tenant's first keys; runs inside that tenant's transaction. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,10 +8,13 @@ import { z } from 'zod';
 import { verifyToken } from '../../src/auth/tokens.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
+import { anchorChain } from '../../src/events/chain-anchors.ts';
+import { appendToStream } from '../../src/events/event-store.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser, currentRoles, verifyUserPassword } from '../../src/users/users.ts';
+import { rewriteEventAndRehash } from '../support/chain-tampering.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeCommittee, makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
 
@@ -180,4 +183,24 @@ test('a missing setting is named: AUTH_TOKEN_SECRET for token:mint, DATABASE_URL
   const list = await cli(['tenant:list'], { unset: ['DATABASE_URL'] });
   expect(list.code).toBe(1);
   expect(list.stderr).toMatch(/^DATABASE_URL is not set: tenant:list connects as the application role/);
+});
+
+test('events:verify: exit 0 while the chain and its anchors hold; 1 once the owner rewrites an event and recomputes every hash', async () => {
+  const keyring = new Keyring(masterKeyFromBase64(MASTER_KEY));
+  const party = await makeTenant(db.app, keyring, 'verified-party', 'VP');
+  for (let i = 0; i < 3; i++) {
+    await inTenant(party, (tx) => appendToStream(tx, { tenantId: party.id, aggregateType: 'Member', aggregateId: randomUUID(), expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { i } }], metadata: { actor: 'test' } }));
+  }
+  await inTenant(party, (tx) => anchorChain(tx, party.id, keyring, () => new Date(), 'periodic'));
+  const intact = await cli(['events:verify', '--tenant', 'verified-party']);
+  expect(intact).toMatchObject({ code: 0, stderr: '' });
+  expect(intact.stdout).toMatch(/^verified-party: intact\n {2}hash chain: 3 event\(s\) link up\n {2}anchors: 1 hold; anchored through chain position 3 at .+; 0 event\(s\) after it\n$/);
+
+  await rewriteEventAndRehash(db.owner, party.id, 2n);
+  const rewritten = await cli(['events:verify', '--tenant', 'verified-party']);
+  expect(rewritten.code).toBe(1);
+  expect(rewritten.stdout).toContain('verified-party: NOT INTACT\n  hash chain: 3 event(s) link up\n  anchors: BROKEN: anchor');
+  expect(rewritten.stdout).toContain('the event at chain position 3 no longer has the anchored hash: events were rewritten');
+
+  expect(await cli(['events:verify', '--tenant', 'no-such-party'])).toMatchObject({ code: 1, stderr: '--tenant: no party with slug "no-such-party"\n' });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
+import { anchorChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
@@ -41,6 +42,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, 'members.csv', ${sql.binary(Buffer.alloc(32, 7))}, 2000, 0, 'test')`);
     await tx.query(sql.unsafe`INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id) VALUES (${tenant.id}, ${memberId}, ${`mail-${memberId}`}, 'approved', '<x@test>')`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
+    await anchorChain(tx, tenant.id, keyring, () => new Date(), 'periodic');
   });
 }
 
@@ -52,6 +54,10 @@ async function insertCopy(tx: TenantTransaction, table: string, row: Record<stri
   }
   if (table === 'member_statistics') {
     return tx.query(sql.unsafe`INSERT INTO member_statistics (tenant_id, geography_id, status, member_count) VALUES (${String(row.tenant_id)}, ${String(row.geography_id)}, 'active', 1)`);
+  }
+  if (table === 'event_chain_anchors') {
+    return tx.query(sql.unsafe`INSERT INTO event_chain_anchors (tenant_id, chain_seq, hash, anchored_at, reason, master_key_id, mac)
+      VALUES (${String(row.tenant_id)}, 0, '\\x', now(), 'periodic', ${randomUUID()}, ${sql.binary(Buffer.alloc(32))})`);
   }
   if (table === 'audit_log') {
     return tx.query(sql.unsafe`INSERT INTO audit_log (tenant_id, table_name, operation) VALUES (${String(row.tenant_id)}, 'members', 'INSERT')`);
@@ -115,7 +121,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));

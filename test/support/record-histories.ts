@@ -14,6 +14,7 @@ import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { projectRoot } from '../../src/paths.ts';
+import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import {
   addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
@@ -123,6 +124,26 @@ async function record(durations: HarnessDurations, all: typeof quick): Promise<v
   }
 }
 
+/** The Schedule's workflow, run once directly: anchors the harness party's chain. */
+async function recordChainAnchoring(): Promise<void> {
+  const name = 'event-chain-anchoring';
+  if (only.size > 0 && !only.has(name)) return;
+  const h = await startLifecycleHarness();
+  const { worker, running } = await h.startWorker();
+  try {
+    await registerMember(h, 'anchored@example.np');
+    const handle = await h.client.workflow.start('eventChainAnchoring', { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: `${name}-recording`, args: [] });
+    const result = (await handle.result()) as { parties: number; anchored: number };
+    if (result.anchored !== 1) throw new Error(`${name} anchored ${result.anchored} chains, not 1`);
+    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${name}`);
+  } finally {
+    worker.shutdown();
+    await running;
+    await h.close();
+  }
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -130,6 +151,7 @@ async function main(): Promise<void> {
     await mkdir(HISTORIES_DIR, { recursive: true });
     await record({ paymentWindowMs: 2_000 }, quick);
     await record({ approvalReminderAfterMs: 1_000, approvalEscalationAfterMs: 2_000, paymentWindowMs: 60_000 }, escalated);
+    await recordChainAnchoring();
   } finally {
     await servers.stop();
   }

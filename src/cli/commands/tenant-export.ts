@@ -1,8 +1,15 @@
 import { parseArgs } from 'node:util';
 import { withOwnerPool } from '../../backup/owner-pool.ts';
 import { exportTenant, TenantNotFoundError } from '../../backup/tenant-export.ts';
+import { config } from '../../config.ts';
+import { resolveMasterKey } from '../../crypto/master-key.ts';
+import { withTenant } from '../../db/tenant-context.ts';
+import { anchorChain } from '../../events/chain-anchors.ts';
+import { Keyring } from '../../tenants/keyring.ts';
+import { findTenantBySlug } from '../../tenants/tenants.ts';
 import { UsageError } from '../command.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
+import { operatorActor } from './operator-session.ts';
 
 const USAGE = 'Usage: npm run cli -- tenant:export <slug> --out <file>';
 
@@ -23,7 +30,13 @@ export function positionalAndOut(args: string[], usage: string, needsOut: boolea
 async function run(args: string[]): Promise<void> {
   const { positional: slug, out } = positionalAndOut(args, USAGE, true);
   const started = Date.now();
-  const result = await withOwnerPool('tenant:export', (pool) => exportTenant(pool, slug, out!)).catch((err: unknown) => {
+  const keyring = new Keyring(resolveMasterKey(config()));
+  const result = await withOwnerPool('tenant:export', async (pool) => {
+    // An anchor at the head the snapshot will hold: the snapshot carries proof of its own chain.
+    const tenant = await findTenantBySlug(pool, slug);
+    if (tenant) await withTenant(pool, { tenantId: tenant.id, actor: operatorActor() }, (tx) => anchorChain(tx, tenant.id, keyring, () => new Date(), 'export'));
+    return exportTenant(pool, slug, out!);
+  }).catch((err: unknown) => {
     if (err instanceof TenantNotFoundError) throw new OperatorError(`<slug>: ${err.message}`);
     throw err;
   });
