@@ -7,6 +7,7 @@ import { inSnapshot, tableChecksums } from '../../src/backup/tenant-export.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
+import { verifyAnchoredChain } from '../../src/events/chain-anchors.ts';
 import { readContact } from '../../src/members/member-repository.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
@@ -64,17 +65,18 @@ async function expectIntact(party: Party, members: readonly PopulatedMember[], b
 
 test('tenant:export, wipe the database, tenant:import: every table, the event chain and the personal data come back', async () => {
   const [{ party, members }] = parties as [(typeof parties)[0]];
-  const before = await liveChecksums(party.tenant.id);
-  expect(Object.entries(before).filter(([, sum]) => sum.rows > 0).map(([table]) => table).sort())
-    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes']));
   const file = path.join(temp.dir, 'backup-a.snapshot.jsonl');
   const exported = await runCli(['tenant:export', party.tenant.slug, '--out', file], cliEnv());
   expect(exported).toMatchObject({ code: 0, stderr: '' });
   console.log(exported.stdout);
+  // What the export read: it anchored the event chain first, so the snapshot holds that anchor too.
+  const before = await liveChecksums(party.tenant.id);
+  expect(Object.entries(before).filter(([, sum]) => sum.rows > 0).map(([table]) => table).sort())
+    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_anchors', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes']));
   const other = parties[1]!;
-  const otherBefore = await liveChecksums(other.party.tenant.id);
   const otherFile = path.join(temp.dir, 'backup-b.snapshot.jsonl');
   expect(await runCli(['tenant:export', other.party.tenant.slug, '--out', otherFile], cliEnv())).toMatchObject({ code: 0 });
+  const otherBefore = await liveChecksums(other.party.tenant.id);
 
   const started = Date.now();
   await pg.recreate();
@@ -88,6 +90,8 @@ test('tenant:export, wipe the database, tenant:import: every table, the event ch
   expect(imported).toMatchObject({ code: 0, stderr: '' });
   console.log(`${imported.stdout}backup-restore: wipe + import took ${(Date.now() - started) / 1000} s`);
   await expectIntact(party, members, before);
+  const anchored = await inParty(party, (tx) => verifyAnchoredChain(tx, party.tenant.id, new Keyring(masterKeyFromBase64(secrets.masterKeyBase64))));
+  expect(anchored).toMatchObject({ intact: true, anchors: { anchors: 1, unanchoredEvents: 0n } });
   expect(await runCli(['tenant:import', file], cliEnv())).toMatchObject({ code: 1, stderr: expect.stringContaining('already has party backup-a') });
   // A second party into the same database: the shared geography is there already, and identical.
   expect(await runCli(['tenant:import', otherFile], cliEnv())).toMatchObject({ code: 0, stderr: '' });
