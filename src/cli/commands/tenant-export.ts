@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { withOwnerPool } from '../../backup/owner-pool.ts';
+import { configuredSnapshotMacKey, withOwnerPool } from '../../backup/owner-pool.ts';
 import { exportTenant, TenantNotFoundError } from '../../backup/tenant-export.ts';
 import { UsageError } from '../command.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -22,8 +22,9 @@ export function positionalAndOut(args: string[], usage: string, needsOut: boolea
 
 async function run(args: string[]): Promise<void> {
   const { positional: slug, out } = positionalAndOut(args, USAGE, true);
+  const macKey = configuredSnapshotMacKey('tenant:export');
   const started = Date.now();
-  const result = await withOwnerPool('tenant:export', (pool) => exportTenant(pool, slug, out!)).catch((err: unknown) => {
+  const result = await withOwnerPool('tenant:export', (pool) => exportTenant(pool, slug, out!, macKey)).catch((err: unknown) => {
     if (err instanceof TenantNotFoundError) throw new OperatorError(`<slug>: ${err.message}`);
     throw err;
   });
@@ -31,4 +32,4 @@ async function run(args: string[]): Promise<void> {
   process.stdout.write([`Exported ${slug} (${result.header.tenant.id}) to ${result.file} in ${((Date.now() - started) / 1000).toFixed(1)} s`, ...lines, `  body sha256 ${result.manifest.bodySha256}`].join('\n') + '\n');
 }
 
-export const tenantExport = operatorCommand('Write one party\'s consistent snapshot (every table, event chain, wrapped keys) with checksums, as the owner role', run);
+export const tenantExport = operatorCommand('Write one party\'s consistent snapshot (every table, event chain, wrapped keys) with checksums and a MAC, as the owner role', run);
