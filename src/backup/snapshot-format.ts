@@ -1,15 +1,19 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
 import { z } from 'zod';
+import { deriveKey } from '../crypto/derived-key.ts';
+import type { MasterKey } from '../crypto/master-key.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
 /**
  * A tenant snapshot is JSON lines: a header, then one line per row as `{"t":<table>,"r":<row>}`
  * where the row is Postgres' own `to_jsonb` text (bytea as hex, timestamps in UTC with
- * microseconds, int8 exact), and last a manifest with each table's row count and SHA-256 and the
- * SHA-256 of every line before it.
+ * microseconds, int8 exact), then a manifest with each table's row count and SHA-256 and the
+ * SHA-256 of every line before it, and last the MAC: HMAC-SHA256 of every line before it (header,
+ * rows and manifest) under a key derived from the master key.
  */
 export const SNAPSHOT_FORMAT = 'sadasya-tenant-snapshot';
-export const SNAPSHOT_VERSION = 1;
+/** 2: signed with a MAC. A version 1 snapshot has none and is refused. */
+export const SNAPSHOT_VERSION = 2;
 
 export const SnapshotHeaderSchema = z.object({
   format: z.literal(SNAPSHOT_FORMAT),
@@ -38,6 +42,47 @@ export class SnapshotFormatError extends DomainError {
 
   constructor(message: string, options?: DomainErrorOptions) {
     super('SNAPSHOT_INVALID', message, options);
+  }
+}
+
+/** The purpose label of the key snapshots are signed with (HKDF info). */
+export const SNAPSHOT_MAC_PURPOSE = 'tenant-snapshot';
+
+/** The key a snapshot's MAC is made with: derived from the master key, for this purpose only. */
+export function snapshotMacKey(master: MasterKey): Buffer {
+  return deriveKey(master, SNAPSHOT_MAC_PURPOSE);
+}
+
+const MAC_LINE = /^\{"mac":\{"algorithm":"HMAC-SHA256","key":"tenant-snapshot","value":"([0-9a-f]{64})"\}\}$/;
+
+export const macLine = (value: string) => `{"mac":{"algorithm":"HMAC-SHA256","key":"${SNAPSHOT_MAC_PURPOSE}","value":"${value}"}}`;
+
+/** The MAC a snapshot's last line carries, or null when the line is not a MAC line. */
+export function parseMacLine(line: string): string | null {
+  return MAC_LINE.exec(line)?.[1] ?? null;
+}
+
+/** HMAC-SHA256 over lines, each followed by a newline, as written. */
+export class LineMac {
+  readonly #hmac: Hmac;
+
+  constructor(key: Buffer) {
+    this.#hmac = createHmac('sha256', key);
+  }
+
+  add(line: string): void {
+    this.#hmac.update(line).update('\n');
+  }
+
+  digest(): string {
+    return this.#hmac.digest('hex');
+  }
+
+  /** Whether `expected` (hex) is this MAC, compared in constant time. */
+  matches(expected: string): boolean {
+    const actual = this.#hmac.digest();
+    const given = Buffer.from(expected, 'hex');
+    return given.length === actual.length && timingSafeEqual(given, actual);
   }
 }
 

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, rowLine, TableChecksums, type SnapshotHeader, type SnapshotManifest, type TableSum } from './snapshot-format.ts';
+import {
+  LineMac, macLine, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, rowLine, TableChecksums, type SnapshotHeader, type SnapshotManifest, type TableSum,
+} from './snapshot-format.ts';
 import { appliedMigrations, enterSnapshotTenant, pinOutputSettings, readMemberNumberSequence, readTableRows } from './snapshot-reader.ts';
 import { readCatalog, type CatalogTable } from './table-catalog.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
@@ -21,19 +23,23 @@ export interface ExportResult {
   manifest: SnapshotManifest;
 }
 
-/** Buffers lines and writes them in large chunks, hashing everything it writes. */
+/** Buffers lines and writes them in large chunks, hashing (body lines) and MACing (every line) what it writes. */
 class LineWriter {
   readonly hash = createHash('sha256');
+  readonly mac: LineMac;
   #chunk: string[] = [];
   #size = 0;
   readonly #file: Awaited<ReturnType<typeof open>>;
 
-  constructor(file: Awaited<ReturnType<typeof open>>) {
+  constructor(file: Awaited<ReturnType<typeof open>>, macKey: Buffer) {
     this.#file = file;
+    this.mac = new LineMac(macKey);
   }
 
-  async line(text: string, hashed = true): Promise<void> {
-    if (hashed) this.hash.update(text).update('\n');
+  /** `body`: counted in the manifest's body SHA-256 (not the manifest itself); `signed`: covered by the MAC (not the MAC line). */
+  async line(text: string, { body = true, signed = true } = {}): Promise<void> {
+    if (body) this.hash.update(text).update('\n');
+    if (signed) this.mac.add(text);
     this.#chunk.push(text, '\n');
     this.#size += text.length + 1;
     if (this.#size > 1 << 20) await this.flush();
@@ -69,15 +75,16 @@ export async function inSnapshot<T>(owner: DatabasePool, work: (tx: CommonQueryM
  * as the owner role with the tenant entered (FORCE ROW LEVEL SECURITY binds the owner too). It
  * holds every row of every tenant table (the event store with its chain and hashes, the audit
  * log, the keys still wrapped by the master key), the shared geography the rows point at, the
- * member-number sequence, and a manifest of checksums. The file appears only when complete.
+ * member-number sequence, a manifest of checksums, and last a MAC under `macKey` (see
+ * snapshotMacKey) over all of it. The file appears only when complete.
  * @throws TenantNotFoundError; UncoveredTableError when a table would be missed.
  */
-export async function exportTenant(owner: DatabasePool, slug: string, file: string): Promise<ExportResult> {
-  return inSnapshot(owner, (tx) => writeTenantSnapshot(tx, slug, file));
+export async function exportTenant(owner: DatabasePool, slug: string, file: string, macKey: Buffer): Promise<ExportResult> {
+  return inSnapshot(owner, (tx) => writeTenantSnapshot(tx, slug, file, macKey));
 }
 
 /** exportTenant inside the caller's snapshot transaction (a whole-database backup shares one). */
-export async function writeTenantSnapshot(tx: CommonQueryMethods, slug: string, file: string): Promise<ExportResult> {
+export async function writeTenantSnapshot(tx: CommonQueryMethods, slug: string, file: string, macKey: Buffer): Promise<ExportResult> {
   const tenant = await tx.maybeOne(sql.type(z.object({ id: z.string(), slug: z.string() }))`SELECT id, slug FROM tenants WHERE slug = ${slug}`);
   if (!tenant) throw new TenantNotFoundError(`no party with slug "${slug}"`);
   await enterSnapshotTenant(tx, tenant.id);
@@ -90,7 +97,7 @@ export async function writeTenantSnapshot(tx: CommonQueryMethods, slug: string, 
   const partial = `${file}.partial`;
   const handle = await open(partial, 'w', 0o600);
   try {
-    const writer = new LineWriter(handle);
+    const writer = new LineWriter(handle, macKey);
     await writer.line(JSON.stringify({ snapshot: header }));
     const sums = new TableChecksums(tables.map((t) => t.name));
     for (const table of tables) {
@@ -100,7 +107,8 @@ export async function writeTenantSnapshot(tx: CommonQueryMethods, slug: string, 
       }
     }
     const manifest: SnapshotManifest = { tables: sums.digest(), memberNumberSequence: await readMemberNumberSequence(tx, tenant.id), bodySha256: writer.hash.digest('hex') };
-    await writer.line(JSON.stringify({ manifest }), false);
+    await writer.line(JSON.stringify({ manifest }), { body: false });
+    await writer.line(macLine(writer.mac.digest()), { body: false, signed: false });
     await writer.flush();
     await handle.sync();
     await handle.close();

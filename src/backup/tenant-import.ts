@@ -34,10 +34,15 @@ const staging = (table: string) => id(`restore_${table}`);
  * triggers (hash chain, audit) are disabled for the transaction. Shared geography is added where
  * missing and must otherwise be identical. Before committing it re-reads every table and compares
  * checksums with the manifest, and walks the event chain.
- * @throws SnapshotFormatError for a damaged file; RestoreRefusedError when the target cannot take it.
+ *
+ * Nothing is written unless the file's MAC verifies under `macKey` (see snapshotMacKey): only
+ * whoever holds the master key can make a snapshot this restores. Even then every row must
+ * belong to the snapshot's party: a row of another party (or a second `tenants` row) is refused.
+ * @throws SnapshotFormatError for a damaged, unsigned or forged file, or a row of another party;
+ * RestoreRefusedError when the target cannot take it.
  */
-export async function importTenant(owner: DatabasePool, file: string, expected?: { slug: string; bodySha256: string }): Promise<ImportResult> {
-  const { header, manifest } = await verifySnapshotFile(file);
+export async function importTenant(owner: DatabasePool, file: string, macKey: Buffer, expected?: { slug: string; bodySha256: string }): Promise<ImportResult> {
+  const { header, manifest } = await verifySnapshotFile(file, macKey);
   if (expected && (expected.slug !== header.tenant.slug || expected.bodySha256 !== manifest.bodySha256)) {
     throw new SnapshotFormatError(`${file} is not the snapshot of ${expected.slug} its backup lists`);
   }
@@ -49,7 +54,11 @@ export async function importTenant(owner: DatabasePool, file: string, expected?:
     const tables = await readCatalog(tx);
     const withTriggersOff = tables.filter((t) => t.scope === 'tenant');
     for (const table of withTriggersOff) await tx.query(sql.unsafe`ALTER TABLE ${id(table.name)} DISABLE TRIGGER USER`);
-    await loadRows(tx, file, new Map(tables.map((t) => [t.name, t])));
+    // The party's own row keeps the trigger that creates its member-number sequence, but not its
+    // audit trigger: the snapshot's audit_log already holds the rows it wrote.
+    await tx.query(sql.unsafe`ALTER TABLE tenants DISABLE TRIGGER audit`);
+    await loadRows(tx, file, new Map(tables.map((t) => [t.name, t])), tenantId);
+    await tx.query(sql.unsafe`ALTER TABLE tenants ENABLE TRIGGER audit`);
     for (const table of withTriggersOff) await tx.query(sql.unsafe`ALTER TABLE ${id(table.name)} ENABLE TRIGGER USER`);
     await tx.query(sql.unsafe`SELECT setval(member_number_sequence_name(${tenantId}::uuid)::regclass,
       ${manifest.memberNumberSequence.lastValue}::bigint, ${manifest.memberNumberSequence.isCalled})`);
@@ -79,7 +88,7 @@ async function refuseUnlessCompatible(tx: CommonQueryMethods, header: SnapshotHe
  * that refers to itself then needs no particular row order). Shared rows already there are kept,
  * and must equal the snapshot's.
  */
-async function loadRows(tx: CommonQueryMethods, file: string, catalog: ReadonlyMap<string, CatalogTable>): Promise<void> {
+async function loadRows(tx: CommonQueryMethods, file: string, catalog: ReadonlyMap<string, CatalogTable>, tenantId: string): Promise<void> {
   let current: CatalogTable | undefined;
   let batch: string[] = [];
   const flush = async () => {
@@ -93,7 +102,7 @@ async function loadRows(tx: CommonQueryMethods, file: string, catalog: ReadonlyM
     if (line.kind !== 'row') continue;
     if (line.table !== current?.name) {
       await flush();
-      if (current) await insertStaged(tx, current);
+      if (current) await insertStaged(tx, current, tenantId);
       current = catalog.get(line.table);
       if (!current) throw new RestoreRefusedError(`the snapshot has rows of ${line.table}, which this database lacks`);
       await tx.query(sql.unsafe`CREATE TEMPORARY TABLE ${staging(current.name)} (LIKE ${id(current.name)}) ON COMMIT DROP`);
@@ -102,10 +111,27 @@ async function loadRows(tx: CommonQueryMethods, file: string, catalog: ReadonlyM
     if (batch.length >= BATCH_ROWS) await flush();
   }
   await flush();
-  if (current) await insertStaged(tx, current);
+  if (current) await insertStaged(tx, current, tenantId);
 }
 
-async function insertStaged(tx: CommonQueryMethods, table: CatalogTable): Promise<void> {
+/**
+ * A party's snapshot holds its own rows only: its `tenants` row and rows whose tenant_id is its
+ * id. Checked on the staged rows before they reach the table, because row-level security would
+ * not catch them all (`tenants` and `event_chain_heads` have no policy).
+ * @throws SnapshotFormatError naming the table and the count of rows of another party.
+ */
+async function refuseOtherTenants(tx: CommonQueryMethods, table: CatalogTable, tenantId: string): Promise<void> {
+  if (table.scope === 'shared') return;
+  const column = table.scope === 'tenant-row' ? 'id' : 'tenant_id';
+  const foreign = await tx.oneFirst(sql.type(z.object({ n: z.number() }))`
+    SELECT count(*)::int AS n FROM ${staging(table.name)} WHERE ${id(column)} IS DISTINCT FROM ${tenantId}::uuid`);
+  if (foreign > 0) {
+    throw new SnapshotFormatError(`the snapshot of party ${tenantId} holds ${foreign} rows of ${table.name} that belong to another party: refused`);
+  }
+}
+
+async function insertStaged(tx: CommonQueryMethods, table: CatalogTable, tenantId: string): Promise<void> {
+  await refuseOtherTenants(tx, table, tenantId);
   const overriding = table.identityColumns.length > 0 ? sql.fragment`OVERRIDING SYSTEM VALUE` : sql.fragment``;
   const onConflict = table.scope === 'shared' ? sql.fragment`ON CONFLICT DO NOTHING` : sql.fragment``;
   await tx.query(sql.unsafe`INSERT INTO ${id(table.name)} (${list(table.columns)}) ${overriding}

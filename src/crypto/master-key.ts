@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,15 +14,6 @@ export function masterKeyFromBase64(value: string): MasterKey {
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32) throw new Error('MASTER_KEY must be 32 bytes in base64');
   return { id: MASTER_KEY_ID, key };
-}
-
-/**
- * A 32-byte key for one purpose and one subject (e.g. a tenant), derived from the master key
- * with HKDF-SHA256: MACs made with it cannot be recomputed by anyone without the master key,
- * the database's owner included.
- */
-export function deriveKey(master: MasterKey, purpose: string, subject: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', master.key, Buffer.alloc(0), `sadasya|${purpose}|${subject}`, 32));
 }
 
 /**

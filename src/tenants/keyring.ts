@@ -2,7 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { open, seal, sealedKeyId } from '../crypto/aead.ts';
-import { deriveKey, type MasterKey } from '../crypto/master-key.ts';
+import { deriveKey } from '../crypto/derived-key.ts';
+import type { MasterKey } from '../crypto/master-key.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
 export interface TenantKeys {

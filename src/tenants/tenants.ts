@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { sql, UniqueIntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { enterTenant, type TenantTransaction } from '../db/tenant-context.ts';
 import type { Keyring } from './keyring.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 
-function isTimeZone(zone: string): boolean {
+export function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
     return true;
@@ -50,7 +51,7 @@ export const TenantSchema = z.object({
 });
 export type Tenant = z.infer<typeof TenantSchema>;
 
-const selectTenant = sql.fragment`
+export const selectTenant = sql.fragment`
   SELECT id, slug, name, member_number_prefix AS "memberNumberPrefix", fee_schedule AS "feeSchedule",
          (extract(epoch FROM approval_reminder_after) * 1000)::float8 AS "approvalReminderAfterMs",
          (extract(epoch FROM approval_escalation_after) * 1000)::float8 AS "approvalEscalationAfterMs",
@@ -87,14 +88,15 @@ export async function createTenant(pool: DatabasePool, keyring: Keyring, input: 
 
 async function insertTenant(pool: DatabasePool, keyring: Keyring, t: z.output<typeof NewTenantSchema>, actor: string): Promise<Tenant> {
   return pool.transaction(async (tx) => {
-    const id = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
-      INSERT INTO tenants (slug, name, member_number_prefix, fee_schedule, approval_reminder_after,
-                           approval_escalation_after, payment_window, time_zone)
-      VALUES (${t.slug}, ${t.name}, ${t.memberNumberPrefix}, ${sql.jsonb(t.feeSchedule)},
-              ${interval(t.approvalReminderAfterMs)}, ${interval(t.approvalEscalationAfterMs)},
-              ${interval(t.paymentWindowMs)}, ${t.timeZone})
-      RETURNING id`);
+    // Bound before the insert, so the audit row of the new party names who created it.
+    const id = randomUUID();
     await enterTenant(tx, { tenantId: id, actor });
+    await tx.query(sql.unsafe`
+      INSERT INTO tenants (id, slug, name, member_number_prefix, fee_schedule, approval_reminder_after,
+                           approval_escalation_after, payment_window, time_zone)
+      VALUES (${id}, ${t.slug}, ${t.name}, ${t.memberNumberPrefix}, ${sql.jsonb(t.feeSchedule)},
+              ${interval(t.approvalReminderAfterMs)}, ${interval(t.approvalEscalationAfterMs)},
+              ${interval(t.paymentWindowMs)}, ${t.timeZone})`);
     await keyring.provision(tx, id);
     return tx.one(sql.type(TenantSchema)`${selectTenant} WHERE id = ${id}`);
   });

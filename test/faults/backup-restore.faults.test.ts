@@ -1,7 +1,9 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import { LineMac, macLine, parseRowLine, snapshotMacKey, TableChecksums, type SnapshotHeader } from '../../src/backup/snapshot-format.ts';
 import { readCatalog } from '../../src/backup/table-catalog.ts';
 import { inSnapshot, tableChecksums } from '../../src/backup/tenant-export.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
@@ -84,7 +86,7 @@ test('tenant:export, wipe the database, tenant:import: every table, the event ch
   expect(wiped.members?.rows).toBe(0);
   const tampered = `${file}.tampered`;
   await writeFile(tampered, (await readFile(file, 'utf8')).replace('"status": "active"', '"status": "lapsed"'));
-  expect(await runCli(['tenant:import', tampered], cliEnv())).toMatchObject({ code: 1, stderr: expect.stringMatching(/does not match the manifest's SHA-256; nothing was restored/) });
+  expect(await runCli(['tenant:import', tampered], cliEnv())).toMatchObject({ code: 1, stderr: expect.stringMatching(/its MAC does not verify under this master key: the file was altered, or signed under another master key; nothing was restored/) });
   expect(await liveChecksums(party.tenant.id)).toEqual(wiped);
   const imported = await runCli(['tenant:import', file], cliEnv());
   expect(imported).toMatchObject({ code: 0, stderr: '' });
@@ -147,4 +149,78 @@ test('db:dump (pg_dump) of the whole database, drop it, db:restore-dump into an 
   expect(leakproof).toEqual([true, true]);
   // The application role still sees nothing without a party, and its own party's rows with one.
   expect(await db.app.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`)).toBe(0);
+}, 300_000);
+
+/**
+ * The snapshot with its manifest and MAC made again for its (changed) rows: what only a holder of
+ * the master key could write, so a refusal of it is the row check's, not the MAC's.
+ */
+function resigned(text: string, macKey: Buffer): string {
+  const lines = text.trimEnd().split('\n');
+  const headerLine = lines[0]!;
+  const header = (JSON.parse(headerLine) as { snapshot: SnapshotHeader }).snapshot;
+  const rows = lines.filter((line) => parseRowLine(line) !== null);
+  const { manifest } = JSON.parse(lines.find((line) => line.startsWith('{"manifest":'))!) as { manifest: Record<string, unknown> };
+  const sums = new TableChecksums(header.tables.map((t) => t.name));
+  const body = createHash('sha256').update(headerLine).update('\n');
+  for (const row of rows) {
+    const { table, row: rowText } = parseRowLine(row)!;
+    sums.add(table, rowText);
+    body.update(row).update('\n');
+  }
+  const signed = [headerLine, ...rows, JSON.stringify({ manifest: { ...manifest, tables: sums.digest(), bodySha256: body.digest('hex') } })];
+  const mac = new LineMac(macKey);
+  for (const line of signed) mac.add(line);
+  return `${[...signed, macLine(mac.digest())].join('\n')}\n`;
+}
+
+test('a snapshot is restored only when its MAC verifies under the master key, and only with rows of its own party', async () => {
+  const [{ party }] = parties as [(typeof parties)[0]];
+  const otherId = parties[1]!.party.tenant.id;
+  const file = path.join(temp.dir, 'signed.snapshot.jsonl');
+  expect(await runCli(['tenant:export', party.tenant.slug, '--out', file], cliEnv())).toMatchObject({ code: 0, stderr: '' });
+  const text = await readFile(file, 'utf8');
+  const macKey = snapshotMacKey(secrets.masterKey);
+  expect(resigned(text, macKey)).toBe(text);
+
+  await pg.recreate();
+  const wiped = await liveChecksums(party.tenant.id);
+  const parties0 = await db.owner.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM tenants`);
+  const refused = async (name: string, content: string, message: RegExp, env = cliEnv()) => {
+    const crafted = path.join(temp.dir, `${name}.snapshot.jsonl`);
+    await writeFile(crafted, content);
+    const run = await runCli(['tenant:import', crafted], env);
+    expect({ name, code: run.code, stderr: run.stderr }).toEqual({ name, code: 1, stderr: expect.stringMatching(message) });
+    expect(run.stderr).toMatch(/; nothing was restored\n$/);
+    expect(await liveChecksums(party.tenant.id)).toEqual(wiped);
+    expect(await db.owner.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM tenants`)).toEqual(parties0);
+  };
+  const lines = text.trimEnd().split('\n');
+  // No MAC (cut off, or written by an older version), a MAC under another master key, one byte changed.
+  await refused('unsigned', `${lines.slice(0, -1).join('\n')}\n`, /has no MAC: it is truncated, or was not written by tenant:export of this version/);
+  await refused('other-key', text, /its MAC does not verify under this master key/, { ...cliEnv(), MASTER_KEY: makeSecrets().masterKeyBase64 });
+  await refused('altered', text.replace('"status": "active"', '"status": "lapsed"'), /its MAC does not verify under this master key/);
+  await refused('manifest-redone', resigned(text.replace('"status": "active"', '"status": "lapsed"'), snapshotMacKey(makeSecrets().masterKey)), /its MAC does not verify/);
+
+  // Validly signed, but carrying another party: a second tenants row (no row-level security
+  // there), and a member whose tenant_id is another party's.
+  const tenantLine = lines.find((line) => line.startsWith('{"t":"tenants",'))!;
+  const rogue = tenantLine.replaceAll(party.tenant.id, randomUUID()).replace(`"slug": "${party.tenant.slug}"`, '"slug": "rogue-party"');
+  expect(rogue).not.toBe(tenantLine);
+  await refused('rogue-tenant', resigned(text.replace(tenantLine, `${tenantLine}\n${rogue}`), macKey),
+    new RegExp(`the snapshot of party ${party.tenant.id} holds 1 rows of tenants that belong to another party: refused`));
+  const memberLine = lines.find((line) => line.startsWith('{"t":"members",'))!;
+  const foreignMember = memberLine.replace(`"tenant_id": "${party.tenant.id}"`, `"tenant_id": "${otherId}"`);
+  expect(foreignMember).not.toBe(memberLine);
+  await refused('foreign-member', resigned(text.replace(memberLine, foreignMember), macKey), /holds 1 rows of members that belong to another party: refused/);
+
+  expect(await runCli(['tenant:import', file], cliEnv())).toMatchObject({ code: 0, stderr: '' });
+
+  // A whole backup's index is signed too: a party dropped from it is noticed.
+  const dir = path.join(temp.dir, 'signed-backup');
+  expect(await runCli(['db:backup', '--out', dir], cliEnv())).toMatchObject({ code: 0 });
+  const indexFile = path.join(dir, 'backup.json');
+  const index = JSON.parse(await readFile(indexFile, 'utf8')) as { tenants: { slug: string }[] };
+  await writeFile(indexFile, JSON.stringify({ ...index, tenants: index.tenants.filter((t) => t.slug !== party.tenant.slug) }));
+  expect(await runCli(['db:restore', dir], cliEnv())).toMatchObject({ code: 1, stderr: expect.stringContaining('backup.json: its MAC does not verify under this master key') });
 }, 300_000);

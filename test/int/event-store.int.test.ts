@@ -126,7 +126,7 @@ test('the hash chain verifies, and stops verifying once the owner changes a row'
 });
 
 test('audit rows carry the actor, the IP address and the user agent', async () => {
-  await as((tx) => tx.query(sql.unsafe`UPDATE tenants SET name = name WHERE id = ${tenant.id}`));
+  await expect(as((tx) => tx.query(sql.unsafe`UPDATE tenants SET name = name WHERE id = ${tenant.id}`))).rejects.toThrow(/permission denied for table tenants/);
   const keyAudit = await as((tx) => tx.many(sql.type(z.object({ actor: z.string().nullable(), ip: z.string().nullable(), ua: z.string().nullable(), op: z.string() }))`
     SELECT actor, host(ip_address) AS ip, user_agent AS ua, operation AS op FROM audit_log WHERE table_name = 'tenant_keys'`));
   expect(keyAudit.every((row) => row.actor === 'test' && row.op === 'INSERT')).toBe(true);

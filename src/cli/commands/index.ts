@@ -13,6 +13,7 @@ import { tenantCreate } from './tenant-create.ts';
 import { tenantExport } from './tenant-export.ts';
 import { tenantImport } from './tenant-import.ts';
 import { tenantList } from './tenant-list.ts';
+import { tenantSettings } from './tenant-settings.ts';
 import { tokenMint } from './token-mint.ts';
 import { userCreate } from './user-create.ts';
 
@@ -20,6 +21,7 @@ export const commands: Record<string, CliCommand> = {};
 commands['geography:import'] = geographyImport;
 commands['tenant:create'] = tenantCreate;
 commands['tenant:list'] = tenantList;
+commands['tenant:settings'] = tenantSettings;
 commands['user:create'] = userCreate;
 commands['committee:create'] = committeeCreate;
 commands['committee:appoint'] = committeeAppoint;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { withOwnerPool } from '../../backup/owner-pool.ts';
+import { configuredSnapshotMacKey, withOwnerPool } from '../../backup/owner-pool.ts';
 import { exportTenant, TenantNotFoundError } from '../../backup/tenant-export.ts';
 import { config } from '../../config.ts';
 import { resolveMasterKey } from '../../crypto/master-key.ts';
@@ -29,13 +29,14 @@ export function positionalAndOut(args: string[], usage: string, needsOut: boolea
 
 async function run(args: string[]): Promise<void> {
   const { positional: slug, out } = positionalAndOut(args, USAGE, true);
+  const macKey = configuredSnapshotMacKey('tenant:export');
   const started = Date.now();
   const keyring = new Keyring(resolveMasterKey(config()));
   const result = await withOwnerPool('tenant:export', async (pool) => {
     // An anchor at the head the snapshot will hold: the snapshot carries proof of its own chain.
     const tenant = await findTenantBySlug(pool, slug);
     if (tenant) await withTenant(pool, { tenantId: tenant.id, actor: operatorActor() }, (tx) => anchorChain(tx, tenant.id, keyring, () => new Date(), 'export'));
-    return exportTenant(pool, slug, out!);
+    return exportTenant(pool, slug, out!, macKey);
   }).catch((err: unknown) => {
     if (err instanceof TenantNotFoundError) throw new OperatorError(`<slug>: ${err.message}`);
     throw err;
@@ -44,4 +45,4 @@ async function run(args: string[]): Promise<void> {
   process.stdout.write([`Exported ${slug} (${result.header.tenant.id}) to ${result.file} in ${((Date.now() - started) / 1000).toFixed(1)} s`, ...lines, `  body sha256 ${result.manifest.bodySha256}`].join('\n') + '\n');
 }
 
-export const tenantExport = operatorCommand('Write one party\'s consistent snapshot (every table, event chain, wrapped keys) with checksums, as the owner role', run);
+export const tenantExport = operatorCommand('Write one party\'s consistent snapshot (every table, event chain, wrapped keys) with checksums and a MAC, as the owner role', run);

@@ -1,4 +1,4 @@
-import { withOwnerPool } from '../../backup/owner-pool.ts';
+import { configuredSnapshotMacKey, withOwnerPool } from '../../backup/owner-pool.ts';
 import { SnapshotFormatError } from '../../backup/snapshot-format.ts';
 import { importTenant, RestoreRefusedError } from '../../backup/tenant-import.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -8,8 +8,9 @@ const USAGE = 'Usage: npm run cli -- tenant:import <file>';
 
 async function run(args: string[]): Promise<void> {
   const { positional: file } = positionalAndOut(args, USAGE, false);
+  const macKey = configuredSnapshotMacKey('tenant:import');
   const started = Date.now();
-  const result = await withOwnerPool('tenant:import', (pool) => importTenant(pool, file)).catch((err: unknown) => {
+  const result = await withOwnerPool('tenant:import', (pool) => importTenant(pool, file, macKey)).catch((err: unknown) => {
     if (err instanceof SnapshotFormatError || err instanceof RestoreRefusedError) throw new OperatorError(`${err.message}; nothing was restored`);
     throw err;
   });

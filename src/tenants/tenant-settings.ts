@@ -1,0 +1,72 @@
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { enterTenant } from '../db/tenant-context.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
+import { isTimeZone, TenantSchema, selectTenant, type Tenant } from './tenants.ts';
+
+const DAY_MS = 86_400_000;
+const durationMs = z.number().int().min(1_000).max(366 * DAY_MS);
+
+/**
+ * The settings of a party an operator may change: each optional, at least one given. The
+ * admission fee and its currency together make the fee schedule (a missing one keeps its value).
+ */
+export const TenantSettingsSchema = z
+  .object({
+    admissionFeeMinor: z.number().int().min(0).max(1e12).optional(),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'three capital letters, e.g. NPR').optional(),
+    approvalReminderAfterMs: durationMs.optional(),
+    approvalEscalationAfterMs: durationMs.optional(),
+    paymentWindowMs: durationMs.optional(),
+    cardValidityMs: z.number().int().min(DAY_MS).max(20 * 366 * DAY_MS).optional(),
+    timeZone: z.string().refine(isTimeZone, 'unknown time zone').optional(),
+  })
+  .strict()
+  .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'give at least one setting to change' });
+export type TenantSettings = z.input<typeof TenantSettingsSchema>;
+
+export class TenantSettingsError extends DomainError {
+  override readonly name = 'TenantSettingsError';
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super('VALIDATION_FAILED', message, options);
+  }
+}
+
+function interval(ms: number) {
+  return sql.fragment`make_interval(secs => ${ms / 1000})`;
+}
+
+/**
+ * Changes a party's settings as the owner role: the application role may not update `tenants`
+ * (migration 0021). One transaction bound to the party with `actor`, so the audit trigger on
+ * `tenants` records the old and new row and who changed it.
+ * @throws ZodError naming the bad field; TenantSettingsError (field set) when the approval
+ * escalation would no longer come after the reminder; null when no party has the slug.
+ */
+export async function changeTenantSettings(owner: DatabasePool, slug: string, input: TenantSettings, actor: string): Promise<{ before: Tenant; after: Tenant } | null> {
+  const s = TenantSettingsSchema.parse(input);
+  return owner.transaction(async (tx) => {
+    const before = await tx.maybeOne(sql.type(TenantSchema)`${selectTenant} WHERE slug = ${slug} FOR UPDATE`);
+    if (!before) return null;
+    const reminder = s.approvalReminderAfterMs ?? before.approvalReminderAfterMs;
+    const escalation = s.approvalEscalationAfterMs ?? before.approvalEscalationAfterMs;
+    if (escalation <= reminder) {
+      const field = s.approvalEscalationAfterMs !== undefined ? 'approvalEscalationAfterMs' : 'approvalReminderAfterMs';
+      throw new TenantSettingsError(`the approval escalation (${escalation / DAY_MS}d) must come after the reminder (${reminder / DAY_MS}d)`, { field });
+    }
+    const fee = { currency: s.currency ?? before.feeSchedule.currency, admissionFeeMinor: s.admissionFeeMinor ?? before.feeSchedule.admissionFeeMinor };
+    const set = [
+      s.admissionFeeMinor !== undefined || s.currency !== undefined ? sql.fragment`fee_schedule = fee_schedule || ${sql.jsonb(fee)}` : null,
+      s.approvalReminderAfterMs !== undefined ? sql.fragment`approval_reminder_after = ${interval(s.approvalReminderAfterMs)}` : null,
+      s.approvalEscalationAfterMs !== undefined ? sql.fragment`approval_escalation_after = ${interval(s.approvalEscalationAfterMs)}` : null,
+      s.paymentWindowMs !== undefined ? sql.fragment`payment_window = ${interval(s.paymentWindowMs)}` : null,
+      s.cardValidityMs !== undefined ? sql.fragment`card_validity = ${interval(s.cardValidityMs)}` : null,
+      s.timeZone !== undefined ? sql.fragment`time_zone = ${s.timeZone}` : null,
+    ].filter((fragment) => fragment !== null);
+    await enterTenant(tx, { tenantId: before.id, actor });
+    await tx.query(sql.unsafe`UPDATE tenants SET ${sql.join(set, sql.fragment`, `)} WHERE id = ${before.id}`);
+    const after = await tx.one(sql.type(TenantSchema)`${selectTenant} WHERE id = ${before.id}`);
+    return { before, after };
+  });
+}
