@@ -14,14 +14,13 @@ export interface Secrets {
   masterKey: MasterKey;
   authTokenSecret: string;
   platformAdminKey: string;
-  paymentWebhookSecret: string;
 }
 
 export function makeSecrets(): Secrets {
   const masterKeyBase64 = randomBytes(32).toString('base64');
   return {
     masterKeyBase64, masterKey: masterKeyFromBase64(masterKeyBase64), authTokenSecret: randomBytes(32).toString('base64'),
-    platformAdminKey: randomBytes(24).toString('hex'), paymentWebhookSecret: randomBytes(24).toString('hex'),
+    platformAdminKey: randomBytes(24).toString('hex'),
   };
 }
 
