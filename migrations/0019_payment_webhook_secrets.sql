@@ -19,6 +19,20 @@ SELECT isolate_tenant_table('payment_webhook_secrets');
 GRANT SELECT, INSERT ON payment_webhook_secrets TO sadasya_app;
 GRANT UPDATE (retires_at) ON payment_webhook_secrets TO sadasya_app;
 
+-- A retired secret stays retired: its end may come sooner (end-overlap), never later, and it
+-- never becomes current again.
+CREATE FUNCTION refuse_webhook_secret_revival() RETURNS trigger
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  IF OLD.retires_at IS NOT NULL AND (NEW.retires_at IS NULL OR NEW.retires_at > OLD.retires_at) THEN
+    RAISE EXCEPTION 'payment_webhook_secrets: a retiring secret''s end can only come sooner' USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER retires_only_sooner BEFORE UPDATE OF retires_at ON payment_webhook_secrets
+  FOR EACH ROW EXECUTE FUNCTION refuse_webhook_secret_revival();
+
 -- The audit trail records every change to these rows but not the wrapped secret: the same
 -- row as record_audit() writes it, without wrapped_secret.
 CREATE FUNCTION record_webhook_secret_audit() RETURNS trigger

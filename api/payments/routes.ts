@@ -9,7 +9,7 @@ import { requestDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { PaymentDocument, paymentDocument } from './payment-document.ts';
 import { recordPayment } from './record-payment.ts';
-import { rawBodyOf, SIGNATURE_TOLERANCE_S, webhookSignatureIsValid } from './webhook-signature.ts';
+import { rawBodyOf, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, webhookSignatureIsValid } from './webhook-signature.ts';
 
 const CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -29,7 +29,7 @@ const WebhookParams = z.object({
 });
 const SIGNATURE_FORMAT = `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<party slug>.<provider>.<raw body>" under the party's secret for this provider>, t within ${SIGNATURE_TOLERANCE_S / 60} minutes of the server's clock`;
 const WebhookHeaders = z.object({
-  'x-signature': z.string().describe(`${SIGNATURE_FORMAT}; several v1 (at most 4) may be given, e.g. one per secret while a secret is rotated. Anything else (a missing, malformed, wrong or stale signature, an unknown party or provider, a party with no secret for the provider) answers the same 401 BAD_SIGNATURE. See docs/payments.md`),
+  'x-signature': z.string().regex(SIGNATURE_HEADER).describe(`${SIGNATURE_FORMAT}; several v1 (at most 4) may be given, e.g. one per secret while a secret is rotated. Anything else (a missing, malformed, wrong or stale signature, an unknown party or provider, a party with no secret for the provider) answers the same 401 BAD_SIGNATURE. See docs/payments.md`),
 });
 
 /** Where the payment's fields sit in the request body, for error pointers. */
