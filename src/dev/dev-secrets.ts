@@ -13,7 +13,9 @@ const DevSecrets = z.object({
 export type DevSecrets = z.infer<typeof DevSecrets>;
 
 /**
- * Development secrets (database passwords, the API's token secret, the platform admin key), generated on first start into `<dataDir>/dev-secrets.json` (0600).
+ * Development secrets (database passwords, the API's token secret, the platform admin key),
+ * generated on first start into `<dataDir>/dev-secrets.json` (0600). Payment providers' webhook
+ * secrets are each party's own, made with `webhook:secret:create`.
  */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, 'dev-secrets.json');

@@ -225,6 +225,12 @@ test('webhook secrets: created and printed once, rotated with an overlap that ca
   expect(await cli(['webhook:secret:end-overlap', '--tenant', 'seeded-party', '--provider', 'esewa'])).toMatchObject({
     code: 0, stdout: '1 previous secret of esewa for seeded-party no longer accepted\n' });
   expect(await accepted('seeded-party', 'esewa')).toEqual([second]);
+  // Nor can the application role bring it back, or put its end later.
+  for (const end of [sql.fragment`NULL`, sql.fragment`retires_at + interval '1 day'`]) {
+    await expect(inTenant(seeded, (tx) => tx.query(sql.unsafe`
+      UPDATE payment_webhook_secrets SET retires_at = ${end} WHERE provider = 'esewa' AND retires_at IS NOT NULL`))).rejects.toThrow(/can only come sooner/);
+  }
+  expect(await accepted('seeded-party', 'esewa')).toEqual([second]);
 
   // The audit trail has every change, with neither the secret nor its wrapped form.
   const Audit = z.object({ operation: z.string(), actor: z.string(), row: z.record(z.string(), z.unknown()) });
