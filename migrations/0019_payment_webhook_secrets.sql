@@ -26,7 +26,7 @@ CREATE FUNCTION refuse_webhook_secret_revival() RETURNS trigger
   AS $$
 BEGIN
   IF OLD.retires_at IS NOT NULL AND (NEW.retires_at IS NULL OR NEW.retires_at > OLD.retires_at) THEN
-    RAISE EXCEPTION 'payment_webhook_secrets: a retiring secret''s end can only come sooner' USING ERRCODE = 'check_violation';
+    RAISE EXCEPTION 'payment_webhook_secrets: a retiring secret''s end can only come sooner' USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;
 END $$;
