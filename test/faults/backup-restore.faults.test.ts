@@ -8,6 +8,7 @@ import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { readContact } from '../../src/members/member-repository.ts';
+import { acceptedWebhookSecrets } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
 import { runCli } from './support/cli.ts';
@@ -59,6 +60,8 @@ async function expectIntact(party: Party, members: readonly PopulatedMember[], b
     return Promise.all(members.map((m) => readContact(tx, keys, m.memberId)));
   });
   expect(contacts).toEqual(members.map((m) => ({ phone: m.phone, email: m.email })));
+  // The webhook secret unwraps under its party, provider and row as before.
+  expect((await acceptedWebhookSecrets(db.app, keyring, party.tenant.slug, 'esewa', new Date())).map(String)).toEqual([party.webhookSecret]);
   await expect(inParty(party, (tx) => new Keyring(masterKeyFromBase64(makeSecrets().masterKeyBase64)).forTenant(tx, party.tenant.id))).rejects.toThrow();
 }
 
@@ -66,7 +69,7 @@ test('tenant:export, wipe the database, tenant:import: every table, the event ch
   const [{ party, members }] = parties as [(typeof parties)[0]];
   const before = await liveChecksums(party.tenant.id);
   expect(Object.entries(before).filter(([, sum]) => sum.rows > 0).map(([table]) => table).sort())
-    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes']));
+    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes', 'payment_webhook_secrets']));
   const file = path.join(temp.dir, 'backup-a.snapshot.jsonl');
   const exported = await runCli(['tenant:export', party.tenant.slug, '--out', file], cliEnv());
   expect(exported).toMatchObject({ code: 0, stderr: '' });
