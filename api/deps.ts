@@ -18,8 +18,6 @@ export interface ApiDeps {
   /** HS256 key for the API's bearer tokens. */
   tokenSecret: Uint8Array;
   platformAdminKey?: string | undefined;
-  /** HMAC key payment providers sign their webhooks with. */
-  paymentWebhookSecret?: string | undefined;
   /** Where applicants' status links point, e.g. https://members.example.org. */
   publicBaseUrl?: string | undefined;
   clock: () => Date;

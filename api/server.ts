@@ -32,7 +32,6 @@ async function main(): Promise<void> {
     storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
     tokenSecret: Buffer.from(settings.AUTH_TOKEN_SECRET, 'base64'),
     platformAdminKey: settings.PLATFORM_ADMIN_KEY,
-    paymentWebhookSecret: settings.PAYMENT_WEBHOOK_SECRET,
     publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     trustedProxies: settings.TRUSTED_PROXIES,
     registrationRateLimit: settings.RATE_LIMIT_REGISTRATIONS,

@@ -33,7 +33,6 @@ const EnvSchema = z.object({
   STORAGE_DIR: z.string().optional(),
   AUTH_TOKEN_SECRET: z.string().regex(/^[A-Za-z0-9+/]{43,}=*$/, 'must be at least 32 bytes in base64').optional(),
   PLATFORM_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-  PAYMENT_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   RATE_LIMIT_REGISTRATIONS: z.coerce.number().int().min(1).max(1_000_000).default(600),
   RATE_LIMIT_PUBLIC: z.coerce.number().int().min(1).max(1_000_000).default(120),

@@ -40,7 +40,7 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   bodyContentType?: string;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   /** Runs before any input is validated, e.g. to check a webhook's signature. */
-  guard?: (req: Request) => void;
+  guard?: (req: Request) => void | Promise<void>;
   /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */
   handler: (input: RouteInput<P, Q, B, A>) => Promise<Reply | undefined>;
 }

@@ -51,7 +51,7 @@ export class RouteRegistry {
     for (const route of this.#routes) {
       const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
       router[route.method](route.path, ...guard, async (req, res) => {
-        route.guard?.(req);
+        await route.guard?.(req);
         const auth = res.locals.auth as AuthContext | undefined;
         if ((route.access === 'user') !== (auth !== undefined)) throw new Error(`${route.path}: the caller does not match the route's access`);
         const reply = await route.handler({

@@ -1,3 +1,4 @@
+import { acceptedWebhookSecrets, WebhookProviderSchema } from '../../src/payments/webhook-secrets.ts';
 import { isoDateTime, slug, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
@@ -8,7 +9,7 @@ import { requestDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { PaymentDocument, paymentDocument } from './payment-document.ts';
 import { recordPayment } from './record-payment.ts';
-import { rawBodyOf, signatureIsValid } from './webhook-signature.ts';
+import { rawBodyOf, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, webhookSignatureIsValid } from './webhook-signature.ts';
 
 const CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -24,7 +25,11 @@ const WebhookPayment = z.object({ memberId: z.guid(), ...paymentFields }).descri
 const MemberParams = z.object({ id: z.guid() });
 const WebhookParams = z.object({
   slug,
-  provider: z.string().regex(/^[a-z0-9_-]{1,40}$/).refine((p) => p !== 'manual', 'manual is reserved for payments entered by a treasurer'),
+  provider: WebhookProviderSchema,
+});
+const SIGNATURE_FORMAT = `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<party slug>.<provider>.<raw body>" under the party's secret for this provider>, t within ${SIGNATURE_TOLERANCE_S / 60} minutes of the server's clock`;
+const WebhookHeaders = z.object({
+  'x-signature': z.string().regex(SIGNATURE_HEADER).describe(`${SIGNATURE_FORMAT}; several v1 (at most 4) may be given, e.g. one per secret while a secret is rotated. Anything else (a missing, malformed, wrong or stale signature, an unknown party or provider, a party with no secret for the provider) answers the same 401 BAD_SIGNATURE. See docs/payments.md`),
 });
 
 /** Where the payment's fields sit in the request body, for error pointers. */
@@ -36,7 +41,7 @@ function paidAtOrThrow(paidAt: string, now: Date, pointerBase: PointerBase): str
   return at.toISOString();
 }
 
-export function paymentRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'clock' | 'paymentWebhookSecret'>): void {
+export function paymentRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'clock' | 'keyring'>): void {
   registry.add({
     method: 'post',
     path: '/api/members/:id/payments',
@@ -62,17 +67,23 @@ export function paymentRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
   registry.add({
     method: 'post',
     path: '/api/parties/:slug/payments/webhooks/:provider',
-    summary: 'Payment provider webhook: X-Signature: sha256=<hex HMAC-SHA256 of the raw body>; idempotent on the reference',
+    summary: "Payment provider webhook, signed with the party's own secret for this provider (X-Signature); idempotent on the reference",
     tag: 'payments',
     access: 'public',
     params: WebhookParams,
+    headers: WebhookHeaders,
     body: WebhookPayment,
     bodyContentType: 'application/json',
     responses: { 200: { description: 'the payment is recorded (now or by an earlier delivery)', schema: PaymentDocument } },
-    // The signature is checked before the body is even validated: an unsigned request learns nothing.
-    guard(req) {
-      if (!signatureIsValid(deps.paymentWebhookSecret, rawBodyOf(req), req.get('x-signature'))) {
-        throw new ApiError('BAD_SIGNATURE', 'X-Signature must be sha256=<hex HMAC-SHA256 of the raw body>', { header: 'X-Signature' });
+    // The signature is checked before the body, the party or the provider is: an unsigned request
+    // learns nothing, not even whether the party exists or takes this provider's webhooks.
+    async guard(req) {
+      const party = String(req.params.slug ?? '');
+      const provider = String(req.params.provider ?? '');
+      const now = deps.clock();
+      const keys = await acceptedWebhookSecrets(deps.pool, deps.keyring, party, provider, now);
+      if (!webhookSignatureIsValid(keys, { party, provider, rawBody: rawBodyOf(req), header: req.get('x-signature'), now })) {
+        throw new ApiError('BAD_SIGNATURE', `X-Signature must be ${SIGNATURE_FORMAT}`, { header: 'X-Signature' });
       }
     },
     async handler({ params, body, req }) {

@@ -9,13 +9,13 @@ const DevSecrets = z.object({
   appPassword: z.string(),
   authTokenSecret: z.string(),
   platformAdminKey: z.string(),
-  paymentWebhookSecret: z.string(),
 });
 export type DevSecrets = z.infer<typeof DevSecrets>;
 
 /**
- * Development secrets (database passwords, the API's token and webhook secrets, the platform
- * admin key), generated on first start into `<dataDir>/dev-secrets.json` (0600).
+ * Development secrets (database passwords, the API's token secret, the platform admin key),
+ * generated on first start into `<dataDir>/dev-secrets.json` (0600). Payment providers' webhook
+ * secrets are each party's own, made with `webhook:secret:create`.
  */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, 'dev-secrets.json');
@@ -26,7 +26,6 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
     appPassword: secret(),
     authTokenSecret: randomBytes(32).toString('base64'),
     platformAdminKey: randomBytes(24).toString('hex'),
-    paymentWebhookSecret: randomBytes(24).toString('hex'),
   };
   let existing: Partial<DevSecrets> = {};
   try {

@@ -75,7 +75,6 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
     DATA_DIR: settings.DATA_DIR,
     AUTH_TOKEN_SECRET: settings.AUTH_TOKEN_SECRET ?? secrets.authTokenSecret,
     PLATFORM_ADMIN_KEY: settings.PLATFORM_ADMIN_KEY ?? secrets.platformAdminKey,
-    PAYMENT_WEBHOOK_SECRET: settings.PAYMENT_WEBHOOK_SECRET ?? secrets.paymentWebhookSecret,
   });
   for (const [name, script] of [['worker', 'src/worker.ts'], ['api', 'api/server.ts']] as const) {
     const child = startChild(name, script, env);

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { open, seal, sealedKeyId } from '../crypto/aead.ts';
+import { DecryptionError, open, seal, sealedKeyId } from '../crypto/aead.ts';
 import { deriveKey } from '../crypto/derived-key.ts';
 import type { MasterKey } from '../crypto/master-key.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
@@ -74,6 +74,17 @@ export class Keyring {
     const keys = this.#unwrapAll(tenantId, rows);
     this.#cache.set(tenantId, keys);
     return keys;
+  }
+
+  /** Wraps a party secret kept elsewhere (e.g. a webhook secret) with the master key; `aad` names where it belongs. */
+  wrapSecret(secret: Buffer, aad: string): Buffer {
+    return seal(this.#master.key, this.#master.id, secret, aad);
+  }
+
+  /** @throws DecryptionError when `wrapped` was not made by wrapSecret with this master key and `aad`. */
+  unwrapSecret(wrapped: Buffer, aad: string): Buffer {
+    if (sealedKeyId(wrapped) !== this.#master.id) throw new DecryptionError('the secret was wrapped by another master key');
+    return open(this.#master.key, wrapped, aad);
   }
 
   #unwrapAll(tenantId: string, rows: readonly z.infer<typeof KeyRow>[]): TenantKeys {

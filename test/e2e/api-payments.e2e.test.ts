@@ -1,24 +1,30 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { signBody } from '../../api/payments/webhook-signature.ts';
+import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { approveUpdate, statusQuery } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeTenant } from '../support/fixtures.ts';
+import { makeWebhookSecret } from '../support/webhooks.ts';
+import { endWebhookSecretOverlap, rotateWebhookSecret } from '../../src/payments/webhook-secrets.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, memberEvents } from '../support/lifecycle-harness.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let treasurer: string;
 let other: Tenant;
+let esewa: string;
+let otherEsewa: string;
 const otherWorkflows: string[] = [];
 
 beforeAll(async () => {
   api = await startApiHarness({ paymentWindowMs: 600_000 });
   treasurer = (await api.userWithToken({ roles: ['treasurer'] })).token;
   other = await makeTenant(api.db.app, api.keyring, `other-${randomBytes(3).toString('hex')}`, 'OTH');
+  esewa = await api.webhookSecret('esewa');
+  otherEsewa = await makeWebhookSecret(api.db.app, api.keyring, other.id, 'esewa');
 });
 afterAll(async () => {
   await Promise.all(otherWorkflows.map((id) => api.client.workflow.getHandle(id).terminate('test finished').catch(() => undefined)));
@@ -47,7 +53,7 @@ const manual = (member: { memberId: string; invoice: { invoiceId: string; amount
     reference: `RCPT-${randomUUID()}`, paidAt: new Date().toISOString(), ...attributes } } } }));
 const webhookBody = (member: { memberId: string; invoice: { invoiceId: string; amountMinor: number; currency: string } }, reference = `esewa-${randomUUID()}`) =>
   JSON.stringify({ memberId: member.memberId, invoiceId: member.invoice.invoiceId, amount: member.invoice.amountMinor, currency: member.invoice.currency, reference, paidAt: new Date().toISOString() });
-const webhook = (raw: string, signature: string | undefined = signBody(api.apiDeps.paymentWebhookSecret!, raw), slug = api.tenant.slug, provider = 'esewa') =>
+const webhook = (raw: string, signature: string | undefined = signWebhook(esewa, api.tenant.slug, 'esewa', raw), slug = api.tenant.slug, provider = 'esewa') =>
   answer(api.request('POST', `/api/parties/${slug}/payments/webhooks/${provider}`, { raw, headers: { 'content-type': 'application/json', ...(signature ? { 'x-signature': signature } : {}) } }));
 
 test('a treasurer records a manual payment; the member is activated; repeating the reference returns the same payment', async () => {
@@ -133,7 +139,8 @@ test('the same webhook delivered 10 times at once records one payment, and a lat
 test('a missing, malformed or wrong signature is 401 and records nothing', async () => {
   const member = await awaitingPayment();
   const raw = webhookBody(member);
-  const signatures = [undefined, 'sha256=zz', signBody('not the secret at all, but long enough', raw), signBody(api.apiDeps.paymentWebhookSecret!, `${raw} `)];
+  const signatures = [undefined, 'sha256=zz', 't=1,v1=zz', signWebhook('not the secret at all, but long enough', api.tenant.slug, 'esewa', raw),
+    signWebhook(esewa, api.tenant.slug, 'esewa', `${raw} `), signWebhook(esewa, api.tenant.slug, 'esewa', raw).replace('t=', 't=1')];
   for (const signature of signatures) {
     const res = await webhook(raw, signature ?? '');
     expect(res.status).toBe(401);
@@ -143,12 +150,107 @@ test('a missing, malformed or wrong signature is 401 and records nothing', async
   expect(await stageOf(member.workflowId)).toBe('AwaitingPayment');
 });
 
-test('a webhook for an unknown party, or under the reserved provider name manual, is 404', async () => {
+test('a webhook for an unknown party, or under the reserved provider name manual, is refused as unsigned; a signed wrong amount is 422', async () => {
   const member = await awaitingPayment();
-  expect((await webhook(webhookBody(member), undefined, 'no-such-party')).status).toBe(404);
-  expect((await webhook(webhookBody(member), undefined, api.tenant.slug, 'manual')).status).toBe(404);
+  const raw = webhookBody(member);
+  for (const [slug, provider] of [['no-such-party', 'esewa'], [api.tenant.slug, 'manual']] as const) {
+    const res = await webhook(raw, signWebhook(esewa, slug, provider, raw), slug, provider);
+    expect([res.status, res.body.errors[0]?.code]).toEqual([401, 'BAD_SIGNATURE']);
+  }
   const mismatch = await webhook(webhookBody({ ...member, invoice: { ...member.invoice, amountMinor: 10 } }));
   expect(mismatch.status).toBe(422);
   expect(mismatch.body.errors[0]?.source).toEqual({ pointer: '/amount' });
+  expect(await paymentsOf(member.memberId)).toBe(0);
+});
+
+test("a delivery signed for party A is refused at party B's URL, also when B's member is named; B's own signature is accepted", async () => {
+  const foreign = await awaitingPayment(other.id);
+  const raw = webhookBody(foreign);
+  // Captured from A's URL and replayed to B's, or signed with A's secret naming B.
+  for (const signature of [signWebhook(esewa, api.tenant.slug, 'esewa', raw), signWebhook(esewa, other.slug, 'esewa', raw)]) {
+    const res = await webhook(raw, signature, other.slug);
+    expect([res.status, res.body.errors[0]?.code]).toEqual([401, 'BAD_SIGNATURE']);
+  }
+  expect(await paymentsOf(foreign.memberId, other.id)).toBe(0);
+  expect(await stageOf(foreign.workflowId)).toBe('AwaitingPayment');
+  const own = await webhook(raw, signWebhook(otherEsewa, other.slug, 'esewa', raw), other.slug);
+  expect(own.status).toBe(200);
+  expect(await paymentsOf(foreign.memberId, other.id)).toBe(1);
+});
+
+test('a delivery signed for provider X is refused at provider Y, under either secret; Y signing for itself is accepted', async () => {
+  const khalti = await api.webhookSecret('khalti');
+  const member = await awaitingPayment();
+  const raw = webhookBody(member, `khalti-${randomUUID()}`);
+  for (const signature of [signWebhook(esewa, api.tenant.slug, 'esewa', raw), signWebhook(esewa, api.tenant.slug, 'khalti', raw), signWebhook(khalti, api.tenant.slug, 'esewa', raw)]) {
+    const res = await webhook(raw, signature, api.tenant.slug, 'khalti');
+    expect([res.status, res.body.errors[0]?.code]).toEqual([401, 'BAD_SIGNATURE']);
+  }
+  expect(await paymentsOf(member.memberId)).toBe(0);
+  const own = await webhook(raw, signWebhook(khalti, api.tenant.slug, 'khalti', raw), api.tenant.slug, 'khalti');
+  expect([own.status, own.body.data.attributes.provider]).toEqual([200, 'khalti']);
+});
+
+test('a signature 6 minutes old or 6 minutes ahead is refused; 4 minutes either way is accepted', async () => {
+  const member = await awaitingPayment();
+  const raw = webhookBody(member);
+  const at = (minutes: number) => new Date(Date.now() + minutes * 60_000);
+  for (const minutes of [-6, 6, -60 * 24]) {
+    const res = await webhook(raw, signWebhook(esewa, api.tenant.slug, 'esewa', raw, at(minutes)));
+    expect([minutes, res.status, res.body.errors[0]?.code]).toEqual([minutes, 401, 'BAD_SIGNATURE']);
+  }
+  expect(await paymentsOf(member.memberId)).toBe(0);
+  expect((await webhook(raw, signWebhook(esewa, api.tenant.slug, 'esewa', raw, at(4)))).status).toBe(200);
+  expect((await webhook(raw, signWebhook(esewa, api.tenant.slug, 'esewa', raw, at(-4)))).status).toBe(200);
+  expect(await paymentsOf(member.memberId)).toBe(1);
+});
+
+test('during a rotation the previous and the new secret are both accepted; once the overlap ends only the new one', async () => {
+  const provider = `rotapay-${randomBytes(2).toString('hex')}`;
+  const previous = await api.webhookSecret(provider);
+  const inParty = <T>(work: Parameters<typeof withTenant<T>>[2]) => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'test' }, work);
+  const rotated = await inParty((tx) => rotateWebhookSecret(tx, api.keyring, api.tenant.id, provider, 3_600_000));
+  const current = rotated!.secret;
+  const send = (secrets: string[]) => {
+    const raw = JSON.stringify({ memberId: randomUUID(), invoiceId: randomUUID(), amount: 1, currency: 'NPR', reference: `r-${randomUUID()}`, paidAt: new Date().toISOString() });
+    return webhook(raw, signWebhook(secrets, api.tenant.slug, provider, raw), api.tenant.slug, provider);
+  };
+  // Past the signature, an unknown member is 404: the secret was accepted.
+  expect((await send([previous])).status).toBe(404);
+  expect((await send([current])).status).toBe(404);
+  expect((await send([previous, current])).status).toBe(404);
+  expect(await inParty((tx) => endWebhookSecretOverlap(tx, provider))).toBe(1);
+  expect((await send([previous])).status).toBe(401);
+  expect((await send([current])).status).toBe(404);
+  expect((await send(['a stranger', current])).status).toBe(404);
+});
+
+test('every refusal reads the same, whether the party or provider exists or not, and costs about the same', async () => {
+  const member = await awaitingPayment();
+  const raw = webhookBody(member);
+  const attempts = {
+    'unknown party': () => webhook(raw, signWebhook(esewa, 'no-such-party', 'esewa', raw), 'no-such-party'),
+    'unknown provider': () => webhook(raw, signWebhook(esewa, api.tenant.slug, 'nosuchpay', raw), api.tenant.slug, 'nosuchpay'),
+    'party without a secret for the provider': () => webhook(raw, signWebhook(esewa, other.slug, 'khalti', raw), other.slug, 'khalti'),
+    'wrong secret': () => webhook(raw, signWebhook('a secret of nobody here', api.tenant.slug, 'esewa', raw)),
+    'stale signature': () => webhook(raw, signWebhook(esewa, api.tenant.slug, 'esewa', raw, new Date(Date.now() - 600_000))),
+  };
+  const bodies = new Set<string>();
+  const times: Record<string, number[]> = {};
+  for (let round = 0; round < 30; round++) {
+    for (const [name, attempt] of Object.entries(attempts)) {
+      const started = process.hrtime.bigint();
+      const res = await attempt();
+      (times[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1e6);
+      expect(res.status).toBe(401);
+      bodies.add(JSON.stringify(res.body));
+    }
+  }
+  expect(bodies.size).toBe(1);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const medians = Object.fromEntries(Object.entries(times).map(([name, values]) => [name, median(values)]));
+  console.log(`webhook refusal medians (ms): ${JSON.stringify(medians)}`);
+  const all = Object.values(medians);
+  expect(Math.max(...all) / Math.min(...all)).toBeLessThan(3);
   expect(await paymentsOf(member.memberId)).toBe(0);
 });

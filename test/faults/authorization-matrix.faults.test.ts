@@ -23,6 +23,7 @@ const observed: string[] = [];
 beforeAll(async () => {
   api = await startApiHarness({ paymentWindowMs: 3_600_000 });
   members = await seedMembers(api, api.tenant);
+  await api.webhookSecret('esewa'); // the party takes esewa webhooks: an unsigned one is still refused
   ({ credentials } = await callersOf(api, members.awaitingApproval.statusToken));
 }, 180_000);
 afterAll(() => api.stop());
@@ -65,7 +66,7 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: `/api/statistics/geography/${api.geo.localLevelId}` }) },
   { operation: 'GET /api/ops/stuck-lifecycles', target: 'awaiting approval', expected: [401, 401, 403, 403, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: '/api/ops/stuck-lifecycles?stage=AwaitingApproval&olderThanMinutes=0' }) },
-  { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: 'unsigned (callers hold no webhook secret)', expected: [401, 401, 401, 401, 401, 401, 401, 401],
+  { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: "unsigned (callers hold no party's webhook secret)", expected: [401, 401, 401, 401, 401, 401, 401, 401],
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/payments/webhooks/esewa`, body: webhook(), headers: { 'content-type': 'application/json' } }) },
   { operation: 'POST /api/platform/tenants', target: 'a new party', expected: [401, 401, 401, 401, 401, 401, 401, 401],
     call: () => ({ method: 'POST', path: '/api/platform/tenants', body: document('tenants', { slug: `m-${randomUUID().slice(0, 8)}`, name: 'M', memberNumberPrefix: 'MM', feeSchedule: { currency: 'NPR', admissionFeeMinor: 1 } }) }) },

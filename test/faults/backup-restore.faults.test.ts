@@ -11,6 +11,7 @@ import { createDatabasePool } from '../../src/db/pool.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { verifyAnchoredChain } from '../../src/events/chain-anchors.ts';
 import { readContact } from '../../src/members/member-repository.ts';
+import { acceptedWebhookSecrets } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
 import { runCli } from './support/cli.ts';
@@ -62,6 +63,8 @@ async function expectIntact(party: Party, members: readonly PopulatedMember[], b
     return Promise.all(members.map((m) => readContact(tx, keys, m.memberId)));
   });
   expect(contacts).toEqual(members.map((m) => ({ phone: m.phone, email: m.email })));
+  // The webhook secret unwraps under its party, provider and row as before.
+  expect((await acceptedWebhookSecrets(db.app, keyring, party.tenant.slug, 'esewa', new Date())).map(String)).toEqual([party.webhookSecret]);
   await expect(inParty(party, (tx) => new Keyring(masterKeyFromBase64(makeSecrets().masterKeyBase64)).forTenant(tx, party.tenant.id))).rejects.toThrow();
 }
 
@@ -74,7 +77,7 @@ test('tenant:export, wipe the database, tenant:import: every table, the event ch
   // What the export read: it anchored the event chain first, so the snapshot holds that anchor too.
   const before = await liveChecksums(party.tenant.id);
   expect(Object.entries(before).filter(([, sum]) => sum.rows > 0).map(([table]) => table).sort())
-    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_anchors', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes']));
+    .toEqual(expect.arrayContaining(['audit_log', 'event_store', 'event_chain_anchors', 'event_chain_heads', 'id_cards', 'invoices', 'mail_deliveries', 'members', 'payments', 'tenant_keys', 'tenants', 'users', 'geography_nodes', 'payment_webhook_secrets']));
   const other = parties[1]!;
   const otherFile = path.join(temp.dir, 'backup-b.snapshot.jsonl');
   expect(await runCli(['tenant:export', other.party.tenant.slug, '--out', otherFile], cliEnv())).toMatchObject({ code: 0 });

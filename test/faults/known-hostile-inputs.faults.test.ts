@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signBody } from '../../api/payments/webhook-signature.ts';
+import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { contractProblems, documentedRegistry, parsedBody } from '../support/contract.ts';
 import { problemsWith } from './support/error-documents.ts';
@@ -19,6 +19,14 @@ let second: PartyMembers;
 const tokens: Record<'admin' | 'head' | 'treasurer', string> = { admin: '', head: '', treasurer: '' };
 const knownRetrying = new Set<string>();
 
+let webhookSecret: string;
+
+/** Signed with the party's esewa secret for the party and provider the path names, as they reach the API. */
+function signatureFor(path: string, raw: string): string {
+  const [, party = '', provider = ''] = /^\/api\/parties\/([^/]*)\/payments\/webhooks\/([^/?]*)/.exec(path) ?? [];
+  return signWebhook(webhookSecret, decodeURIComponent(party), decodeURIComponent(provider), raw);
+}
+
 beforeAll(async () => {
   api = await startApiHarness({ paymentWindowMs: 3_600_000 });
   first = await seedMembers(api, api.tenant);
@@ -26,6 +34,7 @@ beforeAll(async () => {
   tokens.admin = (await api.userWithToken({ roles: ['tenant_admin'] })).token;
   tokens.treasurer = (await api.userWithToken({ roles: ['treasurer'] })).token;
   tokens.head = await api.tokenFor(api.headUserId);
+  webhookSecret = await api.webhookSecret('esewa');
 }, 180_000);
 afterAll(() => api.stop());
 
@@ -67,13 +76,13 @@ const WRITES: [string, Case][] = [
 /** The problems with the answer to `c`, or that there was none in time. */
 async function problemsAnswering(c: Case): Promise<string[]> {
   const raw = c.body ? JSON.stringify(c.body()) : undefined;
+  const path = c.path();
   const headers: Record<string, string> = {
     ...(c.as ? { authorization: `Bearer ${tokens[c.as]}` } : {}),
     ...(raw ? { 'content-type': c.signed ? 'application/json' : 'application/vnd.api+json' } : {}),
-    ...(raw && c.signed ? { 'x-signature': signBody(api.apiDeps.paymentWebhookSecret!, raw) } : {}),
+    ...(raw && c.signed ? { 'x-signature': signatureFor(path, raw) } : {}),
   };
   try {
-    const path = c.path();
     const res = await fetch(`${api.baseUrl}${path}`, { method: c.method, headers, body: raw, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
     const [contentType, text] = [res.headers.get('content-type') ?? '', await res.text()];
     return [

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
+import { webhookHeaders } from '../support/webhooks.ts';
 import { call, inParallel } from './support/api-client.ts';
 import { startFaultStack, type FaultStack } from './support/fault-stack.ts';
 import { abandonDriving, applicant, driveToPayment, register } from './support/lifecycles.ts';
@@ -17,7 +19,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-test('no phone number or email of any member in a full dump of the database, the worker and API logs, or Temporal', async () => {
+test('no phone number or email of any member, nor a webhook secret, in a full dump of the database, the worker and API logs, or Temporal', async () => {
   const applicants = Array.from({ length: 6 }, (_, i) => applicant(i + 1, 3));
   const memberIds = await inParallel(applicants, 3, (a) => driveToPayment(stack, a));
   expect(await awaitResults(stack, memberIds)).toEqual(memberIds.map(() => 'CardIssued'));
@@ -34,10 +36,15 @@ test('no phone number or email of any member in a full dump of the database, the
   expect((await call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
     body: { data: { type: 'applications', attributes: { fullNameEn: 'Bad', gender: 'F', phone: `${first.phoneNational}99`, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
   })).status).toBe(422);
+  // A signed webhook (for no member: 404), so the API's trace log has seen one.
+  const slug = stack.party.tenant.slug;
+  const raw = JSON.stringify({ memberId: randomUUID(), invoiceId: randomUUID(), amount: 1, currency: 'NPR', reference: 'plain-1', paidAt: new Date().toISOString() });
+  expect((await fetch(`${stack.apiUrl}/api/parties/${slug}/payments/webhooks/esewa`, { method: 'POST', headers: webhookHeaders(stack.party.webhookSecret, slug, 'esewa', raw), body: raw })).status).toBe(404);
   const pending = await register(stack, applicant(99, 3));
   await Promise.all([stack.worker.stop(), stack.api.stop()]);
 
-  const needles = [...applicants, applicant(99, 3)].flatMap((a) => needlesFor(a.phoneNational, a.email));
+  // The party's webhook secret is kept only wrapped: it must not be found either.
+  const needles = [...[...applicants, applicant(99, 3)].flatMap((a) => needlesFor(a.phoneNational, a.email)), stack.party.webhookSecret];
   const pgDump = await pgDumpText(stack.postgres.adminUrl);
   const dump = await dumpEveryTable(stack.postgres.superuserUrl, stack.postgres.database);
   await writeFile(path.join(stack.dir, 'database-dump.jsonl'), dump.text);

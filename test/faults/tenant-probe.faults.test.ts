@@ -5,6 +5,7 @@ import { enterTenant, withTenant } from '../../src/db/tenant-context.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
+import { makeWebhookSecret } from '../support/webhooks.ts';
 import { snapshotChanges, snapshotDatabase, type Snapshot } from './support/db-snapshot.ts';
 import { ID_PROBES, takesAnId, type ProbeCall, type ProbeSetting } from './support/id-probes.ts';
 import { documentedOperations } from './support/openapi-operations.ts';
@@ -35,8 +36,10 @@ beforeAll(async () => {
   b = await seedMembers(api, partyB);
   callers = { 'B admin': (await userOf(api, partyB, { roles: ['tenant_admin'] })).token, 'B head': (await userOf(api, partyB, { headOf: [committeeOfB] })).token };
   await api.userWithToken({ roles: ['tenant_admin'] });
+  await api.webhookSecret('esewa');
+  const webhookSecretOfB = await makeWebhookSecret(api.db.app, api.keyring, partyB.id, 'esewa');
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
-  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: api.apiDeps.paymentWebhookSecret! };
+  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB };
   relations = await tenantRelations(api.db.owner);
   before = await settled(() => snapshotDatabase(api.db.owner), sameSnapshot);
 }, 240_000);
@@ -120,7 +123,7 @@ test("inside party A's transaction the same queries return A's rows and only A's
   expect(Object.entries(counts).filter(([, c]) => c.foreign > 0)).toEqual([]);
   const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
   expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
-    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics']));
+    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets']));
 });
 
 test("a connection that ran party A's transaction sees nothing once it ends", async () => {

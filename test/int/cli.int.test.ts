@@ -10,6 +10,7 @@ import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { anchorChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
+import { acceptedWebhookSecrets, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
@@ -203,4 +204,76 @@ test('events:verify: exit 0 while the chain and its anchors hold; 1 once the own
   expect(rewritten.stdout).toContain('the event at chain position 3 no longer has the anchored hash: events were rewritten');
 
   expect(await cli(['events:verify', '--tenant', 'no-such-party'])).toMatchObject({ code: 1, stderr: '--tenant: no party with slug "no-such-party"\n' });
+});
+
+test('webhook secrets: created and printed once, rotated with an overlap that can end now, listed and audited without the secret, bound to party, provider and row', async () => {
+  const keyring = new Keyring(masterKeyFromBase64(MASTER_KEY));
+  const accepted = (slug: string, provider: string, at = new Date()) => acceptedWebhookSecrets(db.app, keyring, slug, provider, at).then((keys) => keys.map(String));
+  const created = await cli(['webhook:secret:create', '--tenant', 'seeded-party', '--provider', 'esewa']);
+  expect(created.code).toBe(0);
+  expect(created.stderr).toContain('esewa webhooks to seeded-party. It is shown only this once');
+  const first = created.stdout.trim();
+  expect(first).toMatch(/^whsec_[\w-]{43}$/);
+  expect(await accepted('seeded-party', 'esewa')).toEqual([first]);
+  expect(await accepted('seeded-party', 'khalti')).toEqual([]);
+
+  expect(await cli(['webhook:secret:create', '--tenant', 'seeded-party', '--provider', 'esewa'])).toMatchObject({
+    code: 1, stdout: '', stderr: '--provider: seeded-party already has a webhook secret for esewa; use webhook:secret:rotate\n' });
+  expect(await cli(['webhook:secret:rotate', '--tenant', 'seeded-party', '--provider', 'khalti'])).toMatchObject({
+    code: 1, stdout: '', stderr: '--provider: seeded-party has no webhook secret for khalti; create one with webhook:secret:create\n' });
+  expect((await cli(['webhook:secret:create', '--tenant', 'seeded-party', '--provider', 'manual'])).stderr).toMatch(/^--provider: manual is reserved/);
+  expect((await cli(['webhook:secret:create', '--tenant', 'seeded-party', '--provider', 'E Sewa'])).stderr).toMatch(/^--provider: lower-case letters/);
+  expect((await cli(['webhook:secret:rotate', '--tenant', 'seeded-party', '--provider', 'esewa', '--overlap', 'soon'])).stderr).toMatch(/^--overlap: a duration like/);
+  expect(await cli(['webhook:secret:create', '--tenant', 'no-party', '--provider', 'esewa'])).toMatchObject({ code: 1, stderr: '--tenant: no party with slug "no-party"\n' });
+
+  const rotated = await cli(['webhook:secret:rotate', '--tenant', 'seeded-party', '--provider', 'esewa', '--overlap', '2h']);
+  expect(rotated.code).toBe(0);
+  const second = rotated.stdout.trim();
+  expect(second).toMatch(/^whsec_/);
+  expect(second).not.toBe(first);
+  expect(rotated.stderr).toMatch(/The previous secret is accepted until \S+Z/);
+  // During the overlap both are accepted (newest first); past it, only the new one.
+  expect(await accepted('seeded-party', 'esewa')).toEqual([second, first]);
+  expect(await accepted('seeded-party', 'esewa', new Date(Date.now() + 3 * 3_600_000))).toEqual([second]);
+
+  const listed = await cli(['webhook:secret:list', '--tenant', 'seeded-party']);
+  expect(listed.code).toBe(0);
+  expect(listed.stdout.split('\n').filter((line) => line.startsWith('esewa'))).toEqual([
+    expect.stringMatching(/^esewa +[0-9a-f-]{36} +\S+Z +accepted until \S+Z$/),
+    expect.stringMatching(/^esewa +[0-9a-f-]{36} +\S+Z +current$/),
+  ]);
+  expect(listed.stdout + listed.stderr).not.toContain(first);
+  expect(listed.stdout + listed.stderr).not.toContain(second);
+
+  expect(await cli(['webhook:secret:end-overlap', '--tenant', 'seeded-party', '--provider', 'esewa'])).toMatchObject({
+    code: 0, stdout: '1 previous secret of esewa for seeded-party no longer accepted\n' });
+  expect(await accepted('seeded-party', 'esewa')).toEqual([second]);
+  // Nor can the application role bring it back, or put its end later.
+  for (const end of [sql.fragment`NULL`, sql.fragment`retires_at + interval '1 day'`]) {
+    await expect(inTenant(seeded, (tx) => tx.query(sql.unsafe`
+      UPDATE payment_webhook_secrets SET retires_at = ${end} WHERE provider = 'esewa' AND retires_at IS NOT NULL`))).rejects.toThrow(/can only come sooner/);
+  }
+  expect(await accepted('seeded-party', 'esewa')).toEqual([second]);
+
+  // The audit trail has every change, with neither the secret nor its wrapped form.
+  const Audit = z.object({ operation: z.string(), actor: z.string(), row: z.record(z.string(), z.unknown()) });
+  const audits = await inTenant(seeded, (tx) => tx.any(sql.type(Audit)`
+    SELECT operation, actor, coalesce(new_row, old_row) AS row FROM audit_log WHERE table_name = 'payment_webhook_secrets' ORDER BY id`));
+  expect(audits.map((a) => a.operation)).toEqual(['INSERT', 'UPDATE', 'INSERT', 'UPDATE']);
+  expect(new Set(audits.map((a) => a.actor))).toEqual(new Set([`cli:${os.userInfo().username}`]));
+  for (const audit of audits) expect(Object.keys(audit.row).sort()).toEqual(['created_at', 'id', 'provider', 'retires_at', 'tenant_id']);
+
+  // A wrapped secret opens only under its own party, provider and row.
+  const Row = z.object({ id: z.string(), wrapped: z.instanceof(Buffer) });
+  const row = await inTenant(seeded, (tx) => tx.one(sql.type(Row)`
+    SELECT id, wrapped_secret AS wrapped FROM payment_webhook_secrets WHERE provider = 'esewa' AND retires_at IS NULL`));
+  expect(keyring.unwrapSecret(row.wrapped, webhookSecretAad(seeded.id, 'esewa', row.id)).toString()).toBe(second);
+  const other = await makeTenant(db.app, keyring, 'other-party', 'OP');
+  for (const aad of [webhookSecretAad(other.id, 'esewa', row.id), webhookSecretAad(seeded.id, 'khalti', row.id), webhookSecretAad(seeded.id, 'esewa', randomUUID())]) {
+    expect(() => keyring.unwrapSecret(row.wrapped, aad)).toThrow(/does not authenticate/);
+  }
+  // Copied into another party's table it signs nothing there.
+  await inTenant(other, (tx) => tx.query(sql.unsafe`
+    INSERT INTO payment_webhook_secrets (id, tenant_id, provider, wrapped_secret) VALUES (${randomUUID()}, ${other.id}, 'esewa', ${sql.binary(row.wrapped)})`));
+  expect(await accepted('other-party', 'esewa')).toEqual([]);
 });

@@ -8,6 +8,7 @@ import { ApplicationSchema } from '../../src/members/application.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import { insertApplicant } from '../../src/members/member-repository.ts';
 import { recordRefusal } from '../../src/members/registration-refusals.ts';
+import { createWebhookSecret } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -41,6 +42,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     await tx.query(sql.unsafe`INSERT INTO member_imports (tenant_id, file_name, file_sha256, batch_size, total_rows, started_by)
       VALUES (${tenant.id}, 'members.csv', ${sql.binary(Buffer.alloc(32, 7))}, 2000, 0, 'test')`);
     await tx.query(sql.unsafe`INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id) VALUES (${tenant.id}, ${memberId}, ${`mail-${memberId}`}, 'approved', '<x@test>')`);
+    await createWebhookSecret(tx, keyring, tenant.id, 'esewa');
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
     await anchorChain(tx, tenant.id, keyring, () => new Date(), 'periodic');
   });
@@ -121,7 +123,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));

@@ -10,6 +10,7 @@ import { issueToken } from '../../src/auth/tokens.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createUser, type UserRole } from '../../src/users/users.ts';
+import { makeWebhookSecret } from './webhooks.ts';
 import { startLifecycleHarness, type HarnessDurations, type LifecycleHarness } from './lifecycle-harness.ts';
 
 export interface ApiResponse {
@@ -26,6 +27,8 @@ export interface ApiHarness extends LifecycleHarness {
   userWithToken(options?: { roles?: UserRole[]; headOf?: string[] }): Promise<{ userId: string; token: string }>;
   /** A bearer token for an existing user of the harness tenant. */
   tokenFor(userId: string): Promise<string>;
+  /** The harness tenant's webhook secret for a provider (created on first use, then the same). */
+  webhookSecret(provider?: string): Promise<string>;
 }
 
 /** The API over the lifecycle harness: a real worker, real Postgres, a real listening HTTP server. */
@@ -35,7 +38,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
   const apiDeps: ApiDeps = {
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
-    paymentWebhookSecret: randomBytes(24).toString('hex'), publicBaseUrl: 'https://members.test', clock: () => new Date(),
+    publicBaseUrl: 'https://members.test', clock: () => new Date(),
     publicRateLimit: 100_000, registrationRateLimit: 100_000, ...overrides,
   };
   const app = createApp(apiDeps);
@@ -45,6 +48,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   let users = 0;
+  const webhookSecrets = new Map<string, Promise<string>>();
   return {
     ...h, baseUrl, apiDeps,
     async request(method, path, options = {}) {
@@ -78,6 +82,11 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     },
     async tokenFor(userId) {
       return (await issueToken(apiDeps.tokenSecret, { userId, tenantId: h.tenant.id })).token;
+    },
+    webhookSecret(provider = 'esewa') {
+      const secret = webhookSecrets.get(provider) ?? makeWebhookSecret(h.db.app, h.keyring, h.tenant.id, provider);
+      webhookSecrets.set(provider, secret);
+      return secret;
     },
     async stop() {
       await new Promise((resolve) => server.close(resolve));

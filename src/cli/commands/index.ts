@@ -16,6 +16,7 @@ import { tenantList } from './tenant-list.ts';
 import { tenantSettings } from './tenant-settings.ts';
 import { tokenMint } from './token-mint.ts';
 import { userCreate } from './user-create.ts';
+import { webhookSecretCreate, webhookSecretEndOverlap, webhookSecretList, webhookSecretRotate } from './webhook-secret.ts';
 
 export const commands: Record<string, CliCommand> = {};
 commands['geography:import'] = geographyImport;
@@ -37,3 +38,7 @@ commands['db:backup'] = dbBackup;
 commands['db:restore'] = dbRestore;
 commands['db:dump'] = dbDump;
 commands['db:restore-dump'] = dbRestoreDump;
+commands['webhook:secret:create'] = webhookSecretCreate;
+commands['webhook:secret:rotate'] = webhookSecretRotate;
+commands['webhook:secret:end-overlap'] = webhookSecretEndOverlap;
+commands['webhook:secret:list'] = webhookSecretList;

@@ -45,7 +45,7 @@ export async function startFaultStack(name: string, options: { logLevel?: string
     DATABASE_URL: postgres.appUrl, DATABASE_OWNER_URL: postgres.ownerUrl, DATABASE_POOL_SIZE: String(options.workerPoolSize ?? 10),
     TEMPORAL_ADDRESS: temporal.address, SMTP_URL: smtp.url, DATA_DIR: path.join(temp.dir, 'data'), STORAGE_DIR: path.join(temp.dir, 'storage'),
     MASTER_KEY: secrets.masterKeyBase64, AUTH_TOKEN_SECRET: secrets.authTokenSecret, PLATFORM_ADMIN_KEY: secrets.platformAdminKey,
-    PAYMENT_WEBHOOK_SECRET: secrets.paymentWebhookSecret, API_HOST: '127.0.0.1', API_PORT: String(apiPort),
+    API_HOST: '127.0.0.1', API_PORT: String(apiPort),
   };
   const worker = new ChildService('worker', 'src/worker.ts', env);
   const api = new ChildService('api', 'api/server.ts', env);

@@ -9,7 +9,7 @@ import { seedMembers, userOf, type PartyMembers } from './party-fixtures.ts';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** Tokens a client might hold that must never authenticate anyone. */
-async function invalidTokens(api: ApiHarness, valid: string, members: PartyMembers): Promise<string[]> {
+async function invalidTokens(api: ApiHarness, valid: string, members: PartyMembers, webhookSecret: string): Promise<string[]> {
   const claims = { userId: api.headUserId, tenantId: api.tenant.id };
   const expired = await issueToken(api.apiDeps.tokenSecret, claims, new Date(Date.now() - 3_600_000));
   const foreignKey = await issueToken(randomBytes(32), claims);
@@ -23,7 +23,7 @@ async function invalidTokens(api: ApiHarness, valid: string, members: PartyMembe
     `${header}.${payload}`,
     members.awaitingApproval.statusToken,
     members.withCard.cardToken,
-    api.apiDeps.paymentWebhookSecret!,
+    webhookSecret,
   ];
 }
 
@@ -43,6 +43,7 @@ export async function buildFuzzContext(api: ApiHarness, other: Tenant): Promise<
   const nobody = await api.userWithToken();
   const otherAdmin = await userOf(api, other, { roles: ['tenant_admin'] });
   const all = Object.values(members);
+  const webhookSecret = await api.webhookSecret('esewa');
   return {
     plausible: {
       ids: [
@@ -61,8 +62,8 @@ export async function buildFuzzContext(api: ApiHarness, other: Tenant): Promise<
       },
     },
     tokens: [head, nobody.token, otherAdmin.token, ...staff.map((s) => s.token)],
-    badTokens: await invalidTokens(api, head, members),
+    badTokens: await invalidTokens(api, head, members, webhookSecret),
     platformKey: api.apiDeps.platformAdminKey!,
-    webhookSecret: api.apiDeps.paymentWebhookSecret!,
+    webhookSecret,
   };
 }

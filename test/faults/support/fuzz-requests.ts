@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { signBody } from '../../../api/payments/webhook-signature.ts';
+import { signWebhook } from '../../../api/payments/webhook-signature.ts';
 import { brokenDocumentFor, documentFor, valueFor, type Plausible } from './hostile-documents.ts';
 import { deepJson, hostileKey, hostileString, percentEncode, rawEncoded } from './hostile-values.ts';
 import { fillPath, type Operation, type Parameter } from './openapi-operations.ts';
@@ -11,6 +11,7 @@ export interface FuzzContext {
   /** Forged, expired, unsigned tokens and other secrets that are not bearer tokens. */
   badTokens: string[];
   platformKey: string;
+  /** The harness party's esewa secret. */
   webhookSecret: string;
 }
 
@@ -113,7 +114,9 @@ export function requestsFor(op: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzR
     const search = query.flat().map(([k, v]) => `${encodeKey(k)}=${percentEncode(v)}`).join('&');
     const headers: Record<string, string> = { ...extra, ...(auth ? { authorization: auth } : {}) };
     if (raw !== undefined && type !== 'none') headers['content-type'] = type;
-    if (signature !== 'none') headers['x-signature'] = signature === 'valid' ? signBody(ctx.webhookSecret, raw ?? '') : 'sha256=00';
+    // Signed for the party and provider the path names: valid where they are the ones the secret is for.
+    const named = Object.fromEntries(path);
+    if (signature !== 'none') headers['x-signature'] = signature === 'valid' ? signWebhook(ctx.webhookSecret, named.slug ?? '', named.provider ?? '', raw ?? '') : 't=0,v1=00';
     // Node answers a request line over 16 KB itself (431, no body), before the app sees it.
     const url = `${fillPath(op.path, Object.fromEntries(path))}${search ? `?${search}` : ''}`.slice(0, 8_000);
     return { method: op.method, path: url, headers, body: raw };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { signBody } from '../../../api/payments/webhook-signature.ts';
+import { signWebhook } from '../../../api/payments/webhook-signature.ts';
 import type { Operation } from './openapi-operations.ts';
 import type { Invoice } from './party-fixtures.ts';
 
@@ -13,6 +13,7 @@ export interface ProbeSetting {
   invoice: Invoice;
   /** Status-link secrets of the probed party's applicants, by member id. */
   statusTokens: Map<string, string>;
+  /** The probing party's own webhook secret for esewa. */
   webhookSecret: string;
 }
 
@@ -29,10 +30,10 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
-  // Correctly signed (the provider's secret is the platform's), naming the probing party.
+  // Correctly signed with the probing party's own esewa secret, for its own URL.
   'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
     const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });
-    return { method: 'POST', path: `/api/parties/${s.ownSlug}/payments/webhooks/esewa`, raw, headers: { 'content-type': 'application/json', 'x-signature': signBody(s.webhookSecret, raw) } };
+    return { method: 'POST', path: `/api/parties/${s.ownSlug}/payments/webhooks/esewa`, raw, headers: { 'content-type': 'application/json', 'x-signature': signWebhook(s.webhookSecret, s.ownSlug, 'esewa', raw) } };
   },
 };
 

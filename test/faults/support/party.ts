@@ -7,6 +7,7 @@ import { Keyring } from '../../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../../src/tenants/tenants.ts';
 import { createUser, type UserRole } from '../../../src/users/users.ts';
 import { makeCommittee, seedMiniGeography, type MiniGeography } from '../../support/fixtures.ts';
+import { makeWebhookSecret } from '../../support/webhooks.ts';
 
 /** The secrets the worker and API children are given, and the test keeps to talk to them. */
 export interface Secrets {
@@ -14,14 +15,13 @@ export interface Secrets {
   masterKey: MasterKey;
   authTokenSecret: string;
   platformAdminKey: string;
-  paymentWebhookSecret: string;
 }
 
 export function makeSecrets(): Secrets {
   const masterKeyBase64 = randomBytes(32).toString('base64');
   return {
     masterKeyBase64, masterKey: masterKeyFromBase64(masterKeyBase64), authTokenSecret: randomBytes(32).toString('base64'),
-    platformAdminKey: randomBytes(24).toString('hex'), paymentWebhookSecret: randomBytes(24).toString('hex'),
+    platformAdminKey: randomBytes(24).toString('hex'),
   };
 }
 
@@ -33,6 +33,8 @@ export interface Party {
   committeeId: string;
   headToken: string;
   treasurerToken: string;
+  /** The party's webhook secret for esewa. */
+  webhookSecret: string;
 }
 
 async function userWithToken(app: DatabasePool, secrets: Secrets, tenantId: string, email: string, roles: UserRole[], headOf?: string): Promise<string> {
@@ -54,5 +56,6 @@ export async function seedParty(db: { app: DatabasePool; owner: DatabasePool }, 
   const committeeId = await makeCommittee(db.app, tenant.id, geo.localLevelId, 'Municipality Committee');
   const headToken = await userWithToken(db.app, secrets, tenant.id, `head@${slug}.test`, [], committeeId);
   const treasurerToken = await userWithToken(db.app, secrets, tenant.id, `treasurer@${slug}.test`, ['treasurer']);
-  return { tenant, geo, keyring, committeeId, headToken, treasurerToken };
+  const webhookSecret = await makeWebhookSecret(db.app, keyring, tenant.id, 'esewa');
+  return { tenant, geo, keyring, committeeId, headToken, treasurerToken, webhookSecret };
 }
