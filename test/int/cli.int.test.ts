@@ -261,7 +261,10 @@ test('webhook secrets: created and printed once, rotated with an overlap that ca
     SELECT operation, actor, coalesce(new_row, old_row) AS row FROM audit_log WHERE table_name = 'payment_webhook_secrets' ORDER BY id`));
   expect(audits.map((a) => a.operation)).toEqual(['INSERT', 'UPDATE', 'INSERT', 'UPDATE']);
   expect(new Set(audits.map((a) => a.actor))).toEqual(new Set([`cli:${os.userInfo().username}`]));
-  for (const audit of audits) expect(Object.keys(audit.row).sort()).toEqual(['created_at', 'id', 'provider', 'retires_at', 'tenant_id']);
+  for (const audit of audits) {
+    expect(Object.keys(audit.row).sort()).toEqual(['created_at', 'id', 'provider', 'retires_at', 'tenant_id', 'wrapped_secret']);
+    expect(audit.row.wrapped_secret).toBe('[redacted]');
+  }
 
   // A wrapped secret opens only under its own party, provider and row.
   const Row = z.object({ id: z.string(), wrapped: z.instanceof(Buffer) });
