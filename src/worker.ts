@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from './config.ts';
-import { resolveMasterKey } from './crypto/master-key.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
-import { Keyring } from './tenants/keyring.ts';
+import { configuredKeyring } from './tenants/keyring.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
 async function main(): Promise<void> {
@@ -24,7 +23,7 @@ async function main(): Promise<void> {
     namespace: settings.TEMPORAL_NAMESPACE,
     deps: {
       pool,
-      keyring: new Keyring(resolveMasterKey(settings)),
+      keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),
       mailer,
       storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
       clock: () => new Date(),
