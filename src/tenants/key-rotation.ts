@@ -1,8 +1,9 @@
 import { sql, UniqueIntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { withTenant } from '../db/tenant-context.ts';
-import { blindIndex, decryptField } from '../members/personal-data.ts';
-import { WRAPPED_COLUMNS, type KeyPurpose, type Keyring, type WrappedColumn } from './keyring.ts';
+import { sealedKeyId } from '../crypto/aead.ts';
+import { withTenant, type TenantTransaction } from '../db/tenant-context.ts';
+import { blindIndex, decryptField, encryptField, type PersonalField } from '../members/personal-data.ts';
+import { WRAPPED_COLUMNS, type KeyPurpose, type Keyring, type TenantKeys, type WrappedColumn } from './keyring.ts';
 import { listTenants } from './tenants.ts';
 
 /**
@@ -14,6 +15,59 @@ export async function rotateTenantKey(pool: DatabasePool, keyring: Keyring, tena
   return withTenant(pool, { tenantId, actor }, (tx) => keyring.rotate(tx, tenantId, purpose));
 }
 
+export interface BatchProgress {
+  /** Members read so far. */
+  scanned: number;
+  /** Members rewritten under the current key. */
+  changed: number;
+  /** The last member id done: `--after` it resumes there. */
+  lastId: string | null;
+}
+
+export interface ReindexProgress extends BatchProgress {
+  /** Members whose new index another member already holds (a duplicate that slipped in during the rotation): left as they were. */
+  conflicts: string[];
+}
+
+export interface BatchOptions {
+  actor: string;
+  batchSize?: number;
+  after?: string | undefined;
+  onBatch?: (progress: BatchProgress) => void;
+}
+
+/**
+ * Visits the party's members by id, `batchSize` at a time, one transaction per batch (rows
+ * locked only for their batch); `visit` returns whether it rewrote the member.
+ */
+async function inMemberBatches<Row extends { id: string }>(
+  pool: DatabasePool,
+  keyring: Keyring,
+  tenantId: string,
+  options: BatchOptions,
+  read: (tx: TenantTransaction, after: string | null, limit: number) => Promise<readonly Row[]>,
+  visit: (tx: TenantTransaction, keys: TenantKeys, row: Row) => Promise<boolean>,
+): Promise<BatchProgress> {
+  const batchSize = options.batchSize ?? 500;
+  const progress: BatchProgress = { scanned: 0, changed: 0, lastId: options.after ?? null };
+  for (;;) {
+    const done = await withTenant(pool, { tenantId, actor: options.actor }, async (tx) => {
+      const keys = await keyring.forTenant(tx, tenantId);
+      const rows = await read(tx, progress.lastId, batchSize);
+      for (const row of rows) {
+        if (await visit(tx, keys, row)) progress.changed += 1;
+        progress.scanned += 1;
+        progress.lastId = row.id;
+      }
+      return rows.length < batchSize;
+    });
+    options.onBatch?.(progress);
+    if (done) return progress;
+  }
+}
+
+const after = (id: string | null) => (id === null ? sql.fragment`TRUE` : sql.fragment`id > ${id}::uuid`);
+
 const MemberContactRow = z.object({
   id: z.string(),
   phoneEnc: z.instanceof(Buffer),
@@ -22,60 +76,72 @@ const MemberContactRow = z.object({
   emailBidx: z.instanceof(Buffer).nullable(),
 });
 
-export interface ReindexProgress {
-  /** Members read so far. */
-  scanned: number;
-  /** Members whose blind indexes were rewritten under the current key. */
-  changed: number;
-  /** The last member id done: `--after` it resumes there. */
-  lastId: string | null;
-  /** Members whose new index another member already holds (a duplicate that slipped in during the rotation): left as they were. */
-  conflicts: string[];
-}
-
 /**
  * Recomputes every member's phone and email blind index under the party's current blind-index
- * key, in batches of `batchSize` members by id, one transaction each (rows locked only for
- * their batch). Decrypts each phone and email with the party's data keys. A row already under
- * the current key is not written, so the re-index is resumable (`after`) and can simply be run
- * again: a pass that changes nothing means every index is under the current key.
- * Until then lookups and duplicate checks look under the current and the previous key.
+ * key, in batches by member id. Decrypts each phone and email with the party's data keys. A
+ * row already under the current key is not written, so the re-index is resumable (`after`) and
+ * can simply be run again: a pass that changes nothing means every index is under the current
+ * key. Until then lookups and duplicate checks look under the current and the previous key.
  */
-export async function reindexBlindIndexes(
-  pool: DatabasePool,
-  keyring: Keyring,
-  tenantId: string,
-  options: { actor: string; batchSize?: number; after?: string | undefined; onBatch?: (progress: ReindexProgress) => void },
-): Promise<ReindexProgress> {
-  const batchSize = options.batchSize ?? 500;
-  const progress: ReindexProgress = { scanned: 0, changed: 0, lastId: options.after ?? null, conflicts: [] };
-  for (;;) {
-    const done = await withTenant(pool, { tenantId, actor: options.actor }, async (tx) => {
-      const keys = await keyring.forTenant(tx, tenantId);
-      const rows = await tx.any(sql.type(MemberContactRow)`
-        SELECT id, phone_enc AS "phoneEnc", phone_bidx AS "phoneBidx", email_enc AS "emailEnc", email_bidx AS "emailBidx"
-        FROM members WHERE ${progress.lastId === null ? sql.fragment`TRUE` : sql.fragment`id > ${progress.lastId}::uuid`}
-        ORDER BY id LIMIT ${batchSize} FOR UPDATE`);
-      for (const row of rows) {
-        const phoneBidx = blindIndex(keys, 'phone', decryptField(keys, row.id, 'phone', row.phoneEnc));
-        const emailBidx = row.emailEnc && blindIndex(keys, 'email', decryptField(keys, row.id, 'email', row.emailEnc));
-        progress.scanned += 1;
-        progress.lastId = row.id;
-        if (phoneBidx.equals(row.phoneBidx) && (emailBidx === null ? row.emailBidx === null : row.emailBidx !== null && emailBidx.equals(row.emailBidx))) continue;
-        try {
-          await tx.transaction((savepoint) => savepoint.query(sql.unsafe`
-            UPDATE members SET phone_bidx = ${sql.binary(phoneBidx)}, email_bidx = ${emailBidx ? sql.binary(emailBidx) : null} WHERE id = ${row.id}`));
-          progress.changed += 1;
-        } catch (err) {
-          if (!(err instanceof UniqueIntegrityConstraintViolationError)) throw err;
-          progress.conflicts.push(row.id);
-        }
+export async function reindexBlindIndexes(pool: DatabasePool, keyring: Keyring, tenantId: string, options: BatchOptions): Promise<ReindexProgress> {
+  const conflicts: string[] = [];
+  const progress = await inMemberBatches(pool, keyring, tenantId, options,
+    (tx, last, limit) => tx.any(sql.type(MemberContactRow)`
+      SELECT id, phone_enc AS "phoneEnc", phone_bidx AS "phoneBidx", email_enc AS "emailEnc", email_bidx AS "emailBidx"
+      FROM members WHERE ${after(last)} ORDER BY id LIMIT ${limit} FOR UPDATE`),
+    async (tx, keys, row) => {
+      const phoneBidx = blindIndex(keys, 'phone', decryptField(keys, row.id, 'phone', row.phoneEnc));
+      const emailBidx = row.emailEnc && blindIndex(keys, 'email', decryptField(keys, row.id, 'email', row.emailEnc));
+      const same = (a: Buffer | null, b: Buffer | null) => (a === null || b === null ? a === b : a.equals(b));
+      if (same(phoneBidx, row.phoneBidx) && same(emailBidx, row.emailBidx)) return false;
+      try {
+        await tx.transaction((savepoint) => savepoint.query(sql.unsafe`
+          UPDATE members SET phone_bidx = ${sql.binary(phoneBidx)}, email_bidx = ${emailBidx ? sql.binary(emailBidx) : null} WHERE id = ${row.id}`));
+        return true;
+      } catch (err) {
+        if (!(err instanceof UniqueIntegrityConstraintViolationError)) throw err;
+        conflicts.push(row.id);
+        return false;
       }
-      return rows.length < batchSize;
     });
-    options.onBatch?.(progress);
-    if (done) return progress;
-  }
+  return { ...progress, conflicts };
+}
+
+/** The members' sealed columns and the field each one's AAD names. */
+const SEALED_MEMBER_COLUMNS = [
+  ['phone_enc', 'phone'], ['email_enc', 'email'], ['date_of_birth_enc', 'dateOfBirth'], ['address_enc', 'address'], ['citizenship_no_enc', 'citizenshipNo'],
+] as const satisfies readonly (readonly [string, PersonalField])[];
+
+const SealedMemberRow = z.object({
+  id: z.string(),
+  phone_enc: z.instanceof(Buffer).nullable(),
+  email_enc: z.instanceof(Buffer).nullable(),
+  date_of_birth_enc: z.instanceof(Buffer).nullable(),
+  address_enc: z.instanceof(Buffer).nullable(),
+  citizenship_no_enc: z.instanceof(Buffer).nullable(),
+});
+
+/**
+ * Re-encrypts, under the party's current data key, every member's personal field another
+ * (retired) data key sealed, in batches by member id. Resumable like the re-index; a member
+ * already under the current key is not written.
+ */
+export async function reencryptPersonalData(pool: DatabasePool, keyring: Keyring, tenantId: string, options: BatchOptions): Promise<BatchProgress> {
+  return inMemberBatches(pool, keyring, tenantId, options,
+    (tx, last, limit) => tx.any(sql.type(SealedMemberRow)`
+      SELECT id, ${sql.join(SEALED_MEMBER_COLUMNS.map(([column]) => sql.identifier([column])), sql.fragment`, `)}
+      FROM members WHERE ${after(last)} ORDER BY id LIMIT ${limit} FOR UPDATE`),
+    async (tx, keys, row) => {
+      const updates = SEALED_MEMBER_COLUMNS.flatMap(([column, field]) => {
+        const sealed = row[column];
+        if (sealed === null || sealedKeyId(sealed) === keys.dataKeyId) return [];
+        const resealed = encryptField(keys, row.id, field, decryptField(keys, row.id, field, sealed));
+        return [sql.fragment`${sql.identifier([column])} = ${sql.binary(resealed)}`];
+      });
+      if (updates.length === 0) return false;
+      await tx.query(sql.unsafe`UPDATE members SET ${sql.join(updates, sql.fragment`, `)} WHERE id = ${row.id}`);
+      return true;
+    });
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { cardKeyId } from '../cards/card-keys.ts';
-import { open, seal, sealedKeyId } from '../crypto/aead.ts';
+import { DecryptionError, open, seal, sealedKeyId } from '../crypto/aead.ts';
 import { LEGACY_MASTER_KEY_ID, resolveMasterKeys, type MasterKey } from '../crypto/master-key.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
@@ -74,13 +74,15 @@ export function tenantKeyAad(tenantId: string, purpose: string): string {
 export interface WrappedColumn {
   table: string;
   column: string;
-  /** Columns of the row the AAD is made from (read as text). */
+  /** Columns of the row the AAD is made from (read as text); `id` is always there. */
   aadColumns: readonly string[];
   aad: (row: Readonly<Record<string, string>>) => string;
 }
 
 export const WRAPPED_COLUMNS: readonly WrappedColumn[] = [
   { table: 'tenant_keys', column: 'wrapped_key', aadColumns: ['tenant_id', 'purpose'], aad: (row) => tenantKeyAad(row.tenant_id!, row.purpose!) },
+  // e.g. { table: 'payment_webhook_secrets', column: 'wrapped_secret', aadColumns: ['tenant_id', 'provider'], aad: (row) => webhookSecretAad(row.tenant_id!, row.provider!, row.id!) },
+  // (the application role needs UPDATE on the wrapped column, as migration 0022 grants for tenant_keys).
 ];
 
 function newKeyMaterial(purpose: KeyPurpose): { raw: Buffer; publicKey: Buffer | null } {
@@ -167,15 +169,25 @@ export class Keyring {
     return keys;
   }
 
+  /** Wraps a party secret kept outside tenant_keys (e.g. a webhook secret) with the current master key; `aad` names where it belongs. */
+  wrapSecret(secret: Buffer, aad: string): Buffer {
+    return seal(this.#master.key, this.#master.id, secret, aad);
+  }
+
+  /** @throws DecryptionError when `wrapped` was not made by wrapSecret with a master key held and `aad`. */
+  unwrapSecret(wrapped: Buffer, aad: string): Buffer {
+    return this.unwrap(wrapped, aad);
+  }
+
   /**
    * Opens a value wrapped by a master key this keyring holds: the one its header names (a legacy
    * wrap, made before master keys had ids, is tried with each).
-   * @throws Error when no master key held opens it.
+   * @throws DecryptionError when no master key held opens it.
    */
   unwrap(wrapped: Buffer, aad: string): Buffer {
     const id = sealedKeyId(wrapped);
     const candidates = id === LEGACY_MASTER_KEY_ID ? [this.#master, ...this.#previous] : [this.#master, ...this.#previous].filter((k) => k.id === id);
-    if (candidates.length === 0) throw new Error(`wrapped by master key ${id}, which this process does not hold`);
+    if (candidates.length === 0) throw new DecryptionError(`wrapped by master key ${id}, which this process does not hold`);
     let failure: unknown;
     for (const master of candidates) {
       try {
@@ -184,7 +196,7 @@ export class Keyring {
         failure = err;
       }
     }
-    throw new Error(`no master key held opens a value wrapped by ${id}`, { cause: failure });
+    throw new DecryptionError(`no master key held opens a value wrapped by ${id}`, { cause: failure });
   }
 
   /**
@@ -195,7 +207,7 @@ export class Keyring {
   async rewrap(tx: TenantTransaction, column: WrappedColumn): Promise<{ rewrapped: number; unopened: string[] }> {
     const table = sql.identifier([column.table]);
     const wrappedColumn = sql.identifier([column.column]);
-    const aadColumns = column.aadColumns.map((name) => sql.fragment`${sql.identifier([name])}::text AS ${sql.identifier([name])}`);
+    const aadColumns = column.aadColumns.filter((name) => name !== 'id').map((name) => sql.fragment`${sql.identifier([name])}::text AS ${sql.identifier([name])}`);
     const rows = await tx.any(sql.unsafe`
       SELECT id::text AS id, ${wrappedColumn} AS wrapped${aadColumns.length ? sql.fragment`, ${sql.join(aadColumns, sql.fragment`, `)}` : sql.fragment``}
       FROM ${table} WHERE ${wrappedColumn} IS NOT NULL ORDER BY id FOR UPDATE`) as readonly Record<string, unknown>[];

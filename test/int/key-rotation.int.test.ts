@@ -141,6 +141,16 @@ test('data-key rotation: new ciphertext under the new key, old rows still read',
   expect(Object.fromEntries(keyIds.map((r) => [r.id, sealedKeyId(r.phone)]))).toEqual({ [old.id]: before.dataKeyId, [fresh.id]: after.dataKeyId });
   expect(await inTenant(tenant, (tx) => readContact(tx, after, old.id))).toEqual({ phone: phoneOf(1), email: 'member1@example.np' });
   expect(await inTenant(tenant, (tx) => readContact(tx, after, fresh.id))).toEqual({ phone: phoneOf(2), email: 'member2@example.np' });
+
+  // Optional re-encryption moves the old row to the new key; a rerun finds nothing left.
+  const reencrypted = await cli(['keys:reencrypt', '--tenant', 'data', '--batch', '1']);
+  expect(reencrypted).toMatchObject({ code: 0 });
+  expect(reencrypted.stdout).toContain('2 member(s) scanned, 1 changed');
+  const sealedUnder = await inTenant(tenant, (tx) => tx.anyFirst(sql.type(z.object({ k: z.instanceof(Buffer) }))`SELECT phone_enc AS k FROM members UNION ALL SELECT email_enc FROM members`));
+  expect(new Set(sealedUnder.map(sealedKeyId))).toEqual(new Set([after.dataKeyId]));
+  const newKeyOnly = { ...after, dataKeys: new Map([[after.dataKeyId, after.dataKeys.get(after.dataKeyId)!]]) };
+  expect(await inTenant(tenant, (tx) => readContact(tx, newKeyOnly, old.id))).toEqual({ phone: phoneOf(1), email: 'member1@example.np' });
+  expect((await cli(['keys:reencrypt', '--tenant', 'data'])).stdout).toContain('2 member(s) scanned, 0 changed');
 });
 
 test('blind-index rotation: duplicates are caught and phones found during and after the re-index', async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { config, ConfigError } from '../../config.ts';
 import { withTenant } from '../../db/tenant-context.ts';
-import { reindexBlindIndexes, rewrapUnderCurrentMasterKey, rotateTenantKey } from '../../tenants/key-rotation.ts';
+import { reencryptPersonalData, reindexBlindIndexes, rewrapUnderCurrentMasterKey, rotateTenantKey, type BatchProgress } from '../../tenants/key-rotation.ts';
 import { configuredKeyring, type KeyPurpose, type Keyring } from '../../tenants/keyring.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -22,7 +22,7 @@ const PURPOSES: Record<string, KeyPurpose> = { data: 'data', 'blind-index': 'bli
 const ROTATE_USAGE = 'Usage: npm run cli -- keys:rotate --tenant <slug> --key data|blind-index|card-signing';
 
 const NEXT_STEP: Record<KeyPurpose, string> = {
-  data: 'New personal data is encrypted with it; data encrypted before stays readable with the retired key, which is kept.',
+  data: 'New personal data is encrypted with it; data encrypted before stays readable with the retired key, which is kept (keys:reencrypt moves it to the new key).',
   blind_index: 'Now run keys:reindex for this party: until it reports 0 changed, lookups and duplicate checks look under both keys.',
   card_signing: 'New cards are signed with it; the retired key still verifies the cards it signed until they expire.',
 };
@@ -44,26 +44,35 @@ async function rotate(args: string[]): Promise<void> {
   process.stdout.write(`Rotated the ${flags.key} key of ${flags.tenant}: new key ${keyId}${named}\n${NEXT_STEP[purpose]}\n`);
 }
 
-const REINDEX_USAGE = 'Usage: npm run cli -- keys:reindex --tenant <slug> [--batch 500] [--after <member id>]';
+const BATCH_OPTIONS = { tenant: { type: 'string' }, batch: { type: 'string' }, after: { type: 'string' } } as const;
+const BatchFlags = z.object({
+  tenant: requiredFlag,
+  batch: z.string().regex(/^[1-9]\d{0,4}$/, 'a whole number from 1 to 99999').transform(Number).default(500),
+  after: z.guid('a member id').optional(),
+});
+const reportBatch = (p: BatchProgress) => process.stderr.write(`  ${p.scanned} scanned, ${p.changed} changed, through member ${p.lastId ?? '-'}\n`);
 
 async function reindex(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { tenant: { type: 'string' }, batch: { type: 'string' }, after: { type: 'string' } }, z.object({
-    tenant: requiredFlag,
-    batch: z.string().regex(/^[1-9]\d{0,4}$/, 'a whole number from 1 to 99999').transform(Number).default(500),
-    after: z.guid('a member id').optional(),
-  }), REINDEX_USAGE);
+  const flags = parseFlags(args, BATCH_OPTIONS, BatchFlags, 'Usage: npm run cli -- keys:reindex --tenant <slug> [--batch 500] [--after <member id>]');
   const keyring = keyringFor('keys:reindex');
   const progress = await withApplicationPool('keys:reindex', async (pool) => {
     const tenant = await requireTenant(pool, flags.tenant);
-    return reindexBlindIndexes(pool, keyring, tenant.id, {
-      actor: operatorActor(), batchSize: flags.batch, after: flags.after,
-      onBatch: (p) => process.stderr.write(`  ${p.scanned} scanned, ${p.changed} changed, through member ${p.lastId ?? '-'}\n`),
-    });
+    return reindexBlindIndexes(pool, keyring, tenant.id, { actor: operatorActor(), batchSize: flags.batch, after: flags.after, onBatch: reportBatch });
   });
   process.stdout.write(`Re-indexed ${flags.tenant}: ${progress.scanned} member(s) scanned, ${progress.changed} changed\n`);
   if (progress.conflicts.length > 0) {
     throw new OperatorError(`${progress.conflicts.length} member(s) share a phone or email with another member and were left as they were: ${progress.conflicts.join(', ')}`);
   }
+}
+
+async function reencrypt(args: string[]): Promise<void> {
+  const flags = parseFlags(args, BATCH_OPTIONS, BatchFlags, 'Usage: npm run cli -- keys:reencrypt --tenant <slug> [--batch 500] [--after <member id>]');
+  const keyring = keyringFor('keys:reencrypt');
+  const progress = await withApplicationPool('keys:reencrypt', async (pool) => {
+    const tenant = await requireTenant(pool, flags.tenant);
+    return reencryptPersonalData(pool, keyring, tenant.id, { actor: operatorActor(), batchSize: flags.batch, after: flags.after, onBatch: reportBatch });
+  });
+  process.stdout.write(`Re-encrypted ${flags.tenant}: ${progress.scanned} member(s) scanned, ${progress.changed} changed\n`);
 }
 
 async function rewrapMaster(args: string[]): Promise<void> {
@@ -81,4 +90,5 @@ async function rewrapMaster(args: string[]): Promise<void> {
 
 export const keysRotate = operatorCommand("Rotate one of a party's keys (data, blind-index or card-signing); the old one is kept for reading and verifying", rotate, { tenant: '--tenant', key: '--key' });
 export const keysReindex = operatorCommand("Recompute a party's phone and email blind indexes under its current blind-index key (resumable, batched)", reindex);
+export const keysReencrypt = operatorCommand("Re-encrypt a party's members' personal fields under its current data key (resumable, batched)", reencrypt);
 export const keysRewrapMaster = operatorCommand('Re-wrap every party key under MASTER_KEY, opening those MASTER_KEY_PREVIOUS wrapped', rewrapMaster);
