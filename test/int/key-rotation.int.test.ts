@@ -9,7 +9,7 @@ import { verifyCard } from '../../api/cards/verify-card.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 import { CardTokenError, signCardToken } from '../../src/cards/card-token.ts';
 import { seal, sealedKeyId } from '../../src/crypto/aead.ts';
-import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
+import { LEGACY_MASTER_KEY_ID, masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { findMemberIdByPhone, insertApplicant, readContact } from '../../src/members/member-repository.ts';
@@ -201,6 +201,9 @@ test('master-key rotation: after the re-wrap only the new master key works, and 
   const tenant = await makeTenant(db.app, running, 'master', 'MK');
   const member = await apply(tenant, 1);
   const card = signCardToken((await keysOf(tenant)).cardSigning.privateKey, claimsFor(tenant, '2099-01-01'));
+  // A party created before master keys had their own ids: its wraps carry the one fixed id.
+  const legacy = await makeTenant(db.app, new Keyring({ id: LEGACY_MASTER_KEY_ID, key: Buffer.from(MASTER_KEY, 'base64') }), 'legacy', 'LG');
+  await expect(keysOf(legacy)).resolves.toMatchObject({ tenantId: legacy.id });
 
   expect(await cli(['keys:rewrap-master'], { MASTER_KEY: NEW_MASTER_KEY })).toMatchObject({ code: 1, stderr: expect.stringContaining('MASTER_KEY_PREVIOUS is not set') });
   // During the switch a process holding both reads everything.
@@ -216,7 +219,7 @@ test('master-key rotation: after the re-wrap only the new master key works, and 
 
   const newOnly = new Keyring(newMaster);
   const old = new Keyring(masterKeyFromBase64(MASTER_KEY));
-  for (const party of ['planted', 'cards', 'data', 'bidx', 'master']) {
+  for (const party of ['planted', 'cards', 'data', 'bidx', 'master', 'legacy']) {
     const t = { ...tenant, id: (await db.app.oneFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM tenants WHERE slug = ${party}`)) };
     await expect(keysOf(t, newOnly)).resolves.toMatchObject({ tenantId: t.id });
     await expect(keysOf(t, old)).rejects.toThrow(/does not unwrap/);
