@@ -6,13 +6,25 @@ import { blindIndex, decryptField, encryptField, type PersonalField } from '../m
 import { WRAPPED_COLUMNS, type KeyPurpose, type Keyring, type TenantKeys, type WrappedColumn } from './keyring.ts';
 import { listTenants } from './tenants.ts';
 
+/** A rotation refused because the previous one of the same key is not finished. */
+export class RotationUnfinishedError extends Error {
+  override readonly name = 'RotationUnfinishedError';
+}
+
 /**
  * Makes a new current key of `purpose` for the party and retires the old one, in one
  * transaction. Running processes see the change at their next use of the party's keys.
  * @returns the new key's tenant_keys id.
+ * @throws RotationUnfinishedError for a blind-index key whose last rotation's re-index is not
+ *   finished (lookups look under one previous key only).
  */
 export async function rotateTenantKey(pool: DatabasePool, keyring: Keyring, tenantId: string, purpose: KeyPurpose, actor: string): Promise<string> {
-  return withTenant(pool, { tenantId, actor }, (tx) => keyring.rotate(tx, tenantId, purpose));
+  return withTenant(pool, { tenantId, actor }, async (tx) => {
+    if (purpose === 'blind_index' && (await keyring.forTenant(tx, tenantId)).previousBlindIndexKeyId !== null) {
+      throw new RotationUnfinishedError('the last blind-index rotation is not finished: run keys:reindex until it says lookups no longer use the previous key');
+    }
+    return keyring.rotate(tx, tenantId, purpose);
+  });
 }
 
 export interface BatchProgress {
@@ -27,7 +39,21 @@ export interface BatchProgress {
 export interface ReindexProgress extends BatchProgress {
   /** Members whose new index another member already holds (a duplicate that slipped in during the rotation): left as they were. */
   conflicts: string[];
+  /**
+   * Whether the previous blind-index key is done with: true when this pass marked it finished (or
+   * there was none), else why not yet.
+   */
+  previousKeyFinished: true | string;
 }
+
+/**
+ * How long after it was sealed an application may still be recorded: the lifecycle waits an
+ * hour for its registration (workflows/members/member-lifecycle.ts). An hour after a rotation no
+ * application sealed under the old blind-index key is still to come.
+ */
+export const SEALED_APPLICATION_LIFETIME_MS = 60 * 60_000;
+
+const runningImport = (tx: TenantTransaction) => tx.exists(sql.unsafe`SELECT 1 FROM member_imports WHERE status = 'running'`);
 
 export interface BatchOptions {
   actor: string;
@@ -80,11 +106,23 @@ const MemberContactRow = z.object({
  * Recomputes every member's phone and email blind index under the party's current blind-index
  * key, in batches by member id. Decrypts each phone and email with the party's data keys. A
  * row already under the current key is not written, so the re-index is resumable (`after`) and
- * can simply be run again: a pass that changes nothing means every index is under the current
- * key. Until then lookups and duplicate checks look under the current and the previous key.
+ * can simply be run again. Lookups and duplicate checks look under the current and the previous
+ * key until a full pass (not resumed with `after`) that begins an hour or more after the
+ * rotation, with no member import running and no conflict, marks the previous key reindexed:
+ * every stored index is then under the current key, and none can still arrive under the old one.
  */
 export async function reindexBlindIndexes(pool: DatabasePool, keyring: Keyring, tenantId: string, options: BatchOptions): Promise<ReindexProgress> {
   const conflicts: string[] = [];
+  const start = await withTenant(pool, { tenantId, actor: options.actor }, async (tx) => {
+    const keys = await keyring.forTenant(tx, tenantId);
+    const previousId = keys.previousBlindIndexKeyId;
+    return {
+      previousId,
+      retiredAt: previousId === null ? null : await tx.oneFirst(sql.type(z.object({ at: z.number() }))`SELECT retired_at AS at FROM tenant_keys WHERE id = ${previousId}`),
+      importing: await runningImport(tx),
+      at: await tx.oneFirst(sql.type(z.object({ now: z.number() }))`SELECT clock_timestamp() AS now`),
+    };
+  });
   const progress = await inMemberBatches(pool, keyring, tenantId, options,
     (tx, last, limit) => tx.any(sql.type(MemberContactRow)`
       SELECT id, phone_enc AS "phoneEnc", phone_bidx AS "phoneBidx", email_enc AS "emailEnc", email_bidx AS "emailBidx"
@@ -104,7 +142,18 @@ export async function reindexBlindIndexes(pool: DatabasePool, keyring: Keyring, 
         return false;
       }
     });
-  return { ...progress, conflicts };
+  if (start.previousId === null) return { ...progress, conflicts, previousKeyFinished: true };
+  const notYet = options.after !== undefined ? 'the pass was resumed with --after: a full pass from the start finishes it'
+    : start.retiredAt !== null && start.at < start.retiredAt + SEALED_APPLICATION_LIFETIME_MS
+      ? `the rotation is less than an hour old (an application sealed under the previous key may still be recorded): run again after ${new Date(start.retiredAt + SEALED_APPLICATION_LIFETIME_MS).toISOString()}`
+      : start.importing ? 'a member import was running' : conflicts.length > 0 ? 'members share a phone or email' : null;
+  if (notYet) return { ...progress, conflicts, previousKeyFinished: notYet };
+  const finished = await withTenant(pool, { tenantId, actor: options.actor }, async (tx) => {
+    if (await runningImport(tx)) return 'a member import started meanwhile';
+    await tx.query(sql.unsafe`UPDATE tenant_keys SET reindexed_at = clock_timestamp() WHERE id = ${start.previousId} AND reindexed_at IS NULL`);
+    return true as const;
+  });
+  return { ...progress, conflicts, previousKeyFinished: finished };
 }
 
 /** The members' sealed columns and the field each one's AAD names. */

@@ -28,10 +28,12 @@ export interface TenantKeys {
   /** The current blind-index key: new blind indexes are made with it. */
   blindIndexKey: Buffer;
   /**
-   * The blind-index key retired last, if any. Lookups and duplicate checks look under it too,
-   * so they stay right while `keys:reindex` moves the stored indexes to the current key.
+   * The blind-index key retired last, until `keys:reindex` has moved every stored index to the
+   * current key (then null). Lookups and duplicate checks look under it too meanwhile.
    */
   previousBlindIndexKey: Buffer | null;
+  /** The tenant_keys row of previousBlindIndexKey, for keys:reindex to mark finished. */
+  previousBlindIndexKeyId: string | null;
   /**
    * The party's first blind-index key: status-link tokens and application digests of keyed
    * registrations derive from it, so a repeat that spans a blind-index rotation still gets its link.
@@ -57,6 +59,7 @@ const KeyRow = z.object({
   public_key: z.instanceof(Buffer).nullable(),
   created_at: z.number(),
   retired_at: z.number().nullable(),
+  reindexed_at: z.number().nullable(),
 });
 type KeyRow = z.infer<typeof KeyRow>;
 
@@ -95,7 +98,7 @@ function newKeyMaterial(purpose: KeyPurpose): { raw: Buffer; publicKey: Buffer |
 function fingerprint(rows: readonly KeyRow[]): string {
   const hash = createHash('sha256');
   for (const row of rows) {
-    hash.update(`${row.id}|${row.purpose}|${row.retired_at ?? ''}|`).update(row.wrapped_key).update('|').update(row.public_key ?? Buffer.alloc(0)).update('\n');
+    hash.update(`${row.id}|${row.purpose}|${row.retired_at ?? ''}|${row.reindexed_at ?? ''}|`).update(row.wrapped_key).update('|').update(row.public_key ?? Buffer.alloc(0)).update('\n');
   }
   return hash.digest('hex');
 }
@@ -160,7 +163,7 @@ export class Keyring {
   /** @throws Error when the tenant has no complete key set or the master keys held cannot unwrap a current key. */
   async forTenant(tx: TenantTransaction, tenantId: string): Promise<TenantKeys> {
     const rows = await tx.any(sql.type(KeyRow)`
-      SELECT id, purpose, wrapped_key, public_key, created_at, retired_at FROM tenant_keys WHERE tenant_id = ${tenantId} ORDER BY created_at, id`);
+      SELECT id, purpose, wrapped_key, public_key, created_at, retired_at, reindexed_at FROM tenant_keys WHERE tenant_id = ${tenantId} ORDER BY created_at, id`);
     const print = fingerprint(rows);
     const cached = this.#cache.get(tenantId);
     if (cached?.fingerprint === print) return cached.keys;
@@ -235,7 +238,7 @@ export class Keyring {
     const dataKeys = new Map<string, Buffer>();
     let dataKeyId: string | undefined;
     let blindIndexKey: Buffer | undefined;
-    let previousBlindIndex: { key: Buffer; retiredAt: number } | undefined;
+    let previousBlindIndex: { key: Buffer; retiredAt: number; rowId: string; reindexed: boolean } | undefined;
     let registrationKey: Buffer | undefined;
     let cardSigning: TenantKeys['cardSigning'] | undefined;
     const cardVerifying: CardVerifyingKey[] = [];
@@ -256,7 +259,9 @@ export class Keyring {
       } else if (row.purpose === 'blind_index') {
         registrationKey ??= raw;
         if (current) blindIndexKey = raw;
-        else if (!previousBlindIndex || row.retired_at! >= previousBlindIndex.retiredAt) previousBlindIndex = { key: raw, retiredAt: row.retired_at! };
+        else if (!previousBlindIndex || row.retired_at! >= previousBlindIndex.retiredAt) {
+          previousBlindIndex = { key: raw, retiredAt: row.retired_at!, rowId: row.id, reindexed: row.reindexed_at !== null };
+        }
       } else {
         const privateKey = createPrivateKey({ key: raw, format: 'der', type: 'pkcs8' });
         const publicKey = createPublicKey(privateKey);
@@ -271,7 +276,11 @@ export class Keyring {
     }
     if (!dataKeyId || !blindIndexKey || !registrationKey || !cardSigning) throw new Error(`tenant ${tenantId} has no complete key set`);
     cardVerifying.sort((a, b) => (a.retiredAt ?? Infinity) - (b.retiredAt ?? Infinity)).reverse();
-    return { tenantId, dataKeyId, dataKeys, blindIndexKey, previousBlindIndexKey: previousBlindIndex?.key ?? null, registrationKey, cardSigning, cardVerifying };
+    const previous = previousBlindIndex && !previousBlindIndex.reindexed ? previousBlindIndex : null;
+    return {
+      tenantId, dataKeyId, dataKeys, blindIndexKey, previousBlindIndexKey: previous?.key ?? null, previousBlindIndexKeyId: previous?.rowId ?? null,
+      registrationKey, cardSigning, cardVerifying,
+    };
   }
 }
 

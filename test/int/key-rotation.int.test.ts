@@ -180,7 +180,11 @@ test('blind-index rotation: duplicates are caught and phones found during and af
   const full = await cli(['keys:reindex', '--tenant', 'bidx', '--batch', '2']);
   expect(full).toMatchObject({ code: 0 });
   expect(full.stdout).toContain(`6 member(s) scanned, ${ordered.slice(0, 3).filter((id) => id !== joined.id).length} changed`);
-  expect((await cli(['keys:reindex', '--tenant', 'bidx'])).stdout).toContain('6 member(s) scanned, 0 changed');
+  // An application sealed under the old key may still be recorded within the hour: the previous key stays in use.
+  expect(full.stdout).toContain('Lookups still look under the previous key too: the rotation is less than an hour old');
+  expect((await keysOf(tenant)).previousBlindIndexKey).not.toBeNull();
+  const again = await cli(['keys:rotate', '--tenant', 'bidx', '--key', 'blind-index']);
+  expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('--key: the last blind-index rotation is not finished') });
 
   // After: every stored index is under the new key, none under the old one.
   const stored = await inTenant(tenant, (tx) => tx.anyFirst(sql.type(z.object({ b: z.instanceof(Buffer) }))`SELECT phone_bidx AS b FROM members`));
@@ -188,13 +192,22 @@ test('blind-index rotation: duplicates are caught and phones found during and af
   expect(stored.map((b) => b.toString('hex')).sort()).toEqual(under(keys.blindIndexKey).sort());
   expect(stored.some((b) => under(oldKeys.blindIndexKey).includes(b.toString('hex')))).toBe(false);
 
-  // A process holding only the new key (the previous one gone) still finds and refuses duplicates.
-  const newOnly = { ...keys, previousBlindIndexKey: null };
+  // An hour on, a full pass finishes the rotation: the previous key is no longer used, and lookups and duplicate checks still work.
+  await inTenant(tenant, (tx) => tx.query(sql.unsafe`UPDATE tenant_keys SET retired_at = retired_at - interval '61 minutes' WHERE purpose = 'blind_index' AND retired_at IS NOT NULL`));
+  const finishing = await cli(['keys:reindex', '--tenant', 'bidx']);
+  expect(finishing.stdout).toContain('6 member(s) scanned, 0 changed');
+  expect(finishing.stdout).toContain('lookups no longer use the previous one');
+  const newOnly = await keysOf(tenant);
+  expect(newOnly.previousBlindIndexKey).toBeNull();
+  expect(newOnly.blindIndexKey.equals(keys.blindIndexKey)).toBe(true);
+  const sealedNow = await inTenant(tenant, async (tx) => sealApplication(await running.forTenant(tx, tenant.id), randomUUID(), ApplicationSchema.parse({ fullNameEn: 'X', gender: 'M', phone: phoneOf(7), wardId: geo.wardIds[0] }), 't'));
+  expect(sealedNow).not.toHaveProperty('phoneBidxPrevious');
   expect(await inTenant(tenant, (tx) => findMemberIdByPhone(tx, newOnly, phoneOf(4)))).toBe(members[3]);
   const found = await inTenant(tenant, (tx) => searchMembers(tx, { phoneBidx: lookupBlindIndexes(newOnly, 'phone', phoneOf(5)), limit: 25 }));
   expect(found.map((m) => m.id)).toEqual([members[4]]);
   expect((await apply(tenant, 5, { email: 'yet-another@example.np' })).outcome).toMatchObject({ outcome: 'taken', contact: 'phone', holderId: members[4] });
   expect((await apply(tenant, 98, { email: 'member1@example.np' })).outcome).toMatchObject({ outcome: 'taken', contact: 'email', holderId: members[0] });
+  expect(await cli(['keys:rotate', '--tenant', 'bidx', '--key', 'blind-index'])).toMatchObject({ code: 0 });
 });
 
 test('master-key rotation: after the re-wrap only the new master key works, and the old one opens nothing', async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { config, ConfigError } from '../../config.ts';
 import { withTenant } from '../../db/tenant-context.ts';
-import { reencryptPersonalData, reindexBlindIndexes, rewrapUnderCurrentMasterKey, rotateTenantKey, type BatchProgress } from '../../tenants/key-rotation.ts';
+import { reencryptPersonalData, reindexBlindIndexes, rewrapUnderCurrentMasterKey, rotateTenantKey, RotationUnfinishedError, type BatchProgress } from '../../tenants/key-rotation.ts';
 import { configuredKeyring, type KeyPurpose, type Keyring } from '../../tenants/keyring.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -23,7 +23,7 @@ const ROTATE_USAGE = 'Usage: npm run cli -- keys:rotate --tenant <slug> --key da
 
 const NEXT_STEP: Record<KeyPurpose, string> = {
   data: 'New personal data is encrypted with it; data encrypted before stays readable with the retired key, which is kept (keys:reencrypt moves it to the new key).',
-  blind_index: 'Now run keys:reindex for this party: until it reports 0 changed, lookups and duplicate checks look under both keys.',
+  blind_index: 'Now run keys:reindex for this party, and again an hour from now: until then lookups and duplicate checks look under both keys.',
   card_signing: 'New cards are signed with it; the retired key still verifies the cards it signed until they expire.',
 };
 
@@ -36,7 +36,9 @@ async function rotate(args: string[]): Promise<void> {
   const keyring = keyringFor('keys:rotate');
   const { keyId, kid } = await withApplicationPool('keys:rotate', async (pool) => {
     const tenant = await requireTenant(pool, flags.tenant);
-    const keyId = await rotateTenantKey(pool, keyring, tenant.id, purpose, operatorActor());
+    const keyId = await rotateTenantKey(pool, keyring, tenant.id, purpose, operatorActor()).catch((err: unknown) => {
+      throw err instanceof RotationUnfinishedError ? new OperatorError(`--key: ${err.message}`) : err;
+    });
     const keys = await withTenant(pool, { tenantId: tenant.id, actor: operatorActor() }, (tx) => keyring.forTenant(tx, tenant.id));
     return { keyId, kid: keys.cardVerifying[0]?.kid };
   });
@@ -60,6 +62,9 @@ async function reindex(args: string[]): Promise<void> {
     return reindexBlindIndexes(pool, keyring, tenant.id, { actor: operatorActor(), batchSize: flags.batch, after: flags.after, onBatch: reportBatch });
   });
   process.stdout.write(`Re-indexed ${flags.tenant}: ${progress.scanned} member(s) scanned, ${progress.changed} changed\n`);
+  process.stdout.write(progress.previousKeyFinished === true
+    ? 'Every blind index is under the current key: lookups no longer use the previous one.\n'
+    : `Lookups still look under the previous key too: ${progress.previousKeyFinished}.\n`);
   if (progress.conflicts.length > 0) {
     throw new OperatorError(`${progress.conflicts.length} member(s) share a phone or email with another member and were left as they were: ${progress.conflicts.join(', ')}`);
   }
