@@ -6,7 +6,10 @@ import { blindIndex, decryptField, encryptField, type PersonalField } from '../m
 import { WRAPPED_COLUMNS, type KeyPurpose, type Keyring, type TenantKeys, type WrappedColumn } from './keyring.ts';
 import { listTenants } from './tenants.ts';
 
-/** A rotation refused because the previous one of the same key is not finished. */
+/** Whether a member import of the transaction's party is running. */
+const runningImport = (tx: TenantTransaction) => tx.exists(sql.unsafe`SELECT 1 FROM member_imports WHERE status = 'running'`);
+
+/** A rotation refused: the last one of the same key is not finished, or a member import is running. */
 export class RotationUnfinishedError extends Error {
   override readonly name = 'RotationUnfinishedError';
 }
@@ -16,12 +19,15 @@ export class RotationUnfinishedError extends Error {
  * transaction. Running processes see the change at their next use of the party's keys.
  * @returns the new key's tenant_keys id.
  * @throws RotationUnfinishedError for a blind-index key whose last rotation's re-index is not
- *   finished (lookups look under one previous key only).
+ *   finished (lookups look under one previous key only), or while a member import is running.
  */
 export async function rotateTenantKey(pool: DatabasePool, keyring: Keyring, tenantId: string, purpose: KeyPurpose, actor: string): Promise<string> {
   return withTenant(pool, { tenantId, actor }, async (tx) => {
     if (purpose === 'blind_index' && (await keyring.forTenant(tx, tenantId)).previousBlindIndexKeyId !== null) {
       throw new RotationUnfinishedError('the last blind-index rotation is not finished: run keys:reindex until it says lookups no longer use the previous key');
+    }
+    if (purpose === 'blind_index' && await runningImport(tx)) {
+      throw new RotationUnfinishedError('a member import is running (it computes blind indexes with the key it started with): rotate when it has ended');
     }
     return keyring.rotate(tx, tenantId, purpose);
   });
@@ -52,8 +58,6 @@ export interface ReindexProgress extends BatchProgress {
  * application sealed under the old blind-index key is still to come.
  */
 export const SEALED_APPLICATION_LIFETIME_MS = 60 * 60_000;
-
-const runningImport = (tx: TenantTransaction) => tx.exists(sql.unsafe`SELECT 1 FROM member_imports WHERE status = 'running'`);
 
 export interface BatchOptions {
   actor: string;
