@@ -10,6 +10,7 @@ import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecy
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { rotateTenantKey } from '../../src/tenants/key-rotation.ts';
+import { decodeQr } from '../support/card-qr.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
@@ -158,7 +159,9 @@ test('after a card-signing rotation an issued card still verifies, and the next 
   expect(old.body.data.attributes).toMatchObject({ valid: true, reason: null });
 
   const next = await cardHolder(api.tenant);
-  const newToken = await tokenOf(api.tenant, next.claims);
+  // The token in the issued card's QR code, as a verifier's camera reads it from the PDF.
+  const newToken = (await decodeQr(new Uint8Array(await (await download(next.memberId, registrar)).arrayBuffer())))!;
+  expect(newToken).toBe(await tokenOf(api.tenant, next.claims));
   expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString('utf8'))).toMatchObject({ kid: keys[0]!.kid });
   const fresh = await verify(newToken);
   expect(fresh.status).toBe(200);
