@@ -2,11 +2,10 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { config } from '../src/config.ts';
-import { resolveMasterKey } from '../src/crypto/master-key.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
-import { Keyring } from '../src/tenants/keyring.ts';
+import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { createApp } from './app.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
@@ -28,7 +27,7 @@ async function main(): Promise<void> {
     temporal: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
     namespace: settings.TEMPORAL_NAMESPACE,
     log,
-    keyring: new Keyring(resolveMasterKey(settings)),
+    keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),
     storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
     tokenSecret: Buffer.from(settings.AUTH_TOKEN_SECRET, 'base64'),
     platformAdminKey: settings.PLATFORM_ADMIN_KEY,

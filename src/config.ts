@@ -30,6 +30,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64')
     .optional(),
+  /** The master key being retired, during a master-key rotation only (docs/operator-cli.md). */
+  MASTER_KEY_PREVIOUS: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64')
+    .optional(),
   STORAGE_DIR: z.string().optional(),
   AUTH_TOKEN_SECRET: z.string().regex(/^[A-Za-z0-9+/]{43,}=*$/, 'must be at least 32 bytes in base64').optional(),
   PLATFORM_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -2,14 +2,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from './config.ts';
-import { resolveMasterKey } from './crypto/master-key.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
 import { ensureChainAnchoringSchedule } from './temporal/schedules.ts';
-import { Keyring } from './tenants/keyring.ts';
+import { configuredKeyring } from './tenants/keyring.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
 async function main(): Promise<void> {
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
     namespace: settings.TEMPORAL_NAMESPACE,
     deps: {
       pool,
-      keyring: new Keyring(resolveMasterKey(settings)),
+      keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),
       mailer,
       storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
       clock: () => new Date(),

@@ -17,7 +17,7 @@ const JwkSet = z.object({
   keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })),
 });
 
-export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'storage' | 'clock'>): void {
+export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'storage' | 'clock' | 'keyring'>): void {
   registry.add({
     method: 'get',
     path: '/api/members/:id/card',
@@ -54,7 +54,7 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
     query: z.object({ token: z.string().min(1).max(1024) }),
     responses: { 200: { description: 'the verdict (422 with TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED)', schema: responseDocument('card-verifications', CardVerificationAttributes) } },
     async handler({ query, req }) {
-      const { tokenId, ...attributes } = await verifyCard(deps.pool, query.token, { ip: req.ip, userAgent: req.get('user-agent') }, deps.clock());
+      const { tokenId, ...attributes } = await verifyCard(deps, query.token, { ip: req.ip, userAgent: req.get('user-agent') }, deps.clock());
       return { status: 200, body: { data: { type: 'card-verifications', id: tokenId, attributes } }, headers: { 'cache-control': 'no-store' } };
     },
   });
@@ -69,7 +69,7 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
     responses: { 200: { description: 'RFC 7517 JWK set of RFC 8037 Ed25519 keys, current key first', contentType: 'application/jwk-set+json', schema: JwkSet } },
     async handler({ params, req, res }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      const keys = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'card-keys', ip: req.ip }, (tx) => cardPublicKeys(tx));
+      const keys = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'card-keys', ip: req.ip }, (tx) => cardPublicKeys(tx, deps.keyring, tenant, deps.clock()));
       res.status(200).type('application/jwk-set+json').setHeader('cache-control', 'public, max-age=300')
         .send(JSON.stringify({ keys: keys.map(({ key }) => exportCardPublicKeyJwk(key)) }));
       return undefined;

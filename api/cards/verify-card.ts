@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { findCardByToken } from '../../src/cards/card-store.ts';
 import { CardTokenError, peekCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
 import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
+import type { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 
@@ -18,21 +19,24 @@ export const CardVerificationAttributes = z.object({
 export type CardVerification = z.infer<typeof CardVerificationAttributes> & { tokenId: string };
 
 /**
- * Checks a card token against the signing party's published keys, then that the card it names
+ * Checks a card token against the signing party's keys (derived from their authenticated
+ * private keys, retired ones while their cards can be valid), then that the card it names
  * is the member's recorded, unrevoked card.
  * @throws CardTokenError TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE (also when the party named signs no
  *   cards here) or TOKEN_EXPIRED: all 422, naming the token.
  */
-export async function verifyCard(pool: DatabasePool, token: string, audit: Omit<TenantContext, 'tenantId' | 'actor'>, now: Date): Promise<CardVerification> {
+export async function verifyCard(deps: { pool: DatabasePool; keyring: Keyring }, token: string, audit: Omit<TenantContext, 'tenantId' | 'actor'>, now: Date): Promise<CardVerification> {
+  const { pool, keyring } = deps;
   const peeked = peekCardToken(token);
   const tenant = await findTenantBySlug(pool, peeked.tenant);
   if (!tenant) throw new CardTokenError('TOKEN_BAD_SIGNATURE', 'the token names a party that does not sign cards here');
   const { keys, card } = await withTenant(pool, { ...audit, tenantId: tenant.id, actor: 'card-verifier' }, async (tx) => ({
-    keys: await cardPublicKeys(tx),
+    keys: await cardPublicKeys(tx, keyring, tenant, now),
     card: UUID.test(peeked.tokenId) && UUID.test(peeked.memberId)
       ? await findCardByToken(tx, peeked.tokenId, peeked.memberId)
       : null,
   }));
+  // A kid no key of the party's has is checked against the current key, and fails as a bad signature.
   const key = keys.find((k) => k.kid === peeked.keyId) ?? keys[0];
   if (!key) throw new CardTokenError('TOKEN_BAD_SIGNATURE', 'the party has no card-signing key');
   const claims = verifyCardToken(key.key, token, { now });

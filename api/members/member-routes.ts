@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
-import { blindIndex, normalizePhone } from '../../src/members/personal-data.ts';
+import { lookupBlindIndexes, normalizePhone } from '../../src/members/personal-data.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
@@ -95,9 +95,9 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
   });
 }
 
-function phoneIndex(keys: Parameters<typeof blindIndex>[0], raw: string): Buffer {
+function phoneIndex(keys: Parameters<typeof lookupBlindIndexes>[0], raw: string): Buffer[] {
   try {
-    return blindIndex(keys, 'phone', normalizePhone(raw));
+    return lookupBlindIndexes(keys, 'phone', normalizePhone(raw));
   } catch {
     throw new ApiError('INVALID_PARAMETER', 'filter[phone]: not a valid phone number', { parameter: 'filter[phone]' });
   }

@@ -44,7 +44,7 @@ async function probes(api: ApiHarness, token: string): Promise<Probe[]> {
   return [
     { name: 'name (common surname)', query: `filter[name]=${surname}`, search: { name: surname } },
     { name: 'name (rare)', query: 'filter[name]=Zzyzx', search: { name: 'Zzyzx' } },
-    { name: 'phone (blind index)', query: `filter[phone]=${encodeURIComponent(phone)}`, search: { phoneBidx: blindIndex(keys, 'phone', phone) } },
+    { name: 'phone (blind index)', query: `filter[phone]=${encodeURIComponent(phone)}`, search: { phoneBidx: [blindIndex(keys, 'phone', phone)] } },
     { name: 'status (most members)', query: 'filter[status]=active', search: { status: 'active' } },
     { name: 'status (few members)', query: 'filter[status]=awaiting_approval', search: { status: 'awaiting_approval' } },
     { name: 'status, second page', query: `filter[status]=active&page[cursor]=${cursor}`, search: { status: 'active', after } },

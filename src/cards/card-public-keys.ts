@@ -1,28 +1,26 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { sql } from 'slonik';
-import { z } from 'zod';
-import { cardKeyId } from './card-keys.ts';
+import type { KeyObject } from 'node:crypto';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-
-const PublicKeyRow = z.object({ publicKey: z.instanceof(Buffer) });
+import type { Keyring } from '../tenants/keyring.ts';
 
 export interface CardPublicKey {
   kid: string;
   key: KeyObject;
 }
 
+/** A day's grace past a retired key's last possible card: card dates are days in the party's time zone. */
+const DAY_MS = 86_400_000;
+
 /**
- * The tenant's card-signing public keys, current first. Retired keys stay: cards they signed
- * remain valid until their own date (a single card is withdrawn by revoking it in id_cards).
+ * The tenant's card-signing public keys, current first, each derived from its unwrapped private
+ * key (the wrap is authenticated under the master key, the stored `public_key` column is not
+ * trusted: a key planted there is never published nor verified with). A retired key stays while
+ * a card it signed can still be valid: until its retirement plus the party's card validity (and
+ * a day); a single card is withdrawn by revoking it in id_cards.
  * Runs inside the tenant's transaction: tenant_keys is visible only there.
  */
-export async function cardPublicKeys(tx: TenantTransaction): Promise<CardPublicKey[]> {
-  const rows = await tx.any(sql.type(PublicKeyRow)`
-    SELECT public_key AS "publicKey" FROM tenant_keys
-    WHERE purpose = 'card_signing' AND public_key IS NOT NULL
-    ORDER BY retired_at IS NOT NULL, created_at DESC`);
-  return rows.map(({ publicKey }) => {
-    const key = createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
-    return { kid: cardKeyId(key), key };
-  });
+export async function cardPublicKeys(tx: TenantTransaction, keyring: Keyring, tenant: { id: string; cardValidityMs: number }, now: Date): Promise<CardPublicKey[]> {
+  const keys = await keyring.forTenant(tx, tenant.id);
+  return keys.cardVerifying
+    .filter(({ retiredAt }) => retiredAt === null || retiredAt + tenant.cardValidityMs + DAY_MS > now.getTime())
+    .map(({ kid, publicKey }) => ({ kid, key: publicKey }));
 }

@@ -1,8 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-const MASTER_KEY_ID = '00000000-0000-4000-8000-000000000001';
+/**
+ * The id every wrap carried before master keys had their own ids: a row wrapped under it may be
+ * opened by any master key the process holds (there was only ever one before a rotation).
+ */
+export const LEGACY_MASTER_KEY_ID = '00000000-0000-4000-8000-000000000001';
 
 /** The key that wraps every tenant's data keys. It never reaches the database. */
 export interface MasterKey {
@@ -10,10 +14,16 @@ export interface MasterKey {
   key: Buffer;
 }
 
-export function masterKeyFromBase64(value: string): MasterKey {
+/** The master key's own id, written into each wrap it makes: an HMAC under the key itself, so it names the key without revealing it. */
+export function masterKeyId(key: Buffer): string {
+  const hex = createHmac('sha256', key).update('sadasya master key id').digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function masterKeyFromBase64(value: string, variable = 'MASTER_KEY'): MasterKey {
   const key = Buffer.from(value, 'base64');
-  if (key.length !== 32) throw new Error('MASTER_KEY must be 32 bytes in base64');
-  return { id: MASTER_KEY_ID, key };
+  if (key.length !== 32) throw new Error(`${variable} must be 32 bytes in base64`);
+  return { id: masterKeyId(key), key };
 }
 
 /**
@@ -44,4 +54,15 @@ export function resolveMasterKey(settings: { MASTER_KEY?: string | undefined; NO
   if (settings.MASTER_KEY) return masterKeyFromBase64(settings.MASTER_KEY);
   if (settings.NODE_ENV === 'production') throw new Error('MASTER_KEY must be set in production (32 random bytes, base64)');
   return loadOrCreateDevMasterKey(settings.DATA_DIR);
+}
+
+/**
+ * The master keys a process holds: MASTER_KEY wraps, and during a master-key rotation
+ * MASTER_KEY_PREVIOUS (the key being retired) still unwraps what it wrapped until
+ * `keys:rewrap-master` has moved every wrap to MASTER_KEY.
+ */
+export function resolveMasterKeys(settings: { MASTER_KEY?: string | undefined; MASTER_KEY_PREVIOUS?: string | undefined; NODE_ENV: string; DATA_DIR: string }): { current: MasterKey; previous: MasterKey[] } {
+  const current = resolveMasterKey(settings);
+  const previous = settings.MASTER_KEY_PREVIOUS ? [masterKeyFromBase64(settings.MASTER_KEY_PREVIOUS, 'MASTER_KEY_PREVIOUS')] : [];
+  return { current, previous: previous.filter((key) => key.id !== current.id) };
 }

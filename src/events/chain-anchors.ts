@@ -23,9 +23,10 @@ export interface AnchorKey {
   key: Buffer;
 }
 
-/** Where anchor keys come from: the keyring (derived from its master key). */
+/** Where anchor keys come from: the keyring (derived from its master key, and from the previous ones during a rotation). */
 export interface AnchorKeySource {
   derivedKey(purpose: string, tenantId: string): AnchorKey;
+  heldDerivedKeys(purpose: string, tenantId: string): AnchorKey[];
 }
 
 export type AnchorReason = 'periodic' | 'export' | 'rekey';
@@ -128,13 +129,15 @@ export interface AnchorVerification {
 const AnchorWithEvent = AnchorRow.extend({ eventHash: z.instanceof(Buffer).nullable() });
 
 /**
- * Checks every anchor of the tenant: its MAC under the key derived from `keys`' master key, its
- * link to the anchor before it, and that the event it names still has the anchored hash. An
- * anchor made under another master key is accepted only when a later `rekey` anchor (written by
- * the master-key rotation after verifying it under the old key) vouches for it.
+ * Checks every anchor of the tenant: its MAC under the key derived from the master key that
+ * made it (the current one, or a previous one held during a rotation), its link to the anchor
+ * before it, and that the event it names still has the anchored hash. An anchor made under a
+ * master key not held is accepted only when a later `rekey` anchor under the current one
+ * (written by the master-key rotation after verifying it) vouches for it.
  */
 export async function verifyChainAnchors(tx: TenantTransaction, tenantId: string, keys: AnchorKeySource): Promise<AnchorVerification> {
-  const { masterKeyId, key } = keys.derivedKey(CHAIN_ANCHOR_PURPOSE, tenantId);
+  const { masterKeyId } = keys.derivedKey(CHAIN_ANCHOR_PURPOSE, tenantId);
+  const held = new Map(keys.heldDerivedKeys(CHAIN_ANCHOR_PURPOSE, tenantId).map((k) => [k.masterKeyId, k.key]));
   const rows = await tx.any(sql.type(AnchorWithEvent)`
     SELECT a.id, a.chain_seq AS "chainSeq", a.hash, a.anchored_at AS "anchoredAt", a.reason, a.master_key_id AS "masterKeyId",
            a.previous_mac AS "previousMac", a.mac, CASE WHEN a.chain_seq = 0 THEN '\\x'::bytea ELSE e.hash END AS "eventHash"
@@ -146,7 +149,8 @@ export async function verifyChainAnchors(tx: TenantTransaction, tenantId: string
     const before = index > 0 ? rows[index - 1]! : null;
     if (!sameBytes(row.previousMac, before?.mac ?? null)) return 'does not follow the anchor before it: an anchor was removed or altered';
     if (before && row.chainSeq < before.chainSeq) return 'anchors an earlier position than the anchor before it';
-    if (row.masterKeyId === masterKeyId) {
+    const key = held.get(row.masterKeyId);
+    if (key) {
       const content: AnchorContent = { tenantId, ...row, anchoredAt: new Date(row.anchoredAt) };
       if (!sameBytes(anchorMac(key, content), row.mac)) return 'its MAC does not verify: the anchor was forged or altered';
     } else if (index > lastRekey) {
@@ -199,12 +203,16 @@ export class ChainAnchorsBrokenError extends DomainError {
 }
 
 /**
- * For a master-key rotation: verifies every anchor under the old master key, then writes a
- * `rekey` anchor under the new one, which vouches for all anchors before it from then on.
- * @throws ChainAnchorsBrokenError when an anchor does not hold under the old key (nothing is written).
+ * For a master-key rotation, with the keyring holding the new master key and the previous one:
+ * verifies every anchor, then, unless the newest anchor is already under the new key, writes a
+ * `rekey` anchor under it, which vouches for all anchors before it once the previous key is gone.
+ * @throws ChainAnchorsBrokenError when an anchor does not hold (nothing is written).
  */
-export async function rekeyChainAnchors(tx: TenantTransaction, tenantId: string, oldKeys: AnchorKeySource, newKeys: AnchorKeySource, clock: () => Date): Promise<ChainAnchor | null> {
-  const { failure } = await verifyChainAnchors(tx, tenantId, oldKeys);
+export async function rekeyChainAnchors(tx: TenantTransaction, tenantId: string, keys: AnchorKeySource, clock: () => Date): Promise<ChainAnchor | null> {
+  const { failure, anchors } = await verifyChainAnchors(tx, tenantId, keys);
   if (failure) throw new ChainAnchorsBrokenError(failure);
-  return anchorChain(tx, tenantId, newKeys, clock, 'rekey');
+  const newest = await tx.maybeOneFirst(sql.type(z.object({ masterKeyId: z.string() }))`
+    SELECT master_key_id AS "masterKeyId" FROM event_chain_anchors ORDER BY id DESC LIMIT 1`);
+  if (anchors === 0 || newest === keys.derivedKey(CHAIN_ANCHOR_PURPOSE, tenantId).masterKeyId) return null;
+  return anchorChain(tx, tenantId, keys, clock, 'rekey');
 }

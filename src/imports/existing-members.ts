@@ -47,14 +47,16 @@ async function takenNumbers(tx: TenantTransaction, numbers: string[], importId: 
  * resumed) do not count: their rows are skipped as already imported.
  */
 export async function clashesWithStoredMembers(tx: TenantTransaction, rows: readonly AcceptedRow[], importId: string | null): Promise<Map<number, string[]>> {
-  const phones = await takenBlindIndexes(tx, 'phone_bidx', rows.map((r) => r.phoneBidx), importId);
-  const emails = await takenBlindIndexes(tx, 'email_bidx', rows.flatMap((r) => (r.emailBidx ? [r.emailBidx] : [])), importId);
+  const present = (values: (Buffer | null)[]) => values.filter((v): v is Buffer => v !== null);
+  const phones = await takenBlindIndexes(tx, 'phone_bidx', rows.flatMap((r) => present([r.phoneBidx, r.previousPhoneBidx])), importId);
+  const emails = await takenBlindIndexes(tx, 'email_bidx', rows.flatMap((r) => present([r.emailBidx, r.previousEmailBidx])), importId);
+  const taken = (set: Set<string>, ...values: (Buffer | null)[]) => present(values).some((v) => set.has(v.toString('base64')));
   const numbers = await takenNumbers(tx, rows.flatMap((r) => (r.row.member_number ? [r.row.member_number] : [])), importId);
   const clashes = new Map<number, string[]>();
-  for (const { line, row, phoneBidx, emailBidx } of rows) {
+  for (const { line, row, phoneBidx, emailBidx, previousPhoneBidx, previousEmailBidx } of rows) {
     const reasons = [
-      ...(phones.has(phoneBidx.toString('base64')) ? ['phone: an existing member of this party has it'] : []),
-      ...(emailBidx && emails.has(emailBidx.toString('base64')) ? ['email: an existing member of this party has it'] : []),
+      ...(taken(phones, phoneBidx, previousPhoneBidx) ? ['phone: an existing member of this party has it'] : []),
+      ...(taken(emails, emailBidx, previousEmailBidx) ? ['email: an existing member of this party has it'] : []),
       ...(row.member_number && numbers.has(row.member_number) ? ['member_number: an existing member of this party has it'] : []),
     ];
     if (reasons.length > 0) clashes.set(line, reasons);

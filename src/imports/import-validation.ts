@@ -1,5 +1,5 @@
 import type { TenantKeys } from '../tenants/keyring.ts';
-import { blindIndex, normalizeEmail } from '../members/personal-data.ts';
+import { blindIndex, normalizeEmail, previousBlindIndex } from '../members/personal-data.ts';
 import type { ImportRecord } from './import-file.ts';
 import { importRowSchema, parseImportRow, type ImportRow } from './import-row.ts';
 
@@ -10,6 +10,9 @@ export interface AcceptedRow {
   wardId: string;
   phoneBidx: Buffer;
   emailBidx: Buffer | null;
+  /** Under the blind-index key retired last, while a re-index runs: stored members are looked for under both. */
+  previousPhoneBidx: Buffer | null;
+  previousEmailBidx: Buffer | null;
 }
 
 export interface Rejection {
@@ -71,6 +74,8 @@ export class ImportValidator {
       wardId,
       phoneBidx: blindIndex(this.#keys, 'phone', row.phone),
       emailBidx: email === undefined ? null : blindIndex(this.#keys, 'email', email),
+      previousPhoneBidx: previousBlindIndex(this.#keys, 'phone', row.phone),
+      previousEmailBidx: email === undefined ? null : previousBlindIndex(this.#keys, 'email', email),
     });
   }
 

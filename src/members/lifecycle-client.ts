@@ -128,7 +128,7 @@ function keyedMemberId(tenantId: string, idempotencyKey: string): string {
 
 /** The status-link secret of a keyed registration: only the party's keys can derive it. */
 function keyedStatusToken(keys: TenantKeys, memberId: string): string {
-  return createHmac('sha256', keys.blindIndexKey).update(`status-token:${memberId}`).digest('base64url');
+  return createHmac('sha256', keys.registrationKey).update(`status-token:${memberId}`).digest('base64url');
 }
 
 /** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */

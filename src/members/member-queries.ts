@@ -54,7 +54,8 @@ export async function memberGeographyPath(tx: TenantTransaction, memberId: strin
 
 export interface MemberSearch {
   name?: string | undefined;
-  phoneBidx?: Buffer | undefined;
+  /** Blind indexes of one phone: under the current key, and the previous one during a re-index. */
+  phoneBidx?: readonly Buffer[] | undefined;
   status?: string | undefined;
   /** ltree path of a geography node: the member's ward lies in its subtree. */
   geographyPath?: string | undefined;
@@ -96,7 +97,7 @@ export function memberSearchQuery(search: MemberSearch): FragmentSqlToken {
     const pattern = `%${search.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     where.push(sql.fragment`(m.full_name_en ILIKE ${pattern} OR m.full_name_ne ILIKE ${pattern})`);
   }
-  if (search.phoneBidx) where.push(sql.fragment`m.phone_bidx = ${sql.binary(search.phoneBidx)}`);
+  if (search.phoneBidx?.length) where.push(sql.fragment`m.phone_bidx IN (${sql.join(search.phoneBidx.map((b) => sql.binary(b)), sql.fragment`, `)})`);
   if (search.status) where.push(sql.fragment`m.status = ${search.status}::member_status`);
   if (search.geographyPath) where.push(inSubtree(search.geographyPath));
   if (search.committeeId) where.push(sql.fragment`m.committee_id = ${search.committeeId}`);

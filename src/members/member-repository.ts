@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
-import { blindIndex, decryptField } from './personal-data.ts';
+import { decryptField, lookupBlindIndexes } from './personal-data.ts';
 import type { SealedApplication } from './sealed-application.ts';
 
 export class UnknownWardError extends DomainError {
@@ -23,10 +23,10 @@ const WardRow = z.object({
   emailHolder: z.string().nullable(),
 });
 
-/** Finds the active member whose phone has this normalized value, by blind index. */
+/** Finds the active member whose phone has this normalized value, by blind index (current key, and the previous one during a re-index). */
 export async function findMemberIdByPhone(tx: TenantTransaction, keys: TenantKeys, phone: string): Promise<string | null> {
   return tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
-    SELECT id FROM members WHERE phone_bidx = ${sql.binary(blindIndex(keys, 'phone', phone))}`);
+    SELECT id FROM members WHERE phone_bidx = ANY(${sql.array(lookupBlindIndexes(keys, 'phone', phone), 'bytea')}) LIMIT 1`);
 }
 
 const bin = (value: string | null) => (value === null ? null : sql.binary(Buffer.from(value, 'base64')));
@@ -78,8 +78,8 @@ function readWard(tx: TenantTransaction, application: SealedApplication) {
   return tx.maybeOne(sql.type(WardRow)`
     SELECT path::text AS path, covering_committee(id) AS "committeeId",
            EXISTS (SELECT 1 FROM members WHERE id = ${application.memberId}) AS existing,
-           (SELECT id FROM members WHERE phone_bidx = ${bin(application.phoneBidx)} AND id <> ${application.memberId}) AS "phoneHolder",
-           (SELECT id FROM members WHERE email_bidx = ${bin(application.emailBidx)} AND id <> ${application.memberId}) AS "emailHolder"
+           (SELECT id FROM members WHERE phone_bidx IN (${bin(application.phoneBidx)}, ${bin(application.phoneBidxPrevious ?? null)}) AND id <> ${application.memberId} LIMIT 1) AS "phoneHolder",
+           (SELECT id FROM members WHERE email_bidx IN (${bin(application.emailBidx)}, ${bin(application.emailBidxPrevious ?? null)}) AND id <> ${application.memberId} LIMIT 1) AS "emailHolder"
     FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
 }
 

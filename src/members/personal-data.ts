@@ -52,7 +52,22 @@ export function decryptField(keys: TenantKeys, recordId: string, field: Personal
   return open(key, sealed, aad(keys, recordId, field)).toString('utf8');
 }
 
-/** Keyed HMAC of a normalized value: exact lookup and uniqueness without the plaintext. */
+/** Keyed HMAC of a normalized value under the current blind-index key: exact lookup and uniqueness without the plaintext. */
 export function blindIndex(keys: TenantKeys, kind: 'phone' | 'email', normalized: string): Buffer {
-  return createHmac('sha256', keys.blindIndexKey).update(`${kind}:${normalized}`).digest();
+  return blindIndexUnder(keys.blindIndexKey, kind, normalized);
+}
+
+/** The same HMAC under the blind-index key retired last (null when there is none): a row not yet re-indexed carries that one. */
+export function previousBlindIndex(keys: TenantKeys, kind: 'phone' | 'email', normalized: string): Buffer | null {
+  return keys.previousBlindIndexKey && blindIndexUnder(keys.previousBlindIndexKey, kind, normalized);
+}
+
+/** Every blind index a stored row with this value may carry: under the current key, and the previous one while `keys:reindex` runs. */
+export function lookupBlindIndexes(keys: TenantKeys, kind: 'phone' | 'email', normalized: string): Buffer[] {
+  const previous = previousBlindIndex(keys, kind, normalized);
+  return previous ? [blindIndex(keys, kind, normalized), previous] : [blindIndex(keys, kind, normalized)];
+}
+
+function blindIndexUnder(key: Buffer, kind: 'phone' | 'email', normalized: string): Buffer {
+  return createHmac('sha256', key).update(`${kind}:${normalized}`).digest();
 }

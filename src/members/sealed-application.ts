@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
-import { blindIndex, encryptField, normalizeEmail, type PersonalField } from './personal-data.ts';
+import { blindIndex, encryptField, normalizeEmail, previousBlindIndex, type PersonalField } from './personal-data.ts';
 
 /**
  * An application with its personal fields already sealed (base64 AES-256-GCM) and its phone
@@ -19,13 +19,19 @@ export interface SealedApplication {
   phoneBidx: string;
   emailEnc: string | null;
   emailBidx: string | null;
+  /**
+   * The same under the blind-index key retired last, while a blind-index rotation's re-index
+   * runs: the duplicate check looks under both. Absent otherwise (and from earlier applications).
+   */
+  phoneBidxPrevious?: string | null;
+  emailBidxPrevious?: string | null;
   dateOfBirthEnc: string | null;
   addressEnc: string | null;
   citizenshipNoEnc: string | null;
   /** sha256 of the applicant's status-link token, hex. */
   statusTokenHash: string;
   /**
-   * HMAC of the whole application under the party's blind-index key, hex: a repeat under the
+   * HMAC of the whole application under the party's registration key (TenantKeys.registrationKey), hex: a repeat under the
    * same Idempotency-Key must carry the same one. Absent from applications sealed before it.
    */
   digest?: string;
@@ -50,6 +56,10 @@ export function sealApplication(keys: TenantKeys, memberId: string, application:
     phoneBidx: blindIndex(keys, 'phone', application.phone).toString('base64'),
     emailEnc: seal('email', email),
     emailBidx: email === undefined ? null : blindIndex(keys, 'email', email).toString('base64'),
+    ...(keys.previousBlindIndexKey && {
+      phoneBidxPrevious: previousBlindIndex(keys, 'phone', application.phone)?.toString('base64') ?? null,
+      emailBidxPrevious: email === undefined ? null : previousBlindIndex(keys, 'email', email)?.toString('base64') ?? null,
+    }),
     dateOfBirthEnc: seal('dateOfBirth', application.dateOfBirth),
     addressEnc: seal('address', application.address),
     citizenshipNoEnc: seal('citizenshipNo', application.citizenshipNo),
@@ -64,5 +74,5 @@ export function applicationDigest(keys: TenantKeys, application: Application): s
     application.fullNameEn, application.fullNameNe, application.gender, application.phone, application.email === undefined ? undefined : normalizeEmail(application.email),
     application.dateOfBirth, application.address, application.citizenshipNo, application.wardId,
   ];
-  return createHmac('sha256', keys.blindIndexKey).update(`application:${JSON.stringify(fields.map((f) => f ?? null))}`).digest('hex');
+  return createHmac('sha256', keys.registrationKey).update(`application:${JSON.stringify(fields.map((f) => f ?? null))}`).digest('hex');
 }

@@ -9,6 +9,8 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
+import { rotateTenantKey } from '../../src/tenants/key-rotation.ts';
+import { decodeQr } from '../support/card-qr.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
@@ -128,4 +130,40 @@ test("the party's JWK set verifies its cards offline, and differs from another p
   const theirs = (await (await fetch(`${api.baseUrl}/api/parties/${other.slug}/card-keys`)).json()) as { keys: { kid: string }[] };
   expect(theirs.keys[0]?.kid).not.toBe(keys[0]?.kid);
   expect((await fetch(`${api.baseUrl}/api/parties/no-such-party/card-keys`)).status).toBe(404);
+});
+
+const jwkSet = async (slug: string) => ((await (await fetch(`${api.baseUrl}/api/parties/${slug}/card-keys`)).json()) as { keys: { kid: string; x: string }[] }).keys;
+
+test('a card public key planted in tenant_keys by the database owner: its cards are refused, it is not published', async () => {
+  const planted = await makeTenant(api.db.app, api.keyring, `planted-${randomBytes(3).toString('hex')}`, 'PLT');
+  const genuineKids = (await jwkSet(planted.slug)).map((k) => k.kid);
+  const foreign = generateKeyPairSync('ed25519');
+  await withTenant(api.db.owner, { tenantId: planted.id, actor: 'intruder' }, (tx) => tx.query(sql.unsafe`
+    UPDATE tenant_keys SET public_key = ${sql.binary(foreign.publicKey.export({ format: 'der', type: 'spki' }))} WHERE purpose = 'card_signing'`));
+  const forged = signCardToken(foreign.privateKey, { ...holder.claims, tenant: planted.slug });
+  const res = await verify(forged);
+  expect(res.status).toBe(422);
+  expect(res.body.errors[0]).toMatchObject({ code: 'TOKEN_BAD_SIGNATURE', source: { parameter: 'token' } });
+  expect((await jwkSet(planted.slug)).map((k) => k.kid)).toEqual(genuineKids);
+  expect((await verify(await tokenOf(planted, { ...holder.claims, tenant: planted.slug }))).status).toBe(200);
+});
+
+test('after a card-signing rotation an issued card still verifies, and the next card issued carries the new kid', async () => {
+  const [before] = await jwkSet(api.tenant.slug);
+  const oldToken = await tokenOf(api.tenant, holder.claims);
+  await rotateTenantKey(api.db.app, api.keyring, api.tenant.id, 'card_signing', 'test');
+  const keys = await jwkSet(api.tenant.slug);
+  expect(keys.map((k) => k.kid)).toEqual([expect.not.stringMatching(before!.kid), before!.kid]);
+  const old = await verify(oldToken);
+  expect(old.status).toBe(200);
+  expect(old.body.data.attributes).toMatchObject({ valid: true, reason: null });
+
+  const next = await cardHolder(api.tenant);
+  // The token in the issued card's QR code, as a verifier's camera reads it from the PDF.
+  const newToken = (await decodeQr(new Uint8Array(await (await download(next.memberId, registrar)).arrayBuffer())))!;
+  expect(newToken).toBe(await tokenOf(api.tenant, next.claims));
+  expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString('utf8'))).toMatchObject({ kid: keys[0]!.kid });
+  const fresh = await verify(newToken);
+  expect(fresh.status).toBe(200);
+  expect(fresh.body.data.attributes).toMatchObject({ valid: true, reason: null, memberNumber: next.claims.memberNumber });
 });

@@ -138,10 +138,15 @@ describe('anchors', () => {
 
   test('after a master-key rotation a rekey anchor vouches for the anchors made under the old key', async () => {
     const party = await anchoredParty('anchors-rekeyed');
-    const successor = new Keyring({ id: randomUUID(), key: randomBytes(32) });
+    const newMaster = { id: randomUUID(), key: randomBytes(32) };
+    const successor = new Keyring(newMaster);
+    const duringRotation = new Keyring(newMaster, { previous: [master] });
     const unvouched = await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, successor));
     expect(unvouched.anchors.failure?.problem).toMatch(/which this process does not hold/);
-    await inParty(party, (tx) => rekeyChainAnchors(tx, party.id, keyring, successor, clock));
+    // While the previous key is held, its anchors verify under it.
+    expect((await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, duringRotation))).intact).toBe(true);
+    expect(await inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).toMatchObject({ reason: 'rekey', masterKeyId: newMaster.id });
+    expect(await inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).toBeNull();
     expect((await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, successor))).intact).toBe(true);
     await rewriteEventAndRehash(db.owner, party.id, 2n);
     expect((await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, successor))).anchors.failure?.problem).toMatch(/no longer has the anchored hash/);
@@ -150,7 +155,7 @@ describe('anchors', () => {
   test('a rekey refuses to vouch for anchors that do not hold under the old key', async () => {
     const party = await anchoredParty('anchors-rekey-refused');
     await rewriteEventAndRehash(db.owner, party.id, 2n);
-    const successor = new Keyring({ id: randomUUID(), key: randomBytes(32) });
-    await expect(inParty(party, (tx) => rekeyChainAnchors(tx, party.id, keyring, successor, clock))).rejects.toMatchObject({ code: 'EVENT_CHAIN_BROKEN' });
+    const duringRotation = new Keyring({ id: randomUUID(), key: randomBytes(32) }, { previous: [master] });
+    await expect(inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).rejects.toMatchObject({ code: 'EVENT_CHAIN_BROKEN' });
   });
 });

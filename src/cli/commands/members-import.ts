@@ -2,13 +2,12 @@ import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { z } from 'zod';
 import { config, ConfigError } from '../../config.ts';
-import { resolveMasterKey } from '../../crypto/master-key.ts';
 import { createDatabasePool, type DatabasePool } from '../../db/pool.ts';
 import { ImportFileError } from '../../imports/import-file.ts';
 import { rowProgress, type RowProgress } from '../../imports/import-progress.ts';
 import { MemberImportError } from '../../imports/import-record.ts';
 import { importMembers, type ImportObserver } from '../../imports/member-import.ts';
-import { Keyring } from '../../tenants/keyring.ts';
+import { configuredKeyring, type Keyring } from '../../tenants/keyring.ts';
 import { UsageError } from '../command.ts';
 import { describeIssues, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -52,7 +51,7 @@ export async function withImportPool<T>(command: string, work: (pool: DatabasePo
   if (!settings.DATABASE_URL) throw new ConfigError(`DATABASE_URL is not set: ${command} connects as the application role`);
   let keyring: Keyring;
   try {
-    keyring = new Keyring(resolveMasterKey(settings));
+    keyring = configuredKeyring(settings);
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}: ${command} encrypts with the party's keys, which it unwraps`);
   }

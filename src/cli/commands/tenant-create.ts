@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { config, ConfigError } from '../../config.ts';
-import { resolveMasterKey } from '../../crypto/master-key.ts';
-import { Keyring } from '../../tenants/keyring.ts';
+import { configuredKeyring, type Keyring } from '../../tenants/keyring.ts';
 import { createTenant, NewTenantSchema, SlugTakenError, type NewTenant, type Tenant } from '../../tenants/tenants.ts';
 import { durationFlag, minorUnitsFlag, parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -65,7 +64,7 @@ function describe(tenant: Tenant): string {
 /** @throws ConfigError when the master key is missing (production) or malformed. */
 function masterKeyring(): Keyring {
   try {
-    return new Keyring(resolveMasterKey(config()));
+    return configuredKeyring(config());
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${(err as Error).message}: tenant:create wraps the party's keys with it`);
