@@ -8,6 +8,8 @@ import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { Keyring } from '../src/tenants/keyring.ts';
 import { createApp } from './app.ts';
+import { metricsRoutes } from './metrics.ts';
+import { createOpsApp } from './ops-app.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
@@ -23,10 +25,13 @@ async function main(): Promise<void> {
     address: settings.TEMPORAL_ADDRESS,
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
+  const metrics = metricsRoutes();
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   const app = createApp({
     pool,
-    temporal: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+    temporal,
     namespace: settings.TEMPORAL_NAMESPACE,
+    metrics,
     log,
     keyring: new Keyring(resolveMasterKey(settings)),
     storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
@@ -42,8 +47,13 @@ async function main(): Promise<void> {
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {
     log.info({ port: settings.API_PORT, host: settings.API_HOST }, 'api listening');
   });
+  // /metrics and /readyz's detail: a listener of their own, loopback unless METRICS_HOST says otherwise.
+  const ops: Server = createOpsApp({ pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, metrics }).listen(settings.METRICS_PORT, settings.METRICS_HOST, () => {
+    log.info({ port: settings.METRICS_PORT, host: settings.METRICS_HOST }, 'ops listener (metrics, readiness detail) listening');
+  });
   const stop = (signal: string) => {
     log.info({ signal }, 'api stopping');
+    ops.close();
     server.close(() => {
       void Promise.allSettled([connection.close(), pool.end()]).then(() => process.exit(0));
     });
