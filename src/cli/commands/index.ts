@@ -14,6 +14,7 @@ import { tenantImport } from './tenant-import.ts';
 import { tenantList } from './tenant-list.ts';
 import { tokenMint } from './token-mint.ts';
 import { userCreate } from './user-create.ts';
+import { cardRevoke, committeeEndHead, userDisable, userRevokeRole } from './user-controls.ts';
 
 export const commands: Record<string, CliCommand> = {};
 commands['geography:import'] = geographyImport;
@@ -22,6 +23,10 @@ commands['tenant:list'] = tenantList;
 commands['user:create'] = userCreate;
 commands['committee:create'] = committeeCreate;
 commands['committee:appoint'] = committeeAppoint;
+commands['user:disable'] = userDisable;
+commands['user:revoke-role'] = userRevokeRole;
+commands['committee:end-head'] = committeeEndHead;
+commands['card:revoke'] = cardRevoke;
 commands['token:mint'] = tokenMint;
 commands['stats:recount'] = statsRecount;
 commands['members:import'] = membersImport;
