@@ -39,7 +39,7 @@ export async function userStanding(tx: TenantTransaction, userId: string): Promi
 
 async function requireStanding(tx: TenantTransaction, userId: string): Promise<UserStanding> {
   const standing = await userStanding(tx, userId);
-  if (!standing) throw new DomainError('USER_NOT_FOUND', `no user ${userId} in this party`, { field: 'userId' });
+  if (!standing) throw new DomainError('USER_NOT_FOUND', 'no such user in this party', { field: 'userId' });
   return standing;
 }
 
@@ -79,7 +79,7 @@ export async function revokeUserRole(tx: TenantTransaction, userId: string, role
  */
 export async function endHeadship(tx: TenantTransaction, tenantId: string, committeeId: string, userId: string): Promise<{ committeeRoleId: string; validTo: Date; standing: UserStanding }> {
   const committee = await tx.exists(sql.unsafe`SELECT 1 FROM committees WHERE id = ${committeeId}`);
-  if (!committee) throw new DomainError('COMMITTEE_NOT_FOUND', `no committee ${committeeId} in this party`, { field: 'committeeId' });
+  if (!committee) throw new DomainError('COMMITTEE_NOT_FOUND', 'no such committee in this party', { field: 'committeeId' });
   await requireStanding(tx, userId);
   const term = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
     SELECT id FROM committee_roles

@@ -27,7 +27,10 @@ async function inParty<T>(command: string, slug: string, flagOf: Record<string, 
     try {
       return await withTenant(pool, { tenantId: tenant.id, actor }, (tx) => work(tx, tenant.id, actor));
     } catch (err) {
-      if (err instanceof DomainError) throw new OperatorError(`${flagOf[err.field ?? ''] ?? '--tenant'}: ${err.message}`);
+      if (err instanceof DomainError) {
+        const flag = flagOf[err.field ?? ''];
+        throw new OperatorError(flag ? `${flag}: ${err.message}` : err.message);
+      }
       throw err;
     }
   });
