@@ -5,7 +5,8 @@ import { USER_ROLES } from '../../src/users/users.ts';
 import { hasRole, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
-import { responseDocument } from '../http/jsonapi.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { text } from '../../src/validation/fields.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
 const UserAttributes = z.object({
@@ -17,6 +18,9 @@ const UserDocument = responseDocument('users', UserAttributes);
 const Headship = responseDocument('headships', z.object({
   committeeId: z.string(), userId: z.string(), validTo: z.string().describe('when the head term ended'),
 }));
+
+/** Why: required, kept in the row and its audit rows. */
+const because = (type: string) => requestDocument(type, z.object({ reason: text(3, 500).describe('why, for the record (kept with the change and in the audit log)') }));
 
 const userResource = (standing: UserStanding) => {
   const { id, ...attributes } = standing;
@@ -38,10 +42,11 @@ export function userRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>)
     tag: 'users',
     access: 'user',
     params: z.object({ id: z.uuid() }),
+    body: because('user-disablements'),
     responses: { 200: { description: 'the user, now inactive (disabling a disabled user changes nothing)', schema: UserDocument } },
-    async handler({ params, auth, req }) {
+    async handler({ params, body, auth, req }) {
       const context = asAdmin(auth, req);
-      const standing = await withTenant(deps.pool, context, (tx) => disableUser(tx, params.id, auth.userId));
+      const standing = await withTenant(deps.pool, context, (tx) => disableUser(tx, params.id, body.data.attributes.reason, auth.userId));
       return { status: 200, body: userResource(standing) };
     },
   });
@@ -52,10 +57,11 @@ export function userRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>)
     tag: 'users',
     access: 'user',
     params: z.object({ id: z.uuid(), role: z.enum(USER_ROLES) }),
+    body: because('role-revocations'),
     responses: { 200: { description: 'the user with the roles left in force (404 ROLE_NOT_FOUND when the user does not hold the role)', schema: UserDocument } },
-    async handler({ params, auth, req }) {
+    async handler({ params, body, auth, req }) {
       const context = asAdmin(auth, req);
-      const standing = await withTenant(deps.pool, context, (tx) => revokeUserRole(tx, params.id, params.role, auth.userId));
+      const standing = await withTenant(deps.pool, context, (tx) => revokeUserRole(tx, params.id, params.role, body.data.attributes.reason, auth.userId));
       return { status: 200, body: userResource(standing) };
     },
   });
@@ -66,10 +72,11 @@ export function userRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>)
     tag: 'users',
     access: 'user',
     params: z.object({ id: z.uuid(), userId: z.uuid() }),
+    body: because('headship-endings'),
     responses: { 200: { description: 'the ended term (404 ROLE_NOT_FOUND when the user heads the committee in no running term)', schema: Headship } },
-    async handler({ params, auth, req }) {
+    async handler({ params, body, auth, req }) {
       const context = asAdmin(auth, req);
-      const ended = await withTenant(deps.pool, context, (tx) => endHeadship(tx, auth.tenantId, params.id, params.userId));
+      const ended = await withTenant(deps.pool, context, (tx) => endHeadship(tx, params.id, params.userId, body.data.attributes.reason));
       return { status: 200, body: { data: { type: 'headships', id: ended.committeeRoleId, attributes: { committeeId: params.id, userId: params.userId, validTo: ended.validTo.toISOString() } } } };
     },
   });

@@ -1,6 +1,5 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { endCommitteeRole } from '../committees/committee-roles.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError } from '../errors/domain-error.ts';
 import { USER_ROLES, type UserRole } from './users.ts';
@@ -44,14 +43,14 @@ async function requireStanding(tx: TenantTransaction, userId: string): Promise<U
 }
 
 /**
- * Disables a user: they can no longer log in, and the tokens they hold are refused from the next
+ * Disables a user, saying why: they can no longer log in, and the tokens they hold are refused from the next
  * request on. Their roles and headships stay on record (and stay inert). Disabling a disabled
  * user changes nothing.
  * @throws DomainError USER_NOT_FOUND; OWN_ACCESS when `actingUserId` is the user.
  */
-export async function disableUser(tx: TenantTransaction, userId: string, actingUserId?: string): Promise<UserStanding> {
+export async function disableUser(tx: TenantTransaction, userId: string, reason: string, actingUserId?: string): Promise<UserStanding> {
   if (userId === actingUserId) throw new DomainError('OWN_ACCESS', 'you cannot disable your own account; another tenant_admin must', { field: 'userId' });
-  await tx.query(sql.unsafe`UPDATE users SET is_active = false WHERE id = ${userId} AND is_active`);
+  await tx.query(sql.unsafe`UPDATE users SET is_active = false, disabled_reason = ${reason} WHERE id = ${userId} AND is_active`);
   return requireStanding(tx, userId);
 }
 
@@ -60,12 +59,12 @@ export async function disableUser(tx: TenantTransaction, userId: string, actingU
  * @throws DomainError USER_NOT_FOUND; ROLE_NOT_FOUND when the user does not hold the role;
  *   OWN_ACCESS when an administrator (`actingUserId`) ends their own tenant_admin role.
  */
-export async function revokeUserRole(tx: TenantTransaction, userId: string, role: UserRole, actingUserId?: string): Promise<UserStanding> {
+export async function revokeUserRole(tx: TenantTransaction, userId: string, role: UserRole, reason: string, actingUserId?: string): Promise<UserStanding> {
   if (userId === actingUserId && role === 'tenant_admin') {
     throw new DomainError('OWN_ACCESS', 'you cannot end your own tenant_admin role; another tenant_admin must', { field: 'role' });
   }
   const { rowCount: ended } = await tx.query(sql.unsafe`
-    UPDATE user_roles SET revoked_at = clock_timestamp() WHERE user_id = ${userId} AND role = ${role} AND revoked_at IS NULL`);
+    UPDATE user_roles SET revoked_at = clock_timestamp(), revocation_reason = ${reason} WHERE user_id = ${userId} AND role = ${role} AND revoked_at IS NULL`);
   const standing = await requireStanding(tx, userId);
   if (ended === 0) throw new DomainError('ROLE_NOT_FOUND', `the user does not hold the ${role} role`, { field: 'role' });
   return standing;
@@ -77,16 +76,18 @@ export async function revokeUserRole(tx: TenantTransaction, userId: string, role
  * @throws DomainError COMMITTEE_NOT_FOUND, USER_NOT_FOUND, or ROLE_NOT_FOUND when the user
  *   heads the committee in no running term.
  */
-export async function endHeadship(tx: TenantTransaction, tenantId: string, committeeId: string, userId: string): Promise<{ committeeRoleId: string; validTo: Date; standing: UserStanding }> {
+export async function endHeadship(tx: TenantTransaction, committeeId: string, userId: string, reason: string): Promise<{ committeeRoleId: string; validTo: Date; standing: UserStanding }> {
   const committee = await tx.exists(sql.unsafe`SELECT 1 FROM committees WHERE id = ${committeeId}`);
   if (!committee) throw new DomainError('COMMITTEE_NOT_FOUND', 'no such committee in this party', { field: 'committeeId' });
   await requireStanding(tx, userId);
-  const term = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
-    SELECT id FROM committee_roles
-    WHERE committee_id = ${committeeId} AND user_id = ${userId} AND role = 'head'
-      AND valid_from <= clock_timestamp() AND (valid_to IS NULL OR valid_to > clock_timestamp())
-    ORDER BY valid_from DESC LIMIT 1`);
-  if (!term) throw new DomainError('ROLE_NOT_FOUND', 'the user heads this committee in no running term', { field: 'userId' });
-  const ended = await endCommitteeRole(tx, tenantId, { committeeRoleId: term });
-  return { committeeRoleId: ended.id, validTo: ended.validTo, standing: await requireStanding(tx, userId) };
+  // The running term ends now (valid_to after its start, as the table requires); the row stays.
+  const ended = await tx.maybeOne(sql.type(z.object({ id: z.string(), validTo: z.number() }))`
+    UPDATE committee_roles SET valid_to = clock_timestamp(), end_reason = ${reason}
+    WHERE id = (SELECT id FROM committee_roles
+                WHERE committee_id = ${committeeId} AND user_id = ${userId} AND role = 'head'
+                  AND valid_from < clock_timestamp() AND (valid_to IS NULL OR valid_to > clock_timestamp())
+                ORDER BY valid_from DESC LIMIT 1)
+    RETURNING id, valid_to AS "validTo"`);
+  if (!ended) throw new DomainError('ROLE_NOT_FOUND', 'the user heads this committee in no running term', { field: 'userId' });
+  return { committeeRoleId: ended.id, validTo: new Date(ended.validTo), standing: await requireStanding(tx, userId) };
 }

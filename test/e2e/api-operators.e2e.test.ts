@@ -47,6 +47,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 const emailOf = (userId: string) => asTest(api, (tx) => tx.oneFirst(sql.type(z.object({ email: z.string() }))`SELECT email FROM users WHERE id = ${userId}`));
 const OS_ACTOR = expect.stringMatching(/^cli:/);
+const because = (type: string, reason = 'left the party office') => ({ body: document(type, { reason }) });
 
 describe('disabling a user', () => {
   test('refuses their tokens from the next request and their logins; only a tenant_admin may, and not themselves', async () => {
@@ -54,29 +55,32 @@ describe('disabling a user', () => {
     const stuck = '/api/ops/stuck-lifecycles?stage=AwaitingApproval';
     expect((await api.request('GET', stuck, { token: victim.token })).status).toBe(200);
     const treasurer = await api.userWithToken({ roles: ['treasurer'] });
-    expect((await api.request('POST', `/api/users/${victim.userId}/disable`, { token: treasurer.token })).status).toBe(403);
-    expect((await api.request('POST', `/api/users/${admin.userId}/disable`, { token: admin.token })).body.errors[0].code).toBe('OWN_ACCESS');
+    expect((await api.request('POST', `/api/users/${victim.userId}/disable`, { token: treasurer.token, ...because('user-disablements') })).status).toBe(403);
+    expect((await api.request('POST', `/api/users/${admin.userId}/disable`, { token: admin.token, ...because('user-disablements') })).body.errors[0].code).toBe('OWN_ACCESS');
 
-    const res = await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token });
+    const noReason = await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token });
+    expect([noReason.status, noReason.body.errors[0].code]).toEqual([422, 'VALIDATION_FAILED']);
+    expect((await api.request('GET', stuck, { token: victim.token })).status).toBe(200);
+    const res = await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token, ...because('user-disablements') });
     expect([res.status, res.body.data]).toEqual([200, { type: 'users', id: victim.userId, attributes: { active: false, roles: ['ops'], headOf: [] } }]);
     const after = await api.request('GET', stuck, { token: victim.token });
     expect([after.status, after.body.errors[0].code]).toEqual([401, 'UNAUTHENTICATED']);
     const login = await api.request('POST', '/api/auth/login', { body: document('sessions', { tenant: api.tenant.slug, email: await emailOf(victim.userId), password: 'a long enough password' }) });
     expect(login.status).toBe(401);
     expect((await auditOf('users', victim.userId)).filter((a) => a.operation === 'UPDATE'))
-      .toEqual([{ operation: 'UPDATE', actor: `user:${admin.userId}`, newRow: expect.objectContaining({ is_active: false }) }]);
+      .toEqual([{ operation: 'UPDATE', actor: `user:${admin.userId}`, newRow: expect.objectContaining({ is_active: false, disabled_reason: 'left the party office' }) }]);
     // Again: the same answer, nothing more written.
-    expect((await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token })).status).toBe(200);
+    expect((await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token, ...because('user-disablements') })).status).toBe(200);
     expect((await auditOf('users', victim.userId)).filter((a) => a.operation === 'UPDATE')).toHaveLength(1);
   });
 
   test('with the CLI, audited as the operator', async () => {
     const victim = await api.userWithToken({ roles: ['registrar'] });
-    const run = await cli(['user:disable', '--tenant', api.tenant.slug, '--user', await emailOf(victim.userId)]);
+    const run = await cli(['user:disable', '--tenant', api.tenant.slug, '--user', await emailOf(victim.userId), '--reason', 'laptop stolen']);
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect((await api.request('GET', `/api/members/${members.withCard.memberId}`, { token: victim.token })).status).toBe(401);
-    expect((await auditOf('users', victim.userId)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: OS_ACTOR });
-    const unknown = await cli(['user:disable', '--tenant', api.tenant.slug, '--user', 'nobody@party.test']);
+    expect((await auditOf('users', victim.userId)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: OS_ACTOR, newRow: expect.objectContaining({ disabled_reason: 'laptop stolen' }) });
+    const unknown = await cli(['user:disable', '--tenant', api.tenant.slug, '--user', 'nobody@party.test', '--reason', 'laptop stolen']);
     expect([unknown.code, unknown.stderr]).toEqual([1, '--user: no user with email nobody@party.test in this party\n']);
   });
 });
@@ -86,17 +90,17 @@ describe('ending a role', () => {
     const user = await api.userWithToken({ roles: ['ops', 'treasurer'] });
     const stuck = '/api/ops/stuck-lifecycles?stage=AwaitingApproval';
     expect((await api.request('GET', stuck, { token: user.token })).status).toBe(200);
-    const res = await api.request('POST', `/api/users/${user.userId}/roles/ops/revoke`, { token: admin.token });
+    const res = await api.request('POST', `/api/users/${user.userId}/roles/ops/revoke`, { token: admin.token, ...because('role-revocations') });
     expect([res.status, res.body.data.attributes.roles]).toEqual([200, ['treasurer']]);
     expect((await api.request('GET', stuck, { token: user.token })).status).toBe(403);
-    const again = await api.request('POST', `/api/users/${user.userId}/roles/ops/revoke`, { token: admin.token });
+    const again = await api.request('POST', `/api/users/${user.userId}/roles/ops/revoke`, { token: admin.token, ...because('role-revocations') });
     expect([again.status, again.body.errors[0].code]).toEqual([404, 'ROLE_NOT_FOUND']);
-    expect((await api.request('POST', `/api/users/${admin.userId}/roles/tenant_admin/revoke`, { token: admin.token })).body.errors[0].code).toBe('OWN_ACCESS');
+    expect((await api.request('POST', `/api/users/${admin.userId}/roles/tenant_admin/revoke`, { token: admin.token, ...because('role-revocations') })).body.errors[0].code).toBe('OWN_ACCESS');
     const roleRows = await asTest(api, (tx) => tx.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM user_roles WHERE user_id = ${user.userId} AND role = 'ops'`));
     expect(roleRows).toHaveLength(1);
-    expect((await auditOf('user_roles', roleRows[0]!)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: `user:${admin.userId}`, newRow: expect.objectContaining({ revoked_at: expect.any(String) }) });
+    expect((await auditOf('user_roles', roleRows[0]!)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: `user:${admin.userId}`, newRow: expect.objectContaining({ revoked_at: expect.any(String), revocation_reason: 'left the party office' }) });
 
-    const cliRun = await cli(['user:revoke-role', '--tenant', api.tenant.slug, '--user', await emailOf(user.userId), '--role', 'treasurer']);
+    const cliRun = await cli(['user:revoke-role', '--tenant', api.tenant.slug, '--user', await emailOf(user.userId), '--role', 'treasurer', '--reason', 'moved to another district']);
     expect([cliRun.code, cliRun.stderr]).toEqual([0, '']);
     expect((await api.request('POST', `/api/members/${members.awaitingPayment.memberId}/payments`, { token: user.token,
       body: document('payments', { invoiceId: members.awaitingPayment.invoice.invoiceId, amount: 1, currency: 'NPR', reference: 'R-1', paidAt: new Date().toISOString() }) })).status).toBe(403);
@@ -110,24 +114,25 @@ describe('ending a committee headship', () => {
     const member = `/api/members/${members.awaitingApproval.memberId}`;
     expect((await api.request('GET', member, { token: head })).status).toBe(200);
     const outsider = await api.userWithToken({ roles: ['registrar'] });
-    expect((await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: outsider.token })).status).toBe(403);
+    expect((await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: outsider.token, ...because('headship-endings') })).status).toBe(403);
 
-    const res = await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: admin.token });
+    const res = await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: admin.token, ...because('headship-endings', 'resigned from the committee') });
     expect([res.status, res.body.data.attributes]).toEqual([200, { committeeId: district.committeeId, userId: district.headUserId, validTo: expect.any(String) }]);
     expect((await api.request('GET', member, { token: head })).status).toBe(403);
     const approve = await api.request('POST', `${member}/approve`, { token: head, body: document('approvals', { note: 'too late' }) });
     expect([approve.status, approve.body.errors[0].code]).toEqual([403, 'FORBIDDEN']);
-    expect((await auditOf('committee_roles', res.body.data.id)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: `user:${admin.userId}` });
-    const again = await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: admin.token });
+    expect((await auditOf('committee_roles', res.body.data.id)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: `user:${admin.userId}`,
+      newRow: expect.objectContaining({ end_reason: 'resigned from the committee', valid_to: expect.any(String) }) });
+    const again = await api.request('POST', `/api/committees/${district.committeeId}/heads/${district.headUserId}/end`, { token: admin.token, ...because('headship-endings') });
     expect([again.status, again.body.errors[0].code]).toEqual([404, 'ROLE_NOT_FOUND']);
   });
 
   test('with the CLI', async () => {
     const province = await addCommitteeWithHead(api, api.geo.provinceId, 'Province Committee', 'province-head@party.test');
-    const run = await cli(['committee:end-head', '--tenant', api.tenant.slug, '--committee', province.committeeId, '--user', 'province-head@party.test']);
+    const run = await cli(['committee:end-head', '--tenant', api.tenant.slug, '--committee', province.committeeId, '--user', 'province-head@party.test', '--reason', 'term over']);
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect((await api.request('GET', `/api/members/${members.awaitingApproval.memberId}`, { token: await api.tokenFor(province.headUserId) })).status).toBe(403);
-    const again = await cli(['committee:end-head', '--tenant', api.tenant.slug, '--committee', province.committeeId, '--user', 'province-head@party.test']);
+    const again = await cli(['committee:end-head', '--tenant', api.tenant.slug, '--committee', province.committeeId, '--user', 'province-head@party.test', '--reason', 'term over']);
     expect([again.code, again.stderr]).toEqual([1, '--user: the user heads this committee in no running term\n']);
   });
 });

@@ -81,11 +81,11 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: '/api/platform/tenants' }) },
   // Last: they take access away (from users no caller is) and revoke the card the rows above read.
   { operation: 'POST /api/users/{id}/disable', target: 'a registrar of the party', expected: [401, 401, 403, 403, 403, 403, 200, 404],
-    call: () => ({ method: 'POST', path: `/api/users/${targets.disabled}/disable` }) },
+    call: () => ({ method: 'POST', path: `/api/users/${targets.disabled}/disable`, body: document('user-disablements', { reason: 'matrix' }) }) },
   { operation: 'POST /api/users/{id}/roles/{role}/revoke', target: "an ops user's role", expected: [401, 401, 403, 403, 403, 403, 200, 404],
-    call: () => ({ method: 'POST', path: `/api/users/${targets.demoted}/roles/ops/revoke` }) },
+    call: () => ({ method: 'POST', path: `/api/users/${targets.demoted}/roles/ops/revoke`, body: document('role-revocations', { reason: 'matrix' }) }) },
   { operation: 'POST /api/committees/{id}/heads/{userId}/end', target: "a district committee's head", expected: [401, 401, 403, 403, 403, 403, 200, 404],
-    call: () => ({ method: 'POST', path: `/api/committees/${targets.headship.committeeId}/heads/${targets.headship.headUserId}/end` }) },
+    call: () => ({ method: 'POST', path: `/api/committees/${targets.headship.committeeId}/heads/${targets.headship.headUserId}/end`, body: document('headship-endings', { reason: 'matrix' }) }) },
   { operation: 'POST /api/members/{id}/card/revoke', target: 'the member with a card', expected: [401, 401, 403, 403, 403, 403, 200, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/card/revoke`, body: document('card-revocations', { reason: 'lost' }) }) },
 ];

@@ -38,12 +38,13 @@ async function inParty<T>(command: string, slug: string, flagOf: Record<string, 
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-const UserFlags = z.object({ tenant: requiredFlag, user: requiredFlag });
-const USER_OPTIONS = { tenant: { type: 'string' }, user: { type: 'string' } } as const;
+const reasonFlag = requiredFlag.pipe(z.string().min(3, 'at least 3 characters').max(500, 'at most 500 characters'));
+const UserFlags = z.object({ tenant: requiredFlag, user: requiredFlag, reason: reasonFlag });
+const USER_OPTIONS = { tenant: { type: 'string' }, user: { type: 'string' }, reason: { type: 'string' } } as const;
 
 export const userDisable = operatorCommand('Disable a user: no more logins, and their bearer tokens are refused at once', async (args) => {
-  const flags = parseFlags(args, USER_OPTIONS, UserFlags, 'Usage: npm run cli -- user:disable --tenant <slug> --user <email>');
-  const standing = await inParty('user:disable', flags.tenant, { userId: '--user' }, async (tx) => disableUser(tx, await userByEmail(tx, flags.user)));
+  const flags = parseFlags(args, USER_OPTIONS, UserFlags, 'Usage: npm run cli -- user:disable --tenant <slug> --user <email> --reason <why>');
+  const standing = await inParty('user:disable', flags.tenant, { userId: '--user' }, async (tx) => disableUser(tx, await userByEmail(tx, flags.user), flags.reason));
   print(`Disabled ${flags.user} (${standing.id}); roles kept on record but inert: ${standing.roles.join(', ') || 'none'}`);
 });
 
@@ -51,9 +52,9 @@ const RoleFlags = UserFlags.extend({ role: z.enum(USER_ROLES, { error: (issue) =
 
 export const userRevokeRole = operatorCommand('End one of a user\'s roles, effective from their next request', async (args) => {
   const flags = parseFlags(args, { ...USER_OPTIONS, role: { type: 'string' } }, RoleFlags,
-    `Usage: npm run cli -- user:revoke-role --tenant <slug> --user <email> --role ${USER_ROLES.join('|')}`);
+    `Usage: npm run cli -- user:revoke-role --tenant <slug> --user <email> --role ${USER_ROLES.join('|')} --reason <why>`);
   const standing = await inParty('user:revoke-role', flags.tenant, { userId: '--user', role: '--role' },
-    async (tx) => revokeUserRole(tx, await userByEmail(tx, flags.user), flags.role));
+    async (tx) => revokeUserRole(tx, await userByEmail(tx, flags.user), flags.role, flags.reason));
   print(`Ended the ${flags.role} role of ${flags.user}; roles in force: ${standing.roles.join(', ') || 'none'}`);
 });
 
@@ -61,9 +62,9 @@ const HeadFlags = UserFlags.extend({ committee: z.uuid({ error: (issue) => (issu
 
 export const committeeEndHead = operatorCommand('End a user\'s running head term of a committee: they can no longer approve or reject for it', async (args) => {
   const flags = parseFlags(args, { ...USER_OPTIONS, committee: { type: 'string' } }, HeadFlags,
-    'Usage: npm run cli -- committee:end-head --tenant <slug> --committee <committee id> --user <email>');
+    'Usage: npm run cli -- committee:end-head --tenant <slug> --committee <committee id> --user <email> --reason <why>');
   const ended = await inParty('committee:end-head', flags.tenant, { userId: '--user', committeeId: '--committee' },
-    async (tx, tenantId) => endHeadship(tx, tenantId, flags.committee, await userByEmail(tx, flags.user)));
+    async (tx) => endHeadship(tx, flags.committee, await userByEmail(tx, flags.user), flags.reason));
   print(`Ended the head term of ${flags.user} on committee ${flags.committee} at ${ended.validTo.toISOString()}; it stays in the committee's history`);
 });
 
