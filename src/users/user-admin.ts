@@ -43,9 +43,9 @@ async function requireStanding(tx: TenantTransaction, userId: string): Promise<U
 }
 
 /**
- * Disables a user, saying why: they can no longer log in, and the tokens they hold are refused from the next
- * request on. Their roles and headships stay on record (and stay inert). Disabling a disabled
- * user changes nothing.
+ * Disables a user, saying why: they can no longer log in, and the tokens they hold are refused
+ * from the next request on. Their roles and headships stay on record (and stay inert).
+ * Disabling a disabled user changes nothing.
  * @throws DomainError USER_NOT_FOUND; OWN_ACCESS when `actingUserId` is the user.
  */
 export async function disableUser(tx: TenantTransaction, userId: string, reason: string, actingUserId?: string): Promise<UserStanding> {
