@@ -51,10 +51,9 @@ export function createApp(deps: ApiDeps): Express {
   app.set('query parser', 'extended');
   app.use(helmet());
   app.use(requestLogging(deps.log));
-  const metrics = metricsRoutes();
-  app.use(metrics.measure);
-  app.use(healthRoutes(deps));
-  app.use(metrics.router);
+  // Measured here, served on the private ops listener (api/ops-app.ts), never on this one.
+  app.use((deps.metrics ?? metricsRoutes()).measure);
+  app.use(healthRoutes(deps, { detail: false }));
   const registry = new RouteRegistry();
   for (const register of features) register(registry, deps);
   app.use(docsRoutes(registry));

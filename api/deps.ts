@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { DatabasePool } from 'slonik';
 import type { Logger } from '../src/logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { ObjectStorage } from '../src/storage/object-storage.ts';
 import type { Keyring } from '../src/tenants/keyring.ts';
 
@@ -31,4 +32,6 @@ export interface ApiDeps {
   failedLoginsPerAccount?: number;
   /** Proxies whose X-Forwarded-For is believed, as Express takes them (`loopback`, addresses, CIDRs), or `none`. */
   trustedProxies?: string | undefined;
+  /** Where request durations are counted; the ops listener (api/ops-app.ts) serves them. A private registry when absent. */
+  metrics?: Metrics;
 }

@@ -28,8 +28,13 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<{ nam
   }
 }
 
-/** `/healthz`: the process is up. `/readyz`: Postgres and Temporal answer; 503 names what does not. */
-export function healthRoutes(deps: HealthDeps): Router {
+/**
+ * `/healthz`: the process is up. `/readyz`: Postgres and Temporal answer (200 `ready`) or not
+ * (503 `unavailable`). Only with `detail` (the private ops listener, api/ops-app.ts) does
+ * `/readyz` name what is down and how it failed: error messages carry host names, addresses
+ * and server versions, which a public probe must not hand to anyone who asks.
+ */
+export function healthRoutes(deps: HealthDeps, { detail }: { detail: boolean }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -43,10 +48,12 @@ export function healthRoutes(deps: HealthDeps): Router {
       ),
     ]);
     const down = checks.filter((c) => !c.ok);
-    res.status(down.length ? 503 : 200).json({
-      status: down.length ? `unavailable: ${down.map((c) => c.name).join(', ')}` : 'ready',
-      checks,
-    });
+    res.status(down.length ? 503 : 200).setHeader('cache-control', 'no-store');
+    if (!detail) {
+      res.json({ status: down.length ? 'unavailable' : 'ready' });
+      return;
+    }
+    res.json({ status: down.length ? `unavailable: ${down.map((c) => c.name).join(', ')}` : 'ready', checks });
   });
   return router;
 }

@@ -1,8 +1,11 @@
 import { Router, type RequestHandler } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
+export type Metrics = ReturnType<typeof metricsRoutes>;
+
 /**
- * `/metrics` in the Prometheus text format: process metrics and request durations by method,
+ * `/metrics` in the Prometheus text format, served on the private ops listener only
+ * (api/ops-app.ts); `measure` runs on the public API: process metrics and request durations by method,
  * route pattern (never the raw path, which holds ids) and status.
  */
 export function metricsRoutes(): { router: Router; measure: RequestHandler } {

@@ -7,6 +7,8 @@ import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { createApp } from './app.ts';
+import { metricsRoutes } from './metrics.ts';
+import { createOpsApp } from './ops-app.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
@@ -22,10 +24,13 @@ async function main(): Promise<void> {
     address: settings.TEMPORAL_ADDRESS,
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
+  const metrics = metricsRoutes();
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   const app = createApp({
     pool,
-    temporal: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+    temporal,
     namespace: settings.TEMPORAL_NAMESPACE,
+    metrics,
     log,
     keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),
     storage: new LocalDirectoryStorage(settings.STORAGE_DIR ?? path.join(settings.DATA_DIR, 'storage')),
@@ -40,8 +45,17 @@ async function main(): Promise<void> {
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {
     log.info({ port: settings.API_PORT, host: settings.API_HOST }, 'api listening');
   });
+  // /metrics and /readyz's detail: a listener of their own, loopback unless METRICS_HOST says otherwise.
+  const ops: Server = createOpsApp({ pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, metrics }).listen(settings.METRICS_PORT, settings.METRICS_HOST, () => {
+    log.info({ port: settings.METRICS_PORT, host: settings.METRICS_HOST }, 'ops listener (metrics, readiness detail) listening');
+  });
+  ops.once('error', (err) => {
+    // The API itself can serve without its ops listener; say what is missing instead of dying.
+    log.error({ err, port: settings.METRICS_PORT, host: settings.METRICS_HOST }, 'ops listener could not start: /metrics and /readyz detail unavailable (set METRICS_PORT)');
+  });
   const stop = (signal: string) => {
     log.info({ signal }, 'api stopping');
+    ops.close();
     server.close(() => {
       void Promise.allSettled([connection.close(), pool.end()]).then(() => process.exit(0));
     });

@@ -26,6 +26,8 @@ const EnvSchema = z.object({
   MAIL_UI_PORT: port.default(1080),
   API_PORT: port.default(3000),
   API_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: port.default(9464),
+  METRICS_HOST: z.string().default('127.0.0.1'),
   MASTER_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64')

@@ -2,13 +2,14 @@ import { slug } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
 import { findCurrentCard } from '../../src/cards/card-store.ts';
+import { CARD_REVOCATION_REASONS, revokeCurrentCard } from '../../src/cards/card-revocation.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { memberGeographyPath } from '../../src/members/member-queries.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
-import { responseDocument } from '../http/jsonapi.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 import { CardVerificationAttributes, verifyCard } from './verify-card.ts';
@@ -42,6 +43,34 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
         .setHeader('cache-control', 'private, no-store')
         .send(Buffer.from(pdf));
       return undefined;
+    },
+  });
+
+  registry.add({
+    method: 'post',
+    path: '/api/members/:id/card/revoke',
+    summary: "Revoke the member's current ID card, e.g. lost or stolen: from then on the public card check answers CARD_REVOKED (tenant_admin, registrar)",
+    tag: 'cards',
+    access: 'user',
+    params: z.object({ id: z.guid() }),
+    body: requestDocument('card-revocations', z.object({
+      reason: z.enum(CARD_REVOCATION_REASONS).describe('why; a word from the list, never free text (it enters the member\'s event history)'),
+    })),
+    responses: { 200: { description: 'the revoked card (404 CARD_NOT_FOUND when the member holds no current card)', schema: responseDocument('card-revocations', z.object({
+      memberId: z.string(), reason: z.enum(CARD_REVOCATION_REASONS), revokedAt: z.string(),
+    })) } },
+    async handler({ params, body, auth: user, req }) {
+      // The member rolls' keepers: a registrar handles a lost or stolen card the day it is
+      // reported; heads, treasurers and ops do not revoke.
+      if (!hasRole(user, 'tenant_admin', 'registrar')) throw ApiError.forbidden('revoking a card is for tenant_admin or registrar');
+      const actor = `user:${user.userId}`;
+      const revoked = await withTenant(deps.pool, { tenantId: user.tenantId, actor, ip: req.ip, userAgent: req.get('user-agent') }, async (tx) => {
+        if (await memberGeographyPath(tx, params.id) === null) throw ApiError.notFound('member');
+        return revokeCurrentCard(tx, user.tenantId, params.id, body.data.attributes.reason, actor);
+      });
+      if (!revoked) throw new ApiError('CARD_NOT_FOUND', 'the member has no current ID card');
+      return { status: 200, body: { data: { type: 'card-revocations', id: revoked.cardId, attributes: {
+        memberId: revoked.memberId, reason: revoked.reason, revokedAt: revoked.revokedAt.toISOString() } } } };
     },
   });
 

@@ -82,7 +82,7 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
     child.once('exit', (code, signal) => void shutdown(`${name} exited with ${String(code ?? signal)}`).then(() => process.exit(code ? 1 : 0)));
   }
   const api = `http://${settings.API_HOST}:${settings.API_PORT}`;
-  log(['ready:', `  API          ${api}`, `  API docs     ${api}/docs`, `  Temporal UI  ${temporal.value.uiUrl ?? '(external)'}`, `  Mail inbox   ${smtp.value.webUrl ?? '(external)'}`, 'Ctrl-C stops everything.'].join('\n'));
+  log(['ready:', `  API          ${api}`, `  API docs     ${api}/docs`, `  Metrics      http://${settings.METRICS_HOST}:${settings.METRICS_PORT}/metrics`, `  Temporal UI  ${temporal.value.uiUrl ?? '(external)'}`, `  Mail inbox   ${smtp.value.webUrl ?? '(external)'}`, 'Ctrl-C stops everything.'].join('\n'));
 }
 
 main().catch((err: unknown) => {

@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   ROLE_NOT_FOUND: { status: 404, retryable: false },
   ROLE_NOT_OPEN: { status: 409, retryable: false },
   TERM_OVERLAP: { status: 409, retryable: false },
+  /** An administrator may not disable their own account or end their own tenant_admin role: another admin must. */
+  OWN_ACCESS: { status: 409, retryable: false },
   TOKEN_MALFORMED: { status: 422, retryable: false },
   TOKEN_BAD_SIGNATURE: { status: 422, retryable: false },
   TOKEN_EXPIRED: { status: 422, retryable: false },

@@ -12,6 +12,7 @@ export type MemberEvent =
   | { type: 'MemberWithdrawn'; payload: { reason: string } }
   | { type: 'MemberActivated'; payload: { memberNumber: string } }
   | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } }
+  | { type: 'IdCardRevoked'; payload: { cardId: string; reason: string } }
   | { type: 'MemberImported'; payload: { importId: string; wardId: string; committeeId: string | null; geographyPath: string; memberNumber: string } }
   | { type: 'MemberImportRolledBack'; payload: { importId: string } };
 

@@ -27,7 +27,8 @@ export type MemberCommand =
   | { type: 'Expire' }
   | { type: 'Withdraw'; reason: string }
   | { type: 'Activate'; memberNumber: string }
-  | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string };
+  | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string }
+  | { type: 'RevokeCard'; cardId: string; reason: string };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -85,6 +86,9 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'IssueCard':
       check(rules.cardRefusal(state));
       return [{ type: 'IdCardIssued', payload: { cardId: command.cardId, tokenId: command.tokenId, validUntil: command.validUntil } }];
+    case 'RevokeCard':
+      // Whether the card is current is the id_cards row's to say (src/cards/card-revocation.ts).
+      return [{ type: 'IdCardRevoked', payload: { cardId: command.cardId, reason: command.reason } }];
     default:
       return assertNever(command);
   }
@@ -119,6 +123,8 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
     case 'IdCardIssued':
       return { ...next, cardIssued: true };
+    case 'IdCardRevoked':
+      return next;
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
     case 'MemberImportRolledBack':

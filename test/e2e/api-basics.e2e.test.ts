@@ -117,8 +117,14 @@ test('the OpenAPI document validates and Swagger UI is served at /docs', async (
   expect(await ui.text()).toContain('swagger-ui');
 });
 
-test('/metrics serves Prometheus text', async () => {
+test('/metrics is not served on the public listener', async () => {
   const res = await fetch(`${api.baseUrl}/metrics`);
+  expect(res.status).toBe(404);
+  expect(await res.text()).not.toContain('process_cpu_user_seconds_total');
+});
+
+test('/metrics serves Prometheus text on the private ops listener, counting the public API', async () => {
+  const res = await fetch(`${api.opsUrl}/metrics`);
   expect(res.status).toBe(200);
   const text = await res.text();
   expect(text).toContain('process_cpu_user_seconds_total');

@@ -55,7 +55,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'sadasya-start-'));
   await chmod(dataDir, 0o755);
   ports = {};
-  for (const name of ['POSTGRES_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MAIL_SMTP_PORT', 'MAIL_UI_PORT', 'API_PORT']) ports[name] = await freePort();
+  for (const name of ['POSTGRES_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MAIL_SMTP_PORT', 'MAIL_UI_PORT', 'API_PORT', 'METRICS_PORT']) ports[name] = await freePort();
 });
 
 test('npm start serves the API, the Temporal UI and the mail inbox, stops cleanly, and restarts on the same data', async () => {

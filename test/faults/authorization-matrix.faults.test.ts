@@ -3,6 +3,7 @@ import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/a
 import { CALLERS, callersOf, type Caller, type Credentials } from './support/callers.ts';
 import { documentedOperations } from './support/openapi-operations.ts';
 import { seedMembers, type PartyMembers } from './support/party-fixtures.ts';
+import { addCommitteeWithHead } from '../support/lifecycle-harness.ts';
 
 interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
 interface Row {
@@ -19,12 +20,19 @@ let members: PartyMembers;
 let credentials: Record<Caller, Credentials>;
 let phone = 0;
 const observed: string[] = [];
+/** Whom the rows that take access away act on: users and a headship of their own, so no caller loses theirs. */
+let targets: { disabled: string; demoted: string; headship: { committeeId: string; headUserId: string } };
 
 beforeAll(async () => {
   api = await startApiHarness({ paymentWindowMs: 3_600_000 });
   members = await seedMembers(api, api.tenant);
   await api.webhookSecret('esewa'); // the party takes esewa webhooks: an unsigned one is still refused
   ({ credentials } = await callersOf(api, members.awaitingApproval.statusToken));
+  targets = {
+    disabled: (await api.userWithToken({ roles: ['registrar'] })).userId,
+    demoted: (await api.userWithToken({ roles: ['ops'] })).userId,
+    headship: await addCommitteeWithHead(api, api.geo.districtId, 'Matrix District Committee', 'matrix-district-head@party.test'),
+  };
 }, 180_000);
 afterAll(() => api.stop());
 
@@ -72,6 +80,15 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: '/api/platform/tenants', body: document('tenants', { slug: `m-${randomUUID().slice(0, 8)}`, name: 'M', memberNumberPrefix: 'MM', feeSchedule: { currency: 'NPR', admissionFeeMinor: 1 } }) }) },
   { operation: 'GET /api/platform/tenants', target: 'every party', expected: [401, 401, 401, 401, 401, 401, 401, 401],
     call: () => ({ method: 'GET', path: '/api/platform/tenants' }) },
+  // Last: they take access away (from users no caller is) and revoke the card the rows above read.
+  { operation: 'POST /api/users/{id}/disable', target: 'a registrar of the party', expected: [401, 401, 403, 403, 403, 403, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/users/${targets.disabled}/disable`, body: document('user-disablements', { reason: 'matrix' }) }) },
+  { operation: 'POST /api/users/{id}/roles/{role}/revoke', target: "an ops user's role", expected: [401, 401, 403, 403, 403, 403, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/users/${targets.demoted}/roles/ops/revoke`, body: document('role-revocations', { reason: 'matrix' }) }) },
+  { operation: 'POST /api/committees/{id}/heads/{userId}/end', target: "a district committee's head", expected: [401, 401, 403, 403, 403, 403, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/committees/${targets.headship.committeeId}/heads/${targets.headship.headUserId}/end`, body: document('headship-endings', { reason: 'matrix' }) }) },
+  { operation: 'POST /api/members/{id}/card/revoke', target: 'the member with a card', expected: [401, 401, 403, 403, 403, 403, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/card/revoke`, body: document('card-revocations', { reason: 'lost' }) }) },
 ];
 
 /** What a caller outside the member's area or party must never see, whatever the status. */

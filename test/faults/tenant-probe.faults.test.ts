@@ -92,6 +92,20 @@ test("searching by party A's committee finds nothing for B; by B's own, B's memb
   expect(idsOfAIn(await search(''))).toEqual([]);
 });
 
+const because = (type: string) => ({ data: { type, attributes: { reason: 'probe' } } });
+
+test("B's admin cannot end A's headship or touch A's head by naming B's own committee, nor revoke A's card by its member", async () => {
+  const answers = await Promise.all([
+    ask({ method: 'POST', path: `/api/committees/${committeeOfB}/heads/${api.headUserId}/end`, body: because('headship-endings') }, callers['B admin']),
+    ask({ method: 'POST', path: `/api/committees/${api.committeeId}/heads/${api.headUserId}/end`, body: because('headship-endings') }, callers['B admin']),
+    ask({ method: 'POST', path: `/api/users/${api.headUserId}/disable`, body: because('user-disablements') }, callers['B admin']),
+    ask({ method: 'POST', path: `/api/members/${a.withCard.memberId}/card/revoke`, body: { data: { type: 'card-revocations', attributes: { reason: 'stolen' } } } }, callers['B admin']),
+  ]);
+  expect(answers.map((res) => [res.status, res.body?.errors?.[0]?.code])).toEqual([[404, 'USER_NOT_FOUND'], [404, 'COMMITTEE_NOT_FOUND'], [404, 'USER_NOT_FOUND'], [404, 'NOT_FOUND']]);
+  const card = await api.request('GET', `/api/cards/verify?token=${a.withCard.cardToken}`);
+  expect(card.body.data.attributes).toMatchObject({ valid: true, reason: null });
+});
+
 test('no probe changed a row of either party', async () => {
   expect(snapshotChanges(before, await snapshotDatabase(api.db.owner))).toEqual([]);
 });

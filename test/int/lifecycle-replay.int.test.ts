@@ -44,7 +44,7 @@ function historyFromFile(file: string): History {
 
 test('the recorded histories cover every way a lifecycle ends', () => {
   expect(files).toEqual(expect.arrayContaining([
-    'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
+    'approved-by-operator-signal.json', 'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { createApp } from '../../api/app.ts';
+import { metricsRoutes } from '../../api/metrics.ts';
+import { createOpsApp } from '../../api/ops-app.ts';
 import type { RouteRegistry } from '../../api/http/route.ts';
 import { contractProblems } from './contract.ts';
 import type { ApiDeps } from '../../api/deps.ts';
@@ -21,6 +23,8 @@ export interface ApiResponse {
 
 export interface ApiHarness extends LifecycleHarness {
   baseUrl: string;
+  /** The private ops listener (api/ops-app.ts): /metrics and /readyz with its detail. */
+  opsUrl: string;
   apiDeps: ApiDeps;
   request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<ApiResponse>;
   /** A new user of the harness tenant with these roles (and headships), and a bearer token for them. */
@@ -39,9 +43,13 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
     publicBaseUrl: 'https://members.test', clock: () => new Date(),
-    publicRateLimit: 100_000, registrationRateLimit: 100_000, ...overrides,
+    publicRateLimit: 100_000, registrationRateLimit: 100_000, metrics: metricsRoutes(), ...overrides,
   };
   const app = createApp(apiDeps);
+  const ops: Server = createOpsApp({ ...apiDeps, metrics: apiDeps.metrics ?? metricsRoutes() }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => ops.once('listening', resolve));
+  const opsAddress = ops.address();
+  const opsUrl = `http://127.0.0.1:${typeof opsAddress === 'object' && opsAddress ? opsAddress.port : 0}`;
   const registry = app.locals.registry as RouteRegistry;
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -50,7 +58,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
   let users = 0;
   const webhookSecrets = new Map<string, Promise<string>>();
   return {
-    ...h, baseUrl, apiDeps,
+    ...h, baseUrl, opsUrl, apiDeps,
     async request(method, path, options = {}) {
       const headers: Record<string, string> = { accept: 'application/vnd.api+json', ...options.headers };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -90,6 +98,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     },
     async stop() {
       await new Promise((resolve) => server.close(resolve));
+      await new Promise((resolve) => ops.close(resolve));
       await stopWorker(worker, running);
       await h.close();
     },

@@ -76,6 +76,17 @@ const quick: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
       return (await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, taken, { idempotencyKey: 'refused-history-key-0001' })).workflowId;
     },
   },
+  // An operator's decision by signal, recorded as operator:<name> (patch operator-signal-actors).
+  'approved-by-operator-signal': {
+    stage: 'CardIssued',
+    run: async (h) => {
+      const { workflowId } = await registerMember(h, 'operator-approved@example.np');
+      const handle = lifecycleHandle(h, workflowId);
+      await handle.signal(m.approveSignal, { by: `user:${h.headUserId}`, note: 'approved from the Temporal UI' });
+      await handle.signal(m.paymentReceivedSignal, paymentFor(await awaitInvoice(handle)));
+      return workflowId;
+    },
+  },
   'withdrawn-awaiting-payment': {
     stage: 'Withdrawn',
     run: async (h) => {

@@ -5,6 +5,7 @@ import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
 import { refusalIn } from '../../src/errors/failure-details.ts';
+import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 
@@ -163,6 +164,18 @@ async function awaitApproval(state: LifecycleState, step: Step,
   await condition(decided);
 }
 
+/**
+ * Marks lifecycles that record a decision sent as a signal (an operator's, from the Temporal UI
+ * or CLI) as `operator:<name>`, never as the user its `by` may name. Lifecycles that took a
+ * signal before recorded `by` as typed, and replay so.
+ */
+const OPERATOR_SIGNAL_ACTORS = 'operator-signal-actors';
+
+/** The decision a signal carries, with its sender recorded as an operator. */
+function fromOperator<T extends { by: string }>(message: T): T {
+  return patched(OPERATOR_SIGNAL_ACTORS) ? { ...message, by: signalActor(message.by) } : message;
+}
+
 function registerApprovalHandlers(state: LifecycleState): void {
   const approve = (message: m.ApproveMessage) => { state.checkDecision(); state.decision = { approved: true, message }; };
   const reject = (message: m.RejectMessage) => { state.checkDecision(); state.decision = { approved: false, message }; };
@@ -180,8 +193,10 @@ function registerApprovalHandlers(state: LifecycleState): void {
     if (refusal) throw refusalFailure(refusal);
     return { stage: state.stage, payment: state.recordedPayment ?? null };
   }, { validator: (msg: m.PaymentMessage) => void state.checkPayment(msg) });
-  setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(msg), 'approve'));
-  setHandler(m.rejectSignal, (msg) => LifecycleState.ignoreInvalid(() => reject(msg), 'reject'));
+  // Updates come from the API, which names the deciding head as `user:<id>` after checking they
+  // head a committee covering the ward. Signals come from operators, who are recorded as such.
+  setHandler(m.approveSignal, (msg) => LifecycleState.ignoreInvalid(() => approve(fromOperator(msg)), 'approve'));
+  setHandler(m.rejectSignal, (msg) => LifecycleState.ignoreInvalid(() => reject(fromOperator(msg)), 'reject'));
   setHandler(m.withdrawSignal, (msg) => LifecycleState.ignoreInvalid(() => withdraw(msg), 'withdraw'));
   setHandler(m.paymentReceivedSignal, (msg) => LifecycleState.ignoreInvalid(() => pay(msg), 'paymentReceived'));
 }

@@ -18,6 +18,7 @@ import { tenantSettings } from './tenant-settings.ts';
 import { tokenMint } from './token-mint.ts';
 import { userCreate } from './user-create.ts';
 import { webhookSecretCreate, webhookSecretEndOverlap, webhookSecretList, webhookSecretRotate } from './webhook-secret.ts';
+import { cardRevoke, committeeEndHead, userDisable, userRevokeRole } from './user-controls.ts';
 
 export const commands: Record<string, CliCommand> = {};
 commands['geography:import'] = geographyImport;
@@ -27,6 +28,10 @@ commands['tenant:settings'] = tenantSettings;
 commands['user:create'] = userCreate;
 commands['committee:create'] = committeeCreate;
 commands['committee:appoint'] = committeeAppoint;
+commands['user:disable'] = userDisable;
+commands['user:revoke-role'] = userRevokeRole;
+commands['committee:end-head'] = committeeEndHead;
+commands['card:revoke'] = cardRevoke;
 commands['token:mint'] = tokenMint;
 commands['stats:recount'] = statsRecount;
 commands['members:import'] = membersImport;

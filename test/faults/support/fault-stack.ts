@@ -46,6 +46,8 @@ export async function startFaultStack(name: string, options: { logLevel?: string
     TEMPORAL_ADDRESS: temporal.address, SMTP_URL: smtp.url, DATA_DIR: path.join(temp.dir, 'data'), STORAGE_DIR: path.join(temp.dir, 'storage'),
     MASTER_KEY: secrets.masterKeyBase64, AUTH_TOKEN_SECRET: secrets.authTokenSecret, PLATFORM_ADMIN_KEY: secrets.platformAdminKey,
     API_HOST: '127.0.0.1', API_PORT: String(apiPort),
+    // A port of its own: an `npm start` or another stack on this machine may hold the default.
+    METRICS_PORT: String(await freePort()),
   };
   const worker = new ChildService('worker', 'src/worker.ts', env);
   const api = new ChildService('api', 'api/server.ts', env);

@@ -27,6 +27,11 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
     invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `PROBE-${randomUUID()}`, paidAt: new Date().toISOString() }) }),
   'GET /api/members/{id}/card': (id) => ({ method: 'GET', path: `/api/members/${id}/card` }),
+  'POST /api/members/{id}/card/revoke': (id) => ({ method: 'POST', path: `/api/members/${id}/card/revoke`, body: jsonApi('card-revocations', { reason: 'lost' }) }),
+  'POST /api/users/{id}/disable': (id) => ({ method: 'POST', path: `/api/users/${id}/disable`, body: jsonApi('user-disablements', { reason: 'probe' }) }),
+  'POST /api/users/{id}/roles/{role}/revoke': (id) => ({ method: 'POST', path: `/api/users/${id}/roles/tenant_admin/revoke`, body: jsonApi('role-revocations', { reason: 'probe' }) }),
+  // The id as the committee and as its head: either one of party A's is not found.
+  'POST /api/committees/{id}/heads/{userId}/end': (id) => ({ method: 'POST', path: `/api/committees/${id}/heads/${id}/end`, body: jsonApi('headship-endings', { reason: 'probe' }) }),
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),

@@ -1,0 +1,47 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { TenantTransaction } from '../db/tenant-context.ts';
+import { executeMemberCommand } from '../members/member-store.ts';
+
+/** Why a card was revoked: a word from this list, never free text (it enters the member's event stream). */
+export const CARD_REVOCATION_REASONS = ['lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended'] as const;
+export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number];
+
+export interface CardRevocation {
+  cardId: string;
+  memberId: string;
+  reason: CardRevocationReason;
+  revokedAt: Date;
+}
+
+const CurrentCard = z.object({ id: z.string() });
+const Revoked = z.object({ revokedAt: z.number() });
+
+/**
+ * Revokes the member's current ID card, in the caller's tenant transaction: the id_cards row
+ * gets revoked_at and the reason (audited with the transaction's actor), and the member's
+ * stream an IdCardRevoked event. From the commit on, the public card check answers the card's
+ * token `valid: false, reason: CARD_REVOKED`, and the member has no current card to download.
+ * @returns the revocation, or null when the member holds no current card (nothing is written).
+ */
+export async function revokeCurrentCard(tx: TenantTransaction, tenantId: string, memberId: string, reason: CardRevocationReason, actor: string): Promise<CardRevocation | null> {
+  const card = await tx.maybeOne(sql.type(CurrentCard)`SELECT id FROM id_cards WHERE member_id = ${memberId} AND revoked_at IS NULL FOR UPDATE`);
+  if (!card) return null;
+  let revokedAt = new Date(0);
+  await executeMemberCommand(tx, { tenantId, memberId, metadata: { actor }, idempotencyKey: `card:${card.id}:revoke` },
+    { type: 'RevokeCard', cardId: card.id, reason },
+    async () => {
+      revokedAt = new Date(await tx.oneFirst(sql.type(Revoked)`
+        UPDATE id_cards SET revoked_at = clock_timestamp(), revocation_reason = ${reason} WHERE id = ${card.id} RETURNING revoked_at AS "revokedAt"`));
+    });
+  return { cardId: card.id, memberId, reason, revokedAt };
+}
+
+/**
+ * What a member leaving good standing calls (resignation, expulsion, lapse after admission: the
+ * membership transitions of a later change): revokes their current card, if they hold one, as
+ * `membership_ended`. Safe to call again: a member without a current card is left as they are.
+ */
+export function revokeCardOnLeaving(tx: TenantTransaction, tenantId: string, memberId: string, actor: string): Promise<CardRevocation | null> {
+  return revokeCurrentCard(tx, tenantId, memberId, 'membership_ended', actor);
+}
