@@ -33,27 +33,8 @@ END $$;
 CREATE TRIGGER retires_only_sooner BEFORE UPDATE OF retires_at ON payment_webhook_secrets
   FOR EACH ROW EXECUTE FUNCTION refuse_webhook_secret_revival();
 
--- The audit trail records every change to these rows but not the wrapped secret: the same
--- row as record_audit() writes it, without wrapped_secret.
-CREATE FUNCTION record_webhook_secret_audit() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
-  AS $$
-DECLARE
-  old_json jsonb := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) - 'wrapped_secret' END;
-  new_json jsonb := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) - 'wrapped_secret' END;
-  subject jsonb := coalesce(new_json, old_json);
-BEGIN
-  INSERT INTO audit_log (tenant_id, table_name, record_id, operation, old_row, new_row, actor, ip_address, user_agent)
-  VALUES (
-    (subject ->> 'tenant_id')::uuid, TG_TABLE_NAME, subject ->> 'id', TG_OP, old_json, new_json,
-    app_setting('app.actor'), app_setting('app.ip')::inet, app_setting('app.user_agent')
-  );
-  RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION record_webhook_secret_audit() FROM PUBLIC;
-DROP TRIGGER audit ON payment_webhook_secrets;
-CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON payment_webhook_secrets
-  FOR EACH ROW EXECUTE FUNCTION record_webhook_secret_audit();
+-- The audit trail records every change to these rows; 0021 redacts wrapped_secret from them
+-- (as every column named wrapped*), including any audit row written before it.
 
 -- The secrets a webhook to /api/parties/{party_slug}/payments/webhooks/{provider_name} may be
 -- signed with at `at`, in one statement and with the same work whether or not the party

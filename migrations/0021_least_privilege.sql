@@ -169,6 +169,3 @@ BEGIN
 END $$;
 ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
 
--- payment_webhook_secrets (0019) kept its wrapped secret out of audit rows with a function of
--- its own; the sweep above put it on record_audit with the column redacted, like every table.
-DROP FUNCTION record_webhook_secret_audit();

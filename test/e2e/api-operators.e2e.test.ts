@@ -3,17 +3,14 @@
  * ending a role or a committee headship, revoking an ID card. Each takes effect with the very
  * next request, and leaves an audit row (and, for a card, an event) naming who did it.
  */
-import { spawn } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { revokeCardOnLeaving } from '../../src/cards/card-revocation.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { projectRoot } from '../../src/paths.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { addCommitteeWithHead, asTest, memberEvents } from '../support/lifecycle-harness.ts';
 import { seedMembers, type PartyMembers } from '../faults/support/party-fixtures.ts';
+import { runOperatorCli } from '../support/cli-process.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let admin: { userId: string; token: string };
@@ -31,20 +28,8 @@ const Audit = z.object({ operation: z.string(), actor: z.string().nullable(), ne
 const auditOf = (table: string, recordId: string) => asTest(api, (tx) => tx.any(sql.type(Audit)`
   SELECT operation, actor, new_row AS "newRow" FROM audit_log WHERE table_name = ${table} AND record_id = ${recordId} ORDER BY id`));
 
-/** `node src/cli/main.ts ...args` as an operator runs it, against the harness's database. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATABASE_URL: api.db.appUrl };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+/** The operator CLI against the harness's database. */
+const cli = (args: string[]) => runOperatorCli(args, { DATABASE_URL: api.db.appUrl });
 const emailOf = (userId: string) => asTest(api, (tx) => tx.oneFirst(sql.type(z.object({ email: z.string() }))`SELECT email FROM users WHERE id = ${userId}`));
 const OS_ACTOR = expect.stringMatching(/^cli:/);
 const because = (type: string, reason = 'left the party office') => ({ body: document(type, { reason }) });

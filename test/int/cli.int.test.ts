@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,13 +10,13 @@ import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.
 import { anchorChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
 import { acceptedWebhookSecrets, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
-import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser, currentRoles, verifyUserPassword } from '../../src/users/users.ts';
 import { rewriteEventAndRehash } from '../support/chain-tampering.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeCommittee, makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
+import { runOperatorCli, type CliRun } from '../support/cli-process.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const AUTH_TOKEN_SECRET = randomBytes(32).toString('base64');
@@ -28,25 +27,11 @@ let geo: MiniGeography;
 let dataDir: string;
 let seeded: Tenant;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** `node src/cli/main.ts ...args` as an operator would run it, with only the environment given here. */
-function cli(args: string[], options: { input?: string; env?: Record<string, string>; unset?: string[] } = {}): Promise<Run> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATA_DIR: dataDir,
-    DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, MASTER_KEY, AUTH_TOKEN_SECRET, ...options.env,
-  };
+/** The operator CLI with this test's database and keys; `unset` takes variables away. */
+function cli(args: string[], options: { input?: string; env?: Record<string, string>; unset?: string[] } = {}): Promise<CliRun> {
+  const env: Record<string, string> = { DATA_DIR: dataDir, DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, MASTER_KEY, AUTH_TOKEN_SECRET, ...options.env };
   for (const name of options.unset ?? []) delete env[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  return runOperatorCli(args, env, options.input);
 }
 
 const inTenant = <T>(tenant: Tenant, work: (tx: TenantTransaction) => Promise<T>) => withTenant(db.app, { tenantId: tenant.id, actor: 'test' }, work);

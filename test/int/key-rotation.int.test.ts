@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,11 +17,11 @@ import { searchMembers } from '../../src/members/member-queries.ts';
 import { blindIndex, lookupBlindIndexes, normalizePhone } from '../../src/members/personal-data.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import { acceptedWebhookSecrets, createWebhookSecret } from '../../src/payments/webhook-secrets.ts';
-import { projectRoot } from '../../src/paths.ts';
 import { Keyring, type UntrustedKey } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeTenant, seedMiniGeography, type MiniGeography } from '../support/fixtures.ts';
+import { runOperatorCli } from '../support/cli-process.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const NEW_MASTER_KEY = randomBytes(32).toString('base64');
@@ -34,21 +33,7 @@ const untrusted: UntrustedKey[] = [];
 /** Stands for a running API or worker: one keyring, made before any rotation, used throughout. */
 const running = new Keyring(masterKeyFromBase64(MASTER_KEY), { onUntrustedKey: (key) => untrusted.push(key) });
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const fullEnv = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: db.appUrl, MASTER_KEY, ...env };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env: fullEnv, cwd: projectRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runOperatorCli(args, { DATA_DIR: dataDir, DATABASE_URL: db.appUrl, MASTER_KEY, ...env });
 
 const inTenant = <T>(tenant: Tenant, work: (tx: TenantTransaction) => Promise<T>) => withTenant(db.app, { tenantId: tenant.id, actor: 'test' }, work);
 const keysOf = (tenant: Tenant, keyring = running) => inTenant(tenant, (tx) => keyring.forTenant(tx, tenant.id));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,13 +9,13 @@ import { bootstrapDatabase } from '../../src/db/bootstrap.ts';
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.ts';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { changeTenantSettings } from '../../src/tenants/tenant-settings.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeTenant } from '../support/fixtures.ts';
+import { runOperatorCli } from '../support/cli-process.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 let db: TestDatabase;
@@ -33,20 +32,7 @@ const auditOf = (tenant: Tenant, table: string) => withTenant(db.app, { tenantId
   SELECT table_name AS table, record_id AS record, operation AS op, actor, old_row AS old, new_row AS new
   FROM audit_log WHERE table_name = ${table} ORDER BY id`));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function cli(args: string[]): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, MASTER_KEY };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const cli = (args: string[]) => runOperatorCli(args, { DATA_DIR: dataDir, DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl, MASTER_KEY });
 
 beforeAll(async () => {
   db = await createTestDatabase();
