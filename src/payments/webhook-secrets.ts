@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { sql, type DatabasePool } from 'slonik';
+import { sql, UniqueIntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { DecryptionError } from '../crypto/aead.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
@@ -61,7 +61,13 @@ async function hasCurrent(tx: TenantTransaction, provider: string): Promise<bool
 export async function createWebhookSecret(tx: TenantTransaction, keyring: Keyring, tenantId: string, provider: string): Promise<IssuedWebhookSecret | null> {
   WebhookProviderSchema.parse(provider);
   if (await hasCurrent(tx, provider)) return null;
-  return insertSecret(tx, keyring, tenantId, provider);
+  try {
+    // In a savepoint: another create for the same provider committing first leaves this transaction usable.
+    return await tx.transaction((savepoint) => insertSecret(savepoint, keyring, tenantId, provider));
+  } catch (err) {
+    if (err instanceof UniqueIntegrityConstraintViolationError && err.constraint === 'payment_webhook_secrets_one_current') return null;
+    throw err;
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { anchorChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
-import { acceptedWebhookSecrets, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
+import { acceptedWebhookSecrets, createWebhookSecret, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser, currentRoles, verifyUserPassword } from '../../src/users/users.ts';
@@ -264,4 +264,24 @@ test('webhook secrets: created and printed once, rotated with an overlap that ca
   await inTenant(other, (tx) => tx.query(sql.unsafe`
     INSERT INTO payment_webhook_secrets (id, tenant_id, provider, wrapped_secret) VALUES (${randomUUID()}, ${other.id}, 'esewa', ${sql.binary(row.wrapped)})`));
   expect(await accepted('other-party', 'esewa')).toEqual([]);
+});
+
+test('two webhook secret creations for one party and provider racing: one secret, the other told it exists (no error)', async () => {
+  const keyring = new Keyring(masterKeyFromBase64(MASTER_KEY));
+  const party = await makeTenant(db.app, keyring, 'racing-party', 'RP');
+  let releaseFirst!: () => void;
+  const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+  // The first inserts and holds its transaction open; the second checks (sees nothing committed), inserts, and waits on the index.
+  const first = inTenant(party, async (tx) => {
+    const issued = await createWebhookSecret(tx, keyring, party.id, 'khalti');
+    await firstMayCommit;
+    return issued;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const second = inTenant(party, (tx) => createWebhookSecret(tx, keyring, party.id, 'khalti'));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  releaseFirst();
+  expect(await first).toMatchObject({ secret: expect.stringMatching(/^whsec_/) });
+  expect(await second).toBeNull();
+  expect(await inTenant(party, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM payment_webhook_secrets`))).toBe(1);
 });
