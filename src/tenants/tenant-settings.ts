@@ -19,6 +19,7 @@ export const TenantSettingsSchema = z
     approvalEscalationAfterMs: durationMs.optional(),
     paymentWindowMs: durationMs.optional(),
     cardValidityMs: z.number().int().min(DAY_MS).max(20 * 366 * DAY_MS).optional(),
+    transferWindowMs: durationMs.optional(),
     timeZone: z.string().refine(isTimeZone, 'unknown time zone').optional(),
   })
   .strict()
@@ -62,6 +63,7 @@ export async function changeTenantSettings(owner: DatabasePool, slug: string, in
       s.approvalEscalationAfterMs !== undefined ? sql.fragment`approval_escalation_after = ${interval(s.approvalEscalationAfterMs)}` : null,
       s.paymentWindowMs !== undefined ? sql.fragment`payment_window = ${interval(s.paymentWindowMs)}` : null,
       s.cardValidityMs !== undefined ? sql.fragment`card_validity = ${interval(s.cardValidityMs)}` : null,
+      s.transferWindowMs !== undefined ? sql.fragment`transfer_window = ${interval(s.transferWindowMs)}` : null,
       s.timeZone !== undefined ? sql.fragment`time_zone = ${s.timeZone}` : null,
     ].filter((fragment) => fragment !== null);
     await enterTenant(tx, { tenantId: before.id, actor });
