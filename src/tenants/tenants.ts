@@ -47,8 +47,6 @@ export const TenantSchema = z.object({
   approvalEscalationAfterMs: z.number(),
   paymentWindowMs: z.number(),
   cardValidityMs: z.number(),
-  /** A transfer to another ward nobody refuses within this is accepted (migrations/0027). */
-  transferWindowMs: z.number(),
   timeZone: z.string(),
 });
 export type Tenant = z.infer<typeof TenantSchema>;
@@ -59,7 +57,6 @@ export const selectTenant = sql.fragment`
          (extract(epoch FROM approval_escalation_after) * 1000)::float8 AS "approvalEscalationAfterMs",
          (extract(epoch FROM payment_window) * 1000)::float8 AS "paymentWindowMs",
          (extract(epoch FROM card_validity) * 1000)::float8 AS "cardValidityMs",
-         (extract(epoch FROM transfer_window) * 1000)::float8 AS "transferWindowMs",
          time_zone AS "timeZone"
   FROM tenants`;
 

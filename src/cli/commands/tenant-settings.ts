@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { withOwnerPool } from '../../backup/owner-pool.ts';
-import { changeTenantSettings, TenantSettingsError, TenantSettingsSchema, type TenantSettings } from '../../tenants/tenant-settings.ts';
-import type { Tenant } from '../../tenants/tenants.ts';
+import { changeTenantSettings, TenantSettingsError, TenantSettingsSchema, type PartySettings, type TenantSettings } from '../../tenants/tenant-settings.ts';
 import { durationFlag, parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
 import { operatorActor } from './operator-session.ts';
@@ -50,7 +49,7 @@ function days(ms: number): string {
   return `${+(ms / 86_400_000).toFixed(3)}d`;
 }
 
-function settingsOf(tenant: Tenant): [string, string][] {
+function settingsOf(tenant: PartySettings): [string, string][] {
   return [
     ['admission fee', `${tenant.feeSchedule.admissionFeeMinor} ${tenant.feeSchedule.currency} minor units`],
     ['approval reminder', `after ${days(tenant.approvalReminderAfterMs)}`],
