@@ -175,7 +175,7 @@ async function recordTransfers(): Promise<void> {
   const scenarios: Record<string, { status: t.TransferStatus; window: number; decide: (h: LifecycleHarness, workflowId: string) => Promise<unknown> }> = {
     'transfer-approved': { status: 'accepted', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.approveTransferUpdate, { by: `user:${h.headUserId}` }) },
     'transfer-refused': { status: 'refused', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.refuseTransferUpdate, { by: `user:${h.headUserId}`, reasonCode: 'not_resident' }) },
-    'transfer-accepted-after-window': { status: 'accepted', window: 2_000, decide: async () => undefined },
+    'transfer-accepted-after-window': { status: 'accepted', window: 2_000, decide: () => Promise.resolve() },
     'transfer-approved-by-operator-signal': { status: 'accepted', window: 3_600_000, decide: (h, id) => h.client.workflow.getHandle(id).signal(t.approveTransferSignal, { by: 'ops-on-call' }) },
   };
   const wanted = Object.entries(scenarios).filter(([name]) => only.size === 0 || only.has(name));
