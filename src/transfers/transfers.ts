@@ -92,13 +92,16 @@ const Opening = z.object({ wardId: z.string(), seq: z.number(), open: z.boolean(
  * @throws MemberRuleError MEMBER_NOT_ACTIVE; TransferError TRANSFER_ALREADY_OPEN, TRANSFER_SAME_WARD; UnknownWardError.
  */
 export async function openTransfer(tx: TenantTransaction, request: TransferRequest): Promise<TransferView | null> {
-  const opening = await tx.maybeOne(sql.type(Opening)`
+  // The lock first, alone; then a read in a statement of its own, which sees what a request
+  // committed while this one waited for the lock.
+  const found = await tx.maybeOne(sql.type(z.object({ id: z.string() }))`SELECT id FROM members WHERE id = ${request.memberId} FOR UPDATE`);
+  if (!found) return null;
+  const opening = await tx.one(sql.type(Opening)`
     SELECT m.ward_id AS "wardId",
            coalesce((SELECT max(seq) FROM member_transfers WHERE member_id = m.id), 0) + 1 AS seq,
            EXISTS (SELECT 1 FROM member_transfers WHERE member_id = m.id AND status = 'requested') AS open,
-           now() + (SELECT transfer_window FROM tenants WHERE id = m.tenant_id) AS "decidesAt"
-    FROM members m WHERE m.id = ${request.memberId} FOR UPDATE OF m`);
-  if (!opening) return null;
+           clock_timestamp() + (SELECT transfer_window FROM tenants WHERE id = m.tenant_id) AS "decidesAt"
+    FROM members m WHERE m.id = ${request.memberId}`);
   const state = await loadMember(tx, request.memberId);
   const refusal = transferRefusal(state);
   if (refusal) throw new MemberRuleError(refusal.code, refusal.message);

@@ -195,3 +195,20 @@ test('only an active member, to a valid other ward, on a staff request or throug
   const token = new URL(`https://x${link!}`).searchParams.get('token')!;
   expect((await api.request('POST', `/api/parties/${api.tenant.slug}/members/${other.memberId}/transfers?token=${token}`, { body: document('transfers', { toWardId: destination }) })).status).toBe(404);
 }, 180_000);
+
+test('two requests for one member at the same moment: one transfer, the other 409', async () => {
+  const member = await activeMember();
+  const answers = await Promise.all([request(member.memberId), request(member.memberId, api.geo.wardIds[0])]);
+  expect(answers.map((a) => [a.status, a.body.errors?.[0]?.code ?? null]).sort()).toEqual([[201, null], [409, 'TRANSFER_ALREADY_OPEN']]);
+  expect(answers.find((a) => a.status === 409)?.body.errors[0].code).toBe('TRANSFER_ALREADY_OPEN');
+  const listed = await api.request('GET', `/api/members/${member.memberId}/transfers`, { token: registrar });
+  expect(listed.body.data).toHaveLength(1);
+  // Visibility lags a little behind a start: ask until the one transfer workflow shows.
+  let ids: string[] = [];
+  for (let i = 0; i < 50 && ids.length === 0; i++) {
+    ids = [];
+    for await (const execution of api.client.workflow.list({ query: `MemberId = '${member.memberId}' AND WorkflowType = 'memberTransfer'` })) ids.push(execution.workflowId);
+    if (ids.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(ids).toEqual([`transfer-${api.tenant.id}-${member.memberId}-1`]);
+}, 120_000);

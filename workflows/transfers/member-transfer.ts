@@ -45,8 +45,9 @@ export async function memberTransfer(input: t.MemberTransferInput): Promise<t.Tr
   background(mail.notifyTransferCommittees(step, input.transferId), 'committee notices');
   // Workflow time: the sandbox gives `Date` the current workflow task's time, replayed identically.
   const remaining = Math.max(new Date(input.decidesAt).getTime() - new Date().getTime(), 1);
-  if (!(await condition(() => decision !== undefined, remaining))) decision = { kind: 'window' };
-  const decided = decision ?? { kind: 'window' };
+  await condition(() => decision !== undefined, remaining);
+  // A decision taken in the same workflow task as the timer fired still counts as that decision.
+  const decided: Decision = (decision ??= { kind: 'window' });
 
   try {
     if (decided.kind === 'refused') {
