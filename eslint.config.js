@@ -29,6 +29,7 @@ const WORKFLOW_SRC_ALLOWED = [
   'members/lifecycle-contract.ts',
   'members/member-status.ts',
   'temporal/search-attributes.ts',
+  'transfers/transfer-contract.ts',
 ];
 const workflowSrcRegex = `(?:^|/)src/(?!(?:${WORKFLOW_SRC_ALLOWED.map(escapeRegExp).join('|')})$)`;
 

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       clock: () => new Date(),
       log,
       mailDomain: senderDomain(settings.MAIL_FROM),
+      publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     },
   });
   const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE });

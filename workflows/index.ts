@@ -1,2 +1,4 @@
 export { memberLifecycle } from './members/member-lifecycle.ts';
 export { eventChainAnchoring } from './events/chain-anchoring.ts';
+export { memberTransfer } from './transfers/member-transfer.ts';
+export { transferLink } from './transfers/transfer-link.ts';

@@ -17,6 +17,8 @@ export interface MemberActivityDeps {
   log: Logger;
   /** Domain used in Message-IDs, e.g. the mail sender's domain. */
   mailDomain: string;
+  /** Where links in members' emails point (e.g. a transfer link), like the API's PUBLIC_BASE_URL. */
+  publicBaseUrl?: string | undefined;
 }
 
 /** Workflow-scoped identity every step carries: the guard of its idempotency key. */

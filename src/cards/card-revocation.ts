@@ -5,7 +5,12 @@ import { executeMemberCommand } from '../members/member-store.ts';
 
 /** Why a card was revoked: a word from this list, never free text (it enters the member's event stream). */
 export const CARD_REVOCATION_REASONS = ['lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended'] as const;
-export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number];
+/**
+ * Reasons the product gives by itself, never chosen by staff: `superseded`, a card replaced by
+ * one naming the member's new ward after a transfer (migrations/0027).
+ */
+export const AUTOMATIC_REVOCATION_REASONS = ['superseded'] as const;
+export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number] | (typeof AUTOMATIC_REVOCATION_REASONS)[number];
 
 export interface CardRevocation {
   cardId: string;
@@ -24,11 +29,12 @@ const Revoked = z.object({ revokedAt: z.number() });
  * token `valid: false, reason: CARD_REVOKED`, and the member has no current card to download.
  * @returns the revocation, or null when the member holds no current card (nothing is written).
  */
-export async function revokeCurrentCard(tx: TenantTransaction, tenantId: string, memberId: string, reason: CardRevocationReason, actor: string): Promise<CardRevocation | null> {
+export async function revokeCurrentCard(tx: TenantTransaction, tenantId: string, memberId: string, reason: CardRevocationReason, actor: string,
+  workflowId?: string): Promise<CardRevocation | null> {
   const card = await tx.maybeOne(sql.type(CurrentCard)`SELECT id FROM id_cards WHERE member_id = ${memberId} AND revoked_at IS NULL FOR UPDATE`);
   if (!card) return null;
   let revokedAt = new Date(0);
-  await executeMemberCommand(tx, { tenantId, memberId, metadata: { actor }, idempotencyKey: `card:${card.id}:revoke` },
+  await executeMemberCommand(tx, { tenantId, memberId, metadata: { actor, ...(workflowId && { workflowId }) }, idempotencyKey: `card:${card.id}:revoke` },
     { type: 'RevokeCard', cardId: card.id, reason },
     async () => {
       revokedAt = new Date(await tx.oneFirst(sql.type(Revoked)`

@@ -43,6 +43,14 @@ export const ERROR_CODES = {
   /** A payment the lifecycle's activity refused for a reason the table does not name. */
   PAYMENT_REFUSED: { status: 409, retryable: false },
   CARD_ALREADY_ISSUED: { status: 409, retryable: false },
+  // Transfers to another ward (src/transfers/).
+  /** The member already has a transfer waiting for its decision. */
+  TRANSFER_ALREADY_OPEN: { status: 409, retryable: false },
+  /** The transfer is already accepted or refused. */
+  TRANSFER_DECIDED: { status: 409, retryable: false },
+  TRANSFER_NOT_FOUND: { status: 404, retryable: false },
+  /** The destination is the member's own ward. */
+  TRANSFER_SAME_WARD: { status: 422, retryable: false },
   // Registration.
   /** Another application was sent under an Idempotency-Key already used. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },

@@ -151,3 +151,54 @@ export function contactAlreadyRegistered(input: Recipient & { contact: 'phone' |
     { ne: `कसैले तपाईंको सम्पर्क विवरण प्रयोग गरी सदस्यता आवेदन दिएको थियो; त्यो आवेदन अघि बढेन।` },
   ]);
 }
+
+export interface TransferNoticeInput extends Recipient {
+  memberNumber: string;
+  fromWard: string;
+  toWard: string;
+  decidesAt: Date;
+}
+
+/** To a head of the committee the member leaves: a member asked to move out of its area. */
+export function transferRequestedOrigin(input: TransferNoticeInput): MailContent {
+  return render(`Member ${input.memberNumber} asked to transfer to ${input.toWard}`, input, [
+    `Member ${input.memberNumber} of your committee's area has asked to transfer from ${input.fromWard} to ${input.toWard}.`,
+    `A head of a committee covering ${input.toWard} decides; if nobody refuses it by ${formatNepalDate(input.decidesAt)}, the transfer is accepted.`,
+    { ne: `सदस्य ${input.memberNumber} ले ${input.toWard} मा सरुवाको अनुरोध गर्नुभएको छ।` },
+  ]);
+}
+
+/** To a head of a committee covering the destination: a transfer awaits their decision. */
+export function transferAwaitsDecision(input: TransferNoticeInput & { transferId: string }): MailContent {
+  return render(`Transfer ${input.transferId} to ${input.toWard} awaits a decision`, input, [
+    `Member ${input.memberNumber} has asked to transfer from ${input.fromWard} to ${input.toWard}, in your committee's area.`,
+    `Transfer: ${input.transferId}`,
+    `Please approve or refuse it in the membership system. If nobody refuses it by ${formatNepalDate(input.decidesAt)}, it is accepted.`,
+    { ne: `एउटा सदस्य सरुवा अनुरोध तपाईंको निर्णयको प्रतीक्षामा छ।` },
+  ]);
+}
+
+export function memberTransferred(input: Recipient & { memberNumber: string; toWard: string; idCard: MailAttachment }): MailContent {
+  return render(`Your membership of ${input.partyName} is now in ${input.toWard}`, input, [
+    `Your transfer is accepted: your membership of ${input.partyName} now belongs to ${input.toWard}.`,
+    `Member number: ${input.memberNumber} (unchanged)`,
+    `Your new member ID card, naming the new ward, is attached (${input.idCard.filename}). The previous card no longer verifies.`,
+    { ne: `तपाईंको सरुवा स्वीकृत भयो। नयाँ वडा: ${input.toWard}। सदस्यता नम्बर: ${input.memberNumber}` },
+  ], [input.idCard]);
+}
+
+export function memberTransferRefused(input: Recipient & { toWard: string }): MailContent {
+  return render(`Your transfer to ${input.toWard} was not approved`, input, [
+    `Your request to transfer your membership of ${input.partyName} to ${input.toWard} was not approved. Your membership stays where it was.`,
+    { ne: `तपाईंको सरुवा अनुरोध स्वीकृत हुन सकेन।` },
+  ]);
+}
+
+export function transferLink(input: Recipient & { link: string; expiresAt: Date }): MailContent {
+  return render(`Your link to transfer your ${input.partyName} membership`, input, [
+    `You asked to move your membership of ${input.partyName} to another ward. Use this private link, until ${formatNepalDate(input.expiresAt)}:`,
+    input.link,
+    `If you did not ask for it, ignore this message: nothing changes unless the link is used.`,
+    { ne: `सरुवा अनुरोधका लागि यो निजी लिङ्क प्रयोग गर्नुहोस्।` },
+  ]);
+}

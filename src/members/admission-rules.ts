@@ -110,3 +110,8 @@ export function cardRefusal(position: AdmissionPosition, label: string = positio
   if (position.status !== 'active') return refuse('MEMBER_NOT_ACTIVE', `the member is ${label}, not active`);
   return position.cardIssued ? refuse('CARD_ALREADY_ISSUED', 'the member already holds a card') : null;
 }
+
+/** Only an active member moves to another ward. */
+export function transferRefusal(position: AdmissionPosition, label: string = position.status): Refusal | null {
+  return position.status === 'active' ? null : refuse('MEMBER_NOT_ACTIVE', `the member is ${label}, not active; only an active member may transfer`);
+}

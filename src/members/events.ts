@@ -14,6 +14,9 @@ export type MemberEvent =
   | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } }
   | { type: 'IdCardRevoked'; payload: { cardId: string; reason: string } }
   | { type: 'MemberImported'; payload: { importId: string; wardId: string; committeeId: string | null; geographyPath: string; memberNumber: string } }
-  | { type: 'MemberImportRolledBack'; payload: { importId: string } };
+  | { type: 'MemberImportRolledBack'; payload: { importId: string } }
+  | { type: 'MemberTransferRequested'; payload: { transferId: string; fromWardId: string; toWardId: string } }
+  | { type: 'MemberTransferred'; payload: { transferId: string; fromWardId: string; toWardId: string } }
+  | { type: 'MemberTransferRefused'; payload: { transferId: string; reasonCode: string } };
 
 export type MemberEventType = MemberEvent['type'];

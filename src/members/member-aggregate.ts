@@ -28,7 +28,10 @@ export type MemberCommand =
   | { type: 'Withdraw'; reason: string }
   | { type: 'Activate'; memberNumber: string }
   | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string }
-  | { type: 'RevokeCard'; cardId: string; reason: string };
+  | { type: 'RevokeCard'; cardId: string; reason: string }
+  | { type: 'RequestTransfer'; transferId: string; fromWardId: string; toWardId: string }
+  | { type: 'Transfer'; transferId: string; fromWardId: string; toWardId: string }
+  | { type: 'RefuseTransfer'; transferId: string; reasonCode: string };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -89,6 +92,14 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'RevokeCard':
       // Whether the card is current is the id_cards row's to say (src/cards/card-revocation.ts).
       return [{ type: 'IdCardRevoked', payload: { cardId: command.cardId, reason: command.reason } }];
+    case 'RequestTransfer':
+      check(rules.transferRefusal(state));
+      return [{ type: 'MemberTransferRequested', payload: { transferId: command.transferId, fromWardId: command.fromWardId, toWardId: command.toWardId } }];
+    case 'Transfer':
+      check(rules.transferRefusal(state));
+      return [{ type: 'MemberTransferred', payload: { transferId: command.transferId, fromWardId: command.fromWardId, toWardId: command.toWardId } }];
+    case 'RefuseTransfer':
+      return [{ type: 'MemberTransferRefused', payload: { transferId: command.transferId, reasonCode: command.reasonCode } }];
     default:
       return assertNever(command);
   }
@@ -127,6 +138,12 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return next;
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
+    case 'MemberTransferRequested':
+    case 'MemberTransferRefused':
+      return next;
+    case 'MemberTransferred':
+      // The ward changes (the members row); the card naming the old ward is revoked with it, so a new one is due.
+      return { ...next, cardIssued: false };
     case 'MemberImportRolledBack':
       // The import is undone and the member row deleted: the stream is as if never begun.
       return { ...initialMemberState, version: next.version };

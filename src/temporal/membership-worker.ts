@@ -3,6 +3,7 @@ import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { createTransferActivities } from '../../activities/transfers/index.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -18,10 +19,10 @@ export interface MembershipWorkerOptions {
   shutdownGraceTimeMs?: number;
 }
 
-/** The one worker of the product: every member lifecycle, and the event chains' anchoring, on the membership task queue. */
+/** The one worker of the product: every member lifecycle and transfer, and the event chains' anchoring, on the membership task queue. */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
-  const activities = { ...createMemberActivities(options.deps), ...createChainAnchoringActivities(options.deps) };
+  const activities = { ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps) };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -19,6 +19,7 @@ export const TenantSettingsSchema = z
     approvalEscalationAfterMs: durationMs.optional(),
     paymentWindowMs: durationMs.optional(),
     cardValidityMs: z.number().int().min(DAY_MS).max(20 * 366 * DAY_MS).optional(),
+    transferWindowMs: durationMs.optional(),
     timeZone: z.string().refine(isTimeZone, 'unknown time zone').optional(),
   })
   .strict()
@@ -38,13 +39,26 @@ function interval(ms: number) {
 }
 
 /**
+ * A party as its settings show it: the tenant, and its transfer window (migrations/0027), read
+ * apart so that code reading parties does not depend on that migration.
+ */
+export type PartySettings = Tenant & { transferWindowMs: number };
+
+const TransferWindow = z.object({ ms: z.number() });
+
+async function withTransferWindow(tx: Parameters<Parameters<DatabasePool['transaction']>[0]>[0], tenant: Tenant): Promise<PartySettings> {
+  const ms = await tx.oneFirst(sql.type(TransferWindow)`SELECT (extract(epoch FROM transfer_window) * 1000)::float8 AS ms FROM tenants WHERE id = ${tenant.id}`);
+  return { ...tenant, transferWindowMs: ms };
+}
+
+/**
  * Changes a party's settings as the owner role: the application role may not update `tenants`
  * (migration 0021). One transaction bound to the party with `actor`, so the audit trigger on
  * `tenants` records the old and new row and who changed it.
  * @throws ZodError naming the bad field; TenantSettingsError (field set) when the approval
  * escalation would no longer come after the reminder; null when no party has the slug.
  */
-export async function changeTenantSettings(owner: DatabasePool, slug: string, input: TenantSettings, actor: string): Promise<{ before: Tenant; after: Tenant } | null> {
+export async function changeTenantSettings(owner: DatabasePool, slug: string, input: TenantSettings, actor: string): Promise<{ before: PartySettings; after: PartySettings } | null> {
   const s = TenantSettingsSchema.parse(input);
   return owner.transaction(async (tx) => {
     const before = await tx.maybeOne(sql.type(TenantSchema)`${selectTenant} WHERE slug = ${slug} FOR UPDATE`);
@@ -62,11 +76,13 @@ export async function changeTenantSettings(owner: DatabasePool, slug: string, in
       s.approvalEscalationAfterMs !== undefined ? sql.fragment`approval_escalation_after = ${interval(s.approvalEscalationAfterMs)}` : null,
       s.paymentWindowMs !== undefined ? sql.fragment`payment_window = ${interval(s.paymentWindowMs)}` : null,
       s.cardValidityMs !== undefined ? sql.fragment`card_validity = ${interval(s.cardValidityMs)}` : null,
+      s.transferWindowMs !== undefined ? sql.fragment`transfer_window = ${interval(s.transferWindowMs)}` : null,
       s.timeZone !== undefined ? sql.fragment`time_zone = ${s.timeZone}` : null,
     ].filter((fragment) => fragment !== null);
+    const previous = await withTransferWindow(tx, before);
     await enterTenant(tx, { tenantId: before.id, actor });
     await tx.query(sql.unsafe`UPDATE tenants SET ${sql.join(set, sql.fragment`, `)} WHERE id = ${before.id}`);
     const after = await tx.one(sql.type(TenantSchema)`${selectTenant} WHERE id = ${before.id}`);
-    return { before, after };
+    return { before: previous, after: await withTransferWindow(tx, after) };
   });
 }

@@ -3,7 +3,10 @@ import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/a
 import { CALLERS, callersOf, type Caller, type Credentials } from './support/callers.ts';
 import { documentedOperations } from './support/openapi-operations.ts';
 import { seedMembers, type PartyMembers } from './support/party-fixtures.ts';
-import { addCommitteeWithHead } from '../support/lifecycle-harness.ts';
+import { addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
+import { requestTransfer } from '../../src/transfers/transfer-client.ts';
 
 interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
 interface Row {
@@ -22,6 +25,18 @@ let phone = 0;
 const observed: string[] = [];
 /** Whom the rows that take access away act on: users and a headship of their own, so no caller loses theirs. */
 let targets: { disabled: string; demoted: string; headship: { committeeId: string; headUserId: string } };
+/** An active member of the harness's second ward with a transfer to the third waiting (the head inside covers both). */
+let transferee: { memberId: string; transferId: string };
+
+async function activeMemberWithTransfer(): Promise<typeof transferee> {
+  const member = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, api.tenant.id, applicationFor(api, 'transferee@example.np'));
+  await sendLifecycleUpdate(api.client, member.workflowId, approveUpdate, { by: 'user:fixture' });
+  await sendLifecycleUpdate(api.client, member.workflowId, paymentReceivedUpdate, paymentFor(await awaitInvoice(lifecycleHandle(api, member.workflowId))));
+  await lifecycleHandle(api, member.workflowId).result();
+  const transfer = await requestTransfer({ client: api.client, pool: api.db.app }, { tenantId: api.tenant.id, actor: 'fixture' },
+    { memberId: member.memberId, toWardId: api.geo.wardIds[2]!, via: 'staff', requestedBy: 'fixture' });
+  return { memberId: member.memberId, transferId: transfer!.id };
+}
 
 beforeAll(async () => {
   api = await startApiHarness({ paymentWindowMs: 3_600_000 });
@@ -33,6 +48,7 @@ beforeAll(async () => {
     demoted: (await api.userWithToken({ roles: ['ops'] })).userId,
     headship: await addCommitteeWithHead(api, api.geo.districtId, 'Matrix District Committee', 'matrix-district-head@party.test'),
   };
+  transferee = await activeMemberWithTransfer();
 }, 180_000);
 afterAll(() => api.stop());
 
@@ -80,6 +96,21 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: '/api/platform/tenants', body: document('tenants', { slug: `m-${randomUUID().slice(0, 8)}`, name: 'M', memberNumberPrefix: 'MM', feeSchedule: { currency: 'NPR', admissionFeeMinor: 1 } }) }) },
   { operation: 'GET /api/platform/tenants', target: 'every party', expected: [401, 401, 401, 401, 401, 401, 401, 401],
     call: () => ({ method: 'GET', path: '/api/platform/tenants' }) },
+  // The transferee's transfer is open: the admin's request is taken and refused as a second one (409);
+  // only the head inside (covering the destination) decides it, once.
+  { operation: 'POST /api/members/{id}/transfers', target: 'the transferee, a transfer already open', expected: [401, 401, 403, 403, 403, 403, 409, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${transferee.memberId}/transfers`, body: document('transfers', { toWardId: api.geo.wardIds[0] }) }) },
+  { operation: 'GET /api/members/{id}/transfers', target: "the transferee's transfers", expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${transferee.memberId}/transfers` }) },
+  { operation: 'POST /api/transfers/{id}/approve', target: "the transferee's open transfer", expected: [401, 401, 403, 200, 403, 403, 403, 404],
+    call: () => ({ method: 'POST', path: `/api/transfers/${transferee.transferId}/approve` }) },
+  { operation: 'POST /api/transfers/{id}/refuse', target: "the transferee's transfer, approved", expected: [401, 401, 403, 409, 403, 403, 403, 404],
+    call: () => ({ method: 'POST', path: `/api/transfers/${transferee.transferId}/refuse`, body: document('transfer-refusals', { reasonCode: 'other' }) }) },
+  { operation: 'POST /api/parties/{slug}/transfer-links', target: 'a phone (the answer is the same for any)', expected: [202, 202, 202, 202, 202, 202, 202, 202],
+    call: () => ({ method: 'POST', path: `/api/parties/${slug()}/transfer-links`, body: document('transfer-links', { phone: `98${52_000_000 + ++phone}` }) }) },
+  { operation: 'POST /api/parties/{slug}/members/{id}/transfers', target: "the transferee's link (no caller holds it; all guess)", expected: [404, 404, 404, 404, 404, 404, 404, 404],
+    call: () => ({ method: 'POST', path: `/api/parties/${slug()}/members/${transferee.memberId}/transfers?token=1999999999.${'g'.repeat(43)}`,
+      body: document('transfers', { toWardId: api.geo.wardIds[0] }) }) },
   // Last: they take access away (from users no caller is) and revoke the card the rows above read.
   { operation: 'POST /api/users/{id}/disable', target: 'a registrar of the party', expected: [401, 401, 403, 403, 403, 403, 200, 404],
     call: () => ({ method: 'POST', path: `/api/users/${targets.disabled}/disable`, body: document('user-disablements', { reason: 'matrix' }) }) },

@@ -11,6 +11,9 @@ import { ID_PROBES, takesAnId, type ProbeCall, type ProbeSetting } from './suppo
 import { documentedOperations } from './support/openapi-operations.ts';
 import { seedMembers, settled, terminateLifecycles, userOf, type PartyMembers } from './support/party-fixtures.ts';
 import { idsOfTenant, tenantRelations, type TenantRelation } from './support/tenant-tables.ts';
+import { refuseTransferUpdate } from '../../src/transfers/transfer-contract.ts';
+import { requestTransfer, sendTransferDecision } from '../../src/transfers/transfer-client.ts';
+import { transferLinkToken } from '../../src/transfers/transfer-link.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let partyB: Tenant;
@@ -22,6 +25,17 @@ let probingA: ProbeSetting;
 let before: Snapshot;
 let relations: TenantRelation[];
 let committeeOfB: string;
+/** B's decided transfer: deciding it again is refused (409), not unknown. */
+let decidedTransferOfB: string;
+
+/** A transfer of the member to the harness's third ward, as staff ask it. */
+const transfer = (tenantId: string, memberId: string) =>
+  requestTransfer({ client: api.client, pool: api.db.app }, { tenantId, actor: 'fixture' }, { memberId, toWardId: api.geo.wardIds[2]!, via: 'staff', requestedBy: 'fixture' });
+/** Transfer-link secrets a party made for its members, valid for a day. */
+const transferTokens = async (tenant: Tenant, members: PartyMembers) => {
+  const keys = await withTenant(api.db.app, { tenantId: tenant.id, actor: 'fixture' }, (tx) => api.keyring.forTenant(tx, tenant.id));
+  return new Map(Object.values(members).map((m) => [m.memberId, transferLinkToken(keys, m.memberId, new Date(Date.now() + 86_400_000))]));
+};
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const statusTokens = (members: PartyMembers) => new Map(Object.values(members).map((m) => [m.memberId, m.statusToken]));
@@ -38,8 +52,15 @@ beforeAll(async () => {
   await api.userWithToken({ roles: ['tenant_admin'] });
   await api.webhookSecret('esewa');
   const webhookSecretOfB = await makeWebhookSecret(api.db.app, api.keyring, partyB.id, 'esewa');
+  // A has a transfer waiting; B one refused and one waiting, so B's own requests about them are refused as decided or open.
+  await transfer(api.tenant.id, a.withCard.memberId);
+  const first = (await transfer(partyB.id, b.withCard.memberId))!;
+  await sendTransferDecision(api.client, first.workflowId, refuseTransferUpdate, { by: 'fixture', reasonCode: 'other' });
+  decidedTransferOfB = first.id;
+  await transfer(partyB.id, b.withCard.memberId);
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
-  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB };
+  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB,
+    wardId: api.geo.wardIds[2]!, transferTokens: await transferTokens(api.tenant, a) };
   relations = await tenantRelations(api.db.owner);
   before = await settled(() => snapshotDatabase(api.db.owner), sameSnapshot);
 }, 240_000);
@@ -74,10 +95,10 @@ test.each(['B admin', 'B head'] as const)("%s asking for any id of party A gets 
 }, 600_000);
 
 test("the same requests about party B's own ids find them (the probe is not vacuous)", async () => {
-  const own: ProbeSetting = { ...probingA, invoice: b.withCard.invoice, statusTokens: statusTokens(b) };
+  const own: ProbeSetting = { ...probingA, invoice: b.withCard.invoice, statusTokens: statusTokens(b), transferTokens: await transferTokens(partyB, b) };
   const found: Record<string, number> = {};
   for (const [operation, probe] of Object.entries(ID_PROBES)) {
-    const id = operation.includes('geography') ? api.geo.localLevelId : b.withCard.memberId;
+    const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/api/transfers/') ? decidedTransferOfB : b.withCard.memberId;
     found[operation] = (await ask(probe(id, own), callers['B head'])).status;
   }
   expect(Object.entries(found).filter(([, status]) => status === 404)).toEqual([]);
@@ -137,7 +158,7 @@ test("inside party A's transaction the same queries return A's rows and only A's
   expect(Object.entries(counts).filter(([, c]) => c.foreign > 0)).toEqual([]);
   const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
   expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
-    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets']));
+    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets', 'member_transfers']));
 });
 
 test("a connection that ran party A's transaction sees nothing once it ends", async () => {

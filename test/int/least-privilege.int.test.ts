@@ -62,9 +62,11 @@ test('creating a party is audited in its own trail, naming who created it; anoth
 });
 
 test('tenant:settings changes a party as the owner, audited with the operator as actor', async () => {
-  const run = await cli(['tenant:settings', '--tenant', party.slug, '--payment-window', '21d', '--fee', '60000', '--card-validity', '1095d', '--time-zone', 'Asia/Kolkata']);
+  const run = await cli(['tenant:settings', '--tenant', party.slug, '--payment-window', '21d', '--fee', '60000', '--card-validity', '1095d', '--time-zone', 'Asia/Kolkata',
+    '--transfer-window', '45d']);
   expect(run).toMatchObject({ code: 0, stderr: '' });
   expect(run.stdout).toMatch(/payment window\s+21d\s+\(was 14d\)/);
+  expect(run.stdout).toMatch(/transfer window\s+45d\s+\(was 30d\)/);
   const after = (await findTenantBySlug(db.app, party.slug))!;
   expect(after).toMatchObject({ paymentWindowMs: 21 * 86_400_000, cardValidityMs: 1095 * 86_400_000, timeZone: 'Asia/Kolkata', feeSchedule: { currency: 'NPR', admissionFeeMinor: 60_000 } });
   expect(after.approvalReminderAfterMs).toBe(party.approvalReminderAfterMs);
@@ -72,7 +74,8 @@ test('tenant:settings changes a party as the owner, audited with the operator as
   expect(updates).toHaveLength(1);
   expect(updates[0]!.actor).toMatch(/^cli:/);
   expect(updates[0]!.old).toMatchObject({ payment_window: expect.stringMatching(/^(336:00:00|14 days)$/), fee_schedule: { admissionFeeMinor: 10_000 } });
-  expect(updates[0]!.new).toMatchObject({ payment_window: expect.stringMatching(/^(504:00:00|21 days)$/), fee_schedule: { admissionFeeMinor: 60_000 }, time_zone: 'Asia/Kolkata' });
+  expect(updates[0]!.new).toMatchObject({ payment_window: expect.stringMatching(/^(504:00:00|21 days)$/), fee_schedule: { admissionFeeMinor: 60_000 }, time_zone: 'Asia/Kolkata',
+    transfer_window: expect.stringMatching(/^(1080:00:00|45 days)$/) });
   // The other party's trail holds nothing of it.
   expect((await auditOf(other, 'tenants')).filter((row) => row.op === 'UPDATE')).toEqual([]);
 }, 60_000);
@@ -83,6 +86,8 @@ test('tenant:settings refuses bad input naming the flag, and changes nothing', a
   const cases: [string[], number, RegExp][] = [
     [['--payment-window', '2w'], 2, /^--payment-window: a duration like 90s/],
     [['--payment-window', '400d'], 2, /^--payment-window: /],
+    [['--transfer-window', '400d'], 2, /^--transfer-window: /],
+    [['--transfer-window', 'soon'], 2, /^--transfer-window: a duration like 90s/],
     [['--fee', '5.5'], 2, /^--fee: a whole number of minor units/],
     [['--currency', 'rupees'], 2, /^--currency: three capital letters/],
     [['--time-zone', 'Mars/Olympus'], 2, /^--time-zone: unknown time zone/],

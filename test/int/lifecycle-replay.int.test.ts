@@ -45,6 +45,8 @@ function historyFromFile(file: string): History {
 test('the recorded histories cover every way a lifecycle ends', () => {
   expect(files).toEqual(expect.arrayContaining([
     'approved-by-operator-signal.json', 'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
+    // The transfer workflow's paths, and the link workflow.
+    'transfer-accepted-after-window.json', 'transfer-approved-by-operator-signal.json', 'transfer-approved.json', 'transfer-refused.json', 'transfer-link.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

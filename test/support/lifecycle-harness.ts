@@ -85,7 +85,7 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
   const storageDir = await mkdtemp(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'storage-'));
   const deps: MemberActivityDeps = {
     pool: db.app, keyring, mailer, storage: new LocalDirectoryStorage(storageDir),
-    clock: () => new Date(), log: createLogger('test-worker', 'silent'), mailDomain: senderDomain(MAIL_FROM),
+    clock: () => new Date(), log: createLogger('test-worker', 'silent'), mailDomain: senderDomain(MAIL_FROM), publicBaseUrl: 'https://members.test',
   };
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
   const client = new Client({ connection: await Connection.connect({ address }) });

@@ -21,6 +21,9 @@ import {
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
+import { changeTenantSettings } from '../../src/tenants/tenant-settings.ts';
+import * as t from '../../src/transfers/transfer-contract.ts';
+import { requestTransfer, sendTransferDecision, sendTransferLink } from '../../src/transfers/transfer-client.ts';
 
 const HISTORIES_DIR = path.join(projectRoot, 'test', 'fixtures', 'histories');
 
@@ -155,6 +158,61 @@ async function recordChainAnchoring(): Promise<void> {
   }
 }
 
+/** A member of the harness's second ward, active with a card. */
+async function activeMember(h: LifecycleHarness, email: string): Promise<string> {
+  const { workflowId, invoice } = await approveAndAwaitInvoice(h, email);
+  await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+  await lifecycleHandle(h, workflowId).result();
+  return workflowId.slice(`member-${h.tenant.id}-`.length);
+}
+
+/**
+ * The transfer workflow's paths, each run to its end: approved by a head covering the
+ * destination, refused, accepted by the transfer window, and approved by an operator's signal;
+ * and the link workflow that emails a member their transfer link.
+ */
+async function recordTransfers(): Promise<void> {
+  const scenarios: Record<string, { status: t.TransferStatus; window: number; decide: (h: LifecycleHarness, workflowId: string) => Promise<unknown> }> = {
+    'transfer-approved': { status: 'accepted', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.approveTransferUpdate, { by: `user:${h.headUserId}` }) },
+    'transfer-refused': { status: 'refused', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.refuseTransferUpdate, { by: `user:${h.headUserId}`, reasonCode: 'not_resident' }) },
+    'transfer-accepted-after-window': { status: 'accepted', window: 2_000, decide: () => Promise.resolve() },
+    'transfer-approved-by-operator-signal': { status: 'accepted', window: 3_600_000, decide: (h, id) => h.client.workflow.getHandle(id).signal(t.approveTransferSignal, { by: 'ops-on-call' }) },
+  };
+  const wanted = Object.entries(scenarios).filter(([name]) => only.size === 0 || only.has(name));
+  const link = only.size === 0 || only.has('transfer-link');
+  if (wanted.length === 0 && !link) return;
+  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 });
+  const { worker, running } = await h.startWorker();
+  try {
+    for (const [name, scenario] of wanted) {
+      const memberId = await activeMember(h, `${name}@example.np`);
+      await changeTenantSettings(h.db.owner, h.tenant.slug, { transferWindowMs: scenario.window }, 'recorder');
+      const transfer = await requestTransfer({ client: h.client, pool: h.db.app }, { tenantId: h.tenant.id, actor: 'recorder' },
+        { memberId, toWardId: h.geo.wardIds[2]!, via: 'staff', requestedBy: 'recorder' });
+      await scenario.decide(h, transfer!.workflowId);
+      const handle = h.client.workflow.getHandle(transfer!.workflowId);
+      const { status } = (await handle.result()) as t.TransferOutcome;
+      if (status !== scenario.status) throw new Error(`${name} ended ${status}, not ${scenario.status}`);
+      await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+      console.log(`recorded ${name} (${status})`);
+    }
+    if (link) {
+      const memberId = await activeMember(h, 'transfer-link@example.np');
+      const now = new Date();
+      await sendTransferLink(h.client, h.tenant.id, memberId, now, new Date(now.getTime() + 86_400_000));
+      const handle = h.client.workflow.getHandle(t.transferLinkWorkflowId(h.tenant.id, memberId, now));
+      const result = await handle.result() as string;
+      if (result !== 'sent') throw new Error(`transfer-link ended ${result}, not sent`);
+      await writeFile(path.join(HISTORIES_DIR, 'transfer-link.json'), `${historyToJSON(await handle.fetchHistory())}\n`);
+      console.log('recorded transfer-link');
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await h.close();
+  }
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -163,6 +221,7 @@ async function main(): Promise<void> {
     await record({ paymentWindowMs: 2_000 }, quick);
     await record({ approvalReminderAfterMs: 1_000, approvalEscalationAfterMs: 2_000, paymentWindowMs: 60_000 }, escalated);
     await recordChainAnchoring();
+    await recordTransfers();
   } finally {
     await servers.stop();
   }

@@ -55,3 +55,15 @@ test('withdrawal before payment voids an open invoice', () => {
   expect(events.slice(-2).map((e) => e.type)).toEqual(['InvoiceVoided', 'MemberWithdrawn']);
   expect(state.status).toBe('withdrawn');
 });
+
+test('a transfer moves an active member only, keeps the number, and makes room for a card naming the new ward', () => {
+  const active = [register, approve, invoice, pay(), { type: 'Activate', memberNumber: 'X-1' }, { type: 'IssueCard', cardId: 'c1', tokenId: 't1', validUntil: '2031-01-01' }] as MemberCommand[];
+  const moves = { transferId: 'tr-1', fromWardId: 'w', toWardId: 'w2' };
+  const { state, events } = run([...active, { type: 'RequestTransfer', ...moves }, { type: 'RevokeCard', cardId: 'c1', reason: 'superseded' }, { type: 'Transfer', ...moves },
+    { type: 'IssueCard', cardId: 'c2', tokenId: 't2', validUntil: '2031-01-01' }]);
+  expect(events.slice(-4).map((e) => e.type)).toEqual(['MemberTransferRequested', 'IdCardRevoked', 'MemberTransferred', 'IdCardIssued']);
+  expect(state).toMatchObject({ status: 'active', memberNumber: 'X-1', cardIssued: true });
+  expect(replay(events)).toEqual(state);
+  expect(() => run([register, { type: 'RequestTransfer', ...moves }])).toThrow(expect.objectContaining({ code: 'MEMBER_NOT_ACTIVE' }));
+  expect(() => run([register, approve, invoice, { type: 'Transfer', ...moves }])).toThrow(MemberRuleError);
+});

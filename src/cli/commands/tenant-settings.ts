@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { withOwnerPool } from '../../backup/owner-pool.ts';
-import { changeTenantSettings, TenantSettingsError, TenantSettingsSchema, type TenantSettings } from '../../tenants/tenant-settings.ts';
-import type { Tenant } from '../../tenants/tenants.ts';
+import { changeTenantSettings, TenantSettingsError, TenantSettingsSchema, type PartySettings, type TenantSettings } from '../../tenants/tenant-settings.ts';
 import { durationFlag, parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
 import { operatorActor } from './operator-session.ts';
 
 const USAGE = `Usage: npm run cli -- tenant:settings --tenant <slug> [--fee <minor units>] [--currency NPR] [--reminder 3d]
-         [--escalation 7d] [--payment-window 14d] [--card-validity 1826d] [--time-zone Asia/Kathmandu]`;
+         [--escalation 7d] [--payment-window 14d] [--card-validity 1826d] [--transfer-window 30d]
+         [--time-zone Asia/Kathmandu]`;
 
 const OPTIONS = {
   tenant: { type: 'string' },
@@ -17,6 +17,7 @@ const OPTIONS = {
   escalation: { type: 'string' },
   'payment-window': { type: 'string' },
   'card-validity': { type: 'string' },
+  'transfer-window': { type: 'string' },
   'time-zone': { type: 'string' },
 } as const;
 
@@ -28,6 +29,7 @@ const Flags = z.object({
   escalation: durationFlag.optional(),
   'payment-window': durationFlag.optional(),
   'card-validity': durationFlag.optional(),
+  'transfer-window': durationFlag.optional(),
   'time-zone': z.string().optional(),
 });
 
@@ -39,6 +41,7 @@ const FIELD_FLAGS = {
   approvalEscalationAfterMs: '--escalation',
   paymentWindowMs: '--payment-window',
   cardValidityMs: '--card-validity',
+  transferWindowMs: '--transfer-window',
   timeZone: '--time-zone',
 };
 
@@ -46,13 +49,14 @@ function days(ms: number): string {
   return `${+(ms / 86_400_000).toFixed(3)}d`;
 }
 
-function settingsOf(tenant: Tenant): [string, string][] {
+function settingsOf(tenant: PartySettings): [string, string][] {
   return [
     ['admission fee', `${tenant.feeSchedule.admissionFeeMinor} ${tenant.feeSchedule.currency} minor units`],
     ['approval reminder', `after ${days(tenant.approvalReminderAfterMs)}`],
     ['approval escalation', `after ${days(tenant.approvalEscalationAfterMs)}`],
     ['payment window', days(tenant.paymentWindowMs)],
     ['card validity', days(tenant.cardValidityMs)],
+    ['transfer window', days(tenant.transferWindowMs)],
     ['time zone', tenant.timeZone],
   ];
 }
@@ -66,6 +70,7 @@ async function run(args: string[]): Promise<void> {
     approvalEscalationAfterMs: flags.escalation,
     paymentWindowMs: flags['payment-window'],
     cardValidityMs: flags['card-validity'],
+    transferWindowMs: flags['transfer-window'],
     timeZone: flags['time-zone'],
   };
   // Checked before connecting: bad input changes nothing and needs no database.
@@ -82,7 +87,7 @@ async function run(args: string[]): Promise<void> {
 }
 
 export const tenantSettings = operatorCommand(
-  'Change a party\'s fee, approval reminder and escalation, payment window, card validity or time zone, as the owner role (audited)',
+  'Change a party\'s fee, approval reminder and escalation, payment window, card validity, transfer window or time zone, as the owner role (audited)',
   run,
   FIELD_FLAGS,
 );

@@ -15,6 +15,10 @@ export interface ProbeSetting {
   statusTokens: Map<string, string>;
   /** The probing party's own webhook secret for esewa. */
   webhookSecret: string;
+  /** A ward valid today (shared geography), for transfer requests. */
+  wardId: string;
+  /** Transfer-link secrets the probed party made for its members, by member id. */
+  transferTokens: Map<string, string>;
 }
 
 const jsonApi = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
@@ -32,6 +36,13 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/users/{id}/roles/{role}/revoke': (id) => ({ method: 'POST', path: `/api/users/${id}/roles/tenant_admin/revoke`, body: jsonApi('role-revocations', { reason: 'probe' }) }),
   // The id as the committee and as its head: either one of party A's is not found.
   'POST /api/committees/{id}/heads/{userId}/end': (id) => ({ method: 'POST', path: `/api/committees/${id}/heads/${id}/end`, body: jsonApi('headship-endings', { reason: 'probe' }) }),
+  'POST /api/members/{id}/transfers': (id, s) => ({ method: 'POST', path: `/api/members/${id}/transfers`, body: jsonApi('transfers', { toWardId: s.wardId }) }),
+  'GET /api/members/{id}/transfers': (id) => ({ method: 'GET', path: `/api/members/${id}/transfers` }),
+  'POST /api/transfers/{id}/approve': (id) => ({ method: 'POST', path: `/api/transfers/${id}/approve` }),
+  'POST /api/transfers/{id}/refuse': (id) => ({ method: 'POST', path: `/api/transfers/${id}/refuse`, body: jsonApi('transfer-refusals', { reasonCode: 'other' }) }),
+  // The member's real transfer-link secret, under the probing party's slug.
+  'POST /api/parties/{slug}/members/{id}/transfers': (id, s) => ({ method: 'POST',
+    path: `/api/parties/${s.ownSlug}/members/${id}/transfers?token=${s.transferTokens.get(id) ?? `1999999999.${'p'.repeat(43)}`}`, body: jsonApi('transfers', { toWardId: s.wardId }) }),
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),

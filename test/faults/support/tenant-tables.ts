@@ -29,7 +29,7 @@ export async function tenantRelations(owner: DatabasePool): Promise<TenantRelati
 
 const UuidColumn = z.object({ table: z.string(), column: z.string() });
 /** Columns that point at landlord data every party shares (geography), not at a party's own rows. */
-const SHARED = new Set(['tenant_id', 'ward_id', 'geography_id', 'parent_id']);
+const SHARED = new Set(['tenant_id', 'ward_id', 'geography_id', 'parent_id', 'from_ward_id', 'to_ward_id']);
 
 /**
  * Every uuid a party's rows hold (ids, member, invoice, card token and user references), read
