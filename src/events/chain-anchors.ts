@@ -1,9 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError } from '../errors/domain-error.ts';
-import { verifyEventChain } from './event-store.ts';
 
 /**
  * Anchors of a tenant's event chain. verify_event_chain proves the rows link up, but whoever
@@ -178,20 +177,71 @@ export async function verifyChainAnchors(tx: TenantTransaction, tenantId: string
   };
 }
 
+const ChainRow = z.object({
+  position: z.bigint(),
+  chainSeq: z.bigint(),
+  prevHash: z.instanceof(Buffer),
+  hash: z.instanceof(Buffer),
+  content: z.string(),
+  recordedAt: z.number(),
+});
+
+const WALK_BATCH = 5_000;
+
+/**
+ * Walks the tenant's hash chain here, not in the database: the row content is read as the
+ * schema's event_row_hash (0009) joins it, and hashed with Node's SHA-256, so an owner who
+ * replaces verify_event_chain or event_row_hash with functions that lie does not change the
+ * answer. Reads in batches by chain position.
+ * @returns the position of the first row whose link or hash does not match (null when all
+ *   do), how many rows it checked, and when the first row after `afterSeq` was recorded.
+ */
+export async function walkEventChain(tx: TenantTransaction, afterSeq = 0n): Promise<{ brokenAt: bigint | null; checked: bigint; firstRecordedAfter: Date | null }> {
+  let expected: Buffer = Buffer.alloc(0);
+  let checked = 0n;
+  let firstRecordedAfter: Date | null = null;
+  for (;;) {
+    const rows = await tx.any(sql.type(ChainRow)`
+      SELECT position, chain_seq AS "chainSeq", prev_hash AS "prevHash", hash, recorded_at AS "recordedAt",
+             concat_ws('|', tenant_id, chain_seq, aggregate_type, aggregate_id, version, event_type, payload::text, metadata::text, idempotency_key,
+                       to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')) AS content
+      FROM event_store WHERE chain_seq > ${checked} ORDER BY chain_seq LIMIT ${WALK_BATCH}`);
+    for (const row of rows) {
+      checked += 1n;
+      const hash = createHash('sha256').update(expected).update(row.content, 'utf8').digest();
+      if (row.chainSeq !== checked || !row.prevHash.equals(expected) || !row.hash.equals(hash)) return { brokenAt: row.position, checked, firstRecordedAfter };
+      if (firstRecordedAfter === null && row.chainSeq > afterSeq) firstRecordedAfter = new Date(row.recordedAt);
+      expected = row.hash;
+    }
+    if (rows.length < WALK_BATCH) return { brokenAt: null, checked, firstRecordedAfter };
+  }
+}
+
 export interface ChainVerification {
-  /** The hash chain's own check (verify_event_chain): the first broken position, or null. */
+  /** The hash chain walked and rehashed here: the first broken position, or null. */
   brokenAt: bigint | null;
   checked: bigint;
   anchors: AnchorVerification;
-  /** Both hold: the rows link up and every anchor still matches them. */
+  /**
+   * Events have stood unanchored longer than allowed (`maxUnanchoredMs`): the anchors that
+   * should cover them are missing (an owner may have removed the newest), or anchoring stopped.
+   */
+  staleSince: Date | null;
+  /** The rows link up, every anchor still matches them, and no event waits too long for one. */
   intact: boolean;
 }
 
-/** The whole check: the hash chain, then the anchors that keep its owner honest. */
-export async function verifyAnchoredChain(tx: TenantTransaction, tenantId: string, keys: AnchorKeySource): Promise<ChainVerification> {
-  const { brokenAt, checked } = await verifyEventChain(tx, tenantId);
+/**
+ * The whole check: the hash chain, then the anchors that keep its owner honest. With
+ * `maxUnanchoredMs` (e.g. twice the anchoring interval), an event older than that with no anchor
+ * after it makes the chain not intact: deleting the newest anchors, or all, does not pass.
+ */
+export async function verifyAnchoredChain(tx: TenantTransaction, tenantId: string, keys: AnchorKeySource, options: { maxUnanchoredMs?: number; now?: Date } = {}): Promise<ChainVerification> {
   const anchors = await verifyChainAnchors(tx, tenantId, keys);
-  return { brokenAt, checked, anchors, intact: brokenAt === null && anchors.failure === null };
+  const { brokenAt, checked, firstRecordedAfter } = await walkEventChain(tx, anchors.anchoredThrough ?? 0n);
+  const now = options.now ?? new Date();
+  const staleSince = options.maxUnanchoredMs !== undefined && firstRecordedAfter && now.getTime() - firstRecordedAfter.getTime() > options.maxUnanchoredMs ? firstRecordedAfter : null;
+  return { brokenAt, checked, anchors, staleSince, intact: brokenAt === null && anchors.failure === null && staleSince === null };
 }
 
 export class ChainAnchorsBrokenError extends DomainError {
@@ -202,17 +252,24 @@ export class ChainAnchorsBrokenError extends DomainError {
   }
 }
 
+/** The same keys as `keys`, but only the current master key's: what a verifier holds once a rotation ends. */
+function currentOnly(keys: AnchorKeySource): AnchorKeySource {
+  return {
+    derivedKey: (purpose, tenantId) => keys.derivedKey(purpose, tenantId),
+    heldDerivedKeys: (purpose, tenantId) => [keys.derivedKey(purpose, tenantId)],
+  };
+}
+
 /**
  * For a master-key rotation, with the keyring holding the new master key and the previous one:
- * verifies every anchor, then, unless the newest anchor is already under the new key, writes a
- * `rekey` anchor under it, which vouches for all anchors before it once the previous key is gone.
+ * verifies every anchor, then, unless the anchors would verify under the new key alone (every
+ * anchor under another key already vouched for by a later `rekey` anchor), writes a `rekey`
+ * anchor under the new key, which vouches for all anchors before it once the previous key is gone.
  * @throws ChainAnchorsBrokenError when an anchor does not hold (nothing is written).
  */
 export async function rekeyChainAnchors(tx: TenantTransaction, tenantId: string, keys: AnchorKeySource, clock: () => Date): Promise<ChainAnchor | null> {
-  const { failure, anchors } = await verifyChainAnchors(tx, tenantId, keys);
+  const { failure } = await verifyChainAnchors(tx, tenantId, keys);
   if (failure) throw new ChainAnchorsBrokenError(failure);
-  const newest = await tx.maybeOneFirst(sql.type(z.object({ masterKeyId: z.string() }))`
-    SELECT master_key_id AS "masterKeyId" FROM event_chain_anchors ORDER BY id DESC LIMIT 1`);
-  if (anchors === 0 || newest === keys.derivedKey(CHAIN_ANCHOR_PURPOSE, tenantId).masterKeyId) return null;
+  if ((await verifyChainAnchors(tx, tenantId, currentOnly(keys))).failure === null) return null;
   return anchorChain(tx, tenantId, keys, clock, 'rekey');
 }

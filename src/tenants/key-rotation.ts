@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { sealedKeyId } from '../crypto/aead.ts';
 import { withTenant, type TenantTransaction } from '../db/tenant-context.ts';
 import { blindIndex, decryptField, encryptField, type PersonalField } from '../members/personal-data.ts';
-import { rekeyChainAnchors } from '../events/chain-anchors.ts';
+import { ChainAnchorsBrokenError, rekeyChainAnchors } from '../events/chain-anchors.ts';
 import { webhookSecretAad } from '../payments/webhook-secrets.ts';
 import { tenantKeyAad, type KeyPurpose, type Keyring, type TenantKeys, type WrappedColumn } from './keyring.ts';
 
@@ -212,16 +212,19 @@ export async function reencryptPersonalData(pool: DatabasePool, keyring: Keyring
  * Re-wraps every wrapped value of every party (each column of `columns`) under the keyring's
  * current master key; values another master key the keyring holds wrapped are opened with it.
  * One transaction per party. Afterwards the previous master key opens nothing.
- * @returns how many values were re-wrapped, by column, and the values no key held opens (left as they were).
+ * Then each party's event-chain anchors are re-keyed (a `rekey` anchor under the new key).
+ * @returns how many values were re-wrapped, by column, the values no key held opens (left as
+ *   they were), and the parties whose anchors did not verify (no rekey anchor written: run events:verify).
  */
 export async function rewrapUnderCurrentMasterKey(
   pool: DatabasePool,
   keyring: Keyring,
   actor: string,
   columns: readonly WrappedColumn[] = WRAPPED_COLUMNS,
-): Promise<{ counts: Record<string, number>; unopened: string[] }> {
+): Promise<{ counts: Record<string, number>; unopened: string[]; anchorFailures: string[] }> {
   const counts: Record<string, number> = Object.fromEntries(columns.map((c) => [`${c.table}.${c.column}`, 0]));
   const unopened: string[] = [];
+  const anchorFailures: string[] = [];
   for (const tenant of await listTenants(pool)) {
     await withTenant(pool, { tenantId: tenant.id, actor }, async (tx) => {
       for (const column of columns) {
@@ -229,9 +232,15 @@ export async function rewrapUnderCurrentMasterKey(
         counts[`${column.table}.${column.column}`]! += result.rewrapped;
         unopened.push(...result.unopened.map((id) => `${column.table} ${id} (party ${tenant.slug})`));
       }
-      // The chain's anchors are MACs, not wraps: a rekey anchor under the new key vouches for them.
-      await rekeyChainAnchors(tx, tenant.id, keyring, () => new Date());
     });
+    // The chain's anchors are MACs, not wraps: a rekey anchor under the new key vouches for them.
+    // A party whose anchors do not hold keeps its re-wrap, is named, and the others go on.
+    try {
+      await withTenant(pool, { tenantId: tenant.id, actor }, (tx) => rekeyChainAnchors(tx, tenant.id, keyring, () => new Date()));
+    } catch (err) {
+      if (!(err instanceof ChainAnchorsBrokenError)) throw err;
+      anchorFailures.push(`party ${tenant.slug}: ${err.message}`);
+    }
   }
-  return { counts, unopened };
+  return { counts, unopened, anchorFailures };
 }

@@ -1,9 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { anchorChain, rekeyChainAnchors, verifyAnchoredChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream, verifyEventChain } from '../../src/events/event-store.ts';
+import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -31,6 +35,15 @@ const appendOne = (tx: TenantTransaction, party: Tenant, payload: Record<string,
 const ChainRow = z.object({ seq: z.bigint(), prev: z.instanceof(Buffer), hash: z.instanceof(Buffer) });
 const chainRows = (tx: TenantTransaction) => tx.any(sql.type(ChainRow)`SELECT chain_seq AS seq, prev_hash AS prev, hash FROM event_store ORDER BY chain_seq`);
 const suffixOf = (party: Tenant) => party.id.replaceAll('-', '');
+
+async function anchoredParty(slug: string): Promise<Tenant> {
+  const party = await makeTenant(db.app, keyring, slug);
+  for (let i = 0; i < 5; i++) await inParty(party, (tx) => appendOne(tx, party, { i }));
+  await inParty(party, (tx) => anchorChain(tx, party.id, keyring, clock, 'periodic'));
+  await inParty(party, (tx) => appendOne(tx, party, { i: 5 }));
+  await inParty(party, (tx) => anchorChain(tx, party.id, keyring, clock, 'export'));
+  return party;
+}
 
 describe('the running chain head between appends of one transaction', () => {
   test('a head the application role sets in the settings itself is not trusted: the append links to the real head', async () => {
@@ -72,14 +85,6 @@ describe('the running chain head between appends of one transaction', () => {
 });
 
 describe('anchors', () => {
-  async function anchoredParty(slug: string): Promise<Tenant> {
-    const party = await makeTenant(db.app, keyring, slug);
-    for (let i = 0; i < 5; i++) await inParty(party, (tx) => appendOne(tx, party, { i }));
-    await inParty(party, (tx) => anchorChain(tx, party.id, keyring, clock, 'periodic'));
-    await inParty(party, (tx) => appendOne(tx, party, { i: 5 }));
-    await inParty(party, (tx) => anchorChain(tx, party.id, keyring, clock, 'export'));
-    return party;
-  }
 
   test('an anchored chain verifies, and a periodic anchor of an unchanged head writes nothing', async () => {
     const party = await anchoredParty('anchors-intact');
@@ -145,6 +150,9 @@ describe('anchors', () => {
     expect(unvouched.anchors.failure?.problem).toMatch(/which this process does not hold/);
     // While the previous key is held, its anchors verify under it.
     expect((await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, duringRotation))).intact).toBe(true);
+    // The worker restarted with the new key anchors before the re-wrap runs: the rekey must still vouch for the old anchors.
+    await inParty(party, (tx) => appendOne(tx, party));
+    expect(await inParty(party, (tx) => anchorChain(tx, party.id, duringRotation, clock, 'periodic'))).toMatchObject({ reason: 'periodic', masterKeyId: newMaster.id });
     expect(await inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).toMatchObject({ reason: 'rekey', masterKeyId: newMaster.id });
     expect(await inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).toBeNull();
     expect((await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, successor))).intact).toBe(true);
@@ -157,5 +165,43 @@ describe('anchors', () => {
     await rewriteEventAndRehash(db.owner, party.id, 2n);
     const duringRotation = new Keyring({ id: randomUUID(), key: randomBytes(32) }, { previous: [master] });
     await expect(inParty(party, (tx) => rekeyChainAnchors(tx, party.id, duringRotation, clock))).rejects.toMatchObject({ code: 'EVENT_CHAIN_BROKEN' });
+  });
+});
+
+describe('what the verifier trusts', () => {
+  test('the chain is rehashed outside the database: an owner whose verify_event_chain lies does not pass', async () => {
+    const party = await makeTenant(db.app, keyring, 'lying-owner');
+    for (let i = 0; i < 4; i++) await inParty(party, (tx) => appendOne(tx, party, { i }));
+    const original = readFileSync(path.join(projectRoot, 'migrations/0009_event_store.sql'), 'utf8');
+    const honest = original.slice(original.indexOf('CREATE FUNCTION verify_event_chain'), original.indexOf('REVOKE ALL ON FUNCTION verify_event_chain')).replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
+    const victim = await inParty(party, (tx) => tx.oneFirst(sql.type(z.object({ p: z.bigint() }))`SELECT position AS p FROM event_store WHERE chain_seq = 2`));
+    await asDishonestOwner(db.owner, party.id, async (tx) => {
+      await tx.query(sql.unsafe`UPDATE event_store SET payload = '{"forged": true}' WHERE chain_seq = 2`);
+      await tx.query(sql.unsafe`CREATE OR REPLACE FUNCTION verify_event_chain(tenant uuid, OUT first_broken_position bigint, OUT checked bigint)
+        LANGUAGE sql STABLE AS $$ SELECT NULL::bigint, count(*) FROM event_store WHERE tenant_id = tenant $$`);
+    });
+    try {
+      expect(await inParty(party, (tx) => verifyEventChain(tx, party.id))).toEqual({ brokenAt: null, checked: 4n });
+      expect(await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, keyring))).toMatchObject({ brokenAt: victim, checked: 2n, intact: false });
+    } finally {
+      const owner = new pg.Client({ connectionString: db.ownerUrl });
+      await owner.connect();
+      await owner.query(honest).finally(() => owner.end());
+    }
+  });
+
+  test('events that wait too long for an anchor make the chain not intact: removing the newest anchors, or all, does not pass', async () => {
+    const party = await anchoredParty('anchors-stale');
+    await inParty(party, (tx) => appendOne(tx, party));
+    const later = (ms: number) => ({ maxUnanchoredMs: 60_000, now: new Date(Date.now() + ms) });
+    expect(await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, keyring, later(0)))).toMatchObject({ intact: true, staleSince: null });
+    const stale = await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, keyring, later(120_000)));
+    expect(stale).toMatchObject({ intact: false, brokenAt: null, anchors: { failure: null, unanchoredEvents: 1n } });
+    expect(stale.staleSince).toBeInstanceOf(Date);
+    await asDishonestOwner(db.owner, party.id, async (tx) => {
+      await tx.query(sql.unsafe`DELETE FROM event_chain_anchors`);
+    });
+    const bare = await inParty(party, (tx) => verifyAnchoredChain(tx, party.id, keyring, later(120_000)));
+    expect(bare).toMatchObject({ intact: false, anchors: { anchors: 0, failure: null, unanchoredEvents: 7n } });
   });
 });

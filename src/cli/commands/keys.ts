@@ -87,10 +87,17 @@ async function rewrapMaster(args: string[]): Promise<void> {
     throw new OperatorError('MASTER_KEY_PREVIOUS is not set: give the new master key as MASTER_KEY and the one being retired as MASTER_KEY_PREVIOUS (environment, never arguments)');
   }
   const keyring = keyringFor('keys:rewrap-master');
-  const { counts, unopened } = await withApplicationPool('keys:rewrap-master', (pool) => rewrapUnderCurrentMasterKey(pool, keyring, operatorActor()));
+  const { counts, unopened, anchorFailures } = await withApplicationPool('keys:rewrap-master', (pool) => rewrapUnderCurrentMasterKey(pool, keyring, operatorActor()));
   const lines = Object.entries(counts).map(([column, n]) => `  ${column}: ${n} re-wrapped`);
   for (const value of unopened) process.stderr.write(`warning: ${value} opens under neither master key (tampered with?): left as it is, never used\n`);
-  process.stdout.write(`Every wrapped key is now under master key ${keyring.masterKeyId}\n${lines.join('\n')}\nUnset MASTER_KEY_PREVIOUS and restart the API and worker.\n`);
+  process.stdout.write(`Every wrapped key is now under master key ${keyring.masterKeyId}\n${lines.join('\n')}\n`);
+  if (anchorFailures.length > 0) {
+    for (const failure of anchorFailures) process.stderr.write(`event chain anchors not re-keyed: ${failure}\n`);
+    process.stderr.write('Keep MASTER_KEY_PREVIOUS set and investigate these parties with events:verify before retiring the old key.\n');
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write('Unset MASTER_KEY_PREVIOUS and restart the API and worker.\n');
 }
 
 export const keysRotate = operatorCommand("Rotate one of a party's keys (data, blind-index or card-signing); the old one is kept for reading and verifying", rotate, { tenant: '--tenant', key: '--key' });

@@ -2,10 +2,9 @@ import { parseArgs } from 'node:util';
 import { configuredSnapshotMacKey, withOwnerPool } from '../../backup/owner-pool.ts';
 import { exportTenant, TenantNotFoundError } from '../../backup/tenant-export.ts';
 import { config } from '../../config.ts';
-import { resolveMasterKey } from '../../crypto/master-key.ts';
 import { withTenant } from '../../db/tenant-context.ts';
 import { anchorChain } from '../../events/chain-anchors.ts';
-import { Keyring } from '../../tenants/keyring.ts';
+import { configuredKeyring } from '../../tenants/keyring.ts';
 import { findTenantBySlug } from '../../tenants/tenants.ts';
 import { UsageError } from '../command.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
@@ -31,7 +30,7 @@ async function run(args: string[]): Promise<void> {
   const { positional: slug, out } = positionalAndOut(args, USAGE, true);
   const macKey = configuredSnapshotMacKey('tenant:export');
   const started = Date.now();
-  const keyring = new Keyring(resolveMasterKey(config()));
+  const keyring = configuredKeyring(config());
   const result = await withOwnerPool('tenant:export', async (pool) => {
     // An anchor at the head the snapshot will hold: the snapshot carries proof of its own chain.
     const tenant = await findTenantBySlug(pool, slug);
