@@ -3,9 +3,11 @@ import type { RouteRegistry } from '../http/route.ts';
 import { approvalRoutes } from './approval-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
+import { statusChangeRoutes } from './status-change-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   memberRoutes(registry, deps);
   approvalRoutes(registry, deps);
+  statusChangeRoutes(registry, deps);
 }

@@ -43,6 +43,14 @@ export const ERROR_CODES = {
   /** A payment the lifecycle's activity refused for a reason the table does not name. */
   PAYMENT_REFUSED: { status: 409, retryable: false },
   CARD_ALREADY_ISSUED: { status: 409, retryable: false },
+  // Status changes after admission (src/members/status-change-rules.ts).
+  MEMBER_NOT_SUSPENDED: { status: 409, retryable: false },
+  EXPULSION_ALREADY_PROPOSED: { status: 409, retryable: false },
+  EXPULSION_NOT_PROPOSED: { status: 409, retryable: false },
+  /** The head who proposed an expulsion tried to confirm it: a head of the parent committee must. */
+  EXPULSION_SAME_PERSON: { status: 409, retryable: false },
+  /** Another request is changing this member's status right now; try again. */
+  STATUS_CHANGE_IN_PROGRESS: { status: 409, retryable: false },
   // Registration.
   /** Another application was sent under an Idempotency-Key already used. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },

@@ -1,3 +1,5 @@
+import type { DisciplineReason, ResignationReason } from './status-change-rules.ts';
+
 /** The member aggregate's events, past tense. Payloads carry ids and amounts, never personal data. */
 export type MemberEvent =
   | { type: 'MemberRegistered'; payload: { wardId: string; committeeId: string | null; geographyPath: string } }
@@ -14,6 +16,13 @@ export type MemberEvent =
   | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } }
   | { type: 'IdCardRevoked'; payload: { cardId: string; reason: string } }
   | { type: 'MemberImported'; payload: { importId: string; wardId: string; committeeId: string | null; geographyPath: string; memberNumber: string } }
-  | { type: 'MemberImportRolledBack'; payload: { importId: string } };
+  | { type: 'MemberImportRolledBack'; payload: { importId: string } }
+  // Status changes after admission (src/members/status-change-rules.ts).
+  | { type: 'MemberSuspended'; payload: { until: string; reasonCode: DisciplineReason } }
+  | { type: 'MemberSuspensionLifted'; payload: { early: boolean } }
+  | { type: 'MemberExpulsionProposed'; payload: { by: string; reasonCode: DisciplineReason; committeeId: string } }
+  | { type: 'MemberExpelled'; payload: { proposedBy: string; confirmedBy: string; reasonCode: DisciplineReason } }
+  | { type: 'MemberResigned'; payload: { via: 'link' | 'staff'; reasonCode: ResignationReason } }
+  | { type: 'MemberDied'; payload: { recordedBy: string } };
 
 export type MemberEventType = MemberEvent['type'];

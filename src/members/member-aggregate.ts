@@ -3,6 +3,8 @@ import * as rules from './admission-rules.ts';
 import type { AdmissionPosition, Refusal } from './admission-rules.ts';
 import type { MemberEvent } from './events.ts';
 import type { MemberStatus } from './member-status.ts';
+import * as standing from './status-change-rules.ts';
+import type { DisciplineReason, ExpulsionProposal, ResignationReason } from './status-change-rules.ts';
 
 /** The member as its events leave it; also the position the admission rules judge. */
 export interface MemberState extends AdmissionPosition {
@@ -10,10 +12,15 @@ export interface MemberState extends AdmissionPosition {
   version: number;
   memberNumber: string | null;
   cardIssued: boolean;
+  /** A proposed expulsion awaiting its confirmation. */
+  expulsionProposal: ExpulsionProposal | null;
+  /** When the suspension in force ends. */
+  suspendedUntil: string | null;
 }
 
 export const initialMemberState: MemberState = {
   status: 'new', version: 0, decided: false, approved: false, paid: false, invoice: null, memberNumber: null, cardIssued: false,
+  expulsionProposal: null, suspendedUntil: null,
 };
 
 export type MemberCommand =
@@ -28,7 +35,13 @@ export type MemberCommand =
   | { type: 'Withdraw'; reason: string }
   | { type: 'Activate'; memberNumber: string }
   | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string }
-  | { type: 'RevokeCard'; cardId: string; reason: string };
+  | { type: 'RevokeCard'; cardId: string; reason: string }
+  | { type: 'Suspend'; until: string; reasonCode: DisciplineReason }
+  | { type: 'LiftSuspension'; early: boolean }
+  | { type: 'ProposeExpulsion'; by: string; reasonCode: DisciplineReason; committeeId: string }
+  | { type: 'ConfirmExpulsion'; by: string }
+  | { type: 'Resign'; via: 'link' | 'staff'; reasonCode: ResignationReason }
+  | { type: 'RecordDeath'; recordedBy: string };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -89,6 +102,26 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'RevokeCard':
       // Whether the card is current is the id_cards row's to say (src/cards/card-revocation.ts).
       return [{ type: 'IdCardRevoked', payload: { cardId: command.cardId, reason: command.reason } }];
+    case 'Suspend':
+      check(standing.activeRefusal(state, 'be suspended'));
+      return [{ type: 'MemberSuspended', payload: { until: command.until, reasonCode: command.reasonCode } }];
+    case 'LiftSuspension':
+      check(standing.liftRefusal(state));
+      return [{ type: 'MemberSuspensionLifted', payload: { early: command.early } }];
+    case 'ProposeExpulsion':
+      check(standing.proposalRefusal(state));
+      return [{ type: 'MemberExpulsionProposed', payload: { by: command.by, reasonCode: command.reasonCode, committeeId: command.committeeId } }];
+    case 'ConfirmExpulsion': {
+      check(standing.confirmationRefusal(state, command.by));
+      const proposal = state.expulsionProposal!;
+      return [{ type: 'MemberExpelled', payload: { proposedBy: proposal.by, confirmedBy: command.by, reasonCode: proposal.reasonCode } }];
+    }
+    case 'Resign':
+      check(standing.activeRefusal(state, 'resign'));
+      return [{ type: 'MemberResigned', payload: { via: command.via, reasonCode: command.reasonCode } }];
+    case 'RecordDeath':
+      check(standing.deathRefusal(state));
+      return [{ type: 'MemberDied', payload: { recordedBy: command.recordedBy } }];
     default:
       return assertNever(command);
   }
@@ -124,9 +157,24 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'IdCardIssued':
       return { ...next, cardIssued: true };
     case 'IdCardRevoked':
-      return next;
+      // A revoked card is no longer held: a member active again (a suspension lifted) gets a new one.
+      return { ...next, cardIssued: false };
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
+    case 'MemberSuspended':
+      return { ...next, status: 'suspended', suspendedUntil: event.payload.until };
+    case 'MemberSuspensionLifted':
+      return { ...next, status: 'active', suspendedUntil: null };
+    case 'MemberExpulsionProposed': {
+      const { by, reasonCode, committeeId } = event.payload;
+      return { ...next, expulsionProposal: { by, reasonCode, committeeId } };
+    }
+    case 'MemberExpelled':
+      return { ...next, status: 'expelled', expulsionProposal: null };
+    case 'MemberResigned':
+      return { ...next, status: 'resigned', expulsionProposal: null };
+    case 'MemberDied':
+      return { ...next, status: 'deceased', expulsionProposal: null, suspendedUntil: null };
     case 'MemberImportRolledBack':
       // The import is undone and the member row deleted: the stream is as if never begun.
       return { ...initialMemberState, version: next.version };
