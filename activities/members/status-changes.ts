@@ -1,4 +1,3 @@
-import { sql } from 'slonik';
 import { revokeCardOnLeaving, type LeavingReason } from '../../src/cards/card-revocation.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { toActivityFailure } from '../../src/errors/temporal-failure.ts';
@@ -8,6 +7,7 @@ import type { MemberCommand } from '../../src/members/member-aggregate.ts';
 import { executeMemberCommand, type CommandOutcome } from '../../src/members/member-store.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
 import { resignationLink, resignationToken } from '../../src/members/resignation-link.ts';
+import { readStanding, recordStatusFields, type StatusFields } from '../../src/members/status-change-store.ts';
 import type { StatusChange } from '../../src/members/status-change-contract.ts';
 import type { MemberActivityDeps, StepContext } from './deps.ts';
 
@@ -38,18 +38,14 @@ export function createStatusChangeActivities(deps: MemberActivityDeps) {
 
   async function run(
     step: StepContext, name: string, actor: string, command: MemberCommand,
-    row: (outcome: CommandOutcome) => { reason: string | null; note: string | null; until: string | null } | null,
+    row: (outcome: CommandOutcome) => StatusFields | null,
     leaving: LeavingReason | null,
   ): Promise<StatusStep> {
     return inTenantAs(step, actor, async (tx) => {
       const context = { tenantId: step.tenantId, memberId: step.memberId, metadata: { actor, workflowId: step.workflowId }, idempotencyKey: `${step.workflowId}:${name}` };
       const outcome = await executeMemberCommand(tx, context, command, async (o) => {
         const fields = row(o);
-        if (!fields) return;
-        await tx.query(sql.unsafe`
-          UPDATE members SET status_reason = ${fields.reason}, status_note = ${fields.note}, suspended_until = ${fields.until},
-                 status_changed_at = clock_timestamp()
-          WHERE id = ${step.memberId}`);
+        if (fields) await recordStatusFields(tx, step.memberId, fields);
       });
       // After the member's own event (the revocation appends the next one); a retry finds no current card.
       if (leaving) await revokeCardOnLeaving(tx, step.tenantId, step.memberId, actor, leaving);
@@ -89,7 +85,9 @@ export function createStatusChangeActivities(deps: MemberActivityDeps) {
         reasonCode = expelled?.type === 'MemberExpelled' ? expelled.payload.reasonCode : 'other';
         return { reason: reasonCode, note: confirmation.note, until: null };
       }, 'expelled');
-      return { ...result, reasonCode: reasonCode || await inTenantAs(step, confirmation.by, (tx) => tx.oneFirst(sql.unsafe`SELECT status_reason FROM members WHERE id = ${step.memberId}`)) as string };
+      // A retry of a step that ran: the reason is the one it recorded.
+      if (!reasonCode) reasonCode = (await inTenantAs(step, confirmation.by, (tx) => readStanding(tx, step.memberId)))?.reason ?? 'other';
+      return { ...result, reasonCode };
     },
 
     /**
@@ -101,8 +99,8 @@ export function createStatusChangeActivities(deps: MemberActivityDeps) {
       const key = `${step.workflowId}:mail:resignation-link`;
       const prepared = await inTenantAs(step, `workflow:${step.workflowId}`, async (tx) => {
         const row = await readMemberRecipient(tx, step.memberId, key);
-        const status = await tx.maybeOneFirst(sql.unsafe`SELECT status::text FROM members WHERE id = ${step.memberId}`);
-        if (!row || status !== 'active') return 'not-active' as const;
+        const standing = await readStanding(tx, step.memberId);
+        if (!row || standing?.status !== 'active') return 'not-active' as const;
         if (row.sent) return 'already-sent' as const;
         if (!row.emailEnc) return 'no-address' as const;
         const keys = await deps.keyring.forTenant(tx, step.tenantId);

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { sql } from 'slonik';
 import { parentCommittee } from '../../src/committees/committees.ts';
 import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { findMember, type MemberView } from '../../src/members/member-queries.ts';
 import { loadMember } from '../../src/members/member-store.ts';
-import { lookupBlindIndexes, normalizeEmail } from '../../src/members/personal-data.ts';
+import { findActiveMemberIdByEmail } from '../../src/members/status-change-store.ts';
 import { checkResignationToken } from '../../src/members/resignation-link.ts';
 import { confirmUpdate, liftUpdate } from '../../src/members/status-change-contract.ts';
 import { requestResignationLink, startStatusChange, updateLatestChange } from '../../src/members/status-change-client.ts';
@@ -195,9 +194,7 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
       const tenant = await partyBySlug(deps.pool, params.slug);
       const memberId = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'member' }, async (tx) => {
         const keys = await deps.keyring.forTenant(tx, tenant.id);
-        const indexes = lookupBlindIndexes(keys, 'email', normalizeEmail(body.data.attributes.email));
-        return tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
-          SELECT id FROM members WHERE email_bidx = ANY(${sql.array(indexes, 'bytea')}) AND status = 'active' LIMIT 1`);
+        return findActiveMemberIdByEmail(tx, keys, body.data.attributes.email);
       });
       if (memberId) {
         const now = deps.clock();
@@ -224,13 +221,15 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
       token: z.string().min(16).max(100),
       reasonCode: z.enum(RESIGNATION_REASONS),
     })),
-    responses: { 200: { description: 'the resignation is recorded (422 TOKEN_BAD_SIGNATURE, TOKEN_EXPIRED; 409 MEMBER_NOT_ACTIVE)', schema: responseDocument('resignations', z.object({ status: z.literal('resigned') })) } },
+    responses: { 200: { description: 'the resignation is recorded (422 TOKEN_BAD_SIGNATURE, TOKEN_EXPIRED; 404 when the party has no such member; 409 MEMBER_NOT_ACTIVE)', schema: responseDocument('resignations', z.object({ status: z.literal('resigned') })) } },
     async handler({ params, body }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
       const { member, expires, token, reasonCode } = body.data.attributes;
-      const keys = await withTenant(deps.pool, { tenantId: tenant.id, actor: `member:${member}` }, (tx) => deps.keyring.forTenant(tx, tenant.id));
+      const context = { tenantId: tenant.id, actor: `member:${member}` };
+      const keys = await withTenant(deps.pool, context, (tx) => deps.keyring.forTenant(tx, tenant.id));
       checkResignationToken(keys, tenant.id, member, expires, token, deps.clock());
-      await startStatusChange(client, { tenantId: tenant.id, actor: `member:${member}` }, member,
+      if (!(await withTenant(deps.pool, context, (tx) => findMember(tx, member)))) throw ApiError.notFound('member');
+      await startStatusChange(client, context, member,
         { kind: 'resignation', by: `member:${member}`, via: 'link', reasonCode, note: null });
       return { status: 200, body: { data: { type: 'resignations', id: member, attributes: { status: 'resigned' as const } } } };
     },

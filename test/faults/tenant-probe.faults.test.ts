@@ -6,6 +6,7 @@ import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { makeWebhookSecret } from '../support/webhooks.ts';
+import { resignationToken } from '../../src/members/resignation-link.ts';
 import { snapshotChanges, snapshotDatabase, type Snapshot } from './support/db-snapshot.ts';
 import { ID_PROBES, takesAnId, type ProbeCall, type ProbeSetting } from './support/id-probes.ts';
 import { documentedOperations } from './support/openapi-operations.ts';
@@ -39,7 +40,9 @@ beforeAll(async () => {
   await api.webhookSecret('esewa');
   const webhookSecretOfB = await makeWebhookSecret(api.db.app, api.keyring, partyB.id, 'esewa');
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
-  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB };
+  const keysOfB = await withTenant(api.db.app, { tenantId: partyB.id, actor: 'probe' }, (tx) => api.keyring.forTenant(tx, partyB.id));
+  probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB,
+    resignationToken: (memberId, expires) => resignationToken(keysOfB, partyB.id, memberId, expires) };
   relations = await tenantRelations(api.db.owner);
   before = await settled(() => snapshotDatabase(api.db.owner), sameSnapshot);
 }, 240_000);
@@ -48,6 +51,7 @@ afterAll(async () => {
   await api.stop();
 });
 
+const STATUS_CHANGES = /suspensions|expulsion-proposals|resignations|death/;
 const ask = (call: ProbeCall, token: string) => api.request(call.method, call.path, { token, body: call.body, headers: call.headers, ...(call.raw ? { raw: call.raw } : {}) });
 const idsOfAIn = (res: ApiResponse) => [...JSON.stringify(res.body ?? '').matchAll(UUID)].map((m) => m[0].toLowerCase()).filter((id) => idsOfA.includes(id));
 
@@ -77,7 +81,8 @@ test("the same requests about party B's own ids find them (the probe is not vacu
   const own: ProbeSetting = { ...probingA, invoice: b.withCard.invoice, statusTokens: statusTokens(b) };
   const found: Record<string, number> = {};
   for (const [operation, probe] of Object.entries(ID_PROBES)) {
-    const id = operation.includes('geography') ? api.geo.localLevelId : b.withCard.memberId;
+    // Status changes act on B's rejected member: found, and refused as not active, so nothing changes.
+    const id = operation.includes('geography') ? api.geo.localLevelId : STATUS_CHANGES.test(operation) ? b.rejected.memberId : b.withCard.memberId;
     found[operation] = (await ask(probe(id, own), callers['B head'])).status;
   }
   expect(Object.entries(found).filter(([, status]) => status === 404)).toEqual([]);

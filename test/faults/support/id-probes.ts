@@ -15,6 +15,8 @@ export interface ProbeSetting {
   statusTokens: Map<string, string>;
   /** The probing party's own webhook secret for esewa. */
   webhookSecret: string;
+  /** A resignation link's token as the probing party signs it, for any member id and expiry. */
+  resignationToken: (memberId: string, expires: string) => string;
 }
 
 const jsonApi = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
@@ -32,6 +34,19 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/users/{id}/roles/{role}/revoke': (id) => ({ method: 'POST', path: `/api/users/${id}/roles/tenant_admin/revoke`, body: jsonApi('role-revocations', { reason: 'probe' }) }),
   // The id as the committee and as its head: either one of party A's is not found.
   'POST /api/committees/{id}/heads/{userId}/end': (id) => ({ method: 'POST', path: `/api/committees/${id}/heads/${id}/end`, body: jsonApi('headship-endings', { reason: 'probe' }) }),
+  // Status changes: well-formed, so only whose the member is decides.
+  'POST /api/members/{id}/suspensions': (id) => ({ method: 'POST', path: `/api/members/${id}/suspensions`,
+    body: jsonApi('suspensions', { until: new Date(Date.now() + 3_600_000).toISOString(), reasonCode: 'misconduct' }) }),
+  'POST /api/members/{id}/suspensions/lift': (id) => ({ method: 'POST', path: `/api/members/${id}/suspensions/lift` }),
+  'POST /api/members/{id}/expulsion-proposals': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals`, body: jsonApi('expulsion-proposals', { reasonCode: 'misconduct' }) }),
+  'POST /api/members/{id}/expulsion-proposals/confirm': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals/confirm` }),
+  'POST /api/members/{id}/resignations': (id) => ({ method: 'POST', path: `/api/members/${id}/resignations`, body: jsonApi('resignations', { reasonCode: 'personal' }) }),
+  'POST /api/members/{id}/death': (id) => ({ method: 'POST', path: `/api/members/${id}/death` }),
+  // A link the probing party really signed for this member id, under its own slug.
+  'POST /api/parties/{slug}/resignations': (id, s) => {
+    const expires = new Date(Date.now() + 3_600_000).toISOString();
+    return { method: 'POST', path: `/api/parties/${s.ownSlug}/resignations`, body: jsonApi('resignations', { member: id, expires, token: s.resignationToken(id, expires), reasonCode: 'personal' }) };
+  },
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
