@@ -21,9 +21,9 @@ export const MemberAttributes = z.object({
   registeredAt: z.string().nullable(),
   approvedAt: z.string().nullable(),
   activatedAt: z.string().nullable(),
-  statusReason: z.string().nullable().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise'),
-  statusChangedAt: z.string().nullable().describe('when the status last changed after admission'),
-  suspendedUntil: z.string().nullable().describe('when a suspension in force ends by itself'),
+  statusReason: z.string().nullable().optional().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise (absent from an application just taken)'),
+  statusChangedAt: z.string().nullable().optional().describe('when the status last changed after admission (as statusReason)'),
+  suspendedUntil: z.string().nullable().optional().describe('when a suspension in force ends by itself (as statusReason)'),
   phone: z.string().optional().describe('tenant_admin and registrar, and heads covering the member, only'),
   email: z.string().nullable().optional().describe('as phone'),
 });

@@ -9,6 +9,9 @@ import { domainErrorOf } from './lifecycle-client.ts';
 import { MemberRuleError } from './member-aggregate.ts';
 import type { MemberEventType } from './events.ts';
 import * as c from './status-change-contract.ts';
+import { loadMember } from './member-store.ts';
+import * as rules from './status-change-rules.ts';
+import type { StandingPosition } from './status-change-rules.ts';
 
 /** The event that opens each kind of change: the member's nth one is the nth change of the kind. */
 const OPENING_EVENT: Record<Exclude<c.StatusChangeKind, 'resignation-link'>, MemberEventType> = {
@@ -39,6 +42,11 @@ export async function startStatusChange(
   memberId: string,
   change: Exclude<c.StatusChange, { kind: 'resignation-link' }>,
 ): Promise<c.AppliedResult> {
+  // The rule checked here first refuses most requests without starting a workflow; the
+  // aggregate checks it again when the change is recorded (a race between two requests).
+  const state = await withTenant(deps.pool, context, (tx) => loadMember(tx, memberId));
+  const refusal = refusalOf(change, state);
+  if (refusal) throw new MemberRuleError(refusal.code, refusal.message);
   const n = (await changesSoFar(deps.pool, context, memberId, change.kind)) + 1;
   const workflowId = c.statusChangeWorkflowId(change.kind, context.tenantId, memberId, n);
   const start = new WithStartWorkflowOperation<c.StatusChangeWorkflow>(c.STATUS_CHANGE_WORKFLOW, {
@@ -55,6 +63,19 @@ export async function startStatusChange(
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw inProgress();
     throw domainErrorOf(err);
+  }
+}
+
+function refusalOf(change: Exclude<c.StatusChange, { kind: 'resignation-link' }>, state: StandingPosition) {
+  switch (change.kind) {
+    case 'suspension':
+      return rules.activeRefusal(state, 'be suspended');
+    case 'expulsion':
+      return rules.proposalRefusal(state);
+    case 'resignation':
+      return rules.activeRefusal(state, 'resign');
+    case 'death':
+      return rules.deathRefusal(state);
   }
 }
 

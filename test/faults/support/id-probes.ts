@@ -57,6 +57,12 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   },
 };
 
-/** Documented operations with an id among their path parameters or (webhooks) body fields; a ward id names shared geography, no party's row. */
-export const takesAnId = (op: Operation) =>
-  op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(op.body?.schema.properties ?? {}).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');
+/**
+ * Documented operations with an id among their path parameters or body fields (a webhook's, or
+ * a JSON:API document's attributes); a ward id names shared geography, no party's row.
+ */
+export const takesAnId = (op: Operation) => {
+  const attributes = op.body?.schema.properties?.data?.properties?.attributes?.properties ?? {};
+  const fields = { ...(op.body?.schema.properties ?? {}), ...attributes };
+  return op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(fields).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');
+};
