@@ -45,6 +45,8 @@ function historyFromFile(file: string): History {
 test('the recorded histories cover every way a lifecycle ends', () => {
   expect(files).toEqual(expect.arrayContaining([
     'approved-by-operator-signal.json', 'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
+    // Status changes after admission (workflows/members/status-change.ts).
+    'status-death.json', 'status-expulsion-confirmed.json', 'status-refused.json', 'status-resignation.json', 'status-suspension-ends.json', 'status-suspension-lifted-early.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);
