@@ -21,9 +21,9 @@ export const MemberAttributes = z.object({
   registeredAt: z.string().nullable(),
   approvedAt: z.string().nullable(),
   activatedAt: z.string().nullable(),
-  statusReason: z.string().nullable().optional().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise (absent from an application just taken)'),
-  statusChangedAt: z.string().nullable().optional().describe('when the status last changed after admission (as statusReason)'),
-  suspendedUntil: z.string().nullable().optional().describe('when a suspension in force ends by itself (as statusReason)'),
+  statusReason: z.string().nullable().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise'),
+  statusChangedAt: z.string().nullable().describe('when the status last changed after admission'),
+  suspendedUntil: z.string().nullable().describe('when a suspension in force ends by itself'),
   phone: z.string().optional().describe('tenant_admin and registrar, and heads covering the member, only'),
   email: z.string().nullable().optional().describe('as phone'),
 });
@@ -78,6 +78,8 @@ export function applicationResource(
     attributes: {
       status: 'pending', statusDetail: 'awaiting_approval', fullNameEn: application.fullNameEn, fullNameNe: application.fullNameNe ?? null,
       gender: application.gender, memberNumber: null, registeredAt: taken.registeredAt, approvedAt: null, activatedAt: null,
+      // As memberResource shows a new application: a refused one's status link must not differ.
+      statusReason: null, statusChangedAt: null, suspendedUntil: null,
     },
     relationships: { geography: relation('geography-nodes', application.wardId), committee: relation('committees', taken.committeeId) },
   };

@@ -19,7 +19,7 @@ import { partyBySlug } from '../http/tenancy.ts';
 import { slug } from '../../src/validation/fields.ts';
 import { MemberAttributes, memberResource } from './presenter.ts';
 
-type StatusDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock'>;
+type StatusDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log'>;
 
 const Id = z.object({ id: z.uuid() });
 const Changed = responseDocument('members', MemberAttributes);
@@ -172,11 +172,12 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
     tag: 'status-changes',
     access: 'user',
     params: Id,
-    body: requestDocument('deaths', z.object({ note: Note })).optional(),
+    // Required: a death is recorded on some word (and a request without one changes nothing).
+    body: requestDocument('deaths', z.object({ note: text(3, 1000).describe("how the death was learned of; kept in the member's row and its audit trail only") })),
     responses: { 200: { description: 'the member, deceased (409 MEMBER_NOT_ACTIVE when not active, suspended or lapsed)', schema: Changed } },
     async handler({ params, body, auth }) {
       await memberFor(auth, params.id, () => hasRole(auth, ...STAFF_FOR_RECORDS), "only tenant_admin or registrar may record a member's death");
-      await startStatusChange(client, contextOf(auth), params.id, { kind: 'death', by: `user:${auth.userId}`, note: body?.data.attributes.note ?? null });
+      await startStatusChange(client, contextOf(auth), params.id, { kind: 'death', by: `user:${auth.userId}`, note: body.data.attributes.note });
       return answer(auth, params.id);
     },
   });
@@ -198,11 +199,12 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
       });
       if (memberId) {
         const now = deps.clock();
-        await requestResignationLink({ client: deps.temporal }, tenant.id, memberId, {
+        // Not awaited: a member's address and any other are answered after the same one lookup.
+        requestResignationLink({ client: deps.temporal }, tenant.id, memberId, {
           expiresAt: new Date(now.getTime() + RESIGNATION_LINK_VALID_MS).toISOString(),
           linkBase: `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/resignations`,
           day: now.toISOString().slice(0, 10),
-        });
+        }).catch((err: unknown) => deps.log.error({ err, tenantId: tenant.id }, 'resignation link not started'));
       }
       return { status: 202, body: { meta: { message: 'if this address belongs to an active member, a resignation link has been emailed to it' } } };
     },

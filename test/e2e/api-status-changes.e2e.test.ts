@@ -228,15 +228,19 @@ describe('death', () => {
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     expect((await statusOf(member.memberId)).statusDetail).toBe('deceased');
     expect(await asTest(api, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM id_cards WHERE member_id = ${member.memberId} AND revoked_at IS NULL`))).toBe(0);
-    const again = await api.request('POST', `/api/members/${member.memberId}/death`, { token: admin.token });
+    const again = await api.request('POST', `/api/members/${member.memberId}/death`, { token: admin.token, body: document('deaths', { note: 'reported twice' }) });
     expect([again.status, again.body.errors[0].code]).toEqual([409, 'MEMBER_NOT_ACTIVE']);
     expect(await recountCorrects()).toEqual({ correctedRows: 0 });
   });
 
-  test('of an active member revokes the card as deceased; a head may not record it', async () => {
+  test('of an active member revokes the card as deceased; a head may not record it, nor anyone without a note', async () => {
     const member = await activeMember();
-    expect((await api.request('POST', `/api/members/${member.memberId}/death`, { token: head.token })).status).toBe(403);
-    const res = await api.request('POST', `/api/members/${member.memberId}/death`, { token: admin.token });
+    const death = { body: document('deaths', { note: 'certificate seen by the registrar' }) };
+    expect((await api.request('POST', `/api/members/${member.memberId}/death`, { token: head.token, ...death })).status).toBe(403);
+    const noNote = await api.request('POST', `/api/members/${member.memberId}/death`, { token: admin.token });
+    expect([noNote.status, noNote.body.errors[0].code]).toEqual([422, 'VALIDATION_FAILED']);
+    expect((await statusOf(member.memberId)).statusDetail).toBe('active');
+    const res = await api.request('POST', `/api/members/${member.memberId}/death`, { token: admin.token, ...death });
     expect(res.body.data.attributes.statusDetail).toBe('deceased');
     expect(await verify(member.cardToken)).toMatchObject({ valid: false, reason: 'CARD_REVOKED', revocationReason: 'deceased' });
     expect(await recountCorrects()).toEqual({ correctedRows: 0 });

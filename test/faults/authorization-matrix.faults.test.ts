@@ -93,7 +93,7 @@ const ROWS: Row[] = [
   { operation: 'POST /api/members/{id}/resignations', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/resignations`, body: document('resignations', { reasonCode: 'personal' }) }) },
   { operation: 'POST /api/members/{id}/death', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
-    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/death` }) },
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/death`, body: document('deaths', { note: 'matrix' }) }) },
   { operation: 'POST /api/parties/{slug}/resignation-links', target: 'an address no member has (the same answer for any)', expected: [202, 202, 202, 202, 202, 202, 202, 202],
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/resignation-links`, body: document('resignation-link-requests', { email: 'nobody-matrix@example.np' }) }) },
   { operation: 'POST /api/parties/{slug}/resignations', target: 'the member with a card, a guessed token', expected: [422, 422, 422, 422, 422, 422, 422, 422],

@@ -41,7 +41,7 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/members/{id}/expulsion-proposals': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals`, body: jsonApi('expulsion-proposals', { reasonCode: 'misconduct' }) }),
   'POST /api/members/{id}/expulsion-proposals/confirm': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals/confirm` }),
   'POST /api/members/{id}/resignations': (id) => ({ method: 'POST', path: `/api/members/${id}/resignations`, body: jsonApi('resignations', { reasonCode: 'personal' }) }),
-  'POST /api/members/{id}/death': (id) => ({ method: 'POST', path: `/api/members/${id}/death` }),
+  'POST /api/members/{id}/death': (id) => ({ method: 'POST', path: `/api/members/${id}/death`, body: jsonApi('deaths', { note: 'probe' }) }),
   // A link the probing party really signed for this member id, under its own slug.
   'POST /api/parties/{slug}/resignations': (id, s) => {
     const expires = new Date(Date.now() + 3_600_000).toISOString();
