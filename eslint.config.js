@@ -28,6 +28,7 @@ const WORKFLOW_SRC_ALLOWED = [
   'members/admission-rules.ts',
   'members/lifecycle-contract.ts',
   'members/member-status.ts',
+  'members/status-change-contract.ts',
   'temporal/search-attributes.ts',
   'transfers/transfer-contract.ts',
 ];

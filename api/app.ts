@@ -63,7 +63,7 @@ export function createApp(deps: ApiDeps): Express {
   // one carrier-grade NAT address. Status links, logins and card checks share the other; payment
   // providers' webhooks are signed and not limited.
   app.post('/api/parties/:slug/applications', perAddress(deps.registrationRateLimit ?? 600));
-  app.use(['/api/parties/:slug/applications/:id', '/api/parties/:slug/card-keys', '/api/auth', '/api/cards/verify',
+  app.use(['/api/parties/:slug/applications/:id', '/api/parties/:slug/card-keys', '/api/parties/:slug/resignation-links', '/api/parties/:slug/resignations', '/api/auth', '/api/cards/verify',
     '/api/parties/:slug/transfer-links', '/api/parties/:slug/members/:id/transfers'], perAddress(deps.publicRateLimit ?? 120));
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));

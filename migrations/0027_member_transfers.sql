@@ -40,4 +40,4 @@ GRANT UPDATE (status, accepted_by, refused_by, refusal_reason, decided_at) ON me
 -- A card whose member moved to another ward is replaced by one naming the new ward.
 ALTER TABLE id_cards DROP CONSTRAINT id_cards_revocation_reason_check;
 ALTER TABLE id_cards ADD CONSTRAINT id_cards_revocation_reason_check
-  CHECK (revocation_reason IN ('lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended', 'superseded'));
+  CHECK (revocation_reason IN ('lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended', 'suspended', 'expelled', 'resigned', 'deceased', 'superseded'));

@@ -2,3 +2,4 @@ export { memberLifecycle } from './members/member-lifecycle.ts';
 export { eventChainAnchoring } from './events/chain-anchoring.ts';
 export { memberTransfer } from './transfers/member-transfer.ts';
 export { transferLink } from './transfers/transfer-link.ts';
+export { memberStatusChange } from './members/status-change.ts';

@@ -5,6 +5,7 @@ import type { MemberActivityDeps } from './deps.ts';
 import { createNotificationActivities } from './notifications.ts';
 import { createPaymentActivities } from './payments.ts';
 import { createRegistrationActivities } from './registration.ts';
+import { createStatusChangeActivities } from './status-changes.ts';
 
 export type { MemberActivityDeps, StepContext } from './deps.ts';
 
@@ -17,6 +18,7 @@ export function createMemberActivities(deps: MemberActivityDeps) {
     ...createActivationActivities(deps),
     ...createCardActivities(deps),
     ...createNotificationActivities(deps),
+    ...createStatusChangeActivities(deps),
   };
 }
 

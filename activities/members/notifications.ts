@@ -17,7 +17,12 @@ export type MemberEmail =
   | { kind: 'rejected'; reason: string }
   | { kind: 'invoice'; invoiceId: string; amountMinor: number; dueAt: string }
   | { kind: 'lapsed'; invoiceId: string }
-  | { kind: 'activated'; memberNumber: string };
+  | { kind: 'activated'; memberNumber: string }
+  // Status changes after admission: sent by the status-change workflow, keyed by its id.
+  | { kind: 'suspended'; until: string; reasonCode: string }
+  | { kind: 'suspension-lifted'; memberNumber: string }
+  | { kind: 'expelled'; reasonCode: string }
+  | { kind: 'resigned' };
 
 export interface CommitteeEmail {
   committeeId: string | null;
@@ -74,6 +79,17 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
         const idCard = { filename: `member-card-${email.memberNumber}.pdf`, contentType: 'application/pdf', content: pdf };
         return templates.membershipActivated({ ...recipient, memberNumber: email.memberNumber, idCard });
       }
+      case 'suspended':
+        return templates.membershipSuspended({ ...recipient, until: new Date(email.until), reasonCode: email.reasonCode });
+      case 'suspension-lifted': {
+        const pdf = await deps.storage.get(idCardKey(tenantSlug, step.memberId));
+        const idCard = { filename: `member-card-${email.memberNumber}.pdf`, contentType: 'application/pdf', content: pdf };
+        return templates.suspensionLifted({ ...recipient, memberNumber: email.memberNumber, idCard });
+      }
+      case 'expelled':
+        return templates.membershipExpelled({ ...recipient, reasonCode: email.reasonCode });
+      case 'resigned':
+        return templates.membershipResigned(recipient);
     }
   }
 

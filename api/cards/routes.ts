@@ -2,7 +2,7 @@ import { slug } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { exportCardPublicKeyJwk } from '../../src/cards/card-keys.ts';
 import { findCurrentCard } from '../../src/cards/card-store.ts';
-import { CARD_REVOCATION_REASONS, revokeCurrentCard } from '../../src/cards/card-revocation.ts';
+import { CARD_REVOCATION_REASONS, MANUAL_REVOCATION_REASONS, revokeCurrentCard } from '../../src/cards/card-revocation.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { memberGeographyPath } from '../../src/members/member-queries.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -54,7 +54,7 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
     access: 'user',
     params: z.object({ id: z.guid() }),
     body: requestDocument('card-revocations', z.object({
-      reason: z.enum(CARD_REVOCATION_REASONS).describe('why; a word from the list, never free text (it enters the member\'s event history)'),
+      reason: z.enum(MANUAL_REVOCATION_REASONS).describe('why; a word from the list, never free text (it enters the member\'s event history)'),
     })),
     responses: { 200: { description: 'the revoked card (404 CARD_NOT_FOUND when the member holds no current card)', schema: responseDocument('card-revocations', z.object({
       memberId: z.string(), reason: z.enum(CARD_REVOCATION_REASONS), revokedAt: z.string(),

@@ -6,12 +6,15 @@ import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
 import type { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug } from '../../src/tenants/tenants.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
+import { CARD_REVOCATION_REASONS, type CardRevocationReason } from '../../src/cards/card-revocation.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const CardVerificationAttributes = z.object({
   valid: z.boolean(),
   reason: z.enum(['CARD_REVOKED', 'CARD_UNKNOWN']).nullable().describe('why a genuine, unexpired token is not valid'),
+  revocationReason: z.enum(CARD_REVOCATION_REASONS).nullable()
+    .describe('for a revoked card, why: lost, stolen, damaged, issued_in_error, membership_ended, or the status its holder left good standing into (suspended, expelled, resigned, deceased)'),
   memberNumber: z.string(),
   validUntil: z.string().describe('the last valid day, YYYY-MM-DD, Nepal time'),
   party: z.string().describe("the party's name"),
@@ -41,5 +44,6 @@ export async function verifyCard(deps: { pool: DatabasePool; keyring: Keyring },
   if (!key) throw new CardTokenError('TOKEN_BAD_SIGNATURE', 'the party has no card-signing key');
   const claims = verifyCardToken(key.key, token, { now });
   const reason = !card ? 'CARD_UNKNOWN' : card.revokedAt !== null ? 'CARD_REVOKED' : null;
-  return { tokenId: claims.tokenId, valid: reason === null, reason, memberNumber: claims.memberNumber, validUntil: claims.validUntil, party: tenant.name };
+  const revocationReason = card?.revokedAt != null ? (card.revocationReason as CardRevocationReason | null) : null;
+  return { tokenId: claims.tokenId, valid: reason === null, reason, revocationReason, memberNumber: claims.memberNumber, validUntil: claims.validUntil, party: tenant.name };
 }

@@ -4,6 +4,7 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
 import { lookupBlindIndexes, normalizePhone } from '../../src/members/personal-data.ts';
+import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
@@ -28,7 +29,7 @@ const SearchQuery = z.object({
   filter: z.object({
     name: text(2, 100).optional(),
     phone: z.string().trim().min(6).max(32).optional(),
-    status: z.enum(['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed']).optional(),
+    status: z.enum(MEMBER_STATUSES).optional(),
     geography: z.uuid().optional(),
     committee: z.uuid().optional(),
     registeredFrom: isoDateTime.or(isoDate).optional(),

@@ -21,6 +21,9 @@ export const MemberAttributes = z.object({
   registeredAt: z.string().nullable(),
   approvedAt: z.string().nullable(),
   activatedAt: z.string().nullable(),
+  statusReason: z.string().nullable().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise'),
+  statusChangedAt: z.string().nullable().describe('when the status last changed after admission'),
+  suspendedUntil: z.string().nullable().describe('when a suspension in force ends by itself'),
   phone: z.string().optional().describe('tenant_admin and registrar, and heads covering the member, only'),
   email: z.string().nullable().optional().describe('as phone'),
 });
@@ -45,6 +48,9 @@ export function memberResource(member: MemberView, keys?: TenantKeys): ResourceO
       registeredAt: iso(member.registeredAt),
       approvedAt: iso(member.approvedAt),
       activatedAt: iso(member.activatedAt),
+      statusReason: member.statusReason,
+      statusChangedAt: iso(member.statusChangedAt),
+      suspendedUntil: member.status === 'suspended' ? iso(member.suspendedUntil) : null,
       ...(keys
         ? {
             phone: decryptField(keys, member.id, 'phone', member.phoneEnc),
@@ -72,6 +78,8 @@ export function applicationResource(
     attributes: {
       status: 'pending', statusDetail: 'awaiting_approval', fullNameEn: application.fullNameEn, fullNameNe: application.fullNameNe ?? null,
       gender: application.gender, memberNumber: null, registeredAt: taken.registeredAt, approvedAt: null, activatedAt: null,
+      // As memberResource shows a new application: a refused one's status link must not differ.
+      statusReason: null, statusChangedAt: null, suspendedUntil: null,
     },
     relationships: { geography: relation('geography-nodes', application.wardId), committee: relation('committees', taken.committeeId) },
   };

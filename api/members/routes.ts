@@ -4,10 +4,12 @@ import { approvalRoutes } from './approval-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
 import { transferRoutes } from '../transfers/routes.ts';
+import { statusChangeRoutes } from './status-change-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   memberRoutes(registry, deps);
   approvalRoutes(registry, deps);
   transferRoutes(registry, deps);
+  statusChangeRoutes(registry, deps);
 }

@@ -4,13 +4,15 @@ import type { TenantTransaction } from '../db/tenant-context.ts';
 import { executeMemberCommand } from '../members/member-store.ts';
 
 /** Why a card was revoked: a word from this list, never free text (it enters the member's event stream). */
-export const CARD_REVOCATION_REASONS = ['lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended'] as const;
+/** The reasons staff may give when revoking a card by hand. */
+export const MANUAL_REVOCATION_REASONS = ['lost', 'stolen', 'damaged', 'issued_in_error', 'membership_ended'] as const;
 /**
- * Reasons the product gives by itself, never chosen by staff: `superseded`, a card replaced by
- * one naming the member's new ward after a transfer (migrations/0027).
+ * Every reason a card is revoked for: by hand, or by the product itself with a status change
+ * (`suspended`, `expelled`, `resigned`, `deceased`) or a transfer (`superseded`: replaced by a
+ * card naming the member's new ward). The public card check answers it.
  */
-export const AUTOMATIC_REVOCATION_REASONS = ['superseded'] as const;
-export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number] | (typeof AUTOMATIC_REVOCATION_REASONS)[number];
+export const CARD_REVOCATION_REASONS = [...MANUAL_REVOCATION_REASONS, 'suspended', 'expelled', 'resigned', 'deceased', 'superseded'] as const;
+export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number];
 
 export interface CardRevocation {
   cardId: string;
@@ -43,11 +45,15 @@ export async function revokeCurrentCard(tx: TenantTransaction, tenantId: string,
   return { cardId: card.id, memberId, reason, revokedAt };
 }
 
+/** The reasons a card is revoked for when its holder leaves good standing. */
+export type LeavingReason = Extract<CardRevocationReason, 'membership_ended' | 'suspended' | 'expelled' | 'resigned' | 'deceased'>;
+
 /**
- * What a member leaving good standing calls (resignation, expulsion, lapse after admission: the
- * membership transitions of a later change): revokes their current card, if they hold one, as
- * `membership_ended`. Safe to call again: a member without a current card is left as they are.
+ * What a member leaving good standing calls (suspension, expulsion, resignation, death, lapse
+ * after admission): revokes their current card, if they hold one, naming the status they left
+ * into (`membership_ended` when none is named). Safe to call again: a member without a current
+ * card is left as they are.
  */
-export function revokeCardOnLeaving(tx: TenantTransaction, tenantId: string, memberId: string, actor: string): Promise<CardRevocation | null> {
-  return revokeCurrentCard(tx, tenantId, memberId, 'membership_ended', actor);
+export function revokeCardOnLeaving(tx: TenantTransaction, tenantId: string, memberId: string, actor: string, reason: LeavingReason = 'membership_ended'): Promise<CardRevocation | null> {
+  return revokeCurrentCard(tx, tenantId, memberId, reason, actor);
 }

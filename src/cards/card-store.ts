@@ -56,9 +56,9 @@ export async function findCurrentCard(tx: TenantTransaction, memberId: string): 
     SELECT storage_key AS "storageKey", member_number AS "memberNumber" FROM id_cards WHERE member_id = ${memberId} AND revoked_at IS NULL`);
 }
 
-const IssuedCardSchema = z.object({ revokedAt: z.number().nullable() });
+const IssuedCardSchema = z.object({ revokedAt: z.number().nullable(), revocationReason: z.string().nullable() });
 
 /** The card a token was issued for: whether it is on record, and revoked. */
 export async function findCardByToken(tx: TenantTransaction, tokenId: string, memberId: string): Promise<z.infer<typeof IssuedCardSchema> | null> {
-  return tx.maybeOne(sql.type(IssuedCardSchema)`SELECT revoked_at AS "revokedAt" FROM id_cards WHERE token_id = ${tokenId} AND member_id = ${memberId}`);
+  return tx.maybeOne(sql.type(IssuedCardSchema)`SELECT revoked_at AS "revokedAt", revocation_reason AS "revocationReason" FROM id_cards WHERE token_id = ${tokenId} AND member_id = ${memberId}`);
 }

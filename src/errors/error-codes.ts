@@ -51,6 +51,14 @@ export const ERROR_CODES = {
   TRANSFER_NOT_FOUND: { status: 404, retryable: false },
   /** The destination is the member's own ward. */
   TRANSFER_SAME_WARD: { status: 422, retryable: false },
+  // Status changes after admission (src/members/status-change-rules.ts).
+  MEMBER_NOT_SUSPENDED: { status: 409, retryable: false },
+  EXPULSION_ALREADY_PROPOSED: { status: 409, retryable: false },
+  EXPULSION_NOT_PROPOSED: { status: 409, retryable: false },
+  /** The head who proposed an expulsion tried to confirm it: a head of the parent committee must. */
+  EXPULSION_SAME_PERSON: { status: 409, retryable: false },
+  /** Another request is changing this member's status right now; try again. */
+  STATUS_CHANGE_IN_PROGRESS: { status: 409, retryable: false },
   // Registration.
   /** Another application was sent under an Idempotency-Key already used. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },

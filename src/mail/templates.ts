@@ -202,3 +202,56 @@ export function transferLink(input: Recipient & { link: string; expiresAt: Date 
     { ne: `सरुवा अनुरोधका लागि यो निजी लिङ्क प्रयोग गर्नुहोस्।` },
   ]);
 }
+
+const REASON_WORDS: Record<string, string> = {
+  misconduct: 'misconduct', indiscipline: 'indiscipline', anti_party_activity: 'activity against the party',
+  criminal_conviction: 'a criminal conviction', other: 'a reason the committee recorded',
+};
+const reasonWords = (code: string) => REASON_WORDS[code] ?? code.replaceAll('_', ' ');
+
+/** To a member: suspended until a date; their card is revoked meanwhile. */
+export function membershipSuspended(input: Recipient & { until: Date; reasonCode: string }): MailContent {
+  return render(`Your membership of ${input.partyName} is suspended`, input, [
+    `Your membership of ${input.partyName} is suspended until ${formatNepalDate(input.until)} for ${reasonWords(input.reasonCode)}.`,
+    `Your member ID card is revoked while the suspension lasts; a new card is sent to you when it ends.`,
+    { ne: `तपाईंको सदस्यता ${formatNepalDate(input.until)} सम्म निलम्बन गरिएको छ।` },
+  ]);
+}
+
+/** To a member: the suspension has ended; a new card is attached. */
+export function suspensionLifted(input: Recipient & { memberNumber: string; idCard: MailAttachment }): MailContent {
+  return render(`Your membership of ${input.partyName} is active again`, input, [
+    `Your suspension has ended and your membership of ${input.partyName} is active again.`,
+    `Member number: ${input.memberNumber}`,
+    `Your new member ID card is attached (${input.idCard.filename}); the previous card stays revoked.`,
+    { ne: `तपाईंको निलम्बन समाप्त भएको छ र सदस्यता पुनः सक्रिय भएको छ।` },
+  ], [input.idCard]);
+}
+
+/** To a member: expelled, on a proposal confirmed by the parent committee. */
+export function membershipExpelled(input: Recipient & { reasonCode: string }): MailContent {
+  return render(`You have been expelled from ${input.partyName}`, input, [
+    `On a proposal confirmed by its parent committee, ${input.partyName} has expelled you for ${reasonWords(input.reasonCode)}.`,
+    `Your member ID card is revoked.`,
+    { ne: `तपाईंलाई पार्टीबाट निष्कासन गरिएको छ।` },
+  ]);
+}
+
+/** To a member: their resignation is recorded. */
+export function membershipResigned(input: Recipient): MailContent {
+  return render(`Your resignation from ${input.partyName} is recorded`, input, [
+    `Your resignation from ${input.partyName} is recorded. Your member ID card is revoked.`,
+    `If you did not ask for this, reply to this email at once.`,
+    { ne: `तपाईंको राजीनामा दर्ता भएको छ।` },
+  ]);
+}
+
+/** To a member who asked for it: the link that resigns their membership. */
+export function resignationLink(input: Recipient & { link: string; expiresAt: Date }): MailContent {
+  return render(`Your resignation link for ${input.partyName}`, input, [
+    `You asked to resign your membership of ${input.partyName}. To resign, open this link before ${formatNepalDate(input.expiresAt)}:`,
+    input.link,
+    `If you did not ask for this, ignore this email: nothing changes unless the link is used.`,
+    { ne: `सदस्यताबाट राजीनामा दिन माथिको लिङ्क प्रयोग गर्नुहोस्।` },
+  ]);
+}

@@ -1,3 +1,5 @@
+import type { DisciplineReason, ResignationReason } from './status-change-rules.ts';
+
 /** The member aggregate's events, past tense. Payloads carry ids and amounts, never personal data. */
 export type MemberEvent =
   | { type: 'MemberRegistered'; payload: { wardId: string; committeeId: string | null; geographyPath: string } }
@@ -17,6 +19,13 @@ export type MemberEvent =
   | { type: 'MemberImportRolledBack'; payload: { importId: string } }
   | { type: 'MemberTransferRequested'; payload: { transferId: string; fromWardId: string; toWardId: string } }
   | { type: 'MemberTransferred'; payload: { transferId: string; fromWardId: string; toWardId: string } }
-  | { type: 'MemberTransferRefused'; payload: { transferId: string; reasonCode: string } };
+  | { type: 'MemberTransferRefused'; payload: { transferId: string; reasonCode: string } }
+  // Status changes after admission (src/members/status-change-rules.ts).
+  | { type: 'MemberSuspended'; payload: { until: string; reasonCode: DisciplineReason } }
+  | { type: 'MemberSuspensionLifted'; payload: { early: boolean } }
+  | { type: 'MemberExpulsionProposed'; payload: { by: string; reasonCode: DisciplineReason; committeeId: string } }
+  | { type: 'MemberExpelled'; payload: { proposedBy: string; confirmedBy: string; reasonCode: DisciplineReason } }
+  | { type: 'MemberResigned'; payload: { via: 'link' | 'staff'; reasonCode: ResignationReason } }
+  | { type: 'MemberDied'; payload: { recordedBy: string } };
 
 export type MemberEventType = MemberEvent['type'];

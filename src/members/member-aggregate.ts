@@ -3,6 +3,8 @@ import * as rules from './admission-rules.ts';
 import type { AdmissionPosition, Refusal } from './admission-rules.ts';
 import type { MemberEvent } from './events.ts';
 import type { MemberStatus } from './member-status.ts';
+import * as standing from './status-change-rules.ts';
+import type { DisciplineReason, ExpulsionProposal, ResignationReason } from './status-change-rules.ts';
 
 /** The member as its events leave it; also the position the admission rules judge. */
 export interface MemberState extends AdmissionPosition {
@@ -10,10 +12,15 @@ export interface MemberState extends AdmissionPosition {
   version: number;
   memberNumber: string | null;
   cardIssued: boolean;
+  /** A proposed expulsion awaiting its confirmation. */
+  expulsionProposal: ExpulsionProposal | null;
+  /** When the suspension in force ends. */
+  suspendedUntil: string | null;
 }
 
 export const initialMemberState: MemberState = {
   status: 'new', version: 0, decided: false, approved: false, paid: false, invoice: null, memberNumber: null, cardIssued: false,
+  expulsionProposal: null, suspendedUntil: null,
 };
 
 export type MemberCommand =
@@ -31,7 +38,13 @@ export type MemberCommand =
   | { type: 'RevokeCard'; cardId: string; reason: string }
   | { type: 'RequestTransfer'; transferId: string; fromWardId: string; toWardId: string }
   | { type: 'Transfer'; transferId: string; fromWardId: string; toWardId: string }
-  | { type: 'RefuseTransfer'; transferId: string; reasonCode: string };
+  | { type: 'RefuseTransfer'; transferId: string; reasonCode: string }
+  | { type: 'Suspend'; until: string; reasonCode: DisciplineReason }
+  | { type: 'LiftSuspension'; early: boolean }
+  | { type: 'ProposeExpulsion'; by: string; reasonCode: DisciplineReason; committeeId: string }
+  | { type: 'ConfirmExpulsion'; by: string }
+  | { type: 'Resign'; via: 'link' | 'staff'; reasonCode: ResignationReason }
+  | { type: 'RecordDeath'; recordedBy: string };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -100,6 +113,26 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
       return [{ type: 'MemberTransferred', payload: { transferId: command.transferId, fromWardId: command.fromWardId, toWardId: command.toWardId } }];
     case 'RefuseTransfer':
       return [{ type: 'MemberTransferRefused', payload: { transferId: command.transferId, reasonCode: command.reasonCode } }];
+    case 'Suspend':
+      check(standing.activeRefusal(state, 'be suspended'));
+      return [{ type: 'MemberSuspended', payload: { until: command.until, reasonCode: command.reasonCode } }];
+    case 'LiftSuspension':
+      check(standing.liftRefusal(state));
+      return [{ type: 'MemberSuspensionLifted', payload: { early: command.early } }];
+    case 'ProposeExpulsion':
+      check(standing.proposalRefusal(state));
+      return [{ type: 'MemberExpulsionProposed', payload: { by: command.by, reasonCode: command.reasonCode, committeeId: command.committeeId } }];
+    case 'ConfirmExpulsion': {
+      check(standing.confirmationRefusal(state, command.by));
+      const proposal = state.expulsionProposal!;
+      return [{ type: 'MemberExpelled', payload: { proposedBy: proposal.by, confirmedBy: command.by, reasonCode: proposal.reasonCode } }];
+    }
+    case 'Resign':
+      check(standing.activeRefusal(state, 'resign'));
+      return [{ type: 'MemberResigned', payload: { via: command.via, reasonCode: command.reasonCode } }];
+    case 'RecordDeath':
+      check(standing.deathRefusal(state));
+      return [{ type: 'MemberDied', payload: { recordedBy: command.recordedBy } }];
     default:
       return assertNever(command);
   }
@@ -135,7 +168,8 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'IdCardIssued':
       return { ...next, cardIssued: true };
     case 'IdCardRevoked':
-      return next;
+      // A revoked card is no longer held: a member active again (a suspension lifted) gets a new one.
+      return { ...next, cardIssued: false };
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
     case 'MemberTransferRequested':
@@ -144,6 +178,20 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'MemberTransferred':
       // The ward changes (the members row); the card naming the old ward is revoked with it, so a new one is due.
       return { ...next, cardIssued: false };
+    case 'MemberSuspended':
+      return { ...next, status: 'suspended', suspendedUntil: event.payload.until };
+    case 'MemberSuspensionLifted':
+      return { ...next, status: 'active', suspendedUntil: null };
+    case 'MemberExpulsionProposed': {
+      const { by, reasonCode, committeeId } = event.payload;
+      return { ...next, expulsionProposal: { by, reasonCode, committeeId } };
+    }
+    case 'MemberExpelled':
+      return { ...next, status: 'expelled', expulsionProposal: null };
+    case 'MemberResigned':
+      return { ...next, status: 'resigned', expulsionProposal: null };
+    case 'MemberDied':
+      return { ...next, status: 'deceased', expulsionProposal: null, suspendedUntil: null };
     case 'MemberImportRolledBack':
       // The import is undone and the member row deleted: the stream is as if never begun.
       return { ...initialMemberState, version: next.version };

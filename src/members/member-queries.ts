@@ -20,6 +20,9 @@ export const MemberViewSchema = z.object({
   phoneEnc: z.instanceof(Buffer),
   emailEnc: z.instanceof(Buffer).nullable(),
   statusTokenHash: z.instanceof(Buffer).nullable(),
+  statusReason: z.string().nullable(),
+  statusChangedAt: z.number().nullable(),
+  suspendedUntil: z.number().nullable(),
 });
 export type MemberView = z.infer<typeof MemberViewSchema>;
 
@@ -28,7 +31,8 @@ const columns = sql.fragment`
   m.member_number AS "memberNumber", m.ward_id AS "wardId", m.geography_path::text AS "geographyPath",
   m.committee_id AS "committeeId", m.workflow_id AS "workflowId", m.registered_at AS "registeredAt",
   m.approved_at AS "approvedAt", m.activated_at AS "activatedAt", m.phone_enc AS "phoneEnc", m.email_enc AS "emailEnc",
-  m.status_token_hash AS "statusTokenHash"`;
+  m.status_token_hash AS "statusTokenHash", m.status_reason AS "statusReason", m.status_changed_at AS "statusChangedAt",
+  m.suspended_until AS "suspendedUntil"`;
 
 export async function findMember(tx: TenantTransaction, memberId: string): Promise<MemberView | null> {
   return tx.maybeOne(sql.type(MemberViewSchema)`SELECT ${columns} FROM members m WHERE m.id = ${memberId}`);

@@ -12,10 +12,14 @@ export const MEMBER_STAGES = [
 ] as const;
 export type MemberStageName = (typeof MEMBER_STAGES)[number];
 
-export const MEMBER_STATUSES = ['awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
+export const MEMBER_STATUSES = [
+  'awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed',
+  // After admission (docs/membership.md, "Status changes"); migrations/0024.
+  'suspended', 'expelled', 'resigned', 'deceased',
+] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
-export const PUBLIC_STATUSES = ['pending', 'rejected', 'expired', 'withdrawn', 'active', 'lapsed'] as const;
+export const PUBLIC_STATUSES = ['pending', 'rejected', 'expired', 'withdrawn', 'active', 'lapsed', 'suspended', 'expelled', 'resigned', 'deceased'] as const;
 export type PublicStatus = (typeof PUBLIC_STATUSES)[number];
 
 /**
@@ -45,7 +49,14 @@ const PUBLIC_OF_STATUS: Readonly<Record<MemberStatus, PublicStatus>> = {
   withdrawn: 'withdrawn',
   active: 'active',
   lapsed: 'lapsed',
+  suspended: 'suspended',
+  expelled: 'expelled',
+  resigned: 'resigned',
+  deceased: 'deceased',
 };
+
+/** Statuses a member leaves good standing into; their card is revoked naming it. */
+export const LEFT_STANDING_STATUSES = ['suspended', 'expelled', 'resigned', 'deceased'] as const satisfies readonly MemberStatus[];
 
 /** What applicants and staff call the status: pending until a decision is final. */
 export function publicStatusOf(status: MemberStatus): PublicStatus {

@@ -92,7 +92,7 @@ test("a genuine card verifies with its party's key, for each party", async () =>
   const res = await verify(await tokenOf(api.tenant, holder.claims));
   expect(res.status).toBe(200);
   expect(res.body.data).toEqual({ type: 'card-verifications', id: holder.claims.tokenId,
-    attributes: { valid: true, reason: null, memberNumber: holder.claims.memberNumber, validUntil: holder.claims.validUntil, party: api.tenant.name } });
+    attributes: { valid: true, reason: null, revocationReason: null, memberNumber: holder.claims.memberNumber, validUntil: holder.claims.validUntil, party: api.tenant.name } });
   const foreign = await cardHolder(other);
   const theirs = await verify(await tokenOf(other, foreign.claims));
   expect(theirs.body.data.attributes).toMatchObject({ valid: true, party: other.name, memberNumber: foreign.claims.memberNumber });
@@ -115,7 +115,7 @@ test('a revoked card verifies as not valid and no longer downloads', async () =>
   await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'test' }, (tx) => tx.query(sql.unsafe`UPDATE id_cards SET revoked_at = now() WHERE member_id = ${revoked.memberId}`));
   const res = await verify(await tokenOf(api.tenant, revoked.claims));
   expect(res.status).toBe(200);
-  expect(res.body.data.attributes).toMatchObject({ valid: false, reason: 'CARD_REVOKED' });
+  expect(res.body.data.attributes).toMatchObject({ valid: false, reason: 'CARD_REVOKED', revocationReason: null });
   expect((await download(revoked.memberId, registrar)).status).toBe(404);
 });
 

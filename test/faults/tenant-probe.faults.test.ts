@@ -6,6 +6,7 @@ import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { makeWebhookSecret } from '../support/webhooks.ts';
+import { resignationToken } from '../../src/members/resignation-link.ts';
 import { snapshotChanges, snapshotDatabase, type Snapshot } from './support/db-snapshot.ts';
 import { ID_PROBES, takesAnId, type ProbeCall, type ProbeSetting } from './support/id-probes.ts';
 import { documentedOperations } from './support/openapi-operations.ts';
@@ -59,8 +60,10 @@ beforeAll(async () => {
   decidedTransferOfB = first.id;
   await transfer(partyB.id, b.withCard.memberId);
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
+  const keysOfB = await withTenant(api.db.app, { tenantId: partyB.id, actor: 'probe' }, (tx) => api.keyring.forTenant(tx, partyB.id));
   probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB,
-    wardId: api.geo.wardIds[2]!, transferTokens: await transferTokens(api.tenant, a) };
+    wardId: api.geo.wardIds[2]!, transferTokens: await transferTokens(api.tenant, a),
+    resignationToken: (memberId, expires) => resignationToken(keysOfB, partyB.id, memberId, expires) };
   relations = await tenantRelations(api.db.owner);
   before = await settled(() => snapshotDatabase(api.db.owner), sameSnapshot);
 }, 240_000);
@@ -69,6 +72,7 @@ afterAll(async () => {
   await api.stop();
 });
 
+const STATUS_CHANGES = /suspensions|expulsion-proposals|resignations|death/;
 const ask = (call: ProbeCall, token: string) => api.request(call.method, call.path, { token, body: call.body, headers: call.headers, ...(call.raw ? { raw: call.raw } : {}) });
 const idsOfAIn = (res: ApiResponse) => [...JSON.stringify(res.body ?? '').matchAll(UUID)].map((m) => m[0].toLowerCase()).filter((id) => idsOfA.includes(id));
 
@@ -98,7 +102,9 @@ test("the same requests about party B's own ids find them (the probe is not vacu
   const own: ProbeSetting = { ...probingA, invoice: b.withCard.invoice, statusTokens: statusTokens(b), transferTokens: await transferTokens(partyB, b) };
   const found: Record<string, number> = {};
   for (const [operation, probe] of Object.entries(ID_PROBES)) {
-    const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/api/transfers/') ? decidedTransferOfB : b.withCard.memberId;
+    // Status changes act on B's rejected member: found, and refused as not active, so nothing changes.
+    const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/api/transfers/') ? decidedTransferOfB
+      : STATUS_CHANGES.test(operation) ? b.rejected.memberId : b.withCard.memberId;
     found[operation] = (await ask(probe(id, own), callers['B head'])).status;
   }
   expect(Object.entries(found).filter(([, status]) => status === 404)).toEqual([]);

@@ -47,6 +47,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'approved-by-operator-signal.json', 'escalated-then-approved-by-signal.json', 'expired-unpaid.json', 'happy-path-card-issued.json', 'rejected.json', 'withdrawn-awaiting-payment.json',
     // The transfer workflow's paths, and the link workflow.
     'transfer-accepted-after-window.json', 'transfer-approved-by-operator-signal.json', 'transfer-approved.json', 'transfer-refused.json', 'transfer-link.json',
+    // Status changes after admission (workflows/members/status-change.ts).
+    'status-death.json', 'status-expulsion-confirmed.json', 'status-refused.json', 'status-resignation.json', 'status-suspension-ends.json', 'status-suspension-lifted-early.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

@@ -16,6 +16,8 @@ import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecy
 import { projectRoot } from '../../src/paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
+import * as sc from '../../src/members/status-change-contract.ts';
+import { startStatusChange } from '../../src/members/status-change-client.ts';
 import {
   addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,
@@ -213,6 +215,68 @@ async function recordTransfers(): Promise<void> {
   }
 }
 
+/**
+ * The status-change workflow (workflows/members/status-change.ts), one history per way it ends:
+ * a suspension that ends by itself, one lifted early, an expulsion confirmed (after the
+ * proposer's own confirmation was refused), a resignation by staff, a death, and a refusal.
+ */
+async function recordStatusChanges(): Promise<void> {
+  const names = ['status-suspension-ends', 'status-suspension-lifted-early', 'status-expulsion-confirmed', 'status-resignation', 'status-death', 'status-refused'];
+  if (only.size > 0 && !names.some((name) => only.has(name))) return;
+  const h = await startLifecycleHarness();
+  const { worker, running } = await h.startWorker();
+  const district = await addCommitteeWithHead(h, h.geo.districtId, 'District Committee', 'district-head@party.test');
+  const head = `user:${h.headUserId}`;
+  const context = { tenantId: h.tenant.id, actor: head };
+  const deps = { client: h.client, pool: h.db.app };
+  const active = async (email: string) => {
+    const { workflowId, invoice } = await approveAndAwaitInvoice(h, email);
+    await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+    await lifecycleHandle(h, workflowId).result();
+    return workflowId.replace(`member-${h.tenant.id}-`, '');
+  };
+  const save = async (name: string, workflowId: string) => {
+    const handle = h.client.workflow.getHandle(workflowId);
+    await handle.result();
+    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${name}`);
+  };
+  try {
+    let member = await active('suspended@example.np');
+    let applied = await startStatusChange(deps, context, member, { kind: 'suspension', by: head, until: new Date(Date.now() + 2_000).toISOString(), reasonCode: 'indiscipline', note: null });
+    await save('status-suspension-ends', applied.workflowId);
+
+    member = await active('lifted@example.np');
+    applied = await startStatusChange(deps, context, member, { kind: 'suspension', by: head, until: new Date(Date.now() + 3_600_000).toISOString(), reasonCode: 'misconduct', note: null });
+    await h.client.workflow.getHandle(applied.workflowId).executeUpdate(sc.liftUpdate, { args: [{ by: head }] });
+    await save('status-suspension-lifted-early', applied.workflowId);
+
+    member = await active('expelled@example.np');
+    applied = await startStatusChange(deps, context, member, { kind: 'expulsion', by: head, reasonCode: 'anti_party_activity', committeeId: h.committeeId, note: null });
+    await h.client.workflow.getHandle(applied.workflowId).executeUpdate(sc.confirmUpdate, { args: [{ by: head }] }).catch(() => undefined);
+    await h.client.workflow.getHandle(applied.workflowId).executeUpdate(sc.confirmUpdate, { args: [{ by: `user:${district.headUserId}`, note: null }] });
+    await save('status-expulsion-confirmed', applied.workflowId);
+
+    member = await active('resigned@example.np');
+    applied = await startStatusChange(deps, context, member, { kind: 'resignation', by: head, via: 'staff', reasonCode: 'personal', note: null });
+    await save('status-resignation', applied.workflowId);
+
+    // The API refuses a death of a resigned member before starting anything; started anyway (as a
+    // race would), the workflow's step refuses it.
+    const refusedId = sc.statusChangeWorkflowId('death', h.tenant.id, member, 1);
+    await h.client.workflow.start(sc.STATUS_CHANGE_WORKFLOW, { workflowId: refusedId, taskQueue: MEMBERSHIP_TASK_QUEUE, args: [{ tenantId: h.tenant.id, memberId: member, change: { kind: 'death', by: head, note: null } }] });
+    await save('status-refused', refusedId);
+
+    member = await active('died@example.np');
+    applied = await startStatusChange(deps, context, member, { kind: 'death', by: head, note: null });
+    await save('status-death', applied.workflowId);
+  } finally {
+    worker.shutdown();
+    await running;
+    await h.close();
+  }
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -222,6 +286,7 @@ async function main(): Promise<void> {
     await record({ approvalReminderAfterMs: 1_000, approvalEscalationAfterMs: 2_000, paymentWindowMs: 60_000 }, escalated);
     await recordChainAnchoring();
     await recordTransfers();
+    await recordStatusChanges();
   } finally {
     await servers.stop();
   }

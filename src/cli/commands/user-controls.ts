@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { CARD_REVOCATION_REASONS, revokeCurrentCard } from '../../cards/card-revocation.ts';
+import { MANUAL_REVOCATION_REASONS, revokeCurrentCard } from '../../cards/card-revocation.ts';
 import { withTenant, type TenantTransaction } from '../../db/tenant-context.ts';
 import { DomainError } from '../../errors/domain-error.ts';
 import { disableUser, endHeadship, revokeUserRole } from '../../users/user-admin.ts';
@@ -71,12 +71,12 @@ export const committeeEndHead = operatorCommand('End a user\'s running head term
 const CardFlags = z.object({
   tenant: requiredFlag,
   member: z.uuid({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a member id (a UUID)') }),
-  reason: z.enum(CARD_REVOCATION_REASONS, { error: (issue) => (issue.input === undefined ? 'is required' : `one of ${CARD_REVOCATION_REASONS.join(', ')}`) }),
+  reason: z.enum(MANUAL_REVOCATION_REASONS, { error: (issue) => (issue.input === undefined ? 'is required' : `one of ${MANUAL_REVOCATION_REASONS.join(', ')}`) }),
 });
 
 export const cardRevoke = operatorCommand('Revoke a member\'s current ID card: the public card check answers CARD_REVOKED from then on', async (args) => {
   const flags = parseFlags(args, { tenant: { type: 'string' }, member: { type: 'string' }, reason: { type: 'string' } }, CardFlags,
-    `Usage: npm run cli -- card:revoke --tenant <slug> --member <member id> --reason ${CARD_REVOCATION_REASONS.join('|')}`);
+    `Usage: npm run cli -- card:revoke --tenant <slug> --member <member id> --reason ${MANUAL_REVOCATION_REASONS.join('|')}`);
   const revoked = await inParty('card:revoke', flags.tenant, {}, async (tx, tenantId, actor) => {
     const member = await tx.exists(sql.unsafe`SELECT 1 FROM members WHERE id = ${flags.member}`);
     if (!member) throw new OperatorError(`--member: no member ${flags.member} in ${flags.tenant}`);

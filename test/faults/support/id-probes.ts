@@ -19,6 +19,8 @@ export interface ProbeSetting {
   wardId: string;
   /** Transfer-link secrets the probed party made for its members, by member id. */
   transferTokens: Map<string, string>;
+  /** A resignation link's token as the probing party signs it, for any member id and expiry. */
+  resignationToken: (memberId: string, expires: string) => string;
 }
 
 const jsonApi = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
@@ -43,6 +45,19 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   // The member's real transfer-link secret, under the probing party's slug.
   'POST /api/parties/{slug}/members/{id}/transfers': (id, s) => ({ method: 'POST',
     path: `/api/parties/${s.ownSlug}/members/${id}/transfers?token=${s.transferTokens.get(id) ?? `1999999999.${'p'.repeat(43)}`}`, body: jsonApi('transfers', { toWardId: s.wardId }) }),
+  // Status changes: well-formed, so only whose the member is decides.
+  'POST /api/members/{id}/suspensions': (id) => ({ method: 'POST', path: `/api/members/${id}/suspensions`,
+    body: jsonApi('suspensions', { until: new Date(Date.now() + 3_600_000).toISOString(), reasonCode: 'misconduct' }) }),
+  'POST /api/members/{id}/suspensions/lift': (id) => ({ method: 'POST', path: `/api/members/${id}/suspensions/lift` }),
+  'POST /api/members/{id}/expulsion-proposals': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals`, body: jsonApi('expulsion-proposals', { reasonCode: 'misconduct' }) }),
+  'POST /api/members/{id}/expulsion-proposals/confirm': (id) => ({ method: 'POST', path: `/api/members/${id}/expulsion-proposals/confirm` }),
+  'POST /api/members/{id}/resignations': (id) => ({ method: 'POST', path: `/api/members/${id}/resignations`, body: jsonApi('resignations', { reasonCode: 'personal' }) }),
+  'POST /api/members/{id}/death': (id) => ({ method: 'POST', path: `/api/members/${id}/death`, body: jsonApi('deaths', { note: 'probe' }) }),
+  // A link the probing party really signed for this member id, under its own slug.
+  'POST /api/parties/{slug}/resignations': (id, s) => {
+    const expires = new Date(Date.now() + 3_600_000).toISOString();
+    return { method: 'POST', path: `/api/parties/${s.ownSlug}/resignations`, body: jsonApi('resignations', { member: id, expires, token: s.resignationToken(id, expires), reasonCode: 'personal' }) };
+  },
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
@@ -53,6 +68,12 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   },
 };
 
-/** Documented operations with an id among their path parameters or (webhooks) body fields; a ward id names shared geography, no party's row. */
-export const takesAnId = (op: Operation) =>
-  op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(op.body?.schema.properties ?? {}).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');
+/**
+ * Documented operations with an id among their path parameters or body fields (a webhook's, or
+ * a JSON:API document's attributes); a ward id names shared geography, no party's row.
+ */
+export const takesAnId = (op: Operation) => {
+  const attributes = op.body?.schema.properties?.data?.properties?.attributes?.properties ?? {};
+  const fields = { ...(op.body?.schema.properties ?? {}), ...attributes };
+  return op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(fields).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');
+};
