@@ -43,6 +43,8 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, 'members.csv', ${sql.binary(Buffer.alloc(32, 7))}, 2000, 0, 'test')`);
     await tx.query(sql.unsafe`INSERT INTO mail_deliveries (tenant_id, member_id, idempotency_key, kind, message_id) VALUES (${tenant.id}, ${memberId}, ${`mail-${memberId}`}, 'approved', '<x@test>')`);
     await createWebhookSecret(tx, keyring, tenant.id, 'esewa');
+    await tx.query(sql.unsafe`INSERT INTO member_transfers (id, tenant_id, member_id, seq, from_ward_id, to_ward_id, requested_via, requested_by, decides_at, workflow_id)
+      VALUES (${randomUUID()}, ${tenant.id}, ${memberId}, 1, ${geo.wardIds[0]!}, ${geo.wardIds[1]!}, 'staff', 'seed', now() + interval '30 days', ${`transfer-${memberId}-1`})`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
     await anchorChain(tx, tenant.id, keyring, () => new Date(), 'periodic');
   });
@@ -123,7 +125,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));
