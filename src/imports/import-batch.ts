@@ -15,6 +15,12 @@ export interface BatchContext {
   timeZone: string;
   /** When the import started: the registration time of rows without registered_at. */
   startedAt: Date;
+  /**
+   * The first term every imported member gets (member_terms, source 'import'): from the day the
+   * import started, as long as the party's term. An import file carries no payments, so the
+   * term is not bought by one; docs/member-import.md.
+   */
+  firstTerm: { startsOn: string; endsOn: string };
 }
 
 const startYears = new WeakMap<BatchContext, number>();
@@ -128,4 +134,10 @@ export async function insertMemberBatch(tx: TenantTransaction, context: BatchCon
            ${metadata}
     FROM inserted i ORDER BY i.member_number`);
   if (events.rowCount !== rows.length) throw new Error(`a batch of ${rows.length} rows inserted ${events.rowCount} members`);
+  const ids = tuples.map((tuple) => tuple[0] as string);
+  await tx.query(sql.unsafe`
+    INSERT INTO member_terms (tenant_id, member_id, term_number, starts_on, ends_on, waived, source, idempotency_key, recorded_by)
+    SELECT ${context.keys.tenantId}::uuid, m.id, 1, ${context.firstTerm.startsOn}::date, ${context.firstTerm.endsOn}::date, false, 'import',
+           'import:' || ${context.importId}::text || ':' || m.id::text, ${context.actor}
+    FROM unnest(${sql.array(ids, 'uuid')}) AS m (id)`);
 }

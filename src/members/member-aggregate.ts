@@ -28,7 +28,8 @@ export type MemberCommand =
   | { type: 'Withdraw'; reason: string }
   | { type: 'Activate'; memberNumber: string }
   | { type: 'IssueCard'; cardId: string; tokenId: string; validUntil: string }
-  | { type: 'RevokeCard'; cardId: string; reason: string };
+  | { type: 'RevokeCard'; cardId: string; reason: string }
+  | { type: 'StartTerm'; termId: string; termNumber: number; from: string; to: string; paymentId: string | null; waived: boolean };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -89,6 +90,11 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'RevokeCard':
       // Whether the card is current is the id_cards row's to say (src/cards/card-revocation.ts).
       return [{ type: 'IdCardRevoked', payload: { cardId: command.cardId, reason: command.reason } }];
+    case 'StartTerm': {
+      if (state.status !== 'active') throw new MemberRuleError('MEMBER_NOT_ACTIVE', `a term starts only for an active member, not one ${state.status}`);
+      const { type: _type, ...payload } = command;
+      return [{ type: 'TermStarted', payload }];
+    }
     default:
       return assertNever(command);
   }
@@ -124,6 +130,8 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'IdCardIssued':
       return { ...next, cardIssued: true };
     case 'IdCardRevoked':
+    case 'TermStarted':
+      // The term ledger (member_terms) holds the terms; standing is derived from it when read.
       return next;
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };

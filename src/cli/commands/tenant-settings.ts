@@ -7,7 +7,10 @@ import { operatorCommand, OperatorError } from './operator-command.ts';
 import { operatorActor } from './operator-session.ts';
 
 const USAGE = `Usage: npm run cli -- tenant:settings --tenant <slug> [--fee <minor units>] [--currency NPR] [--reminder 3d]
-         [--escalation 7d] [--payment-window 14d] [--card-validity 1826d] [--time-zone Asia/Kathmandu]`;
+         [--escalation 7d] [--payment-window 14d] [--card-validity 1826d] [--time-zone Asia/Kathmandu]
+         [--term-months 12] [--renewal-fee <minor units>] [--renewal-notice 30d] [--grace 60d]
+         [--reinstatement-window 365d] [--calendar BS|AD]
+         [--dues-split national=40,province=20,district=20,localLevel=20]`;
 
 const OPTIONS = {
   tenant: { type: 'string' },
@@ -18,7 +21,31 @@ const OPTIONS = {
   'payment-window': { type: 'string' },
   'card-validity': { type: 'string' },
   'time-zone': { type: 'string' },
+  'term-months': { type: 'string' },
+  'renewal-fee': { type: 'string' },
+  'renewal-notice': { type: 'string' },
+  grace: { type: 'string' },
+  'reinstatement-window': { type: 'string' },
+  calendar: { type: 'string' },
+  'dues-split': { type: 'string' },
 } as const;
+
+/** A whole number of days, e.g. "30d" or "30". */
+const daysFlag = z.string().regex(/^\d{1,4}d?$/, 'a whole number of days, e.g. 30d').transform((v) => Number.parseInt(v, 10));
+
+/** "national=40,province=20,district=20,localLevel=20" (local_level and local-level also read). */
+const splitFlag = z.string().transform((value, ctx) => {
+  const split: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const match = /^\s*([A-Za-z_-]+)\s*=\s*(\d{1,3})\s*$/.exec(part);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not level=percent (e.g. national=40)` });
+      return z.NEVER;
+    }
+    split[match[1]!.replace(/^local[_-]level$/i, 'localLevel')] = Number(match[2]);
+  }
+  return split;
+});
 
 const Flags = z.object({
   tenant: requiredFlag,
@@ -29,6 +56,13 @@ const Flags = z.object({
   'payment-window': durationFlag.optional(),
   'card-validity': durationFlag.optional(),
   'time-zone': z.string().optional(),
+  'term-months': z.string().regex(/^\d{1,3}$/, 'a whole number of months, e.g. 12').transform(Number).optional(),
+  'renewal-fee': z.string().regex(/^\d{1,12}$/, 'a whole number of minor units, e.g. 50000 for NPR 500.00').transform(Number).optional(),
+  'renewal-notice': daysFlag.optional(),
+  grace: daysFlag.optional(),
+  'reinstatement-window': daysFlag.optional(),
+  calendar: z.string().transform((v) => v.toUpperCase()).optional(),
+  'dues-split': splitFlag.optional(),
 });
 
 const FIELD_FLAGS = {
@@ -40,6 +74,13 @@ const FIELD_FLAGS = {
   paymentWindowMs: '--payment-window',
   cardValidityMs: '--card-validity',
   timeZone: '--time-zone',
+  termLengthMonths: '--term-months',
+  renewalFeeMinor: '--renewal-fee',
+  renewalNoticeDays: '--renewal-notice',
+  gracePeriodDays: '--grace',
+  reinstatementWindowDays: '--reinstatement-window',
+  calendar: '--calendar',
+  duesSplit: '--dues-split',
 };
 
 function days(ms: number): string {
@@ -54,6 +95,13 @@ function settingsOf(tenant: Tenant): [string, string][] {
     ['payment window', days(tenant.paymentWindowMs)],
     ['card validity', days(tenant.cardValidityMs)],
     ['time zone', tenant.timeZone],
+    ['term length', `${tenant.termLengthMonths} months`],
+    ['renewal fee', `${tenant.renewalFeeMinor} ${tenant.feeSchedule.currency} minor units`],
+    ['renewal notice', `${tenant.renewalNoticeDays}d before the term ends`],
+    ['grace period', `${tenant.gracePeriodDays}d`],
+    ['reinstatement', `within ${tenant.reinstatementWindowDays}d of the lapse`],
+    ['calendar', tenant.calendar],
+    ['dues split', `national ${tenant.duesSplit.national}, province ${tenant.duesSplit.province}, district ${tenant.duesSplit.district}, local level ${tenant.duesSplit.localLevel}`],
   ];
 }
 
@@ -67,6 +115,13 @@ async function run(args: string[]): Promise<void> {
     paymentWindowMs: flags['payment-window'],
     cardValidityMs: flags['card-validity'],
     timeZone: flags['time-zone'],
+    termLengthMonths: flags['term-months'],
+    renewalFeeMinor: flags['renewal-fee'],
+    renewalNoticeDays: flags['renewal-notice'],
+    gracePeriodDays: flags.grace,
+    reinstatementWindowDays: flags['reinstatement-window'],
+    calendar: flags.calendar as TenantSettings['calendar'],
+    duesSplit: flags['dues-split'] as TenantSettings['duesSplit'],
   };
   // Checked before connecting: bad input changes nothing and needs no database.
   TenantSettingsSchema.parse(input);
@@ -82,7 +137,7 @@ async function run(args: string[]): Promise<void> {
 }
 
 export const tenantSettings = operatorCommand(
-  'Change a party\'s fee, approval reminder and escalation, payment window, card validity or time zone, as the owner role (audited)',
+  'Change a party\'s fee, approval reminder and escalation, payment window, card validity, time zone, or its terms (length, renewal fee and notice, grace, reinstatement window, calendar, dues split), as the owner role (audited)',
   run,
   FIELD_FLAGS,
 );
