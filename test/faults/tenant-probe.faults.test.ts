@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { enterTenant, withTenant } from '../../src/db/tenant-context.ts';
+import { addDays } from '../../src/terms/standing.ts';
+import { dateIn } from '../../src/terms/term-ledger.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
@@ -109,8 +111,8 @@ test("B's admin cannot end A's headship or touch A's head by naming B's own comm
 });
 
 test("dues figures: B's treasurer and B's head see B's payments only, though A's members pay in the same wards", async () => {
-  const year = new Date().getUTCFullYear();
-  const range = `from=${year - 1}-01-01&to=${year}-12-31`;
+  const today = dateIn(partyB.timeZone, new Date());
+  const range = `from=${addDays(today, -30)}&to=${addDays(today, 1)}`;
   const whole = await api.request('GET', `/api/finance/dues?${range}`, { token: treasurerOfB });
   const area = await api.request('GET', `/api/finance/dues?geography=${api.geo.localLevelId}&${range}`, { token: callers['B head'] });
   const paidBy = async (tenantId: string) => withTenant(api.db.app, { tenantId, actor: 'probe' }, (tx) =>
