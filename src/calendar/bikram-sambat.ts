@@ -74,15 +74,16 @@ function parseAd(date: string): number {
 
 /** The BS date of an AD date (YYYY-MM-DD). @throws CalendarRangeError for a malformed date or one outside the table. */
 export function adToBs(date: string): BsDate {
-  let days = Math.round((parseAd(date) - ANCHOR_AD_MS) / DAY_MS);
-  if (days < 0 || days >= TABLE_DAYS) throw new CalendarRangeError(`${date} AD is outside the calendar table (${BS_FIRST_YEAR}-${BS_LAST_YEAR} BS)`);
-  for (let year = BS_FIRST_YEAR; ; year++) {
-    const lengths = MONTH_LENGTHS.get(year)!;
-    for (let month = 1; month <= 12; month++) {
-      const length = lengths[month - 1]!;
-      if (days < length) return { year, month, day: days + 1 };
-      days -= length;
-    }
+  const total = Math.round((parseAd(date) - ANCHOR_AD_MS) / DAY_MS);
+  if (total < 0 || total >= TABLE_DAYS) throw new CalendarRangeError(`${date} AD is outside the calendar table (${BS_FIRST_YEAR}-${BS_LAST_YEAR} BS)`);
+  let year = BS_FIRST_YEAR;
+  while (year < BS_LAST_YEAR && YEAR_STARTS.get(year + 1)! <= total) year++;
+  let days = total - YEAR_STARTS.get(year)!;
+  const lengths = MONTH_LENGTHS.get(year)!;
+  for (let month = 1; ; month++) {
+    const length = lengths[month - 1]!;
+    if (days < length) return { year, month, day: days + 1 };
+    days -= length;
   }
 }
 

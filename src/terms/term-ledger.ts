@@ -48,6 +48,24 @@ export function termSpan(settings: Pick<MembershipSettings, 'termLengthMonths' |
   return { startsOn, endsOn: addMonths(startsOn, settings.termLengthMonths, settings.calendar) };
 }
 
+/**
+ * The first term of an imported member. An import file carries no payments, but its
+ * registered_at is the day the party's renewals count from: the term runs from the day of the
+ * import to the first anniversary of registration (a whole number of terms, in the party's
+ * calendar) after it, so members keep the renewal date they had. Without registered_at, a full
+ * term from the day of the import.
+ */
+export function importedTermSpan(settings: Pick<MembershipSettings, 'termLengthMonths' | 'calendar'>, importDay: string, registeredOn: string | null): { startsOn: string; endsOn: string } {
+  if (registeredOn === null || registeredOn >= importDay) return termSpan(settings, importDay);
+  const [ry, rm] = registeredOn.split('-').map(Number) as [number, number];
+  const [iy, im] = importDay.split('-').map(Number) as [number, number];
+  // Whole terms since registration, estimated from the months between, then stepped past the import day.
+  let terms = Math.max(1, Math.floor(((iy - ry) * 12 + (im - rm)) / settings.termLengthMonths) - 1);
+  let endsOn = addMonths(registeredOn, terms * settings.termLengthMonths, settings.calendar);
+  while (endsOn <= importDay) endsOn = addMonths(registeredOn, ++terms * settings.termLengthMonths, settings.calendar);
+  return { startsOn: importDay, endsOn };
+}
+
 export interface TermPurchase {
   tenantId: string;
   memberId: string;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,7 +175,12 @@ test('migrating to 0021 redacts the password hashes and wrapped keys audit rows 
     const app: DatabasePool = await createDatabasePool(urls.appUrl, { maximumPoolSize: 2 });
     const owner: DatabasePool = await createDatabasePool(urls.ownerUrl, { maximumPoolSize: 2 });
     try {
-      const old = await makeTenant(app, new Keyring(masterKeyFromBase64(MASTER_KEY)), 'old-party', 'OLD');
+      // Made as a party was before 0021, with that schema's columns only (today's createTenant reads columns added later).
+      const old = { id: randomUUID() };
+      await withTenant(app, { tenantId: old.id, actor: 'test' }, async (tx) => {
+        await tx.query(sql.unsafe`INSERT INTO tenants (id, slug, name, member_number_prefix) VALUES (${old.id}, 'old-party', 'Old Party', 'OLD')`);
+        await new Keyring(masterKeyFromBase64(MASTER_KEY)).provision(tx, old.id);
+      });
       await withTenant(app, { tenantId: old.id, actor: 'test' }, (tx) => createUser(tx, old.id, { email: 'old@party.test', displayName: 'Old', password: 'a long enough password' }));
       const leaks = () => withTenant(app, { tenantId: old.id, actor: 'test' }, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`
         SELECT count(*)::int AS n FROM audit_log

@@ -166,7 +166,7 @@ test('settings: a dues split not summing to 100 is refused naming the field and 
   await changeTenantSettings(h.db.owner, h.tenant.slug, { gracePeriodDays: 60, calendar: 'BS', duesSplit: { national: 40, province: 20, district: 20, localLevel: 20 } }, 'operator:test');
 });
 
-test('imported members get a first term from the day of the import; rolling the import back removes it with them', async () => {
+test('imported members get a first term from the day of the import to their next registration anniversary (a full term without one); rolling the import back removes it', async () => {
   const ward = await asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ code: z.string() }))`SELECT code FROM geography_nodes WHERE id = ${h.geo.wardIds[0]!}`));
   const dir = await mkdtemp(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'terms-import-'));
   const file = path.join(dir, 'members.csv');
@@ -178,7 +178,13 @@ test('imported members get a first term from the day of the import; rolling the 
   const terms = await asTest(h, (tx) => tx.any(sql.type(Term)`
     SELECT to_char(t.starts_on, 'YYYY-MM-DD') AS "startsOn", to_char(t.ends_on, 'YYYY-MM-DD') AS "endsOn", t.source, t.payment_id AS "paymentId"
     FROM member_terms t JOIN members m ON m.id = t.member_id WHERE m.import_id = ${outcome.importId}`));
-  expect(terms).toEqual([0, 1].map(() => ({ startsOn: today(), endsOn: addMonths(today(), 12, 'BS'), source: 'import', paymentId: null })));
+  // Registered 2015-03-01: the party renews on that day of the BS year, so the term ends on the first such day after today.
+  let anniversary = '2015-03-01';
+  for (let years = 1; anniversary <= today(); years++) anniversary = addMonths('2015-03-01', 12 * years, 'BS');
+  expect([...terms].sort((x, y) => x.endsOn.localeCompare(y.endsOn))).toEqual([
+    { startsOn: today(), endsOn: anniversary, source: 'import', paymentId: null },
+    { startsOn: today(), endsOn: addMonths(today(), 12, 'BS'), source: 'import', paymentId: null },
+  ].sort((x, y) => x.endsOn.localeCompare(y.endsOn)));
   expect(await asTest(h, (tx) => recountStatistics(tx, h.tenant.id))).toEqual({ correctedRows: 0 });
   expect(await rollBackImport(h.db.app, { tenantId: h.tenant.id, actor: 'cli:test' }, outcome.importId, 100, () => undefined)).toBe(2);
   expect(await asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM member_terms WHERE source = 'import'`))).toBe(0);

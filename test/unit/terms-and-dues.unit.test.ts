@@ -1,5 +1,6 @@
 import { splitDues } from '../../src/finance/dues-split.ts';
 import { standingOn, nextTermStart, type TermSpan } from '../../src/terms/standing.ts';
+import { importedTermSpan } from '../../src/terms/term-ledger.ts';
 import { DuesSplitSchema } from '../../src/tenants/membership-settings.ts';
 import { TenantSettingsSchema } from '../../src/tenants/tenant-settings.ts';
 
@@ -31,6 +32,18 @@ describe('standing, derived from the term ledger', () => {
     expect(standingOn([first, late], rules, '2026-08-10')).toMatchObject({ standing: 'current', termNumber: 2 });
     expect(nextTermStart([], '2026-08-10')).toBe('2026-08-10');
   });
+});
+
+test("an imported member's first term runs from the import to the next registration anniversary, or a full term", () => {
+  const ad = { termLengthMonths: 12, calendar: 'AD' as const };
+  expect(importedTermSpan(ad, '2026-12-04', '2020-03-01')).toEqual({ startsOn: '2026-12-04', endsOn: '2027-03-01' });
+  expect(importedTermSpan(ad, '2026-12-04', '2020-12-04')).toEqual({ startsOn: '2026-12-04', endsOn: '2027-12-04' });
+  expect(importedTermSpan(ad, '2026-12-04', '2026-12-03')).toEqual({ startsOn: '2026-12-04', endsOn: '2027-12-03' });
+  expect(importedTermSpan(ad, '2026-12-04', null)).toEqual({ startsOn: '2026-12-04', endsOn: '2027-12-04' });
+  expect(importedTermSpan({ termLengthMonths: 24, calendar: 'AD' }, '2026-12-04', '2021-01-15')).toEqual({ startsOn: '2026-12-04', endsOn: '2027-01-15' });
+  expect(importedTermSpan({ termLengthMonths: 24, calendar: 'AD' }, '2026-12-04', '2022-01-15')).toEqual({ startsOn: '2026-12-04', endsOn: '2028-01-15' });
+  // 1 Shrawan 2075 BS (2018-07-17): renewals fall on 1 Shrawan.
+  expect(importedTermSpan({ termLengthMonths: 12, calendar: 'BS' }, '2026-12-04', '2018-07-17')).toEqual({ startsOn: '2026-12-04', endsOn: '2027-07-17' });
 });
 
 describe('the dues split', () => {
