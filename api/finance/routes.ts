@@ -11,7 +11,7 @@ import type { RouteRegistry } from '../http/route.ts';
 const MAX_DAYS = 367;
 const DAY_MS = 86_400_000;
 
-const calendarDate = z.iso.date({ error: 'a date, YYYY-MM-DD' });
+const calendarDate = z.iso.date({ error: 'a date, YYYY-MM-DD' }).refine((d) => d >= '1900-01-01' && d <= '2999-12-31', 'a date between 1900-01-01 and 2999-12-31');
 
 const DuesQuery = z.object({
   geography: z.guid({ error: 'a geography node id (UUID)' }).optional()

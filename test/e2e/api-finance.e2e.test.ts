@@ -67,6 +67,7 @@ test('bad parameters are refused naming the parameter', async () => {
     ['from=2024-01-01&to=2025-12-31', 'to'],
     ['from=2024-02-30&to=2024-03-01', 'from'],
     [`from=${day}`, 'to'],
+    ['from=0000-01-01&to=0000-01-02', 'from'],
     [`geography=nope&from=${day}&to=${day}`, 'geography'],
   ];
   for (const [query, parameter] of cases) {
