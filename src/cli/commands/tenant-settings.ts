@@ -81,6 +81,10 @@ const FIELD_FLAGS = {
   reinstatementWindowDays: '--reinstatement-window',
   calendar: '--calendar',
   duesSplit: '--dues-split',
+  'duesSplit.national': '--dues-split national',
+  'duesSplit.province': '--dues-split province',
+  'duesSplit.district': '--dues-split district',
+  'duesSplit.localLevel': '--dues-split localLevel',
 };
 
 function days(ms: number): string {
