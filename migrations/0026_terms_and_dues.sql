@@ -111,9 +111,11 @@ CREATE FUNCTION member_term_standing(member uuid, on_date date)
 $$;
 GRANT EXECUTE ON FUNCTION member_term_standing(uuid, date) TO sadasya_app;
 
--- Members active before this migration get their first term now: from the day they were
--- activated (or imported), for the party's term length, bought by their admission payment
--- where there is one. No event is appended for these (docs/membership.md).
+-- Members active before this migration get their first term now, with no event
+-- (docs/membership.md). One admitted through the lifecycle: from the day they were activated,
+-- for the party's term length, bought by their admission payment. One imported: as an import
+-- gives it from now on, from the day of the import to the first anniversary of its
+-- registration after that day (whole terms, counted here in AD months).
 DO $$
 DECLARE
   t record;
@@ -122,11 +124,20 @@ BEGIN
     PERFORM set_config('app.tenant_id', t.id::text, true);
     PERFORM set_config('app.actor', 'migration:0026', true);
     INSERT INTO member_terms (tenant_id, member_id, term_number, starts_on, ends_on, payment_id, waived, source, idempotency_key, recorded_by)
-    SELECT m.tenant_id, m.id, 1, d.day, (d.day + make_interval(months => t.term_length_months))::date,
+    SELECT m.tenant_id, m.id, 1, d.starts_on,
+           CASE
+             WHEN m.import_id IS NULL OR d.registered_on >= d.starts_on THEN (d.starts_on + make_interval(months => t.term_length_months))::date
+             ELSE (d.registered_on + make_interval(months => t.term_length_months * (floor(
+                     (extract(year FROM age(d.starts_on, d.registered_on)) * 12 + extract(month FROM age(d.starts_on, d.registered_on)))
+                     / t.term_length_months)::int + 1)))::date
+           END,
            p.id, false, CASE WHEN p.id IS NULL THEN 'backfill' ELSE 'admission' END,
            'backfill:' || m.id, 'migration:0026'
     FROM members m
-    CROSS JOIN LATERAL (SELECT (coalesce(m.activated_at, m.member_number_assigned_at, m.registered_at) AT TIME ZONE t.time_zone)::date AS day) AS d
+    CROSS JOIN LATERAL (SELECT
+      (CASE WHEN m.import_id IS NULL THEN coalesce(m.activated_at, m.member_number_assigned_at, m.registered_at)
+            ELSE coalesce(m.member_number_assigned_at, m.registered_at) END AT TIME ZONE t.time_zone)::date AS starts_on,
+      (m.registered_at AT TIME ZONE t.time_zone)::date AS registered_on) AS d
     LEFT JOIN LATERAL (SELECT p.id FROM payments p WHERE p.member_id = m.id ORDER BY p.recorded_at LIMIT 1) AS p ON true
     WHERE m.tenant_id = t.id AND m.status = 'active';
   END LOOP;
