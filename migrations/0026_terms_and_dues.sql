@@ -139,7 +139,8 @@ BEGIN
             ELSE coalesce(m.member_number_assigned_at, m.registered_at) END AT TIME ZONE t.time_zone)::date AS starts_on,
       (m.registered_at AT TIME ZONE t.time_zone)::date AS registered_on) AS d
     LEFT JOIN LATERAL (SELECT p.id FROM payments p WHERE p.member_id = m.id ORDER BY p.recorded_at LIMIT 1) AS p ON true
-    WHERE m.tenant_id = t.id AND m.status = 'active';
+    WHERE m.tenant_id = t.id AND m.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM member_terms x WHERE x.member_id = m.id);
   END LOOP;
   PERFORM set_config('app.tenant_id', '', true);
   PERFORM set_config('app.actor', '', true);
