@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { createTenant, listTenants, NewTenantSchema, TenantSchema, TenantSummarySchema } from '../../src/tenants/tenants.ts';
+import { createTenant, findTenantBySlug, listTenants, NewTenantSchema, TenantSchema, TenantSummarySchema } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
@@ -43,6 +44,25 @@ export function platformRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'poo
     async handler() {
       const rows = await listTenants(deps.pool);
       return { status: 200, body: { data: rows.map(({ id, ...attributes }) => ({ type: 'tenants', id, attributes })) } };
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/platform/tenants/:slug',
+    summary: 'Read one party with its settings: fees, approval timers, card validity, time zone, terms (length, renewal fee and notice, grace, reinstatement window), calendar and dues split',
+    tag: 'platform',
+    access: 'platform',
+    params: z.object({ slug: z.string().max(40) }),
+    responses: {
+      200: { description: 'the party and its settings (changed with the tenant:settings command)', schema: TenantDocument },
+      404: { description: 'no such party' },
+    },
+    async handler({ params }) {
+      const tenant = await findTenantBySlug(deps.pool, params.slug);
+      if (!tenant) throw new ApiError('TENANT_NOT_FOUND', 'party not found');
+      const { id, ...attributes } = tenant;
+      return { status: 200, body: { data: { type: 'tenants', id, attributes } } };
     },
   });
 }

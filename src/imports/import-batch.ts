@@ -5,6 +5,7 @@ import type { TenantTransaction } from '../db/tenant-context.ts';
 import { formatMemberNumber, yearIn } from '../members/member-number.ts';
 import { encryptField, normalizeEmail, type PersonalField } from '../members/personal-data.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
+import { dateIn, importedTermSpan } from '../terms/term-ledger.ts';
 import type { AcceptedRow } from './import-validation.ts';
 
 export interface BatchContext {
@@ -15,6 +16,11 @@ export interface BatchContext {
   timeZone: string;
   /** When the import started: the registration time of rows without registered_at. */
   startedAt: Date;
+  /**
+   * What the first term every imported member gets is made of (member_terms, source 'import';
+   * importedTermSpan): the import's day in the party's zone and the party's term settings.
+   */
+  terms: { importDay: string; termLengthMonths: number; calendar: 'BS' | 'AD' };
 }
 
 const startYears = new WeakMap<BatchContext, number>();
@@ -128,4 +134,14 @@ export async function insertMemberBatch(tx: TenantTransaction, context: BatchCon
            ${metadata}
     FROM inserted i ORDER BY i.member_number`);
   if (events.rowCount !== rows.length) throw new Error(`a batch of ${rows.length} rows inserted ${events.rowCount} members`);
+  const spans = rows.map(({ row }, index) => {
+    const registered = row.registered_at === undefined ? null
+      : row.registered_at.length === 10 ? row.registered_at : dateIn(context.timeZone, new Date(row.registered_at));
+    return [tuples[index]![0] as string, importedTermSpan(context.terms, context.terms.importDay, registered).endsOn];
+  });
+  await tx.query(sql.unsafe`
+    INSERT INTO member_terms (tenant_id, member_id, term_number, starts_on, ends_on, waived, source, idempotency_key, recorded_by)
+    SELECT ${context.keys.tenantId}::uuid, m.id, 1, ${context.terms.importDay}::date, m.ends_on, false, 'import',
+           'import:' || ${context.importId}::text || ':' || m.id::text, ${context.actor}
+    FROM ${sql.unnest(spans, ['uuid', 'date'])} AS m (id, ends_on)`);
 }

@@ -27,6 +27,7 @@ import { ImportValidator } from './import-validation.ts';
 import { importMembers } from './member-import.ts';
 import { writeSyntheticMembers } from './synthetic-members.ts';
 import { loadActiveWards } from './wards.ts';
+import { dateIn } from '../terms/term-ledger.ts';
 
 type Tuple = (string | number | Buffer | null)[];
 
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     report('validate (parse, zod, blind indexes)', rows, await timed(async () => {
       for await (const record of opened.records) validator.check(record);
     }));
-    const context = { keys, importId: tenant.id, actor: 'benchmark', memberNumberPrefix: 'BEN', timeZone: tenant.timeZone, startedAt: new Date() };
+    const context = { keys, importId: tenant.id, actor: 'benchmark', memberNumberPrefix: 'BEN', timeZone: tenant.timeZone, startedAt: new Date(), terms: { importDay: dateIn(tenant.timeZone, new Date()), termLengthMonths: tenant.termLengthMonths, calendar: tenant.calendar } };
     const serials = Array.from({ length: rows }, (_, index) => BigInt(index + 1));
     const batches: Tuple[][] = [];
     report('seal (AES-256-GCM per field)', rows, await timed(() => {

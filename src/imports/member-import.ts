@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { IntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
+import { dateIn } from '../terms/term-ledger.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Tenant } from '../tenants/tenants.ts';
 import { clashesWithStoredMembers } from './existing-members.ts';
@@ -119,7 +120,8 @@ export async function importMembers(pool: DatabasePool, keyring: Keyring, reques
     const fileName = path.basename(request.file);
     return createImport(tx, { tenantId: request.tenant.id, fileName, sha256: file.sha256, batchSize: request.batchSize, totalRows: validator.rows, rejectedRows: rejected, startedBy: request.actor });
   });
-  const batch = { keys, importId: record.id, actor: request.actor, memberNumberPrefix: request.tenant.memberNumberPrefix, timeZone: request.tenant.timeZone, startedAt: request.now };
+  const terms = { importDay: dateIn(request.tenant.timeZone, request.now), termLengthMonths: request.tenant.termLengthMonths, calendar: request.tenant.calendar };
+  const batch = { keys, importId: record.id, actor: request.actor, memberNumberPrefix: request.tenant.memberNumberPrefix, timeZone: request.tenant.timeZone, startedAt: request.now, terms };
   observer.loading(record.id, validator.accepted.length);
   await loadBatches(pool, context, batch, validator.accepted, request.batchSize, observer);
   await withTenant(pool, context, (tx) => finishImport(tx, record.id, { status: 'completed' }));

@@ -15,6 +15,7 @@ export type MemberEvent =
   | { type: 'MemberActivated'; payload: { memberNumber: string } }
   | { type: 'IdCardIssued'; payload: { cardId: string; tokenId: string; validUntil: string } }
   | { type: 'IdCardRevoked'; payload: { cardId: string; reason: string } }
+  | { type: 'TermStarted'; payload: { termId: string; termNumber: number; from: string; to: string; paymentId: string | null; waived: boolean } }
   | { type: 'MemberImported'; payload: { importId: string; wardId: string; committeeId: string | null; geographyPath: string; memberNumber: string } }
   | { type: 'MemberImportRolledBack'; payload: { importId: string } }
   | { type: 'MemberTransferRequested'; payload: { transferId: string; fromWardId: string; toWardId: string } }

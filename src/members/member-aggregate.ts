@@ -44,7 +44,8 @@ export type MemberCommand =
   | { type: 'ProposeExpulsion'; by: string; reasonCode: DisciplineReason; committeeId: string }
   | { type: 'ConfirmExpulsion'; by: string }
   | { type: 'Resign'; via: 'link' | 'staff'; reasonCode: ResignationReason }
-  | { type: 'RecordDeath'; recordedBy: string };
+  | { type: 'RecordDeath'; recordedBy: string }
+  | { type: 'StartTerm'; termId: string; termNumber: number; from: string; to: string; paymentId: string | null; waived: boolean };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -133,6 +134,11 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'RecordDeath':
       check(standing.deathRefusal(state));
       return [{ type: 'MemberDied', payload: { recordedBy: command.recordedBy } }];
+    case 'StartTerm': {
+      if (state.status !== 'active') throw new MemberRuleError('MEMBER_NOT_ACTIVE', `a term starts only for an active member, not one ${state.status}`);
+      const { type: _type, ...payload } = command;
+      return [{ type: 'TermStarted', payload }];
+    }
     default:
       return assertNever(command);
   }
@@ -170,6 +176,9 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'IdCardRevoked':
       // A revoked card is no longer held: a member active again (a suspension lifted) gets a new one.
       return { ...next, cardIssued: false };
+    case 'TermStarted':
+      // The term ledger (member_terms) holds the terms; standing is derived from it when read.
+      return next;
     case 'MemberImported':
       return { ...next, status: 'active', memberNumber: event.payload.memberNumber };
     case 'MemberTransferRequested':

@@ -2,6 +2,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { enterTenant } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
+import { DuesSplitSchema, MembershipSettingsSchema, shortestTermDays } from './membership-settings.ts';
 import { isTimeZone, TenantSchema, selectTenant, type Tenant } from './tenants.ts';
 
 const DAY_MS = 86_400_000;
@@ -21,6 +22,13 @@ export const TenantSettingsSchema = z
     cardValidityMs: z.number().int().min(DAY_MS).max(20 * 366 * DAY_MS).optional(),
     transferWindowMs: durationMs.optional(),
     timeZone: z.string().refine(isTimeZone, 'unknown time zone').optional(),
+    termLengthMonths: MembershipSettingsSchema.shape.termLengthMonths.optional(),
+    renewalFeeMinor: MembershipSettingsSchema.shape.renewalFeeMinor.optional(),
+    renewalNoticeDays: MembershipSettingsSchema.shape.renewalNoticeDays.optional(),
+    gracePeriodDays: MembershipSettingsSchema.shape.gracePeriodDays.optional(),
+    reinstatementWindowDays: MembershipSettingsSchema.shape.reinstatementWindowDays.optional(),
+    calendar: MembershipSettingsSchema.shape.calendar.optional(),
+    duesSplit: DuesSplitSchema.optional(),
   })
   .strict()
   .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'give at least one setting to change' });
@@ -56,7 +64,8 @@ async function withTransferWindow(tx: Parameters<Parameters<DatabasePool['transa
  * (migration 0021). One transaction bound to the party with `actor`, so the audit trigger on
  * `tenants` records the old and new row and who changed it.
  * @throws ZodError naming the bad field; TenantSettingsError (field set) when the approval
- * escalation would no longer come after the reminder; null when no party has the slug.
+ * escalation would no longer come after the reminder, or the renewal notice would not fit in the
+ * shortest term; null when no party has the slug.
  */
 export async function changeTenantSettings(owner: DatabasePool, slug: string, input: TenantSettings, actor: string): Promise<{ before: PartySettings; after: PartySettings } | null> {
   const s = TenantSettingsSchema.parse(input);
@@ -69,6 +78,12 @@ export async function changeTenantSettings(owner: DatabasePool, slug: string, in
       const field = s.approvalEscalationAfterMs !== undefined ? 'approvalEscalationAfterMs' : 'approvalReminderAfterMs';
       throw new TenantSettingsError(`the approval escalation (${escalation / DAY_MS}d) must come after the reminder (${reminder / DAY_MS}d)`, { field });
     }
+    const termMonths = s.termLengthMonths ?? before.termLengthMonths;
+    const notice = s.renewalNoticeDays ?? before.renewalNoticeDays;
+    if (notice >= shortestTermDays(termMonths)) {
+      const field = s.renewalNoticeDays !== undefined ? 'renewalNoticeDays' : 'termLengthMonths';
+      throw new TenantSettingsError(`the renewal notice (${notice} days) must be shorter than a term of ${termMonths} month(s)`, { field });
+    }
     const fee = { currency: s.currency ?? before.feeSchedule.currency, admissionFeeMinor: s.admissionFeeMinor ?? before.feeSchedule.admissionFeeMinor };
     const set = [
       s.admissionFeeMinor !== undefined || s.currency !== undefined ? sql.fragment`fee_schedule = fee_schedule || ${sql.jsonb(fee)}` : null,
@@ -78,6 +93,13 @@ export async function changeTenantSettings(owner: DatabasePool, slug: string, in
       s.cardValidityMs !== undefined ? sql.fragment`card_validity = ${interval(s.cardValidityMs)}` : null,
       s.transferWindowMs !== undefined ? sql.fragment`transfer_window = ${interval(s.transferWindowMs)}` : null,
       s.timeZone !== undefined ? sql.fragment`time_zone = ${s.timeZone}` : null,
+      s.termLengthMonths !== undefined ? sql.fragment`term_length_months = ${s.termLengthMonths}` : null,
+      s.renewalFeeMinor !== undefined ? sql.fragment`renewal_fee_minor = ${s.renewalFeeMinor}` : null,
+      s.renewalNoticeDays !== undefined ? sql.fragment`renewal_notice_days = ${s.renewalNoticeDays}` : null,
+      s.gracePeriodDays !== undefined ? sql.fragment`grace_period_days = ${s.gracePeriodDays}` : null,
+      s.reinstatementWindowDays !== undefined ? sql.fragment`reinstatement_window_days = ${s.reinstatementWindowDays}` : null,
+      s.calendar !== undefined ? sql.fragment`calendar = ${s.calendar}` : null,
+      s.duesSplit !== undefined ? sql.fragment`dues_split = ${sql.jsonb(s.duesSplit)}` : null,
     ].filter((fragment) => fragment !== null);
     const previous = await withTransferWindow(tx, before);
     await enterTenant(tx, { tenantId: before.id, actor });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { enterTenant, type TenantTransaction } from '../db/tenant-context.ts';
 import type { Keyring } from './keyring.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
+import { MembershipSettingsSchema } from './membership-settings.ts';
 
 export function isTimeZone(zone: string): boolean {
   try {
@@ -48,6 +49,7 @@ export const TenantSchema = z.object({
   paymentWindowMs: z.number(),
   cardValidityMs: z.number(),
   timeZone: z.string(),
+  ...MembershipSettingsSchema.shape,
 });
 export type Tenant = z.infer<typeof TenantSchema>;
 
@@ -57,7 +59,11 @@ export const selectTenant = sql.fragment`
          (extract(epoch FROM approval_escalation_after) * 1000)::float8 AS "approvalEscalationAfterMs",
          (extract(epoch FROM payment_window) * 1000)::float8 AS "paymentWindowMs",
          (extract(epoch FROM card_validity) * 1000)::float8 AS "cardValidityMs",
-         time_zone AS "timeZone"
+         time_zone AS "timeZone",
+         term_length_months AS "termLengthMonths",
+         coalesce(renewal_fee_minor, (fee_schedule ->> 'admissionFeeMinor')::bigint)::float8 AS "renewalFeeMinor",
+         renewal_notice_days AS "renewalNoticeDays", grace_period_days AS "gracePeriodDays",
+         reinstatement_window_days AS "reinstatementWindowDays", calendar, dues_split AS "duesSplit"
   FROM tenants`;
 
 function interval(ms: number) {

@@ -50,6 +50,8 @@ test('the platform admin creates a party: 201 with the tenant resource, keys pro
     slug: 'nepali-congress', name: 'Nepali Congress', memberNumberPrefix: 'NC', feeSchedule: { currency: 'NPR', admissionFeeMinor: 25_000 },
     approvalReminderAfterMs: 3_600_000, approvalEscalationAfterMs: 7_200_000, paymentWindowMs: 14 * 86_400_000,
     cardValidityMs: 5 * 365.25 * 86_400_000, timeZone: 'Asia/Kathmandu',
+    termLengthMonths: 12, renewalFeeMinor: 25_000, renewalNoticeDays: 30, gracePeriodDays: 60, reinstatementWindowDays: 365,
+    calendar: 'BS', duesSplit: { national: 40, province: 20, district: 20, localLevel: 20 },
   });
   const stored = await findTenantBySlug(api.db.app, 'nepali-congress');
   expect(stored?.id).toBe(tenant.id);
@@ -88,6 +90,18 @@ test.each([
   expect(res.status).toBe(422);
   expect(errors(res)).toEqual([expect.objectContaining({ status: '422', code: 'VALIDATION_FAILED', source: { pointer } })]);
   expect(await tenantCount()).toBe(before);
+});
+
+test('the platform admin reads one party with its settings, terms and dues split included; an unknown slug is 404; no key, 401', async () => {
+  const res = await api.request('GET', `/api/platform/tenants/${api.tenant.slug}`, { token: adminKey });
+  expect(res.status).toBe(200);
+  expect(one(res)).toEqual({ type: 'tenants', id: api.tenant.id, attributes: expect.objectContaining({
+    slug: api.tenant.slug, termLengthMonths: 12, renewalFeeMinor: 50_000, renewalNoticeDays: 30, gracePeriodDays: 60, reinstatementWindowDays: 365,
+    calendar: 'BS', duesSplit: { national: 40, province: 20, district: 20, localLevel: 20 } }) });
+  const missing = await api.request('GET', '/api/platform/tenants/no-such-party', { token: adminKey });
+  expect([missing.status, errors(missing)[0]?.code]).toEqual([404, 'TENANT_NOT_FOUND']);
+  const { token: userToken } = await api.userWithToken({ roles: ['tenant_admin'] });
+  expect((await api.request('GET', `/api/platform/tenants/${api.tenant.slug}`, { token: userToken })).status).toBe(401);
 });
 
 test('both routes are in the OpenAPI document under the platform key', async () => {

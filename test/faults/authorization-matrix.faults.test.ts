@@ -88,6 +88,8 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: `/api/parties/${slug()}/card-keys` }) },
   { operation: 'GET /api/statistics/geography/{nodeId}', target: "the head's local level", expected: [401, 401, 403, 200, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: `/api/statistics/geography/${api.geo.localLevelId}` }) },
+  { operation: 'GET /api/finance/dues', target: "the head's local level, this year", expected: [401, 401, 403, 200, 403, 200, 403, 403],
+    call: () => ({ method: 'GET', path: `/api/finance/dues?geography=${api.geo.localLevelId}&from=${new Date().getUTCFullYear()}-01-01&to=${new Date().getUTCFullYear()}-12-31` }) },
   { operation: 'GET /api/ops/stuck-lifecycles', target: 'awaiting approval', expected: [401, 401, 403, 403, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: '/api/ops/stuck-lifecycles?stage=AwaitingApproval&olderThanMinutes=0' }) },
   { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: "unsigned (callers hold no party's webhook secret)", expected: [401, 401, 401, 401, 401, 401, 401, 401],
@@ -129,6 +131,8 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/resignation-links`, body: document('resignation-link-requests', { email: 'nobody-matrix@example.np' }) }) },
   { operation: 'POST /api/parties/{slug}/resignations', target: 'the member with a card, a guessed token', expected: [422, 422, 422, 422, 422, 422, 422, 422],
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/resignations`, body: document('resignations', { member: members.withCard.memberId, expires: new Date(Date.now() + 3_600_000).toISOString(), token: 'g'.repeat(43), reasonCode: 'personal' }) }) },
+  { operation: 'GET /api/platform/tenants/{slug}', target: "the party's settings", expected: [401, 401, 401, 401, 401, 401, 401, 401],
+    call: () => ({ method: 'GET', path: `/api/platform/tenants/${slug()}` }) },
   // Last: they take access away (from users no caller is) and revoke the card the rows above read.
   { operation: 'POST /api/users/{id}/disable', target: 'a registrar of the party', expected: [401, 401, 403, 403, 403, 403, 200, 404],
     call: () => ({ method: 'POST', path: `/api/users/${targets.disabled}/disable`, body: document('user-disablements', { reason: 'matrix' }) }) },

@@ -52,7 +52,8 @@ test(`${LIFECYCLES} lifecycles in flight while the worker is SIGKILLed ${KILLS} 
   expect(stages.filter((stage) => stage !== 'CardIssued')).toEqual([]);
   const outcomes = await memberOutcomes(stack);
   expect(outcomes).toHaveLength(LIFECYCLES);
-  const wrong = outcomes.filter((m) => m.status !== 'active' || !m.memberNumber || m.invoices !== 1 || m.payments !== 1 || m.idCards !== 1 || m.events !== 6
+  const wrong = outcomes.filter((m) => m.status !== 'active' || !m.memberNumber || m.invoices !== 1 || m.payments !== 1 || m.idCards !== 1 || m.events !== 7
+    || m.terms !== 1 || m.allocatedMinor !== m.paidMinor
     || m.mails?.approved !== 1 || m.mails.invoice !== 1 || m.mails.activated !== 1);
   expect(wrong).toEqual([]);
   expect(new Set(outcomes.map((m) => m.memberNumber)).size).toBe(LIFECYCLES);

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 const everyMemberOnce = async () => (await memberOutcomes(stack)).filter((m) => m.status === 'active'
-  && (m.invoices !== 1 || m.payments !== 1 || m.idCards !== 1 || m.events !== 6 || m.mails?.activated !== 1));
+  && (m.invoices !== 1 || m.payments !== 1 || m.idCards !== 1 || m.events !== 7 || m.terms !== 1 || m.allocatedMinor !== m.paidMinor || m.mails?.activated !== 1));
 
 test(`Postgres stopped for ${DATABASE_OUTAGE_MS / 1000} s under load: the API answers 503 at once, no lifecycle is lost, nothing restarts`, async () => {
   const probeMember = await register(stack, applicant(0, 1));

@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { enterTenant, withTenant } from '../../src/db/tenant-context.ts';
+import { addDays } from '../../src/terms/standing.ts';
+import { dateIn } from '../../src/terms/term-ledger.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
@@ -37,6 +39,7 @@ const transferTokens = async (tenant: Tenant, members: PartyMembers) => {
   const keys = await withTenant(api.db.app, { tenantId: tenant.id, actor: 'fixture' }, (tx) => api.keyring.forTenant(tx, tenant.id));
   return new Map(Object.values(members).map((m) => [m.memberId, transferLinkToken(keys, m.memberId, new Date(Date.now() + 86_400_000))]));
 };
+let treasurerOfB: string;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const statusTokens = (members: PartyMembers) => new Map(Object.values(members).map((m) => [m.memberId, m.statusToken]));
@@ -50,6 +53,7 @@ beforeAll(async () => {
   a = await seedMembers(api, api.tenant);
   b = await seedMembers(api, partyB);
   callers = { 'B admin': (await userOf(api, partyB, { roles: ['tenant_admin'] })).token, 'B head': (await userOf(api, partyB, { headOf: [committeeOfB] })).token };
+  treasurerOfB = (await userOf(api, partyB, { roles: ['treasurer'] })).token;
   await api.userWithToken({ roles: ['tenant_admin'] });
   await api.webhookSecret('esewa');
   const webhookSecretOfB = await makeWebhookSecret(api.db.app, api.keyring, partyB.id, 'esewa');
@@ -133,6 +137,22 @@ test("B's admin cannot end A's headship or touch A's head by naming B's own comm
   expect(card.body.data.attributes).toMatchObject({ valid: true, reason: null });
 });
 
+test("dues figures: B's treasurer and B's head see B's payments only, though A's members pay in the same wards", async () => {
+  const today = dateIn(partyB.timeZone, new Date());
+  const range = `from=${addDays(today, -30)}&to=${addDays(today, 1)}`;
+  const whole = await api.request('GET', `/api/finance/dues?${range}`, { token: treasurerOfB });
+  const area = await api.request('GET', `/api/finance/dues?geography=${api.geo.localLevelId}&${range}`, { token: callers['B head'] });
+  const paidBy = async (tenantId: string) => withTenant(api.db.app, { tenantId, actor: 'probe' }, (tx) =>
+    tx.one(sql.type(z.object({ amount: z.number(), n: z.number() }))`SELECT coalesce(sum(amount_minor), 0)::float8 AS amount, count(*)::int AS n FROM payments`));
+  const [paidByA, paidByB] = [await paidBy(api.tenant.id), await paidBy(partyB.id)];
+  expect([paidByA.n > 0, paidByB.n > 0]).toEqual([true, true]);
+  expect([whole.status, whole.body.meta.totalMinor.NPR]).toEqual([200, paidByB.amount]);
+  // Every payment of B has one local-level allocation, in the head's area.
+  const localLevel = area.body.data.filter((f: { attributes: { level: string } }) => f.attributes.level === 'local_level');
+  expect([area.status, localLevel.reduce((n: number, f: { attributes: { allocations: number } }) => n + f.attributes.allocations, 0)]).toEqual([200, paidByB.n]);
+  expect([...idsOfAIn(whole), ...idsOfAIn(area)]).toEqual([]);
+});
+
 test('no probe changed a row of either party', async () => {
   expect(snapshotChanges(before, await snapshotDatabase(api.db.owner))).toEqual([]);
 });
@@ -164,7 +184,8 @@ test("inside party A's transaction the same queries return A's rows and only A's
   expect(Object.entries(counts).filter(([, c]) => c.foreign > 0)).toEqual([]);
   const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
   expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
-    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets', 'member_transfers']));
+    'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets', 'member_transfers',
+    'member_terms', 'dues_allocations', 'dues_daily']));
 });
 
 test("a connection that ran party A's transaction sees nothing once it ends", async () => {

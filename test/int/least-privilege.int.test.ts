@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,6 +95,13 @@ test('tenant:settings refuses bad input naming the flag, and changes nothing', a
     [['--reminder', '8d'], 1, /^--reminder: the approval escalation \(7d\) must come after the reminder \(8d\); nothing was changed/],
     [['--escalation', '1d'], 1, /^--escalation: the approval escalation \(1d\) must come after the reminder \(3d\)/],
     [['--colour', 'red'], 2, /Unknown option '--colour'/],
+    [['--dues-split', 'national=50,province=20,district=20,localLevel=20'], 2, /^--dues-split: the shares must sum to 100, not 110/],
+    [['--dues-split', 'national=40,province=20,district=40'], 2, /^--dues-split localLevel: Invalid input: expected number/],
+    [['--dues-split', 'national:40'], 2, /^--dues-split: "national:40" is not level=percent/],
+    [['--calendar', 'VS'], 2, /^--calendar: /],
+    [['--term-months', '0'], 2, /^--term-months: /],
+    [['--grace', 'sixty'], 2, /^--grace: a whole number of days/],
+    [['--renewal-notice', '30d', '--term-months', '1'], 1, /^--renewal-notice: the renewal notice \(30 days\) must be shorter than a term of 1 month\(s\); nothing was changed/],
   ];
   for (const [flags, code, message] of cases) {
     const run = await cli(['tenant:settings', '--tenant', party.slug, ...flags]);
@@ -104,6 +111,17 @@ test('tenant:settings refuses bad input naming the flag, and changes nothing', a
   expect(await findTenantBySlug(db.app, party.slug)).toEqual(before);
   expect((await auditOf(party, 'tenants')).length).toBe(auditBefore);
 }, 120_000);
+
+test('tenant:settings changes the terms and the dues split, audited', async () => {
+  const run = await cli(['tenant:settings', '--tenant', other.slug, '--term-months', '24', '--renewal-fee', '25000', '--grace', '45d', '--calendar', 'ad',
+    '--dues-split', 'national=25,province=25,district=25,local_level=25']);
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  expect(run.stdout).toMatch(/dues split\s+national 25, province 25, district 25, local level 25\s+\(was national 40, province 20, district 20, local level 20\)/);
+  expect(await findTenantBySlug(db.app, other.slug)).toMatchObject({
+    termLengthMonths: 24, renewalFeeMinor: 25_000, gracePeriodDays: 45, calendar: 'AD', duesSplit: { national: 25, province: 25, district: 25, localLevel: 25 } });
+  const [update] = (await auditOf(other, 'tenants')).filter((row) => row.op === 'UPDATE').slice(-1);
+  expect(update?.new).toMatchObject({ term_length_months: 24, renewal_fee_minor: 25_000, grace_period_days: 45, calendar: 'AD', dues_split: { national: 25, localLevel: 25 } });
+}, 60_000);
 
 test('changeTenantSettings keeps the escalation after the reminder when both move', async () => {
   const changed = await changeTenantSettings(db.owner, other.slug, { approvalReminderAfterMs: 10 * 86_400_000, approvalEscalationAfterMs: 12 * 86_400_000 }, 'cli:tester');
@@ -166,7 +184,12 @@ test('migrating to 0021 redacts the password hashes and wrapped keys audit rows 
     const app: DatabasePool = await createDatabasePool(urls.appUrl, { maximumPoolSize: 2 });
     const owner: DatabasePool = await createDatabasePool(urls.ownerUrl, { maximumPoolSize: 2 });
     try {
-      const old = await makeTenant(app, new Keyring(masterKeyFromBase64(MASTER_KEY)), 'old-party', 'OLD');
+      // Made as a party was before 0021, with that schema's columns only (today's createTenant reads columns added later).
+      const old = { id: randomUUID() };
+      await withTenant(app, { tenantId: old.id, actor: 'test' }, async (tx) => {
+        await tx.query(sql.unsafe`INSERT INTO tenants (id, slug, name, member_number_prefix) VALUES (${old.id}, 'old-party', 'Old Party', 'OLD')`);
+        await new Keyring(masterKeyFromBase64(MASTER_KEY)).provision(tx, old.id);
+      });
       await withTenant(app, { tenantId: old.id, actor: 'test' }, (tx) => createUser(tx, old.id, { email: 'old@party.test', displayName: 'Old', password: 'a long enough password' }));
       const leaks = () => withTenant(app, { tenantId: old.id, actor: 'test' }, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`
         SELECT count(*)::int AS n FROM audit_log

@@ -26,8 +26,8 @@ async function expectEverythingOnce(memberId: string, email: string, result: m.L
   expect(result.stage).toBe('CardIssued');
   expect(result.memberNumber).toMatch(/^TP-\d{4}-M-\d{6}$/);
   expect((await memberEvents(h, memberId)).map((e) => e.type))
-    .toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'IdCardIssued']);
-  expect(await memberRow(h, memberId)).toEqual({ status: 'active', memberNumber: result.memberNumber, version: 6 });
+    .toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
+  expect(await memberRow(h, memberId)).toEqual({ status: 'active', memberNumber: result.memberNumber, version: 7 });
   for (const table of ['invoices', 'payments', 'id_cards'] as const) expect([table, await rowCount(h, table, memberId)]).toEqual([table, 1]);
   expect(await rowCount(h, 'mail_deliveries', memberId)).toBe(3);
   for (const subject of ['has been approved', 'Membership fee invoice', 'membership is active']) {
@@ -144,11 +144,11 @@ test('each activity called again with the same step returns the same result and 
   expect(await idOf('payments')).toBe(paid.paymentId);
   const [activated, activatedAgain, afterActivation] = await twice(() => steps.activateMember(step));
   expect(activatedAgain).toEqual(activated);
-  expect(afterActivation.member).toEqual({ status: 'active', memberNumber: activated.memberNumber, version: 5 });
+  expect(afterActivation.member).toEqual({ status: 'active', memberNumber: activated.memberNumber, version: 6 });
   const [card, cardAgain, afterCard] = await twice(() => steps.issueIdCard(step));
   expect(cardAgain).toEqual(card);
   expect(await idOf('id_cards')).toBe(card.cardId);
-  expect(afterCard.events).toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'IdCardIssued']);
+  expect(afterCard.events).toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
   const [sent, sentAgain, afterMail] = await twice(() => steps.sendMemberEmail(step, { kind: 'activated', memberNumber: activated.memberNumber }));
   expect([sent, sentAgain]).toEqual(['sent', 'already-sent']);
   expect([afterMail.mails, afterMail.rows[3]]).toEqual([1, 1]);

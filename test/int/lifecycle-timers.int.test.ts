@@ -66,7 +66,7 @@ describe(`no decision: reminder after ${REMINDER_MS} ms, escalation after ${ESCA
     const result = await handle.result();
     expect(result).toMatchObject({ stage: 'CardIssued', escalated: true });
     expect((await memberEvents(h, registered.memberId)).slice(3).map((e) => e.type))
-      .toEqual(['MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'IdCardIssued']);
+      .toEqual(['MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
     expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active', memberNumber: result.memberNumber });
     expect(h.smtp.messages.filter(to('head@party.test', registered.memberId))).toHaveLength(1);
   }, 60_000);

@@ -61,10 +61,10 @@ test('happy path: approval, invoice, payment, activation, ID card and email, in 
   expect(result.stage).toBe('CardIssued');
   expect(result.memberNumber).toMatch(/^TP-\d{4}-F-\d{6}$/);
   const events = await as((tx) => readStream(tx, registered.memberId));
-  expect(events.map((e) => e.type)).toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'IdCardIssued']);
+  expect(events.map((e) => e.type)).toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
   expect(await count('invoices', registered.memberId)).toBe(1);
   expect(await count('payments', registered.memberId)).toBe(1);
-  expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active', memberNumber: result.memberNumber, version: 6 });
+  expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active', memberNumber: result.memberNumber, version: 7 });
 
   const pdf = await h.deps.storage.get(idCardKey(h.tenant.slug, registered.memberId));
   const doc = await getDocument({ data: new Uint8Array(pdf) }).promise;

@@ -37,6 +37,8 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);
     await tx.query(sql.unsafe`INSERT INTO payments (tenant_id, invoice_id, member_id, amount_minor, currency, provider, provider_ref, paid_at)
       VALUES (${tenant.id}, ${invoiceId}, ${memberId}, 10000, 'NPR', 'esewa', ${`ref-${memberId}`}, now())`);
+    await tx.query(sql.unsafe`INSERT INTO member_terms (tenant_id, member_id, term_number, starts_on, ends_on, waived, source, idempotency_key)
+      VALUES (${tenant.id}, ${memberId}, 1, current_date, current_date + 365, true, 'waiver', ${`term-${memberId}`})`);
     await tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
       VALUES (${tenant.id}, ${memberId}, 'X-1', 'k', '\\x00', ${randomUUID()}, '2030-01-01')`);
     await tx.query(sql.unsafe`INSERT INTO member_imports (tenant_id, file_name, file_sha256, batch_size, total_rows, started_by)
@@ -76,13 +78,29 @@ async function insertCopy(tx: TenantTransaction, table: string, row: Record<stri
     SELECT ${sql.join(columns, sql.fragment`, `)} FROM jsonb_populate_record(NULL::${sql.identifier([table])}, ${sql.jsonb(copy as never)})`);
 }
 
-/** Every table with a tenant_id column: a new table that forgets its policy fails here. */
+/**
+ * Every table with a tenant_id column: a new table that forgets its policy fails here. The
+ * partitions of a partitioned table are probed through it (and on their own below).
+ */
 async function tenantTables(): Promise<string[]> {
   const rows = await db.owner.anyFirst(sql.type(z.object({ t: z.string() }))`
-    SELECT table_name AS t FROM information_schema.columns
-    WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name`);
+    SELECT table_name AS t FROM information_schema.columns col
+    JOIN pg_class c ON c.relname = col.table_name AND c.relnamespace = 'public'::regnamespace
+    WHERE table_schema = 'public' AND column_name = 'tenant_id' AND NOT c.relispartition ORDER BY table_name`);
   return [...rows];
 }
+
+test('every partition of a tenant table forces row-level security and grants the application role nothing', async () => {
+  const partitions = await db.owner.any(sql.type(z.object({ name: z.string(), forced: z.boolean(), policies: z.number(), granted: z.boolean() }))`
+    SELECT c.relname AS name, c.relrowsecurity AND c.relforcerowsecurity AS forced,
+           (SELECT count(*)::int FROM pg_policies p WHERE p.tablename = c.relname AND p.qual LIKE '%app_current_tenant()%') AS policies,
+           has_table_privilege('sadasya_app', c.oid, 'SELECT') OR has_table_privilege('sadasya_app', c.oid, 'INSERT') AS granted
+    FROM pg_class c WHERE c.relispartition AND c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'`);
+  expect(partitions.length).toBeGreaterThan(12);
+  expect(partitions.filter((p) => !p.forced || p.policies !== 1 || p.granted)).toEqual([]);
+  const month = partitions[0]!.name;
+  await expect(withTenant(db.app, { tenantId: tenantA.id, actor: 'probe' }, (tx) => tx.query(sql.unsafe`SELECT * FROM ${sql.identifier([month])}`))).rejects.toThrow(/permission denied/);
+});
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -125,7 +143,9 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+/** Tables the application role may not write at all: rows come from triggers or the database's own functions. */
+const WRITTEN_BY_THE_DATABASE = ['audit_log', 'member_statistics', 'dues_allocations', 'dues_daily'];
 
 test('the probes below cover every tenant table (a new table must join them)', async () => {
   expect([...ISOLATED_TABLES].sort()).toEqual((await tenantTables()).filter((t) => t !== 'event_chain_heads'));
@@ -154,7 +174,7 @@ describe.each(ISOLATED_TABLES)(
         tx.oneFirst(sql.type(z.object({ r: z.record(z.string(), z.unknown()) }))`
           SELECT to_jsonb(t) AS r FROM ${sql.identifier([table])} t LIMIT 1`));
       const attempt = withTenant(db.app, { tenantId: tenantB.id, actor: 'probe' }, (tx) => insertCopy(tx, table, row));
-      await expect(attempt).rejects.toThrow(['audit_log', 'member_statistics'].includes(table) ? /permission denied/ : /row-level security/);
+      await expect(attempt).rejects.toThrow(WRITTEN_BY_THE_DATABASE.includes(table) ? /permission denied/ : /row-level security/);
       expect(await count(table, tenantB.id)).toBe(before);
     });
 

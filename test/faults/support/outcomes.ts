@@ -24,12 +24,12 @@ export async function awaitResults(stack: FaultStack, memberIds: readonly string
 
 const MemberOutcome = z.object({
   id: z.string(), status: z.string(), memberNumber: z.string().nullable(),
-  invoices: z.number(), payments: z.number(), idCards: z.number(), events: z.number(),
+  invoices: z.number(), payments: z.number(), idCards: z.number(), events: z.number(), terms: z.number(), allocatedMinor: z.number(), paidMinor: z.number(),
   mails: z.record(z.string(), z.number()).nullable(),
 });
 export type MemberOutcome = z.infer<typeof MemberOutcome>;
 
-/** Per member: status, number, and how many invoices, payments, cards, events and recorded mails of each kind. */
+/** Per member: status, number, and how many invoices, payments, cards, events, terms and recorded mails of each kind; dues allocated against paid. */
 export async function memberOutcomes(stack: FaultStack): Promise<readonly MemberOutcome[]> {
   return withTenant(stack.db.app, { tenantId: stack.party.tenant.id, actor: 'test' }, (tx) => tx.any(sql.type(MemberOutcome)`
     SELECT m.id, m.status, m.member_number AS "memberNumber",
@@ -37,6 +37,9 @@ export async function memberOutcomes(stack: FaultStack): Promise<readonly Member
       (SELECT count(*)::int FROM payments p WHERE p.member_id = m.id) AS payments,
       (SELECT count(*)::int FROM id_cards c WHERE c.member_id = m.id) AS "idCards",
       (SELECT count(*)::int FROM event_store e WHERE e.aggregate_id = m.id) AS events,
+      (SELECT count(*)::int FROM member_terms t WHERE t.member_id = m.id) AS terms,
+      (SELECT coalesce(sum(a.amount_minor), 0)::float8 FROM dues_allocations a WHERE a.member_id = m.id) AS "allocatedMinor",
+      (SELECT coalesce(sum(p.amount_minor), 0)::float8 FROM payments p WHERE p.member_id = m.id) AS "paidMinor",
       (SELECT jsonb_object_agg(kind, n) FROM (SELECT kind, count(*)::int AS n FROM mail_deliveries d WHERE d.member_id = m.id GROUP BY kind) k) AS mails
     FROM members m ORDER BY m.registered_at`));
 }
