@@ -1,11 +1,13 @@
 import type { ApiDeps } from '../deps.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { approvalRoutes } from './approval-routes.ts';
+import { historyRoutes } from './history-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   memberRoutes(registry, deps);
+  historyRoutes(registry, deps);
   approvalRoutes(registry, deps);
 }
