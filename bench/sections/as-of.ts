@@ -72,6 +72,7 @@ export async function benchAsOf(api: ApiHarness, token: string, options: { times
   const imported = await probes(api, token, times, today);
   await api.db.owner.transaction(async (tx) => {
     await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${api.tenant.id}, true)`);
+    await tx.query(sql.unsafe`SET LOCAL statement_timeout = 0`);
     await tx.query(sql.unsafe`
       INSERT INTO member_status_daily (tenant_id, geography_id, day, status, delta)
       SELECT ${api.tenant.id}::uuid, g.id, ${today}::date - d, s.status, CASE WHEN d % 2 = 0 THEN 1 ELSE -1 END
@@ -82,7 +83,10 @@ export async function benchAsOf(api: ApiHarness, token: string, options: { times
       WHERE g.type <> 'ward' OR d % 7 = 0
       ON CONFLICT DO NOTHING`);
   });
-  await api.db.owner.query(sql.unsafe`VACUUM ANALYZE member_status_daily`);
+  await api.db.owner.connect(async (connection) => {
+    await connection.query(sql.unsafe`SET statement_timeout = 0`);
+    await connection.query(sql.unsafe`VACUUM ANALYZE member_status_daily`);
+  });
   const dailyRowsWithHistory = await dailyRows(api);
   const withHistory = await probes(api, token, times, today);
   const rebuilt = await timed(() => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => rebuildStatusHistory(tx, api.tenant.id)));

@@ -55,10 +55,14 @@ export interface RebuildOutcome {
 
 /**
  * Derives the tenant's as-of projection again from its events alone, in the caller's
- * transaction (which it holds the tenant's event chain head for: appends wait until it commits).
+ * transaction (which it holds the tenant's event chain head for: appends wait until it commits),
+ * with no statement timeout for the rest of that transaction.
  * @throws slonik's error (insufficient_privilege) when tenantId is not the transaction's tenant.
  */
 export async function rebuildStatusHistory(tx: TenantTransaction, tenantId: string): Promise<RebuildOutcome> {
+  // One statement over every event of the party: minutes at a million members, past the pool's
+  // statement timeout (30 s), which guards request paths, not this operator's command.
+  await tx.query(sql.unsafe`SET LOCAL statement_timeout = 0`);
   const outcome = await tx.one(sql.type(z.object({ changes: z.number().int(), dailyRows: z.number().int(), differingRows: z.number().int() }))`
     SELECT changes, daily_rows AS "dailyRows", differing_rows AS "differingRows" FROM rebuild_member_status_history(${tenantId})`);
   return { ...outcome, unmappedEventTypes: await unmappedMemberEventTypes(tx) };

@@ -106,3 +106,13 @@ test('history is for those who may read the member: staff and heads covering it;
   expect((await history('not-a-uuid')).status).toBe(404);
   expect((await api.request('GET', `/api/members/${rejected.memberId}/history`)).status).toBe(401);
 });
+
+test('the OpenAPI document describes asOf as a date and the history as a collection of member-events', async () => {
+  const doc = (await api.request('GET', '/openapi.json')).body;
+  const stats = doc.paths['/api/statistics/geography/{nodeId}'].get;
+  expect(stats.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'query', name: 'asOf', schema: expect.objectContaining({ type: 'string', format: 'date' }) })]));
+  const historyOp = doc.paths['/api/members/{id}/history'].get;
+  expect(historyOp.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'path', name: 'id' })]));
+  const schema = JSON.stringify(historyOp.responses['200']);
+  for (const word of ['member-events', 'eventType', 'recordedAt', 'actor']) expect(schema).toContain(word);
+});
