@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -280,6 +281,36 @@ test('rebuilding from the events alone finds the incremental projection equal, a
   // The rival's projection is its own: untouched by the party's rebuilds.
   for (const day of DAYS) expect(await projectedCounts(rival, day, allNodes())).toEqual(await replayCounts(rival, day));
 });
+
+/** `npm run cli -- ...args` as an operator runs it, against the test database. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('stats:rebuild-history reports a projection made wrong, repairs it, then finds it equal; an unknown party exits 1', async () => {
+  const truth = await projectedCounts(party, '2026-04-20', allNodes());
+  await db.owner.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${party.id}, true)`);
+    await tx.query(sql.unsafe`UPDATE member_status_daily SET delta = delta - 2 WHERE geography_id = ${east.provinceId} AND day = '2026-02-11' AND status = 'active'`);
+  });
+  const repair = await cli(['stats:rebuild-history', '--tenant', party.slug]);
+  expect([repair.code, repair.stderr]).toEqual([0, '']);
+  expect(repair.stdout).toMatch(/Rebuilt the membership history of history-party from its events: \d+ change\(s\), \d+ daily row\(s\)\n {2}1 daily row\(s\) differed/);
+  expect(await projectedCounts(party, '2026-04-20', allNodes())).toEqual(truth);
+  expect((await cli(['stats:rebuild-history', '--tenant', party.slug])).stdout).toContain('equal to the projection it replaced');
+  const unknown = await cli(['stats:rebuild-history', '--tenant', 'no-such-party']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toContain('no-such-party');
+}, 120_000);
 
 test('a rebuild for another party than the transaction\'s is refused', async () => {
   await expect(as(party, (tx) => rebuildStatusHistory(tx, rival.id))).rejects.toThrow(/not the tenant of this transaction/);
