@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { projectRoot } from '../src/paths.ts';
 import { startApiHarness } from '../test/support/api-harness.ts';
 import { startTestServers } from '../test/support/servers.ts';
+import { benchAsOf } from './sections/as-of.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchRegistration } from './sections/registration.ts';
@@ -100,6 +101,8 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
     log('search plans');
     await writeFile(path.join(projectRoot, 'docs', 'search-plans.md'), await explainSearch(api, admin));
   }
+  log('statistics as of a date');
+  report.sections.asOf = await benchAsOf(api, admin, { times, historyDays: quick ? 30 : 3 * 365, members: await memberCount(api) });
   report.sections.imports = imports;
 }
 

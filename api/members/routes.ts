@@ -1,6 +1,7 @@
 import type { ApiDeps } from '../deps.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { approvalRoutes } from './approval-routes.ts';
+import { historyRoutes } from './history-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
 import { transferRoutes } from '../transfers/routes.ts';
@@ -9,6 +10,7 @@ import { statusChangeRoutes } from './status-change-routes.ts';
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   memberRoutes(registry, deps);
+  historyRoutes(registry, deps);
   approvalRoutes(registry, deps);
   transferRoutes(registry, deps);
   statusChangeRoutes(registry, deps);

@@ -3,6 +3,8 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
 import { readStatistics } from '../../src/statistics/member-statistics.ts';
+import { readStatisticsAsOf } from '../../src/statistics/status-history.ts';
+import { isoDate } from '../../src/validation/fields.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
@@ -22,12 +24,16 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
   registry.add({
     method: 'get',
     path: '/api/statistics/geography/:nodeId',
-    summary: "Members by status in a geography node's whole subtree (tenant_admin, registrar, ops, or a head whose area covers the node)",
+    summary: "Members by status in a geography node's whole subtree, now or as of a date (tenant_admin, registrar, ops, or a head whose area covers the node)",
     tag: 'statistics',
     access: 'user',
     params: z.object({ nodeId: z.guid() }),
+    query: z.object({
+      asOf: isoDate.optional().describe("counts at the end of this day (YYYY-MM-DD) in the party's time zone, derived from the event store; "
+        + 'without it, the current counts from the members rows'),
+    }).strict(),
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
-    async handler({ params, auth: user, req }) {
+    async handler({ params, query, auth: user, req }) {
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
       const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
         const found = await findGeographyNode(tx, params.nodeId);
@@ -35,7 +41,7 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
         if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {
           throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
         }
-        return { node: found, statistics: await readStatistics(tx, found.id) };
+        return { node: found, statistics: query.asOf ? await readStatisticsAsOf(tx, found.id, query.asOf) : await readStatistics(tx, found.id) };
       });
       const { total, byStatus } = statistics;
       return {

@@ -1,3 +1,4 @@
+import { asOfMarkdown, type AsOfSection } from '../sections/as-of.ts';
 import type { benchSearch, benchStatistics } from '../sections/search.ts';
 import { searchMarkdown } from '../sections/search.ts';
 import { latencyRow, type Latency } from './stats.ts';
@@ -13,6 +14,7 @@ export interface BenchReport {
     geography?: string;
     imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number }[];
     scale?: { members: number; search: Awaited<ReturnType<typeof benchSearch>>; statistics: Awaited<ReturnType<typeof benchStatistics>> }[];
+    asOf?: AsOfSection;
   };
   notes?: string[];
 }
@@ -45,6 +47,7 @@ export function renderReport(r: BenchReport): string {
     lines.push('', '### Statistics (subtree counts by status)', '', '| node | via | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- | --- |',
       ...size.statistics.flatMap((s) => [latencyRow(`${s.name} | API`, s.api), latencyRow(`${s.name} | SQL`, s.sql)]));
   }
+  if (r.sections.asOf) lines.push(...asOfMarkdown(r.sections.asOf));
   for (const note of r.notes ?? []) lines.push('', note);
   lines.push(...goals(r));
   return `${lines.join('\n')}\n`;
@@ -65,6 +68,11 @@ function goals(r: BenchReport): string[] {
     rows.push(`| search p95 ≤ 1.5 × the SQL ${at} | worst ${worstRatio} × | ${mark(worstRatio <= 1.5)} |`);
     const statsP95 = Math.max(...largest.statistics.map((q) => q.api.p95));
     rows.push(`| statistics p95 < 20 ms ${at} | worst ${statsP95.toFixed(1)} ms | ${mark(statsP95 < 20)} |`);
+  }
+  const asOf = r.sections.asOf;
+  if (asOf) {
+    const worst = Math.max(...[...asOf.imported, ...asOf.withHistory].map((p) => p.asOfApi.p95));
+    rows.push(`| statistics as of a date p95 < 200 ms at ${asOf.members.toLocaleString('en')} members (${asOf.historyDays} days of history) | worst ${worst.toFixed(1)} ms | ${mark(worst < 200)} |`);
   }
   if (imports?.length) {
     const slowest = Math.min(...imports.map((i) => i.rowsPerSecond));

@@ -21,9 +21,10 @@ export interface CatalogTable {
 const SHARED_TABLES = new Set(['geography_nodes', 'geography_closure']);
 /**
  * Bookkeeping of the schema and the cluster: recreated by `npm run migrate`, never part of a
- * snapshot (the event chain's cache secret is each database's own).
+ * snapshot (the event chain's cache secret is each database's own; the event-to-status mapping
+ * of migrations/0025 is the schema's).
  */
-const SCHEMA_TABLES = new Set(['schema_migrations', 'event_chain_secret']);
+const SCHEMA_TABLES = new Set(['schema_migrations', 'event_chain_secret', 'member_status_effects']);
 /** Parents before children where a table refers to itself (a node's parent has a shorter path). */
 const ORDER_OVERRIDES: Record<string, string[]> = { geography_nodes: ['path', 'id'] };
 

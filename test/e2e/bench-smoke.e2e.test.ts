@@ -34,7 +34,7 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   const files = (await readdir(out)).toSorted();
   expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.md$/)]);
   const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
-  const { cards, lifecycles, registration, imports, scale } = report.sections;
+  const { cards, lifecycles, registration, imports, scale, asOf } = report.sections;
 
   expect(cards).toMatchObject({ count: 10, msPerCardWall: expect.any(Number) });
   expect(lifecycles).toMatchObject({ count: 12, rounds: 4, roundRatios: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)] });
@@ -49,8 +49,19 @@ test('the quick benchmark runs every section and writes a complete report', asyn
     expect([probe.name, probe.api.n, probe.sql.n]).toEqual([probe.name, 5, 5]);
   }
 
+  // As of a date: every level measured twice (imported members, then with synthetic history) beside the current-rows endpoint,
+  // and the rebuild from the events removes exactly the synthetic rows.
+  expect(asOf).toMatchObject({ historyDays: 30, members: scale[0].members });
+  expect(asOf.imported.map((p: { name: string }) => p.name)).toEqual(['province', 'district', 'local_level', 'ward']);
+  for (const probe of [...asOf.imported, ...asOf.withHistory]) {
+    expect([probe.name, probe.asOfApi.n, probe.asOfSql.n, probe.currentApi.n]).toEqual([probe.name, 5, 5, 5]);
+  }
+  expect(asOf.dailyRowsWithHistory).toBeGreaterThan(asOf.dailyRowsImported);
+  expect(asOf.rebuild.differingRows).toBe(asOf.dailyRowsWithHistory - asOf.dailyRowsImported);
+  expect(asOf.rebuild.changes).toBeGreaterThanOrEqual(scale[0].members);
+
   const markdown = await readFile(path.join(out, files[1]!), 'utf8');
-  for (const heading of ['## Machine', '## Lifecycle throughput', '## Registration latency', '## ID cards', '## Bulk import', '## Goals']) {
+  for (const heading of ['## Machine', '## Lifecycle throughput', '## Registration latency', '## ID cards', '## Bulk import', '## Statistics as of a date', '## Goals']) {
     expect(markdown).toContain(heading);
   }
 }, 600_000);

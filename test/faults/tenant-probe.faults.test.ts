@@ -185,7 +185,7 @@ test("inside party A's transaction the same queries return A's rows and only A's
   const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
   expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
     'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets', 'member_transfers',
-    'member_terms', 'dues_allocations', 'dues_daily']));
+    'member_terms', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily']));
 });
 
 test("a connection that ran party A's transaction sees nothing once it ends", async () => {

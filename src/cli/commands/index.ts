@@ -9,6 +9,7 @@ import { keysReencrypt, keysReindex, keysRewrapMaster, keysRotate } from './keys
 import { membersImport } from './members-import.ts';
 import { membersImportRollback } from './members-import-rollback.ts';
 import { membersSynthesize } from './members-synthesize.ts';
+import { statsRebuildHistory } from './stats-rebuild-history.ts';
 import { statsRecount } from './stats-recount.ts';
 import { tenantCreate } from './tenant-create.ts';
 import { tenantExport } from './tenant-export.ts';
@@ -34,6 +35,7 @@ commands['committee:end-head'] = committeeEndHead;
 commands['card:revoke'] = cardRevoke;
 commands['token:mint'] = tokenMint;
 commands['stats:recount'] = statsRecount;
+commands['stats:rebuild-history'] = statsRebuildHistory;
 commands['members:import'] = membersImport;
 commands['members:import:rollback'] = membersImportRollback;
 commands['members:synthesize'] = membersSynthesize;

@@ -28,6 +28,7 @@ const jsonApi = (type: string, attributes: Record<string, unknown>) => ({ data: 
 /** For each documented operation that takes an id: a well-formed request about `id`, so only its ownership can refuse it. */
 export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCall> = {
   'GET /api/members/{id}': (id) => ({ method: 'GET', path: `/api/members/${id}?include=geography,committee` }),
+  'GET /api/members/{id}/history': (id) => ({ method: 'GET', path: `/api/members/${id}/history` }),
   'POST /api/members/{id}/approve': (id) => ({ method: 'POST', path: `/api/members/${id}/approve`, body: jsonApi('approvals', { note: 'probe' }) }),
   'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
