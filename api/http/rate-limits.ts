@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { ApiError } from './errors.ts';
 
 const MINUTE = 60_000;
@@ -41,7 +41,8 @@ export function failedLogins(limits: { perAddress: number; perAccount: number })
     handler: limited('too many failed logins for this account; try again in 15 minutes'),
   });
   return [
-    failures(limits.perAddress, (req) => `${accountOf(req.body)}@${req.ip ?? ''}`),
+    // An IPv6 client is keyed by its /56 (ipKeyGenerator), as perAddress does: one host holds many addresses of its prefix.
+    failures(limits.perAddress, (req) => `${accountOf(req.body)}@${ipKeyGenerator(req.ip ?? '')}`),
     failures(limits.perAccount, (req) => accountOf(req.body)),
   ];
 }

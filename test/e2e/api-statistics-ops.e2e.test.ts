@@ -12,7 +12,7 @@ let ops: string;
 let other: Tenant;
 let geo: MiniGeography;
 const foreignWorkflows: string[] = [];
-const ZERO = { awaiting_approval: 0, rejected: 0, awaiting_payment: 0, expired: 0, withdrawn: 0, active: 0, lapsed: 0 };
+const ZERO = { awaiting_approval: 0, rejected: 0, awaiting_payment: 0, expired: 0, withdrawn: 0, active: 0, lapsed: 0, suspended: 0, expelled: 0, resigned: 0, deceased: 0 };
 
 const register = async (wardId: string, tenantId = api.tenant.id): Promise<Registered> => {
   const member = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, tenantId, { ...applicationFor(api, `${randomUUID()}@example.np`), wardId });
