@@ -26,9 +26,20 @@ function methodNotAllowed(methods: string[]): RequestHandler {
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Path parameters with a UUID in canonical (lower-case) form. Postgres compares uuids without
+ * regard to case, JavaScript strings do not: a handler comparing `/api/users/<MY-ID>` with the
+ * caller's own id (read from the database, lower-case) would otherwise take it for someone else.
+ */
+function canonicalIds(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([name, value]) => [name, UUID.test(value) ? value.toLowerCase() : value]));
+}
+
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'path' | 'header'): z.output<T> {
   if (!schema) return undefined as z.output<T>;
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(where === 'path' ? canonicalIds(value as Record<string, string>) : value);
   if (!result.success) throw new ValidationError(result.error.issues, where);
   return result.data;
 }

@@ -42,6 +42,8 @@ describe('disabling a user', () => {
     const treasurer = await api.userWithToken({ roles: ['treasurer'] });
     expect((await api.request('POST', `/api/users/${victim.userId}/disable`, { token: treasurer.token, ...because('user-disablements') })).status).toBe(403);
     expect((await api.request('POST', `/api/users/${admin.userId}/disable`, { token: admin.token, ...because('user-disablements') })).body.errors[0].code).toBe('OWN_ACCESS');
+    // The same id in capitals names the same user (uuids ignore case): still their own account.
+    expect((await api.request('POST', `/api/users/${admin.userId.toUpperCase()}/disable`, { token: admin.token, ...because('user-disablements') })).body.errors[0].code).toBe('OWN_ACCESS');
 
     const noReason = await api.request('POST', `/api/users/${victim.userId}/disable`, { token: admin.token });
     expect([noReason.status, noReason.body.errors[0].code]).toEqual([422, 'VALIDATION_FAILED']);
@@ -81,6 +83,7 @@ describe('ending a role', () => {
     const again = await api.request('POST', `/api/users/${user.userId}/roles/ops/revoke`, { token: admin.token, ...because('role-revocations') });
     expect([again.status, again.body.errors[0].code]).toEqual([404, 'ROLE_NOT_FOUND']);
     expect((await api.request('POST', `/api/users/${admin.userId}/roles/tenant_admin/revoke`, { token: admin.token, ...because('role-revocations') })).body.errors[0].code).toBe('OWN_ACCESS');
+    expect((await api.request('POST', `/api/users/${admin.userId.toUpperCase()}/roles/tenant_admin/revoke`, { token: admin.token, ...because('role-revocations') })).body.errors[0].code).toBe('OWN_ACCESS');
     const roleRows = await asTest(api, (tx) => tx.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM user_roles WHERE user_id = ${user.userId} AND role = 'ops'`));
     expect(roleRows).toHaveLength(1);
     expect((await auditOf('user_roles', roleRows[0]!)).at(-1)).toMatchObject({ operation: 'UPDATE', actor: `user:${admin.userId}`, newRow: expect.objectContaining({ revoked_at: expect.any(String), revocation_reason: 'left the party office' }) });
