@@ -114,6 +114,15 @@ test("card-signing rotation: new cards carry the new kid, old cards verify until
   const retiredAt = after.cardVerifying[1]!.retiredAt!;
   const later = new Date(retiredAt + tenant.cardValidityMs + 2 * 86_400_000);
   expect((await inTenant(tenant, (tx) => cardPublicKeys(tx, running, tenant, later))).map((k) => k.kid)).toEqual([newKid]);
+
+  // Unless a card issued before the retirement is valid longer (the validity setting was shortened since): then the key stays until that card's date.
+  const member = await apply(tenant, 40);
+  const lastDay = new Date(retiredAt + tenant.cardValidityMs + 30 * 86_400_000).toISOString().slice(0, 10);
+  await inTenant(tenant, (tx) => tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until, issued_at)
+    VALUES (${tenant.id}, ${member.id}, 'CR-1', 'k', '\\x00', ${randomUUID()}, ${lastDay}, to_timestamp(${retiredAt / 1000 - 60}))`));
+  expect((await inTenant(tenant, (tx) => cardPublicKeys(tx, running, tenant, later))).map((k) => k.kid)).toEqual([newKid, before.cardVerifying[0]!.kid]);
+  const pastIt = new Date(Date.parse(`${lastDay}T00:00:00Z`) + 3 * 86_400_000);
+  expect((await inTenant(tenant, (tx) => cardPublicKeys(tx, running, tenant, pastIt))).map((k) => k.kid)).toEqual([newKid]);
 });
 
 test('data-key rotation: new ciphertext under the new key, old rows still read', async () => {
