@@ -55,11 +55,20 @@ async function hasCurrent(tx: TenantTransaction, provider: string): Promise<bool
 }
 
 /**
+ * Serializes changes to one party's secrets for one provider until the transaction ends: a
+ * second create or rotate waits, then (a new statement, a new snapshot) sees what the first did.
+ */
+async function lockProvider(tx: TenantTransaction, tenantId: string, provider: string): Promise<void> {
+  await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`payment-webhook-secret|${tenantId}|${provider}`}, 0))`);
+}
+
+/**
  * The party's first secret for this provider; runs inside the party's transaction.
  * @returns null when the party already has a current secret for it (rotate instead).
  */
 export async function createWebhookSecret(tx: TenantTransaction, keyring: Keyring, tenantId: string, provider: string): Promise<IssuedWebhookSecret | null> {
   WebhookProviderSchema.parse(provider);
+  await lockProvider(tx, tenantId, provider);
   if (await hasCurrent(tx, provider)) return null;
   try {
     // In a savepoint: another create for the same provider committing first leaves this transaction usable.
@@ -77,6 +86,7 @@ export async function createWebhookSecret(tx: TenantTransaction, keyring: Keyrin
  */
 export async function rotateWebhookSecret(tx: TenantTransaction, keyring: Keyring, tenantId: string, provider: string, overlapMs: number): Promise<(IssuedWebhookSecret & { previousRetiresAt: number }) | null> {
   WebhookProviderSchema.parse(provider);
+  await lockProvider(tx, tenantId, provider);
   const retired = await tx.maybeOneFirst(sql.type(z.object({ retiresAt: z.number() }))`
     UPDATE payment_webhook_secrets SET retires_at = now() + make_interval(secs => ${overlapMs / 1000})
     WHERE provider = ${provider} AND retires_at IS NULL

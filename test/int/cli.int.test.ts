@@ -9,7 +9,7 @@ import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { anchorChain } from '../../src/events/chain-anchors.ts';
 import { appendToStream } from '../../src/events/event-store.ts';
-import { acceptedWebhookSecrets, createWebhookSecret, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
+import { acceptedWebhookSecrets, createWebhookSecret, rotateWebhookSecret, webhookSecretAad } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { findTenantBySlug, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser, currentRoles, verifyUserPassword } from '../../src/users/users.ts';
@@ -284,4 +284,26 @@ test('two webhook secret creations for one party and provider racing: one secret
   expect(await first).toMatchObject({ secret: expect.stringMatching(/^whsec_/) });
   expect(await second).toBeNull();
   expect(await inTenant(party, (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM payment_webhook_secrets`))).toBe(1);
+});
+
+test('two rotations of one provider\'s secret at once: both rotate, one after the other (neither is told there is no secret)', async () => {
+  const keyring = new Keyring(masterKeyFromBase64(MASTER_KEY));
+  const party = await makeTenant(db.app, keyring, 'rotating-party', 'RT');
+  await inTenant(party, (tx) => createWebhookSecret(tx, keyring, party.id, 'esewa'));
+  let releaseFirst!: () => void;
+  const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+  const first = inTenant(party, async (tx) => {
+    const rotated = await rotateWebhookSecret(tx, keyring, party.id, 'esewa', 3_600_000);
+    await firstMayCommit;
+    return rotated;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const second = inTenant(party, (tx) => rotateWebhookSecret(tx, keyring, party.id, 'esewa', 3_600_000));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  releaseFirst();
+  const [a, b] = await Promise.all([first, second]);
+  expect(a).toMatchObject({ secret: expect.stringMatching(/^whsec_/) });
+  expect(b).toMatchObject({ secret: expect.stringMatching(/^whsec_/) });
+  const rows = await inTenant(party, (tx) => tx.any(sql.type(z.object({ current: z.boolean() }))`SELECT retires_at IS NULL AS current FROM payment_webhook_secrets ORDER BY created_at`));
+  expect(rows.map((r) => r.current)).toEqual([false, false, true]);
 });
