@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +17,7 @@ import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeTenant, seedMiniGeography, testMasterKey, type MiniGeography } from '../support/fixtures.ts';
+import { runOperatorCli } from '../support/cli-process.ts';
 
 /*
  * The as-of-date projection (migrations/0025) against an independent replay of the member
@@ -282,19 +282,8 @@ test('rebuilding from the events alone finds the incremental projection equal, a
   for (const day of DAYS) expect(await projectedCounts(rival, day, allNodes())).toEqual(await replayCounts(rival, day));
 });
 
-/** `npm run cli -- ...args` as an operator runs it, against the test database. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The operator CLI against the test database. */
+const cli = (args: string[]) => runOperatorCli(args, { DATABASE_URL: db.appUrl, DATABASE_OWNER_URL: db.ownerUrl });
 
 test('stats:rebuild-history reports a projection made wrong, repairs it, then finds it equal; an unknown party exits 1', async () => {
   const truth = await projectedCounts(party, '2026-04-20', allNodes());

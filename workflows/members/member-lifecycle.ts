@@ -8,16 +8,11 @@ import { refusalIn } from '../../src/errors/failure-details.ts';
 import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
+import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
 
-const steps = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
-const mail = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
 
 /** One application, from registration to an active member holding an ID card. */
 export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {

@@ -4,16 +4,11 @@ import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as c from '../../src/members/status-change-contract.ts';
 import { refusalIn } from '../../src/errors/failure-details.ts';
 import { refusalFailure } from './lifecycle-state.ts';
+import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
 
-const steps = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage and never holds up the change itself.
-const mail = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
 
 /**
  * One status change of a member after admission (docs/membership.md, "Status changes"),

@@ -3,16 +3,11 @@ import type { MemberActivities } from '../../activities/members/index.ts';
 import type { TransferActivities } from '../../activities/transfers/index.ts';
 import * as t from '../../src/transfers/transfer-contract.ts';
 import { signalActor } from '../members/signal-actor.ts';
+import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
 
-const steps = proxyActivities<TransferActivities & MemberActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const steps = proxyActivities<TransferActivities & MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage, beside the transfer, never on its critical path.
-const mail = proxyActivities<TransferActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+const mail = proxyActivities<TransferActivities>(MAIL_OPTIONS);
 
 type Decision = { kind: 'approved'; by: string } | { kind: 'refused'; by: string; reasonCode: t.TransferRefusalReason } | { kind: 'window' };
 
