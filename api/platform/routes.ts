@@ -4,6 +4,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
+import { slug } from '../../src/validation/fields.ts';
 
 const CreateTenant = requestDocument('tenants', NewTenantSchema);
 const TenantAttributes = TenantSchema.omit({ id: true });
@@ -53,7 +54,7 @@ export function platformRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'poo
     summary: 'Read one party with its settings: fees, approval timers, card validity, time zone, terms (length, renewal fee and notice, grace, reinstatement window), calendar and dues split',
     tag: 'platform',
     access: 'platform',
-    params: z.object({ slug: z.string().max(40) }),
+    params: z.object({ slug }),
     responses: {
       200: { description: 'the party and its settings (changed with the tenant:settings command)', schema: TenantDocument },
       404: { description: 'no such party' },

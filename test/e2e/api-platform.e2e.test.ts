@@ -100,6 +100,9 @@ test('the platform admin reads one party with its settings, terms and dues split
     calendar: 'BS', duesSplit: { national: 40, province: 20, district: 20, localLevel: 20 } }) });
   const missing = await api.request('GET', '/api/platform/tenants/no-such-party', { token: adminKey });
   expect([missing.status, errors(missing)[0]?.code]).toEqual([404, 'TENANT_NOT_FOUND']);
+  // A slug no party can have (a NUL byte, which Postgres refuses in text) names nothing: 404 like any path that cannot, never a 500.
+  const malformed = await api.request('GET', '/api/platform/tenants/%00', { token: adminKey });
+  expect([malformed.status, errors(malformed)[0]?.code]).toEqual([404, 'NOT_FOUND']);
   const { token: userToken } = await api.userWithToken({ roles: ['tenant_admin'] });
   expect((await api.request('GET', `/api/platform/tenants/${api.tenant.slug}`, { token: userToken })).status).toBe(401);
 });
