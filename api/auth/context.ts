@@ -48,7 +48,12 @@ export function hasRole(auth: AuthContext, ...roles: UserRole[]): boolean {
   return auth.roles.some((role) => roles.includes(role));
 }
 
+/** The user's headships whose committee's area is the path or one of its ancestors. */
+export function coveringHeadships(auth: AuthContext, geographyPath: string): AuthContext['headships'] {
+  return auth.headships.filter((h) => geographyPath === h.geographyPath || geographyPath.startsWith(`${h.geographyPath}.`));
+}
+
 /** True when the user heads a committee whose area is the path or one of its ancestors. */
 export function headsAreaOf(auth: AuthContext, geographyPath: string): boolean {
-  return auth.headships.some((h) => geographyPath === h.geographyPath || geographyPath.startsWith(`${h.geographyPath}.`));
+  return coveringHeadships(auth, geographyPath).length > 0;
 }

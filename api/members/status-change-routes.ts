@@ -10,7 +10,7 @@ import { confirmUpdate, liftUpdate } from '../../src/members/status-change-contr
 import { requestResignationLink, startStatusChange, updateLatestChange } from '../../src/members/status-change-client.ts';
 import { DISCIPLINE_REASONS, RESIGNATION_REASONS } from '../../src/members/status-change-rules.ts';
 import { isoDateTime, text } from '../../src/validation/fields.ts';
-import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
+import { coveringHeadships, hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
@@ -105,9 +105,7 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
     async handler({ params, body, auth }) {
       const member = await memberFor(auth, params.id, (m) => headsAreaOf(auth, m.geographyPath), "only a head of a committee covering the member's ward may propose an expulsion");
       // The proposer acts as head of their nearest committee covering the ward; its parent's heads confirm.
-      const covering = auth.headships
-        .filter((h) => member.geographyPath === h.geographyPath || member.geographyPath.startsWith(`${h.geographyPath}.`))
-        .sort((a, b) => b.geographyPath.length - a.geographyPath.length)[0]!;
+      const covering = coveringHeadships(auth, member.geographyPath).sort((a, b) => b.geographyPath.length - a.geographyPath.length)[0]!;
       const { reasonCode, note } = body.data.attributes;
       await startStatusChange(client, contextOf(auth), params.id,
         { kind: 'expulsion', by: `user:${auth.userId}`, reasonCode, committeeId: covering.committeeId, note: note ?? null });

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameBytes } from '../crypto/keyed-mac.ts';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql, type DatabasePool } from 'slonik';
@@ -39,9 +40,7 @@ function verifiedIndex(text: string, macKey: Buffer): BackupIndex {
   const { mac, ...rest } = (json ?? {}) as { mac?: unknown };
   const index = BackupIndexSchema.safeParse(rest);
   if (typeof mac !== 'string' || !index.success) throw new SnapshotFormatError(`${BACKUP_INDEX} is not a signed index of db:backup of this version`);
-  const given = Buffer.from(mac, 'hex');
-  const actual = indexMac(index.data, macKey);
-  if (given.length !== actual.length || !timingSafeEqual(given, actual)) {
+  if (!sameBytes(Buffer.from(mac, 'hex'), indexMac(index.data, macKey))) {
     throw new SnapshotFormatError(`${BACKUP_INDEX}: its MAC does not verify under this master key: the index was altered, or signed under another master key`);
   }
   return index.data;

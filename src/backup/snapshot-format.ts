@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { sameBytes } from '../crypto/keyed-mac.ts';
 import { z } from 'zod';
 import { deriveKey } from '../crypto/derived-key.ts';
 import type { MasterKey } from '../crypto/master-key.ts';
@@ -81,8 +82,7 @@ export class LineMac {
   /** Whether `expected` (hex) is this MAC, compared in constant time. */
   matches(expected: string): boolean {
     const actual = this.#hmac.digest();
-    const given = Buffer.from(expected, 'hex');
-    return given.length === actual.length && timingSafeEqual(given, actual);
+    return sameBytes(Buffer.from(expected, 'hex'), actual);
   }
 }
 

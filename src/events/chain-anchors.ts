@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { sameBytes } from '../crypto/keyed-mac.ts';
 import { sql, UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
@@ -69,9 +70,9 @@ function anchorMac(key: Buffer, a: AnchorContent): Buffer {
   return createHmac('sha256', key).update(fields.join('\n')).digest();
 }
 
-function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Equal bytes, or both absent (the first anchor has no previous MAC). */
+function sameOrBothAbsent(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : sameBytes(a, b);
 }
 
 async function chainHead(tx: TenantTransaction): Promise<{ chainSeq: bigint; hash: Buffer }> {
@@ -146,7 +147,7 @@ export async function verifyChainAnchors(tx: TenantTransaction, tenantId: string
   const lastRekey = rows.findLastIndex((r) => r.reason === 'rekey' && r.masterKeyId === masterKeyId);
   const problemOf = (row: AnchorRow & { eventHash: Buffer | null }, index: number): string | null => {
     const before = index > 0 ? rows[index - 1]! : null;
-    if (!sameBytes(row.previousMac, before?.mac ?? null)) return 'does not follow the anchor before it: an anchor was removed or altered';
+    if (!sameOrBothAbsent(row.previousMac, before?.mac ?? null)) return 'does not follow the anchor before it: an anchor was removed or altered';
     if (before && row.chainSeq < before.chainSeq) return 'anchors an earlier position than the anchor before it';
     const key = held.get(row.masterKeyId);
     if (key) {

@@ -1,8 +1,9 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
+import { purposeMac } from '../crypto/keyed-mac.ts';
 import { withTenant, type TenantContext } from '../db/tenant-context.ts';
 import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
@@ -128,7 +129,7 @@ function keyedMemberId(tenantId: string, idempotencyKey: string): string {
 
 /** The status-link secret of a keyed registration: only the party's keys can derive it. */
 function keyedStatusToken(keys: TenantKeys, memberId: string): string {
-  return createHmac('sha256', keys.registrationKey).update(`status-token:${memberId}`).digest('base64url');
+  return purposeMac(keys.registrationKey, 'status-token', memberId).toString('base64url');
 }
 
 /** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */

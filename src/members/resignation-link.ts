@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { purposeMac, sameBytes } from '../crypto/keyed-mac.ts';
 import { DomainError } from '../errors/domain-error.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
 
@@ -8,7 +8,7 @@ import type { TenantKeys } from '../tenants/keyring.ts';
  * make one, and a changed member or expiry fails the check.
  */
 export function resignationToken(keys: TenantKeys, tenantId: string, memberId: string, expiresAt: string): string {
-  return createHmac('sha256', keys.registrationKey).update(`resignation-link:${tenantId}:${memberId}:${expiresAt}`).digest('base64url');
+  return purposeMac(keys.registrationKey, 'resignation-link', tenantId, memberId, expiresAt).toString('base64url');
 }
 
 /**
@@ -16,9 +16,7 @@ export function resignationToken(keys: TenantKeys, tenantId: string, memberId: s
  * @throws DomainError TOKEN_BAD_SIGNATURE (any other member, expiry or party), TOKEN_EXPIRED.
  */
 export function checkResignationToken(keys: TenantKeys, tenantId: string, memberId: string, expiresAt: string, token: string, now: Date): void {
-  const expected = Buffer.from(resignationToken(keys, tenantId, memberId, expiresAt));
-  const given = Buffer.from(token);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!sameBytes(Buffer.from(token), Buffer.from(resignationToken(keys, tenantId, memberId, expiresAt)))) {
     throw new DomainError('TOKEN_BAD_SIGNATURE', 'the resignation link is not one this party sent', { field: 'token' });
   }
   if (Date.parse(expiresAt) <= now.getTime()) throw new DomainError('TOKEN_EXPIRED', 'the resignation link has expired; ask for a new one', { field: 'expires' });

@@ -1,7 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { blindIndex, encryptField, normalizeEmail, previousBlindIndex, type PersonalField } from './personal-data.ts';
+import { purposeMac } from '../crypto/keyed-mac.ts';
 
 /**
  * An application with its personal fields already sealed (base64 AES-256-GCM) and its phone
@@ -74,5 +75,5 @@ export function applicationDigest(keys: TenantKeys, application: Application): s
     application.fullNameEn, application.fullNameNe, application.gender, application.phone, application.email === undefined ? undefined : normalizeEmail(application.email),
     application.dateOfBirth, application.address, application.citizenshipNo, application.wardId,
   ];
-  return createHmac('sha256', keys.registrationKey).update(`application:${JSON.stringify(fields.map((f) => f ?? null))}`).digest('hex');
+  return purposeMac(keys.registrationKey, 'application', JSON.stringify(fields.map((f) => f ?? null))).toString('hex');
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { purposeMac, sameBytes } from '../crypto/keyed-mac.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
 
 /** How long a member's transfer link works. */
@@ -11,7 +11,7 @@ export const TRANSFER_LINK_TTL_MS = 7 * 86_400_000;
  */
 export function transferLinkToken(keys: TenantKeys, memberId: string, expiresAt: Date): string {
   const expiry = Math.floor(expiresAt.getTime() / 1000);
-  return `${expiry}.${mac(keys.registrationKey, memberId, expiry).toString('base64url')}`;
+  return `${expiry}.${purposeMac(keys.registrationKey, 'transfer-link', memberId, String(expiry)).toString('base64url')}`;
 }
 
 /** Whether the token is one this party made for this member, and has not expired. Constant time in the MAC. */
@@ -20,10 +20,5 @@ export function verifyTransferLinkToken(keys: TenantKeys, memberId: string, toke
   if (!match) return false;
   const expiry = Number(match[1]);
   const given = Buffer.from(match[2]!, 'base64url');
-  const expected = mac(keys.registrationKey, memberId, expiry);
-  return given.length === expected.length && timingSafeEqual(given, expected) && expiry * 1000 > now.getTime();
-}
-
-function mac(key: Buffer, memberId: string, expiry: number): Buffer {
-  return createHmac('sha256', key).update(`transfer-link:${memberId}:${expiry}`).digest();
+  return sameBytes(given, purposeMac(keys.registrationKey, 'transfer-link', memberId, String(expiry))) && expiry * 1000 > now.getTime();
 }
