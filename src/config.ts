@@ -44,6 +44,9 @@ const EnvSchema = z.object({
   RATE_LIMIT_REGISTRATIONS: z.coerce.number().int().min(1).max(1_000_000).default(600),
   RATE_LIMIT_PUBLIC: z.coerce.number().int().min(1).max(1_000_000).default(120),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
+  /** When the daily renewal run starts, HH:MM in Asia/Kathmandu. */
+  RENEWAL_RUN_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour, Asia/Kathmandu').default('00:30')
+    .transform((at) => ({ hour: Number(at.slice(0, 2)), minute: Number(at.slice(3, 5)) })),
   TRUSTED_PROXIES: z.string().regex(/^(?:none|[\w.:/]+(?:\s*,\s*[\w.:/]+)*)$/, 'none, or comma-separated loopback, linklocal, uniquelocal, addresses and CIDRs').default('loopback'),
 });
 

@@ -7,7 +7,7 @@ import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
-import { ensureChainAnchoringSchedule } from './temporal/schedules.ts';
+import { ensureChainAnchoringSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   const mailer = createSmtpMailer({ smtpUrl: settings.SMTP_URL, from: settings.MAIL_FROM });
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE });
   const worker = await createMembershipWorker({
+    temporal: client,
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     deps: {
@@ -34,14 +36,14 @@ async function main(): Promise<void> {
       publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     },
   });
-  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE });
   await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
-  await client.connection.close();
-  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES }, 'worker started');
+  await ensureRenewalSchedule(client, settings.RENEWAL_RUN_AT);
+  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT }, 'worker started');
   try {
     await worker.run();
   } finally {
     mailer.close();
+    await client.connection.close();
     await connection.close();
     await pool.end();
     log.info('worker stopped');

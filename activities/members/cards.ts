@@ -18,8 +18,11 @@ function dateIn(timeZone: string, at: Date): string {
 
 export function createCardActivities(deps: MemberActivityDeps) {
   return {
-    /** Renders, stores and records the member's ID card; a member holding a card gets that one back. */
-    async issueIdCard(step: StepContext): Promise<IssuedCard> {
+    /**
+     * Renders, stores and records the member's ID card; a member holding a card gets that one back.
+     * The card is valid for the party's card validity, or to `validUntil` (a renewal: the new paid-until).
+     */
+    async issueIdCard(step: StepContext, options: { validUntil?: string } = {}): Promise<IssuedCard> {
       // One read, outside any write transaction, of everything the card shows; rendering happens after it.
       const { subject, keys } = await inTenant(deps, step, async (tx) => ({
         subject: await readCardSubject(tx, step.memberId),
@@ -31,7 +34,7 @@ export function createCardActivities(deps: MemberActivityDeps) {
       if (subject.cardId) return { cardId: subject.cardId, storageKey };
       if (!subject.memberNumber) throw new Error(`member ${step.memberId} has no number yet`);
       const memberNumber = subject.memberNumber;
-      const validUntil = dateIn(tenant.timeZone, new Date(deps.clock().getTime() + tenant.cardValidityMs));
+      const validUntil = options.validUntil ?? dateIn(tenant.timeZone, new Date(deps.clock().getTime() + tenant.cardValidityMs));
       // Both ids derive from the step: attempts that overlap render the same token and record the same card.
       const tokenId = derivedUuid(`${step.workflowId}:card:token`);
       const token = signCardToken(keys.cardSigning.privateKey, { tenant: tenant.slug, memberId: step.memberId, memberNumber, validUntil, tokenId });

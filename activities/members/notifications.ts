@@ -7,6 +7,7 @@ import { decryptField } from '../../src/members/personal-data.ts';
 import { noticedRecently, recordNotice } from '../../src/members/registration-refusals.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { findTenant } from '../../src/tenants/tenants.ts';
+import { formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
 import { inTenant, type MemberActivityDeps, type StepContext } from './deps.ts';
 import type { ContactTaken } from './registration.ts';
@@ -22,7 +23,11 @@ export type MemberEmail =
   | { kind: 'suspended'; until: string; reasonCode: string }
   | { kind: 'suspension-lifted'; memberNumber: string }
   | { kind: 'expelled'; reasonCode: string }
-  | { kind: 'resigned' };
+  | { kind: 'resigned' }
+  // Renewal: sent by the renewal workflow, keyed by its id. Dates are the ledger's (YYYY-MM-DD), shown in the party's calendar.
+  | { kind: 'renewal-invoice'; invoiceId: string; amountMinor: number; paidUntil: string; graceUntil: string }
+  | { kind: 'term-lapsed'; paidUntil: string; reinstatableUntil: string }
+  | { kind: 'renewed' | 'reinstated'; memberNumber: string; paidThrough: string; withCard: boolean };
 
 export interface CommitteeEmail {
   committeeId: string | null;
@@ -90,7 +95,30 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
         return templates.membershipExpelled({ ...recipient, reasonCode: email.reasonCode });
       case 'resigned':
         return templates.membershipResigned(recipient);
+      case 'renewal-invoice': {
+        const date = await partyDates(step);
+        return templates.renewalInvoiceIssued({ ...recipient, invoiceId: email.invoiceId, amountPaisa: email.amountMinor, termEnds: date(email.paidUntil), lapsesOn: date(email.graceUntil) });
+      }
+      case 'term-lapsed': {
+        const date = await partyDates(step);
+        return templates.membershipLapsed({ ...recipient, paidUntil: date(email.paidUntil), reinstatableUntil: date(email.reinstatableUntil) });
+      }
+      case 'renewed':
+      case 'reinstated': {
+        const date = await partyDates(step);
+        const idCard = email.withCard
+          ? { filename: `member-card-${email.memberNumber}.pdf`, contentType: 'application/pdf', content: await deps.storage.get(idCardKey(tenantSlug, step.memberId)) }
+          : null;
+        return templates.membershipRenewed({ ...recipient, memberNumber: email.memberNumber, paidThrough: date(email.paidThrough), reinstated: email.kind === 'reinstated', idCard });
+      }
     }
+  }
+
+  /** Shows a ledger date in the party's calendar, in English and Nepali. */
+  async function partyDates(step: StepContext): Promise<(date: string) => templates.PartyDate> {
+    const tenant = await inTenant(deps, step, (tx) => findTenant(tx, step.tenantId));
+    if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
+    return (date) => ({ en: formatPartyDate(date, tenant.calendar), ne: formatPartyDate(date, tenant.calendar, 'ne') });
   }
 
   return {

@@ -5,6 +5,7 @@ import { historyRoutes } from './history-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
 import { transferRoutes } from '../transfers/routes.ts';
+import { renewalRoutes } from './renewal-routes.ts';
 import { statusChangeRoutes } from './status-change-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
@@ -14,4 +15,5 @@ export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   approvalRoutes(registry, deps);
   transferRoutes(registry, deps);
   statusChangeRoutes(registry, deps);
+  renewalRoutes(registry, deps);
 }

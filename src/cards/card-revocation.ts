@@ -9,9 +9,10 @@ export const MANUAL_REVOCATION_REASONS = ['lost', 'stolen', 'damaged', 'issued_i
 /**
  * Every reason a card is revoked for: by hand, or by the product itself with a status change
  * (`suspended`, `expelled`, `resigned`, `deceased`) or a transfer (`superseded`: replaced by a
- * card naming the member's new ward). The public card check answers it.
+ * card naming the member's new ward, or by a renewal: a card valid to the new date), or a lapse
+ * (`lapsed`: the term ended unpaid). The public card check answers it.
  */
-export const CARD_REVOCATION_REASONS = [...MANUAL_REVOCATION_REASONS, 'suspended', 'expelled', 'resigned', 'deceased', 'superseded'] as const;
+export const CARD_REVOCATION_REASONS = [...MANUAL_REVOCATION_REASONS, 'suspended', 'expelled', 'resigned', 'deceased', 'superseded', 'lapsed'] as const;
 export type CardRevocationReason = (typeof CARD_REVOCATION_REASONS)[number];
 
 export interface CardRevocation {
@@ -46,7 +47,7 @@ export async function revokeCurrentCard(tx: TenantTransaction, tenantId: string,
 }
 
 /** The reasons a card is revoked for when its holder leaves good standing. */
-export type LeavingReason = Extract<CardRevocationReason, 'membership_ended' | 'suspended' | 'expelled' | 'resigned' | 'deceased'>;
+export type LeavingReason = Extract<CardRevocationReason, 'membership_ended' | 'suspended' | 'expelled' | 'resigned' | 'deceased' | 'lapsed'>;
 
 /**
  * What a member leaving good standing calls (suspension, expulsion, resignation, death, lapse

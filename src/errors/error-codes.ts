@@ -59,6 +59,12 @@ export const ERROR_CODES = {
   EXPULSION_SAME_PERSON: { status: 409, retryable: false },
   /** Another request is changing this member's status right now; try again. */
   STATUS_CHANGE_IN_PROGRESS: { status: 409, retryable: false },
+  // Renewal (src/members/renewal-rules.ts).
+  /** A renewal of the member's term is already open (its invoice waits for payment). */
+  RENEWAL_IN_PROGRESS: { status: 409, retryable: false },
+  /** The member has no open renewal invoice to pay, lapse or close. */
+  RENEWAL_NOT_OPEN: { status: 409, retryable: false },
+  MEMBER_NOT_LAPSED: { status: 409, retryable: false },
   // Registration.
   /** Another application was sent under an Idempotency-Key already used. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },

@@ -255,3 +255,42 @@ export function resignationLink(input: Recipient & { link: string; expiresAt: Da
     { ne: `सदस्यताबाट राजीनामा दिन माथिको लिङ्क प्रयोग गर्नुहोस्।` },
   ]);
 }
+
+/** A party date in both its languages, e.g. `1 Shrawan 2082 BS (१ साउन २०८२)`. */
+export interface PartyDate {
+  en: string;
+  ne: string;
+}
+
+/** To a member: the renewal invoice of their term. */
+export function renewalInvoiceIssued(input: Recipient & { invoiceId: string; amountPaisa: number; termEnds: PartyDate; lapsesOn: PartyDate }): MailContent {
+  const amount = formatNpr(input.amountPaisa);
+  return render(`Membership renewal invoice ${input.invoiceId}: ${amount} due by ${input.termEnds.en}`, input, [
+    `Your membership of ${input.partyName} is due for renewal: your current term ends on ${input.termEnds.en}.`,
+    `Invoice: ${input.invoiceId}\nAmount: ${amount}\nDue by: ${input.termEnds.en}`,
+    `If it is not paid by then, your membership stays in good standing until ${input.lapsesOn.en}, and lapses on that day.`,
+    { ne: `तपाईंको सदस्यता नवीकरण शुल्क ${amount} मिति ${input.termEnds.ne} भित्र भुक्तानी गर्नुहोला। भुक्तानी नभए सदस्यता ${input.lapsesOn.ne} मा समाप्त हुनेछ।` },
+  ]);
+}
+
+/** To a member: renewed (or reinstated after a lapse), the new card attached when they hold one. */
+export function membershipRenewed(input: Recipient & { memberNumber: string; paidThrough: PartyDate; reinstated: boolean; idCard: MailAttachment | null }): MailContent {
+  const what = input.reinstated ? 'reinstated' : 'renewed';
+  return render(`Your membership of ${input.partyName} is ${what}`, input, [
+    input.reinstated
+      ? `Thank you: your payment has reinstated your membership of ${input.partyName}, with the same member number.`
+      : `Thank you: your membership of ${input.partyName} is renewed.`,
+    `Member number: ${input.memberNumber}\nPaid through: ${input.paidThrough.en}`,
+    ...(input.idCard ? [`Your new member ID card, valid through ${input.paidThrough.en}, is attached (${input.idCard.filename}); the previous card is no longer valid.`] : []),
+    { ne: input.reinstated ? `तपाईंको सदस्यता पुनर्स्थापित भएको छ (${input.paidThrough.ne} सम्म)।` : `तपाईंको सदस्यता ${input.paidThrough.ne} सम्म नवीकरण भएको छ।` },
+  ], input.idCard ? [input.idCard] : undefined);
+}
+
+/** To a member: the term ended unpaid and the grace period is over. */
+export function membershipLapsed(input: Recipient & { paidUntil: PartyDate; reinstatableUntil: PartyDate }): MailContent {
+  return render(`Your membership of ${input.partyName} has lapsed`, input, [
+    `Your membership of ${input.partyName} was paid until ${input.paidUntil.en} and the renewal was not paid within the grace period, so it has lapsed. Your member ID card is revoked.`,
+    `If you pay the renewal invoice before ${input.reinstatableUntil.en}, your membership is reinstated with the same member number.`,
+    { ne: `नवीकरण शुल्क भुक्तानी नभएकाले तपाईंको सदस्यता समाप्त भएको छ। ${input.reinstatableUntil.ne} अघि भुक्तानी गरे सोही सदस्यता नम्बरसहित पुनर्स्थापित हुनेछ।` },
+  ]);
+}

@@ -9,7 +9,7 @@ export type MemberEvent =
   | { type: 'MemberRejected'; payload: { by: string; reason: string } }
   | { type: 'InvoiceIssued'; payload: { invoiceId: string; amountMinor: number; currency: string; dueAt: string } }
   | { type: 'PaymentReceived'; payload: { invoiceId: string; paymentId: string; amountMinor: number; currency: string; provider: string; providerRef: string; paidAt: string } }
-  | { type: 'InvoiceVoided'; payload: { invoiceId: string; reason: 'expired' | 'withdrawn' } }
+  | { type: 'InvoiceVoided'; payload: { invoiceId: string; reason: 'expired' | 'withdrawn' | 'reinstatement_window_closed' } }
   | { type: 'MemberLapsed'; payload: { invoiceId: string } }
   | { type: 'MemberWithdrawn'; payload: { reason: string } }
   | { type: 'MemberActivated'; payload: { memberNumber: string } }
@@ -27,6 +27,12 @@ export type MemberEvent =
   | { type: 'MemberExpulsionProposed'; payload: { by: string; reasonCode: DisciplineReason; committeeId: string } }
   | { type: 'MemberExpelled'; payload: { proposedBy: string; confirmedBy: string; reasonCode: DisciplineReason } }
   | { type: 'MemberResigned'; payload: { via: 'link' | 'staff'; reasonCode: ResignationReason } }
-  | { type: 'MemberDied'; payload: { recordedBy: string } };
+  | { type: 'MemberDied'; payload: { recordedBy: string } }
+  // Renewal (docs/membership.md "Renewal"): the renewal invoice, its payment, the lapse of an
+  // unpaid term after the grace period, and the return of a lapsed member who paid in time.
+  | { type: 'RenewalInvoiceIssued'; payload: { invoiceId: string; termNumber: number; amountMinor: number; currency: string; dueAt: string } }
+  | { type: 'RenewalPaymentReceived'; payload: { invoiceId: string; paymentId: string; amountMinor: number; currency: string; provider: string; providerRef: string; paidAt: string } }
+  | { type: 'MemberTermLapsed'; payload: { termNumber: number; paidUntil: string; graceUntil: string } }
+  | { type: 'MemberReinstated'; payload: { termNumber: number; paymentId: string } };
 
 export type MemberEventType = MemberEvent['type'];

@@ -5,6 +5,8 @@ import type { MemberEvent } from './events.ts';
 import type { MemberStatus } from './member-status.ts';
 import * as standing from './status-change-rules.ts';
 import type { DisciplineReason, ExpulsionProposal, ResignationReason } from './status-change-rules.ts';
+import * as renewal from './renewal-rules.ts';
+import type { RenewalInvoice } from './renewal-rules.ts';
 
 /** The member as its events leave it; also the position the admission rules judge. */
 export interface MemberState extends AdmissionPosition {
@@ -16,11 +18,13 @@ export interface MemberState extends AdmissionPosition {
   expulsionProposal: ExpulsionProposal | null;
   /** When the suspension in force ends. */
   suspendedUntil: string | null;
+  /** The open renewal invoice, from its issue to its payment or voiding. */
+  renewalInvoice: RenewalInvoice | null;
 }
 
 export const initialMemberState: MemberState = {
   status: 'new', version: 0, decided: false, approved: false, paid: false, invoice: null, memberNumber: null, cardIssued: false,
-  expulsionProposal: null, suspendedUntil: null,
+  expulsionProposal: null, suspendedUntil: null, renewalInvoice: null,
 };
 
 export type MemberCommand =
@@ -45,7 +49,12 @@ export type MemberCommand =
   | { type: 'ConfirmExpulsion'; by: string }
   | { type: 'Resign'; via: 'link' | 'staff'; reasonCode: ResignationReason }
   | { type: 'RecordDeath'; recordedBy: string }
-  | { type: 'StartTerm'; termId: string; termNumber: number; from: string; to: string; paymentId: string | null; waived: boolean };
+  | { type: 'StartTerm'; termId: string; termNumber: number; from: string; to: string; paymentId: string | null; waived: boolean }
+  | { type: 'IssueRenewalInvoice'; invoiceId: string; termNumber: number; amountMinor: number; currency: string; dueAt: string }
+  | { type: 'RecordRenewalPayment'; paymentId: string; invoiceId: string; amountMinor: number; currency: string; provider: string; providerRef: string; paidAt: string }
+  | { type: 'LapseTerm'; termNumber: number; paidUntil: string; graceUntil: string }
+  | { type: 'Reinstate'; termNumber: number; paymentId: string }
+  | { type: 'CloseRenewal' };
 
 /** A command the member's current state does not allow; `code` is stable for API clients. */
 export class MemberRuleError extends DomainError {
@@ -134,8 +143,30 @@ export function decide(command: MemberCommand, state: MemberState): MemberEvent[
     case 'RecordDeath':
       check(standing.deathRefusal(state));
       return [{ type: 'MemberDied', payload: { recordedBy: command.recordedBy } }];
+    case 'IssueRenewalInvoice': {
+      check(renewal.renewalInvoiceRefusal(state));
+      const { type: _type, ...payload } = command;
+      return [{ type: 'RenewalInvoiceIssued', payload }];
+    }
+    case 'RecordRenewalPayment': {
+      check(renewal.renewalPaymentRefusal(state, { invoiceId: command.invoiceId, amount: command.amountMinor, currency: command.currency }));
+      const { type: _type, ...payload } = command;
+      return [{ type: 'RenewalPaymentReceived', payload }];
+    }
+    case 'LapseTerm': {
+      check(renewal.lapseRefusal(state));
+      const { type: _type, ...payload } = command;
+      return [{ type: 'MemberTermLapsed', payload }];
+    }
+    case 'Reinstate':
+      check(renewal.reinstatementRefusal(state));
+      return [{ type: 'MemberReinstated', payload: { termNumber: command.termNumber, paymentId: command.paymentId } }];
+    case 'CloseRenewal':
+      check(renewal.closingRefusal(state));
+      return [{ type: 'InvoiceVoided', payload: { invoiceId: state.renewalInvoice!.invoiceId, reason: 'reinstatement_window_closed' } }];
     case 'StartTerm': {
-      if (state.status !== 'active') throw new MemberRuleError('MEMBER_NOT_ACTIVE', `a term starts only for an active member, not one ${state.status}`);
+      // A renewal paid by a suspended member, or by a lapsed one in the transaction that reinstates them, also starts a term.
+      if (state.status !== 'active' && state.status !== 'suspended' && state.status !== 'lapsed') throw new MemberRuleError('MEMBER_NOT_ACTIVE', `a term starts only for an admitted member who has not left, not one ${state.status}`);
       const { type: _type, ...payload } = command;
       return [{ type: 'TermStarted', payload }];
     }
@@ -164,7 +195,7 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
     case 'PaymentReceived':
       return { ...next, paid: true };
     case 'InvoiceVoided':
-      return next;
+      return event.payload.invoiceId === state.renewalInvoice?.invoiceId ? { ...next, renewalInvoice: null } : next;
     case 'MemberLapsed':
       return { ...next, status: 'expired' };
     case 'MemberWithdrawn':
@@ -201,6 +232,17 @@ export function evolve(state: MemberState, event: MemberEvent): MemberState {
       return { ...next, status: 'resigned', expulsionProposal: null };
     case 'MemberDied':
       return { ...next, status: 'deceased', expulsionProposal: null, suspendedUntil: null };
+    case 'RenewalInvoiceIssued': {
+      const { invoiceId, termNumber, amountMinor, currency } = event.payload;
+      return { ...next, renewalInvoice: { invoiceId, termNumber, amountMinor, currency } };
+    }
+    case 'RenewalPaymentReceived':
+      return { ...next, renewalInvoice: null };
+    case 'MemberTermLapsed':
+      // The renewal invoice stays open: paying it within the reinstatement window reinstates the member.
+      return { ...next, status: 'lapsed', suspendedUntil: null };
+    case 'MemberReinstated':
+      return { ...next, status: 'active' };
     case 'MemberImportRolledBack':
       // The import is undone and the member row deleted: the stream is as if never begun.
       return { ...initialMemberState, version: next.version };

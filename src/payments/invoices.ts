@@ -18,19 +18,22 @@ export interface InvoiceRequest {
   amountMinor: number;
   currency: string;
   dueAt: string;
+  /** A renewal invoice names the term it renews and the workflow that takes its payment. */
+  renewal?: { termNumber: number; workflowId: string };
 }
 
 const Invoice = z.object({ invoiceId: z.string(), amountMinor: z.coerce.number(), currency: z.string(), dueAt: z.number() });
 
 /** Issues the invoice of this key, or finds the one an earlier attempt issued: one round trip either way. */
 export async function issueInvoiceOnce(tx: TenantTransaction, request: InvoiceRequest): Promise<InvoiceDetails> {
-  const { tenantId, memberId, idempotencyKey: key, amountMinor, currency, dueAt } = request;
+  const { tenantId, memberId, idempotencyKey: key, amountMinor, currency, dueAt, renewal } = request;
   // (An attempt racing this one may commit the same key after this statement's snapshot:
   // then the plain read below finds it.)
   const invoice = await tx.maybeOne(sql.type(Invoice)`
     WITH created AS (
-      INSERT INTO invoices (id, tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
-      VALUES (${randomUUID()}, ${tenantId}, ${memberId}, ${key}, ${amountMinor}, ${currency}, ${dueAt})
+      INSERT INTO invoices (id, tenant_id, member_id, idempotency_key, amount_minor, currency, due_at, purpose, term_number, workflow_id)
+      VALUES (${randomUUID()}, ${tenantId}, ${memberId}, ${key}, ${amountMinor}, ${currency}, ${dueAt},
+              ${renewal ? 'renewal' : 'admission'}, ${renewal?.termNumber ?? null}, ${renewal?.workflowId ?? null})
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
       RETURNING id, amount_minor, currency, due_at
     )
@@ -45,4 +48,20 @@ export async function issueInvoiceOnce(tx: TenantTransaction, request: InvoiceRe
 /** Voids the member's open invoice, if any (the application expired or was withdrawn). */
 export async function voidOpenInvoices(tx: TenantTransaction, memberId: string): Promise<void> {
   await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE member_id = ${memberId} AND status = 'open'`);
+}
+
+/** Voids one invoice if it is still open. */
+export async function voidInvoice(tx: TenantTransaction, invoiceId: string): Promise<void> {
+  await tx.query(sql.unsafe`UPDATE invoices SET status = 'void', voided_at = now() WHERE id = ${invoiceId} AND status = 'open'`);
+}
+
+const PayingWorkflow = z.object({ workflowId: z.string().nullable() });
+
+/**
+ * The workflow that takes payments for this invoice of the member: a renewal invoice names its
+ * renewal workflow; null for an admission invoice (the member's lifecycle) or an unknown one.
+ */
+export async function payingWorkflowOf(tx: TenantTransaction, memberId: string, invoiceId: string): Promise<string | null> {
+  return (await tx.maybeOneFirst(sql.type(PayingWorkflow)`
+    SELECT workflow_id AS "workflowId" FROM invoices WHERE id = ${invoiceId} AND member_id = ${memberId}`)) ?? null;
 }

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
@@ -14,15 +16,20 @@ export interface MembershipWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   deps: MemberActivityDeps;
+  /** The daily renewal run starts renewal workflows with it. */
+  temporal?: Client | undefined;
   /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
 }
 
-/** The one worker of the product: every member lifecycle and transfer, and the event chains' anchoring, on the membership task queue. */
+/** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
-  const activities = { ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps) };
+  const activities = {
+    ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
+    ...createRenewalActivities(options.deps, options.temporal),
+  };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -1,26 +1,35 @@
-import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, type Client, type ScheduleSpec } from '@temporalio/client';
+import { RENEWAL_RUN_WORKFLOW, RENEWAL_SCHEDULE_ID } from '../renewals/renewal-contract.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
 export const CHAIN_ANCHORING_SCHEDULE_ID = 'event-chain-anchoring';
 
-/**
- * The Schedule that anchors every party's event chain (workflow `eventChainAnchoring`) every
- * `everyMinutes`, skipping a run while the previous one still runs. Created by the worker at
- * start; an existing Schedule keeps its history and takes the configured interval.
- */
+/** The Schedule that anchors every party's event chain (workflow `eventChainAnchoring`) every `everyMinutes`; created by the worker at start. */
 export async function ensureChainAnchoringSchedule(client: Client, everyMinutes: number): Promise<void> {
-  const spec = { intervals: [{ every: `${everyMinutes}m` as const }] };
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: 'eventChainAnchoring',
-    workflowId: CHAIN_ANCHORING_SCHEDULE_ID,
-    taskQueue: MEMBERSHIP_TASK_QUEUE,
-    args: [],
-  };
+  await ensureSchedule(client, CHAIN_ANCHORING_SCHEDULE_ID, 'eventChainAnchoring', { intervals: [{ every: `${everyMinutes}m` }] }, '1 hour');
+}
+
+/**
+ * Creates the Schedule that starts `workflowType` (id = the Schedule's) on `spec`, skipping a
+ * start while the previous run still runs; an existing Schedule keeps its history and takes the
+ * spec given now.
+ */
+async function ensureSchedule(client: Client, scheduleId: string, workflowType: string, spec: ScheduleSpec, catchupWindow: '1 hour' | '1 day'): Promise<void> {
+  const action = { type: 'startWorkflow' as const, workflowType, workflowId: scheduleId, taskQueue: MEMBERSHIP_TASK_QUEUE, args: [] };
   try {
-    await client.schedule.create({ scheduleId: CHAIN_ANCHORING_SCHEDULE_ID, spec, action, policies: { overlap: 'SKIP', catchupWindow: '1 hour' } });
+    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP', catchupWindow } });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(CHAIN_ANCHORING_SCHEDULE_ID).update((previous) => ({ ...previous, spec, action }));
+    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
   }
+}
+
+/**
+ * The daily renewal run (workflow `renewalRun`): every day at `hour`:`minute` in Asia/Kathmandu
+ * it starts a renewal workflow for each member of every party whose renewal is due (each party's
+ * "today" is its own zone's). A run still going when the next is due is not doubled; a run missed
+ * while the server was down is made up within a day.
+ */
+export async function ensureRenewalSchedule(client: Client, at: { hour: number; minute: number }): Promise<void> {
+  await ensureSchedule(client, RENEWAL_SCHEDULE_ID, RENEWAL_RUN_WORKFLOW, { calendars: [{ hour: at.hour, minute: at.minute }], timezone: 'Asia/Kathmandu' }, '1 day');
 }

@@ -12,7 +12,7 @@ import { readStream } from '../../src/events/event-store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createSmtpMailer, senderDomain } from '../../src/mail/mailer.ts';
 import { ApplicationSchema, type Application } from '../../src/members/application.ts';
-import { registerApplicant, type Registered } from '../../src/members/lifecycle-client.ts';
+import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
 import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
 import { createMembershipWorker } from '../../src/temporal/membership-worker.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
@@ -20,7 +20,7 @@ import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
 import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
-import { statusQuery, type LifecycleStatus, type PaymentMessage } from '../../src/members/lifecycle-contract.ts';
+import { approveUpdate, paymentReceivedUpdate, statusQuery, type LifecycleStatus, type PaymentMessage } from '../../src/members/lifecycle-contract.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { makeCommittee, seedMiniGeography, testMasterKey, type MiniGeography } from './fixtures.ts';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.ts';
@@ -101,7 +101,7 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
           connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
           workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors,
         })
-        : await createMembershipWorker({ connection, namespace: 'default', deps, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000 });
+        : await createMembershipWorker({ connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000 });
       return { worker, running: worker.run() };
     },
     async close() {
@@ -172,3 +172,18 @@ export const rowCount = (h: LifecycleHarness, table: 'invoices' | 'payments' | '
 
 /** Every address a captured message was sent to. */
 export const recipientsOf = (mail: Pick<ParsedMail, 'to'>) => [mail.to ?? []].flat().flatMap((to) => to.value.map((v) => v.address));
+
+/** Registers an applicant and approves them; answers once the invoice is issued. */
+export async function approveAndAwaitInvoice(h: LifecycleHarness, email: string) {
+  const { workflowId } = await registerMember(h, email);
+  await sendLifecycleUpdate(h.client, workflowId, approveUpdate, { by: `user:${h.headUserId}`, note: 'welcome' });
+  return { workflowId, invoice: await awaitInvoice(lifecycleHandle(h, workflowId)) };
+}
+
+/** An active member holding a card, admitted through the whole lifecycle. @returns the member's id. */
+export async function admitMember(h: LifecycleHarness, email: string): Promise<string> {
+  const { workflowId, invoice } = await approveAndAwaitInvoice(h, email);
+  await sendLifecycleUpdate(h.client, workflowId, paymentReceivedUpdate, paymentFor(invoice));
+  await lifecycleHandle(h, workflowId).result();
+  return workflowId.slice(`member-${h.tenant.id}-`.length);
+}

@@ -19,7 +19,7 @@ import * as m from '../../src/members/lifecycle-contract.ts';
 import * as sc from '../../src/members/status-change-contract.ts';
 import { startStatusChange } from '../../src/members/status-change-client.ts';
 import {
-  addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
+  addCommitteeWithHead, admitMember, applicationFor, approveAndAwaitInvoice, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
@@ -45,11 +45,6 @@ function historyToJSON(history: History): string {
 /** Drives one lifecycle to its end; @returns its workflow id. */
 type Scenario = (h: LifecycleHarness) => Promise<string>;
 
-const approveAndAwaitInvoice = async (h: LifecycleHarness, email: string) => {
-  const { workflowId } = await registerMember(h, email);
-  await sendLifecycleUpdate(h.client, workflowId, m.approveUpdate, { by: `user:${h.headUserId}`, note: 'welcome' });
-  return { workflowId, invoice: await awaitInvoice(lifecycleHandle(h, workflowId)) };
-};
 
 const quick: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
   'happy-path-card-issued': {
@@ -160,14 +155,6 @@ async function recordChainAnchoring(): Promise<void> {
   }
 }
 
-/** A member of the harness's second ward, active with a card. */
-async function activeMember(h: LifecycleHarness, email: string): Promise<string> {
-  const { workflowId, invoice } = await approveAndAwaitInvoice(h, email);
-  await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
-  await lifecycleHandle(h, workflowId).result();
-  return workflowId.slice(`member-${h.tenant.id}-`.length);
-}
-
 /**
  * The transfer workflow's paths, each run to its end: approved by a head covering the
  * destination, refused, accepted by the transfer window, and approved by an operator's signal;
@@ -187,7 +174,7 @@ async function recordTransfers(): Promise<void> {
   const { worker, running } = await h.startWorker();
   try {
     for (const [name, scenario] of wanted) {
-      const memberId = await activeMember(h, `${name}@example.np`);
+      const memberId = await admitMember(h, `${name}@example.np`);
       await changeTenantSettings(h.db.owner, h.tenant.slug, { transferWindowMs: scenario.window }, 'recorder');
       const transfer = await requestTransfer({ client: h.client, pool: h.db.app }, { tenantId: h.tenant.id, actor: 'recorder' },
         { memberId, toWardId: h.geo.wardIds[2]!, via: 'staff', requestedBy: 'recorder' });
@@ -199,7 +186,7 @@ async function recordTransfers(): Promise<void> {
       console.log(`recorded ${name} (${status})`);
     }
     if (link) {
-      const memberId = await activeMember(h, 'transfer-link@example.np');
+      const memberId = await admitMember(h, 'transfer-link@example.np');
       const now = new Date();
       await sendTransferLink(h.client, h.tenant.id, memberId, now, new Date(now.getTime() + 86_400_000));
       const handle = h.client.workflow.getHandle(t.transferLinkWorkflowId(h.tenant.id, memberId, now));
