@@ -79,7 +79,7 @@ export function createRenewalActivities(deps: MemberActivityDeps, temporalClient
           return { due: false, reason };
         };
         if (!dates) return notDue('the member has no term');
-        if (dates.lastTerm.termNumber !== input.termNumber) return notDue(`term ${input.termNumber} is already renewed`);
+        if (dates.lastTerm.termNumber !== input.termNumber) return notDue(`term ${input.termNumber} is not the member's last (term ${dates.lastTerm.termNumber})`);
         const invoice = await issueInvoiceOnce(tx, {
           tenantId: step.tenantId, memberId: step.memberId, idempotencyKey: `${step.workflowId}:invoice`,
           amountMinor: tenant.renewalFeeMinor, currency: tenant.feeSchedule.currency, dueAt: dates.dueAt,

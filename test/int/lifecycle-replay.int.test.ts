@@ -49,6 +49,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'transfer-accepted-after-window.json', 'transfer-approved-by-operator-signal.json', 'transfer-approved.json', 'transfer-refused.json', 'transfer-link.json',
     // Status changes after admission (workflows/members/status-change.ts).
     'status-death.json', 'status-expulsion-confirmed.json', 'status-refused.json', 'status-resignation.json', 'status-suspension-ends.json', 'status-suspension-lifted-early.json',
+    // Renewal, lapse and reinstatement (workflows/renewals/), and the daily run.
+    'renewal-renewed.json', 'renewal-lapsed-reinstated.json', 'renewal-closed.json', 'renewal-member-left.json', 'renewal-not-due.json', 'renewal-run.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

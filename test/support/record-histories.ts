@@ -19,10 +19,18 @@ import * as m from '../../src/members/lifecycle-contract.ts';
 import * as sc from '../../src/members/status-change-contract.ts';
 import { startStatusChange } from '../../src/members/status-change-client.ts';
 import {
-  addCommitteeWithHead, admitMember, applicationFor, approveAndAwaitInvoice, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
+  addCommitteeWithHead, admitMember, asTest, applicationFor, approveAndAwaitInvoice, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { recordPayment } from '../../api/payments/record-payment.ts';
+import * as r from '../../src/renewals/renewal-contract.ts';
+import { startRenewal } from '../../src/renewals/renewal-client.ts';
+import { addDays } from '../../src/terms/standing.ts';
+import { termsOf } from '../../src/terms/term-ledger.ts';
+import { findTenant } from '../../src/tenants/tenants.ts';
 import { changeTenantSettings } from '../../src/tenants/tenant-settings.ts';
 import * as t from '../../src/transfers/transfer-contract.ts';
 import { requestTransfer, sendTransferDecision, sendTransferLink } from '../../src/transfers/transfer-client.ts';
@@ -264,6 +272,90 @@ async function recordStatusChanges(): Promise<void> {
   }
 }
 
+/**
+ * The renewal workflow's paths (workflows/renewals/member-renewal.ts), each to its end: renewed
+ * (after a payment refused for its amount), lapsed then reinstated, closed after the
+ * reinstatement window, closed because the member left before the lapse, not due; and one run
+ * of the daily renewal workflow. The worker's clock is moved to just before each date, as in
+ * test/int/renewals.int.test.ts.
+ */
+async function recordRenewals(): Promise<void> {
+  const names = ['renewal-renewed', 'renewal-lapsed-reinstated', 'renewal-closed', 'renewal-member-left', 'renewal-not-due', 'renewal-run'];
+  if (only.size > 0 && !names.some((name) => only.has(name))) return;
+  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 });
+  const { worker, running } = await h.startWorker();
+  const tenant = (await findTenant(h.db.owner, h.tenant.id))!;
+  const setClock = (at: Date) => {
+    const offset = at.getTime() - Date.now();
+    h.deps.clock = () => new Date(Date.now() + offset);
+  };
+  const midnight = (day: string) => h.db.owner.oneFirst(sql.type(z.object({ at: z.number() }))`SELECT (${day}::date::timestamp AT TIME ZONE ${tenant.timeZone}) AS at`);
+  const firstTermEnd = async (memberId: string) => (await asTest(h, (tx) => termsOf(tx, memberId)))[0]!.endsOn;
+  const pay = (memberId: string, invoice: NonNullable<r.RenewalStatus['invoice']>, reference: string, amount = invoice.amountMinor) =>
+    recordPayment({ pool: h.db.app, temporal: h.client }, { tenantId: h.tenant.id, actor: 'recorder' },
+      { memberId, invoiceId: invoice.invoiceId, amount, currency: invoice.currency, provider: 'manual', reference, paidAt: new Date().toISOString() });
+  const stage = async (workflowId: string, wanted: r.RenewalStatus['stage']) => {
+    for (let i = 0; i < 300; i++) {
+      const status = await h.client.workflow.getHandle(workflowId).query(r.renewalStatusQuery);
+      if (status.stage === wanted) return status;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`${workflowId} never reached ${wanted}`);
+  };
+  const save = async (name: string, workflowId: string, outcome: string) => {
+    const handle = h.client.workflow.getHandle(workflowId);
+    const result = (await handle.result()) as { outcome?: string };
+    if (result.outcome !== outcome && name !== 'renewal-run') throw new Error(`${name} ended ${JSON.stringify(result)}, not ${outcome}`);
+    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${name}`);
+  };
+  const renewal = async (memberId: string, clockAt: (endsOn: string) => Promise<number>, term = 1) => {
+    setClock(new Date(await clockAt(await firstTermEnd(memberId))));
+    await startRenewal(h.client, h.tenant.id, memberId, term, 'recorder');
+    return r.renewalWorkflowId(h.tenant.id, memberId, term);
+  };
+  const beforeLapse = (seconds: number) => async (endsOn: string) => (await midnight(addDays(endsOn, tenant.gracePeriodDays))) - seconds * 1_000;
+  try {
+    let member = await admitMember(h, 'renewed@example.np');
+    let id = await renewal(member, async (endsOn) => midnight(addDays(endsOn, -10)));
+    let status = await stage(id, 'AwaitingRenewalPayment');
+    await pay(member, status.invoice!, 'RENEW-WRONG', status.invoice!.amountMinor - 1).catch(() => undefined);
+    await pay(member, status.invoice!, 'RENEW-1');
+    await save('renewal-renewed', id, 'renewed');
+
+    member = await admitMember(h, 'reinstated@example.np');
+    id = await renewal(member, beforeLapse(3));
+    status = await stage(id, 'TermLapsed');
+    await pay(member, status.invoice!, 'REINSTATE-1');
+    await save('renewal-lapsed-reinstated', id, 'reinstated');
+
+    await changeTenantSettings(h.db.owner, h.tenant.slug, { reinstatementWindowDays: 0 }, 'recorder');
+    member = await admitMember(h, 'closed@example.np');
+    await save('renewal-closed', await renewal(member, beforeLapse(2)), 'closed');
+    await changeTenantSettings(h.db.owner, h.tenant.slug, { reinstatementWindowDays: 365 }, 'recorder');
+
+    member = await admitMember(h, 'left@example.np');
+    id = await renewal(member, beforeLapse(6));
+    await stage(id, 'AwaitingRenewalPayment');
+    await startStatusChange({ client: h.client, pool: h.db.app }, { tenantId: h.tenant.id, actor: 'recorder' }, member,
+      { kind: 'resignation', by: 'user:recorder', via: 'staff', reasonCode: 'personal', note: null });
+    await save('renewal-member-left', id, 'closed');
+
+    member = await admitMember(h, 'not-due@example.np');
+    await save('renewal-not-due', await renewal(member, async (endsOn) => midnight(addDays(endsOn, -10)), 2), 'not_due');
+
+    await admitMember(h, 'due-in-run@example.np');
+    const run = await h.client.workflow.start(r.RENEWAL_RUN_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: 'renewal-run-recording', args: [] });
+    const report = (await run.result()) as r.RenewalRunReport;
+    if (report.started < 1) throw new Error(`the renewal run started nothing: ${JSON.stringify(report)}`);
+    await save('renewal-run', run.workflowId, '');
+  } finally {
+    worker.shutdown();
+    await running;
+    await h.close();
+  }
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -274,6 +366,7 @@ async function main(): Promise<void> {
     await recordChainAnchoring();
     await recordTransfers();
     await recordStatusChanges();
+    await recordRenewals();
   } finally {
     await servers.stop();
   }
