@@ -164,7 +164,7 @@ export async function renewalReport(tx: TenantTransaction, timeZone: string, fro
 
 const LapseRow = z.object({
   memberNumber: z.string().nullable(), status: z.string(), lapsedOn: z.string(), paidUntil: z.string().nullable(),
-  reinstatableUntil: z.string().nullable(), wardId: z.string(),
+  reinstatableUntil: z.string().nullable(), ward: z.string(),
 });
 export type LapseReportRow = z.infer<typeof LapseRow>;
 
@@ -175,9 +175,12 @@ export type LapseReportRow = z.infer<typeof LapseRow>;
 export async function lapseReport(tx: TenantTransaction, timeZone: string, from: string, to: string): Promise<readonly LapseReportRow[]> {
   return tx.any(sql.type(LapseRow)`
     SELECT m.member_number AS "memberNumber", m.status::text AS status, to_char((e.recorded_at AT TIME ZONE ${timeZone})::date, 'YYYY-MM-DD') AS "lapsedOn",
-           to_char(s.paid_until, 'YYYY-MM-DD') AS "paidUntil", to_char(s.reinstatable_until, 'YYYY-MM-DD') AS "reinstatableUntil", m.ward_id AS "wardId"
+           to_char(s.paid_until, 'YYYY-MM-DD') AS "paidUntil", to_char(s.reinstatable_until, 'YYYY-MM-DD') AS "reinstatableUntil",
+           coalesce(p.name_en || ' ', '') || w.name_en AS ward
     FROM event_store e
     JOIN members m ON m.id = e.aggregate_id
+    JOIN geography_nodes w ON w.id = m.ward_id
+    LEFT JOIN geography_nodes p ON p.id = w.parent_id
     CROSS JOIN LATERAL member_term_standing(m.id, (now() AT TIME ZONE ${timeZone})::date) AS s
     WHERE e.aggregate_type = 'Member' AND e.event_type = 'MemberTermLapsed'
       AND (e.recorded_at AT TIME ZONE ${timeZone})::date BETWEEN ${from}::date AND ${to}::date

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { sql } from 'slonik';
@@ -13,6 +14,7 @@ import { dateIn, memberStanding, termsOf } from '../../src/terms/term-ledger.ts'
 import { changeTenantSettings } from '../../src/tenants/tenant-settings.ts';
 import { findTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { runOperatorCli } from '../support/cli-process.ts';
 import { admitMember, asTest, memberEvents, memberRow, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 
 /**
@@ -182,3 +184,22 @@ test('after the reinstatement window the renewal invoice is voided and a late pa
     await changeTenantSettings(h.db.owner, h.tenant.slug, { reinstatementWindowDays: 365 }, 'test');
   }
 }, 120_000);
+
+test('the operator reports: what the runs started and where those renewals stand, and each lapse with where the member stands now', async () => {
+  const env = { DATA_DIR: process.env.TEST_TMP_DIR ?? '/tmp', DATABASE_URL: h.db.appUrl, MASTER_KEY: randomBytes(32).toString('base64') };
+  const today = dateIn(tenant.timeZone, new Date());
+  // The runs looked at the worker's (moved) day; the renewals were started today.
+  const renewals = await runOperatorCli(['renewals:report', '--tenant', h.tenant.slug, '--from', '2020-01-01', '--to', '2099-12-31'], env);
+  expect(renewals.stderr).toBe('');
+  expect(renewals.stdout).toContain('runs: 2; members found due: 2; renewals started: 2; already started: 0');
+  expect(renewals.stdout).toContain('renewed 1, reinstated 1, lapsed 0, closed 1, not due 0, awaiting payment 1');
+  expect(renewals.stdout).toContain('renewal payments: NPR 200.02');
+  const lapses = await runOperatorCli(['lapses:report', '--tenant', h.tenant.slug, '--from', addDays(today, -1), '--to', addDays(today, 1)], env);
+  expect(lapses.stderr).toBe('');
+  const lines = lapses.stdout.trim().split('\n');
+  expect(lines[0]).toMatch(/: 2$/);
+  expect(lines.filter((l) => l.includes('now active'))).toHaveLength(1);
+  expect(lines.filter((l) => l.includes('still lapsed, reinstatable until'))).toHaveLength(1);
+  const bad = await runOperatorCli(['lapses:report', '--tenant', h.tenant.slug, '--from', '2026-02-30'], env);
+  expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--from') });
+}, 60_000);

@@ -9,6 +9,7 @@ import { keysReencrypt, keysReindex, keysRewrapMaster, keysRotate } from './keys
 import { membersImport } from './members-import.ts';
 import { membersImportRollback } from './members-import-rollback.ts';
 import { membersSynthesize } from './members-synthesize.ts';
+import { lapsesReport, renewalsReport } from './renewal-reports.ts';
 import { statsRebuildHistory } from './stats-rebuild-history.ts';
 import { statsRecount } from './stats-recount.ts';
 import { tenantCreate } from './tenant-create.ts';
@@ -36,6 +37,8 @@ commands['card:revoke'] = cardRevoke;
 commands['token:mint'] = tokenMint;
 commands['stats:recount'] = statsRecount;
 commands['stats:rebuild-history'] = statsRebuildHistory;
+commands['renewals:report'] = renewalsReport;
+commands['lapses:report'] = lapsesReport;
 commands['members:import'] = membersImport;
 commands['members:import:rollback'] = membersImportRollback;
 commands['members:synthesize'] = membersSynthesize;
