@@ -1,21 +1,25 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import { MemberId, MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
-import { MEMBER_STAGES } from '../../src/members/member-status.ts';
+import { AFTER_ADMISSION_STAGES, MEMBER_STAGES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
 const StuckQuery = z.object({
-  stage: z.enum(MEMBER_STAGES).describe('the MemberStage the lifecycles wait in'),
+  stage: z.enum([...MEMBER_STAGES, ...AFTER_ADMISSION_STAGES])
+    .describe('the MemberStage the workflows wait in: a lifecycle stage, or one after admission (a transfer, a suspension, an expulsion proposal, a renewal)'),
   olderThanMinutes: z.coerce.number().int().min(0).max(525_600).default(60).describe('waiting in the stage for longer than this'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 const StuckLifecycle = z.object({
   type: z.literal('stuck-lifecycles'),
   id: z.string().describe('the workflow id'),
-  attributes: z.object({ memberId: z.string().nullable(), stage: z.string(), stageEnteredAt: z.string().nullable(), startedAt: z.string() }),
+  attributes: z.object({
+    workflowType: z.string().describe('memberLifecycle, memberTransfer, memberStatusChange, ...'),
+    memberId: z.string().nullable(), stage: z.string(), stageEnteredAt: z.string().nullable(), startedAt: z.string(),
+  }),
 });
 const StuckList = z.object({
   data: z.array(StuckLifecycle),
@@ -28,6 +32,7 @@ function toResource(execution: WorkflowExecutionInfo): z.infer<typeof StuckLifec
     type: 'stuck-lifecycles',
     id: execution.workflowId,
     attributes: {
+      workflowType: execution.type,
       memberId: attributes.get(MemberId) ?? null,
       stage: attributes.get(MemberStage) ?? 'unknown',
       stageEnteredAt: attributes.get(StageEnteredAt)?.toISOString() ?? null,
@@ -48,7 +53,7 @@ export function opsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'temporal
     async handler({ query, auth: user }) {
       if (!hasRole(user, 'ops', 'tenant_admin')) throw ApiError.forbidden('stuck lifecycles are for ops or tenant_admin');
       const enteredBefore = new Date(deps.clock().getTime() - query.olderThanMinutes * 60_000).toISOString();
-      // Every value is validated (the tenant id is a UUID, the stage one of MEMBER_STAGES), so quoting is safe.
+      // Every value is validated (the tenant id is a UUID, the stage one of the lists), so quoting is safe.
       const visibility = `TenantId = '${user.tenantId}' AND MemberStage = '${query.stage}' AND StageEnteredAt < '${enteredBefore}' AND ExecutionStatus = 'Running'`;
       const data: z.infer<typeof StuckLifecycle>[] = [];
       let truncated = false;

@@ -12,6 +12,18 @@ export const MEMBER_STAGES = [
 ] as const;
 export type MemberStageName = (typeof MEMBER_STAGES)[number];
 
+/**
+ * The MemberStage of the workflows after admission, set when they start (a status change, a
+ * transfer) or upserted as they go (a renewal), so the stuck listing finds them:
+ * a transfer waiting for a head of the destination; a suspension waiting for its end; an
+ * expulsion proposal waiting for a head of the parent committee; a renewal waiting for its
+ * payment; a term lapsed, waiting out the reinstatement window.
+ */
+export const AFTER_ADMISSION_STAGES = [
+  'AwaitingTransferDecision', 'Suspended', 'AwaitingExpulsionConfirmation', 'AwaitingRenewalPayment', 'TermLapsed',
+] as const;
+export type AfterAdmissionStageName = (typeof AFTER_ADMISSION_STAGES)[number];
+
 export const MEMBER_STATUSES = [
   'awaiting_approval', 'rejected', 'awaiting_payment', 'expired', 'withdrawn', 'active', 'lapsed',
   // After admission (docs/membership.md, "Status changes"); migrations/0024.

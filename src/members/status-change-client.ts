@@ -3,7 +3,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { withTenant, type TenantContext } from '../db/tenant-context.ts';
-import { MemberId, TenantId } from '../temporal/search-attributes.ts';
+import { MemberId, MemberStage, StageEnteredAt, TenantId } from '../temporal/search-attributes.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../temporal/task-queue.ts';
 import { domainErrorOf } from './lifecycle-client.ts';
 import { MemberRuleError } from './member-aggregate.ts';
@@ -12,6 +12,7 @@ import * as c from './status-change-contract.ts';
 import { loadMember } from './member-store.ts';
 import * as rules from './status-change-rules.ts';
 import type { StandingPosition } from './status-change-rules.ts';
+import type { AfterAdmissionStageName } from './member-status.ts';
 
 /** The event that opens each kind of change: the member's nth one is the nth change of the kind. */
 const OPENING_EVENT: Record<Exclude<c.StatusChangeKind, 'resignation-link'>, MemberEventType> = {
@@ -19,6 +20,17 @@ const OPENING_EVENT: Record<Exclude<c.StatusChangeKind, 'resignation-link'>, Mem
   expulsion: 'MemberExpulsionProposed',
   resignation: 'MemberResigned',
   death: 'MemberDied',
+};
+
+/**
+ * The stage a change waits in once applied, for the stuck listing (GET /api/ops/stuck-lifecycles);
+ * a resignation or a death ends at once and waits in none.
+ */
+const WAITING_STAGE: Record<Exclude<c.StatusChangeKind, 'resignation-link'>, AfterAdmissionStageName | null> = {
+  suspension: 'Suspended',
+  expulsion: 'AwaitingExpulsionConfirmation',
+  resignation: null,
+  death: null,
 };
 
 const Count = z.object({ n: z.number().int() });
@@ -56,7 +68,7 @@ export async function startStatusChange(
     workflowIdConflictPolicy: 'FAIL',
     // A change that was refused recorded nothing, so the next request is the same nth change.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [{ key: TenantId, value: context.tenantId }, { key: MemberId, value: memberId }],
+    typedSearchAttributes: searchAttributes(context.tenantId, memberId, WAITING_STAGE[change.kind]),
   });
   try {
     return await deps.client.workflow.executeUpdateWithStart(c.appliedUpdate, { startWorkflowOperation: start });
@@ -64,6 +76,11 @@ export async function startStatusChange(
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw inProgress();
     throw domainErrorOf(err);
   }
+}
+
+function searchAttributes(tenantId: string, memberId: string, stage: AfterAdmissionStageName | null) {
+  const ids = [{ key: TenantId, value: tenantId }, { key: MemberId, value: memberId }];
+  return stage === null ? ids : [...ids, { key: MemberStage, value: stage }, { key: StageEnteredAt, value: new Date() }];
 }
 
 function refusalOf(change: Exclude<c.StatusChange, { kind: 'resignation-link' }>, state: StandingPosition) {

@@ -4,7 +4,8 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { withTenant, type TenantContext } from '../db/tenant-context.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
-import { MemberId, TenantId } from '../temporal/search-attributes.ts';
+import { MemberId, MemberStage, StageEnteredAt, TenantId } from '../temporal/search-attributes.ts';
+import type { AfterAdmissionStageName } from '../members/member-status.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../temporal/task-queue.ts';
 import * as t from './transfer-contract.ts';
 import { TransferError, openTransfer, type TransferRequest, type TransferView } from './transfers.ts';
@@ -26,7 +27,11 @@ export async function requestTransfer(deps: { client: Client; pool: DatabasePool
       taskQueue: MEMBERSHIP_TASK_QUEUE,
       args: [{ tenantId: context.tenantId, memberId: request.memberId, transferId: transfer.id, decidesAt: new Date(transfer.decidesAt).toISOString() }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [{ key: TenantId, value: context.tenantId }, { key: MemberId, value: request.memberId }],
+      // The stage it waits in until a head decides or the window closes (the stuck listing's filter).
+      typedSearchAttributes: [
+        { key: TenantId, value: context.tenantId }, { key: MemberId, value: request.memberId },
+        { key: MemberStage, value: 'AwaitingTransferDecision' satisfies AfterAdmissionStageName }, { key: StageEnteredAt, value: new Date() },
+      ],
     });
     return transfer;
   });

@@ -9,6 +9,7 @@ import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
+import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
@@ -70,9 +71,6 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   send({ kind: 'activated', memberNumber: state.memberNumber });
   return finish(state, mailing);
 }
-
-/** Marks lifecycles that may end refused because the applicant's phone or email was taken. */
-const CONTACT_TAKEN_REFUSAL = 'contact-taken-refusal';
 
 /**
  * The register Update: records the application once. A repeat of it (Update-with-Start under
@@ -158,13 +156,6 @@ async function awaitApproval(state: LifecycleState, step: Step,
   deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }), 'escalation');
   await condition(decided);
 }
-
-/**
- * Marks lifecycles that record a decision sent as a signal (an operator's, from the Temporal UI
- * or CLI) as `operator:<name>`, never as the user its `by` may name. Lifecycles that took a
- * signal before recorded `by` as typed, and replay so.
- */
-const OPERATOR_SIGNAL_ACTORS = 'operator-signal-actors';
 
 /** The decision a signal carries, with its sender recorded as an operator. */
 function fromOperator<T extends { by: string }>(message: T): T {

@@ -20,6 +20,7 @@ import { tenantSettings } from './tenant-settings.ts';
 import { tokenMint } from './token-mint.ts';
 import { userCreate } from './user-create.ts';
 import { webhookSecretCreate, webhookSecretEndOverlap, webhookSecretList, webhookSecretRotate } from './webhook-secret.ts';
+import { workflowsVersions } from './workflows-versions.ts';
 import { cardRevoke, committeeEndHead, userDisable, userRevokeRole } from './user-controls.ts';
 
 export const commands: Record<string, CliCommand> = {};
@@ -57,3 +58,4 @@ commands['keys:rotate'] = keysRotate;
 commands['keys:reindex'] = keysReindex;
 commands['keys:reencrypt'] = keysReencrypt;
 commands['keys:rewrap-master'] = keysRewrapMaster;
+commands['workflows:versions'] = workflowsVersions;

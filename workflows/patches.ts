@@ -1,0 +1,31 @@
+/**
+ * Every patch id a workflow of the product calls `patched()` (or `deprecatePatch()`) with, in
+ * one place: the workflows import their ids from here, and `npm run cli -- workflows:versions`
+ * counts the running workflows that have not taken each one (docs/workflow-rollout.md).
+ * An id is a string recorded in histories: never change one's value, never reuse one.
+ */
+
+/** Lifecycles that may end refused because the applicant's phone or email was taken. */
+export const CONTACT_TAKEN_REFUSAL = 'contact-taken-refusal';
+
+/**
+ * Lifecycles that record a decision sent as a signal (an operator's, from the Temporal UI or
+ * CLI) as `operator:<name>`, never as the user its `by` may name. Lifecycles that took a signal
+ * before recorded `by` as typed, and replay so.
+ */
+export const OPERATOR_SIGNAL_ACTORS = 'operator-signal-actors';
+
+export interface KnownPatch {
+  id: string;
+  /** The workflow type whose code calls patched() with it. */
+  workflowType: string;
+  /** What a workflow that took the patch does differently. */
+  summary: string;
+}
+
+export const PATCHES: readonly KnownPatch[] = [
+  { id: CONTACT_TAKEN_REFUSAL, workflowType: 'memberLifecycle', summary: 'an application whose phone or email is taken ends RegistrationRefused, and the contact holder is told' },
+  { id: OPERATOR_SIGNAL_ACTORS, workflowType: 'memberLifecycle', summary: 'a decision sent as a signal is recorded as operator:<name>' },
+];
+
+export const PATCH_IDS: readonly string[] = PATCHES.map((patch) => patch.id);
