@@ -1,5 +1,6 @@
 import { MEMBER_LIFECYCLE_WORKFLOW } from '../members/lifecycle-contract.ts';
 import { STATUS_CHANGE_WORKFLOW } from '../members/status-change-contract.ts';
+import { MEMBER_RENEWAL_WORKFLOW, RENEWAL_RUN_WORKFLOW } from '../renewals/renewal-contract.ts';
 import { MEMBER_TRANSFER_WORKFLOW, TRANSFER_LINK_WORKFLOW } from '../transfers/transfer-contract.ts';
 
 /**
@@ -13,4 +14,6 @@ export const WORKFLOW_TYPES: readonly string[] = [
   MEMBER_TRANSFER_WORKFLOW,
   TRANSFER_LINK_WORKFLOW,
   'eventChainAnchoring',
+  MEMBER_RENEWAL_WORKFLOW,
+  RENEWAL_RUN_WORKFLOW,
 ];
