@@ -31,6 +31,7 @@ const WORKFLOW_SRC_ALLOWED = [
   'members/status-change-contract.ts',
   'renewals/renewal-contract.ts',
   'temporal/search-attributes.ts',
+  'temporal/workflow-patches.ts',
   'transfers/transfer-contract.ts',
 ];
 const workflowSrcRegex = `(?:^|/)src/(?!(?:${WORKFLOW_SRC_ALLOWED.map(escapeRegExp).join('|')})$)`;

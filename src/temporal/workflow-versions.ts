@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { PATCHES } from '../../workflows/patches.ts';
+import { PATCHES } from './workflow-patches.ts';
 import { WORKFLOW_TYPES } from './workflow-types.ts';
 
 /** Which running workflows to count: of one party (its tenant id), started before a time. */
@@ -50,7 +50,7 @@ export const notTakenQuery = (workflowType: string, patchId: string, filter: Ver
 
 /**
  * Counts, from Temporal visibility, the running workflows of each type and, for each patch of
- * workflows/patches.ts, those that have not taken it (running minus taken: the count does not
+ * src/temporal/workflow-patches.ts, those that have not taken it (running minus taken: the count does not
  * depend on how the visibility store treats a workflow without the attribute).
  */
 export async function countWorkflowVersions(client: Client, filter: VersionFilter = {}): Promise<{ types: WorkflowTypeCount[]; patches: PatchCount[] }> {

@@ -7,7 +7,7 @@
 import type { Worker } from '@temporalio/worker';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import { notTakenQuery, runningQuery, takenQuery } from '../../src/temporal/workflow-versions.ts';
-import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../../workflows/patches.ts';
+import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
 import { runOperatorCli } from '../support/cli-process.ts';
 import { awaitInvoice, lifecycleHandle, registerMember, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 

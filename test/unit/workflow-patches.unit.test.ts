@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.ts';
 import { WORKFLOW_TYPES } from '../../src/temporal/workflow-types.ts';
-import * as patches from '../../workflows/patches.ts';
+import * as patches from '../../src/temporal/workflow-patches.ts';
 
 const WORKFLOWS_DIR = path.join(projectRoot, 'workflows');
 
@@ -23,10 +23,10 @@ test('WORKFLOW_TYPES names every workflow workflows/index.ts exports, and no oth
   expect([...WORKFLOW_TYPES].sort()).toEqual(exported.sort());
 });
 
-test('every patched() and deprecatePatch() call takes its id from workflows/patches.ts, and every id there is known', () => {
+test('every patched() and deprecatePatch() call takes its id from src/temporal/workflow-patches.ts, and every id there is known', () => {
   const exported = patches as unknown as Record<string, unknown>;
-  // patches.ts itself, and comments like "guarded with patched()", only name the functions.
-  const calls = workflowSources().filter((file) => file !== path.join(WORKFLOWS_DIR, 'patches.ts'))
+  // Comments like "guarded with patched()" only name the functions.
+  const calls = workflowSources()
     .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/\b(?:patched|deprecatePatch)\(([^)]*)\)/g)]
     .map((match) => ({ file: path.relative(projectRoot, file), argument: match[1]!.trim() })))
     .filter((call) => call.argument !== '');

@@ -9,7 +9,7 @@ import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
-import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../patches.ts';
+import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
