@@ -3,6 +3,7 @@ import { insertCard, readCardSubject } from '../../src/cards/card-store.ts';
 import { signCardToken } from '../../src/cards/card-token.ts';
 import { derivedUuid } from '../../src/crypto/derived-uuid.ts';
 import { renderIdCard } from '../../src/cards/render-card.ts';
+import { formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import { inTenant, stepCommand, type MemberActivityDeps, type StepContext } from './deps.ts';
@@ -43,7 +44,8 @@ export function createCardActivities(deps: MemberActivityDeps) {
         member: { nameEnglish: subject.nameEn, nameNepali: subject.nameNe ?? subject.nameEn, memberNumber },
         ward: subject.ward,
         committee: subject.committee ?? '—',
-        validUntil,
+        // Shown in the party's calendar; the signed token carries the AD date.
+        validUntil: formatPartyDate(validUntil, subject.calendar),
         token,
       });
       await deps.storage.put(storageKey, pdf);

@@ -28,6 +28,8 @@ const BS_MONTH_NAMES_NE = ['बैशाख', 'जेठ', 'असार', 'स�
 
 const DAY_MS = 86_400_000;
 const ANCHOR_AD_MS = Date.UTC(1943, 3, 14);
+/** The first AD day the table covers (1 Baisakh of its first year). */
+export const BS_TABLE_FIRST_AD_DAY = '1943-04-14';
 
 const table = dateConfigMap as unknown as Record<string, Record<string, number>>;
 /** Month lengths by BS year, in month order. */

@@ -13,6 +13,7 @@ const CardSubjectSchema = z.object({
   tenantName: z.string(),
   timeZone: z.string(),
   cardValidityMs: z.number(),
+  calendar: z.enum(['BS', 'AD']),
 });
 /** Everything a member's card shows, and the card the member already holds, if any. */
 export type CardSubject = z.infer<typeof CardSubjectSchema>;
@@ -24,7 +25,7 @@ export async function readCardSubject(tx: TenantTransaction, memberId: string): 
            w.name_en AS ward, c.name AS committee,
            (SELECT id FROM id_cards WHERE member_id = m.id AND revoked_at IS NULL) AS "cardId",
            t.slug AS "tenantSlug", t.name AS "tenantName", t.time_zone AS "timeZone",
-           (extract(epoch FROM t.card_validity) * 1000)::float8 AS "cardValidityMs"
+           (extract(epoch FROM t.card_validity) * 1000)::float8 AS "cardValidityMs", t.calendar
     FROM members m JOIN geography_nodes w ON w.id = m.ward_id LEFT JOIN committees c ON c.id = m.committee_id
       JOIN tenants t ON t.id = m.tenant_id
     WHERE m.id = ${memberId}`);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-import { formatMemberNumber, yearIn } from '../members/member-number.ts';
+import { formatMemberNumber, numberYearOf } from '../members/member-number.ts';
 import { encryptField, normalizeEmail, type PersonalField } from '../members/personal-data.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
 import { dateIn, importedTermSpan } from '../terms/term-ledger.ts';
@@ -25,14 +25,15 @@ export interface BatchContext {
 
 const startYears = new WeakMap<BatchContext, number>();
 
-/** The year a member number carries: the registration year in the party's time zone. */
+/** The year a member number carries: the registration year in the party's time zone and calendar. */
 function numberYear(context: BatchContext, registeredAt: string | undefined): number {
+  const calendar = context.terms.calendar;
   if (registeredAt === undefined) {
-    const year = startYears.get(context) ?? yearIn(context.timeZone, context.startedAt);
+    const year = startYears.get(context) ?? numberYearOf(dateIn(context.timeZone, context.startedAt), calendar);
     startYears.set(context, year);
     return year;
   }
-  return registeredAt.length === 10 ? Number(registeredAt.slice(0, 4)) : yearIn(context.timeZone, new Date(registeredAt));
+  return numberYearOf(registeredAt.length === 10 ? registeredAt : dateIn(context.timeZone, new Date(registeredAt)), calendar);
 }
 
 /** Serials of kept numbers written in the party's own format, which the sequence must pass. */

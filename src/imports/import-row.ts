@@ -1,3 +1,4 @@
+import { BS_TABLE_FIRST_AD_DAY } from '../calendar/bikram-sambat.ts';
 import { z } from 'zod';
 import { ApplicationSchema } from '../members/application.ts';
 
@@ -37,7 +38,9 @@ export function importRowSchema(today: string) {
     member_number: optional(z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9/_-]{0,39}$/, 'letters, digits, "/", "_" and "-", at most 40')),
     registered_at: optional(
       z.union([z.iso.date(), z.iso.datetime({ offset: true })], { error: 'a date (YYYY-MM-DD) or an ISO 8601 time with its offset' })
-        .refine(notAfter(today), 'must not be in the future'),
+        .refine(notAfter(today), 'must not be in the future')
+        // Member numbers carry the registration year in the party's calendar, which starts there.
+        .refine((value) => value.slice(0, 10) >= BS_TABLE_FIRST_AD_DAY, `must not be before ${BS_TABLE_FIRST_AD_DAY} (1 Baisakh 2000 BS)`),
     ),
   });
 }

@@ -1,16 +1,28 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { adToBs } from '../calendar/bikram-sambat.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
 export type GenderCode = 'M' | 'F' | 'O';
 
-/** `<PREFIX>-<YEAR>-<GENDER>-<6+ digits>`, e.g. `UML-2026-M-000001`; grows past 6 digits after 999,999. */
+/**
+ * `<PREFIX>-<YEAR>-<GENDER>-<6+ digits>`, e.g. `UML-2083-M-000001`; grows past 6 digits after
+ * 999,999. The year is the party's calendar's (numberYearOf).
+ */
 export function formatMemberNumber(prefix: string, year: number, gender: GenderCode, sequence: bigint): string {
   return `${prefix}-${year}-${gender}-${sequence.toString().padStart(6, '0')}`;
 }
 
 export function yearIn(timeZone: string, at: Date): number {
   return Number(new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric' }).format(at));
+}
+
+/**
+ * The year a member number carries for a day (YYYY-MM-DD, AD) in the party's calendar: the
+ * Bikram Sambat year (2082 for 2026-01-01) in a BS party, the AD year in an AD one.
+ */
+export function numberYearOf(day: string, calendar: 'BS' | 'AD'): number {
+  return calendar === 'BS' ? adToBs(day).year : Number(day.slice(0, 4));
 }
 
 const Row = z.object({ memberNumber: z.string().nullable(), gender: z.enum(['M', 'F', 'O']) });
@@ -24,7 +36,7 @@ const Row = z.object({ memberNumber: z.string().nullable(), gender: z.enum(['M',
 export async function assignMemberNumber(
   tx: TenantTransaction,
   memberId: string,
-  tenant: { memberNumberPrefix: string; timeZone: string },
+  tenant: { memberNumberPrefix: string; timeZone: string; calendar: 'BS' | 'AD' },
   at: Date,
 ): Promise<string> {
   const member = await tx.maybeOne(sql.type(Row)`
@@ -32,7 +44,8 @@ export async function assignMemberNumber(
   if (!member) throw new Error(`member ${memberId} not found`);
   if (member.memberNumber) return member.memberNumber;
   const sequence = await tx.oneFirst(sql.type(z.object({ n: z.bigint() }))`SELECT next_member_number() AS n`);
-  const number = formatMemberNumber(tenant.memberNumberPrefix, yearIn(tenant.timeZone, at), member.gender, sequence);
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: tenant.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  const number = formatMemberNumber(tenant.memberNumberPrefix, numberYearOf(day, tenant.calendar), member.gender, sequence);
   await tx.query(sql.unsafe`
     UPDATE members SET member_number = ${number}, member_number_assigned_at = ${at.toISOString()}, updated_at = now()
     WHERE id = ${memberId}`);

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
@@ -5,7 +6,9 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { recordPayment } from '../../api/payments/record-payment.ts';
 import { startRenewal } from '../../src/renewals/renewal-client.ts';
+import { formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
 import { splitDues } from '../../src/finance/dues-split.ts';
+import { idCardKey } from '../../src/storage/object-storage.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import * as r from '../../src/renewals/renewal-contract.ts';
 import { recountStatistics } from '../../src/statistics/member-statistics.ts';
@@ -58,6 +61,14 @@ const cardsOf = (memberId: string) => asTest(h, (tx) => tx.any(sql.type(Card)`
 const invoiceStatus = (invoiceId: string) => asTest(h, (tx) => tx.oneFirst(sql.type(z.object({ status: z.string() }))`SELECT status::text AS status FROM invoices WHERE id = ${invoiceId}`));
 const mailsTo = (address: string) => h.smtp.messages.filter((mail) => [mail.to ?? []].flat().some((to) => to.value.some((v) => v.address === address)));
 const eventTypes = async (memberId: string) => (await memberEvents(h, memberId)).map((e) => e.type);
+
+/** The text of a PDF, as poppler's pdftotext reads it. */
+async function pdfText(pdf: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('pdftotext', ['-', '-'], { encoding: 'utf8' }, (err, stdout) => (err ? reject(new Error(`pdftotext: ${err.message}`)) : resolve(stdout)));
+    child.stdin!.end(pdf);
+  });
+}
 
 async function runRenewals(): Promise<r.RenewalRunReport> {
   const handle = await h.client.workflow.start(r.RENEWAL_RUN_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: `renewal-run-${Date.now()}`, args: [] });
@@ -116,6 +127,9 @@ test('the daily run starts each due renewal once; paid early, the term extends f
     { validUntil: expect.any(String), revocationReason: 'superseded' },
     { validUntil: addDays(terms[1]!.endsOn, -1), revocationReason: null },
   ]);
+  // The card shows its date in the party's calendar (Bikram Sambat by default).
+  const cardText = await pdfText(Buffer.from(await h.deps.storage.get(idCardKey(h.tenant.slug, memberId))));
+  expect(cardText).toContain(formatPartyDate(addDays(terms[1]!.endsOn, -1), 'BS'));
   const allocations = await asTest(h, (tx) => tx.anyFirst(sql.type(z.object({ amount: z.number() }))`
     SELECT amount_minor::float8 AS amount FROM dues_allocations WHERE payment_id = ${payment.id} ORDER BY level`));
   const split = splitDues(10_001, tenant.duesSplit);

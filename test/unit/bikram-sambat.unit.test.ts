@@ -1,4 +1,5 @@
 import { addMonths, adToBs, BS_FIRST_YEAR, BS_LAST_YEAR, BS_VERIFIED_THROUGH_YEAR, bsMonthLength, bsToAd, CalendarRangeError, fiscalYearOf, formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
+import { formatMemberNumber, numberYearOf } from '../../src/members/member-number.ts';
 
 /**
  * Published dates: Nepali New Year (1 Baisakh) and the start of the fiscal year (1 Shrawan),
@@ -69,3 +70,17 @@ test('dates are shown in the party calendar, in English or Nepali', () => {
   expect(formatPartyDate('2024-07-16', 'AD')).toBe('2024-07-16');
   expect(formatPartyDate('2024-07-16', 'AD', 'ne')).toBe('२०२४-०७-१६');
 });
+
+test("a member number's year is the party calendar's: the BS year turns on 1 Baisakh, the AD year on 1 January", () => {
+  for (const [year, ad] of NEW_YEARS) {
+    expect(numberYearOf(ad, 'BS')).toBe(year);
+    expect(numberYearOf(addDaysAd(ad, -1), 'BS')).toBe(year - 1);
+  }
+  expect(numberYearOf('2026-01-01', 'AD')).toBe(2026);
+  expect(numberYearOf('2025-12-31', 'AD')).toBe(2025);
+  expect(formatMemberNumber('UML', numberYearOf('2026-04-14', 'BS'), 'F', 7n)).toBe('UML-2083-F-000007');
+});
+
+function addDaysAd(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
