@@ -196,6 +196,13 @@ async function tellStory(tenant: Tenant, geography: MiniGeography, other: MiniGe
       // Several moves in one append: transferred and then died, in one statement.
       await append(tenant, id, '2026-03-15T05:00:00Z', [{ type: 'MemberTransferred', payload: { fromWardId: ward, toWardId: other.wardIds[1] } },
         { type: 'MemberDied', payload: { recordedBy: 'u' } }]);
+    } else if (fate === 8) {
+      // The term lapsed unpaid, then the member paid within the window and was reinstated.
+      await append(tenant, id, '2026-03-15T05:00:00Z', [{ type: 'MemberTermLapsed', payload: { termNumber: 1, paidUntil: '2026-01-14', graceUntil: '2026-03-15' } }]);
+      await append(tenant, id, '2026-04-20T05:00:00Z', [{ type: 'RenewalPaymentReceived', payload: { invoiceId: 'r', paymentId: 'p2', amountMinor: 1, currency: 'NPR', provider: 'manual', providerRef: `r-${n}`, paidAt: '2026-04-20T05:00:00Z' } },
+        { type: 'MemberReinstated', payload: { termNumber: 2, paymentId: 'p2' } }]);
+    } else if (fate === 9) {
+      await append(tenant, id, '2026-04-20T05:00:00Z', [{ type: 'MemberTermLapsed', payload: { termNumber: 1, paidUntil: '2026-02-19', graceUntil: '2026-04-20' } }]);
     }
   }
 }
@@ -242,8 +249,8 @@ test('the projection equals a replay of the member streams at every node on five
   const statusesOn = async (day: string) => Object.keys((await projectedCounts(party, day, [east.provinceId]))[east.provinceId] ?? {});
   expect(await statusesOn('2026-01-05')).toEqual(['awaiting_approval', 'withdrawn'].sort());
   expect(await statusesOn('2026-02-10')).toEqual(expect.arrayContaining(['awaiting_payment', 'rejected', 'withdrawn']));
-  expect(await statusesOn('2026-03-15')).toEqual(expect.arrayContaining(['active', 'expired', 'suspended', 'expelled']));
-  expect(await statusesOn('2026-04-20')).toEqual(expect.arrayContaining(['active', 'resigned']));
+  expect(await statusesOn('2026-03-15')).toEqual(expect.arrayContaining(['active', 'expired', 'suspended', 'expelled', 'lapsed']));
+  expect(await statusesOn('2026-04-20')).toEqual(expect.arrayContaining(['active', 'resigned', 'lapsed']));
   expect(await statusesOn('2026-04-20')).not.toContain('suspended');
   const last = await projectedCounts(party, '2026-04-20', allNodes());
   expect(last[west.provinceId]).toMatchObject({ active: expect.any(Number), deceased: expect.any(Number) });
