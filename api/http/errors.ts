@@ -1,4 +1,4 @@
-import { ServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
 import { z } from 'zod';
@@ -98,7 +98,10 @@ function asUnavailable(err: unknown): ApiError | undefined {
     return new ApiError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
   }
   const grpcCode = err instanceof ServiceError ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
-  if (typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) {
+  // An Update (a payment, a decision) whose call ran out of time before a worker took it (the
+  // worker died, or none runs): nothing is known to have happened, and the request may be sent
+  // again (a payment is recorded once per reference; a decision taken meanwhile answers as taken).
+  if ((typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
     return new ApiError('TEMPORAL_UNAVAILABLE', 'the workflow service is unavailable; try again shortly');
   }
   return undefined;

@@ -98,11 +98,12 @@ const OpenInvoice = z.object({ memberId: z.string(), invoiceId: z.string(), amou
 const renewalInvoices = () => asTest((tx) => tx.any(sql.type(OpenInvoice)`
   SELECT member_id AS "memberId", id AS "invoiceId", amount_minor::float8 AS amount, currency FROM invoices WHERE purpose = 'renewal'`)).catch(() => []);
 
-const TRANSIENT = (a: Answer) => a.status === 0 || a.status >= 500 || a.status === 429;
+/** No answer, or an outage said as one (503, with Retry-After): a dead worker is never an internal error (500). */
+const TRANSIENT = (a: Answer) => a.status === 0 || a.status === 503 || a.status === 429;
 /** What the payer saw on the way: answers it retried, by status and code. */
 const retried = new Map<string, number>();
 
-/** Pays one renewal invoice as the treasurer, through the manual payment endpoint, retrying what a dead worker leaves unanswered. */
+/** Pays one renewal invoice as the treasurer, through the manual payment endpoint, retrying what a dead worker leaves unanswered; any other answer is final. */
 async function payRenewal(invoice: z.infer<typeof OpenInvoice>, index: number): Promise<Answer> {
   const attributes = { invoiceId: invoice.invoiceId, amount: invoice.amount, currency: invoice.currency, reference: `renewal-rcpt-${index}`, paidAt: new Date().toISOString() };
   const deadline = Date.now() + 600_000;
