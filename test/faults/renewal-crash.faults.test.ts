@@ -194,6 +194,8 @@ function renewalMails(): Map<string, { invoice: { deliveries: number; messages: 
   return seen;
 }
 
+const apiErrorsLogged = () => stack.api.output.filter((line) => /"level":(50|60)/.test(line)).map((line) => line.slice(0, 1500));
+
 test(`${MEMBERS} renewals opened and paid while the worker is SIGKILLed ${KILLS} times: one invoice, payment, term, card and email each`, async () => {
   const started = Date.now();
   const members = await importDueMembers();
@@ -209,7 +211,9 @@ test(`${MEMBERS} renewals opened and paid while the worker is SIGKILLed ${KILLS}
   const kills = await killWorkerRepeatedly(KILLS, paidSoFar);
   const answers = await paying;
   const paidMs = Date.now() - started;
-  expect(answers.filter((a) => a.status !== 201 && a.status !== 200).map((a) => ({ status: a.status, body: a.body as unknown }))).toEqual([]);
+  const unexpected = answers.filter((a) => a.status !== 201 && a.status !== 200).map((a) => ({ status: a.status, body: a.body as unknown }));
+  if (unexpected.length > 0) console.error(`renewal crash faults, the API's logged errors: ${apiErrorsLogged().join('\n')}`);
+  expect(unexpected).toEqual([]);
 
   const results = await inParallel(members, 20, async (m) => {
     const handle = stack.client.workflow.getHandle(r.renewalWorkflowId(stack.party.tenant.id, m.memberId, 1));
@@ -271,7 +275,7 @@ test(`${MEMBERS} renewals opened and paid while the worker is SIGKILLed ${KILLS}
   console.log(`renewal crash faults: ${JSON.stringify({
     members: MEMBERS, kills: kills.length, restarts: stack.worker.starts - 1, renewedAtEachKill: kills.map((k) => k.paidSoFar),
     apiRetries: Object.fromEntries(retried), emailsDeliveredTwice: resent.length,
-    apiErrorsLogged: stack.api.output.filter((line) => /"level":(50|60)/.test(line)).map((line) => line.slice(0, 600)),
+    apiErrorsLogged: apiErrorsLogged(),
     importedAndCardsSeconds: importedMs / 1000, runSeconds: (runMs - importedMs) / 1000, allPaidSeconds: paidMs / 1000, allRenewedSeconds: renewedMs / 1000,
   }, null, 2)}`);
 
