@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import { WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Request, Response } from 'express';
 import { ApiError, errorHandler } from '../../api/http/errors.ts';
 import { CardTokenError } from '../../src/cards/card-token.ts';
@@ -104,6 +104,15 @@ describe('the API error handler', () => {
   test('answers an Update whose RPC ran out of time (no worker took it: one was killed) 503 TEMPORAL_UNAVAILABLE with Retry-After, not 500', () => {
     const timedOut = new WorkflowUpdateRPCTimeoutOrCancelledError('context deadline exceeded', { cause: new Error('4 DEADLINE_EXCEEDED: context deadline exceeded') });
     expect(answerTo(timedOut)).toEqual({ status: 503, retryAfter: '5', codes: ['TEMPORAL_UNAVAILABLE'], logged: 0 });
+  });
+
+  test('answers an Update refused while the workflow task that a killed worker left failed waits to be retried 503 TEMPORAL_UNAVAILABLE, not 500', () => {
+    const details = 'Unable to perform workflow execution update due to Workflow Task in failed state.';
+    const refused = new ServiceError('Workflow Update failed', { cause: Object.assign(new Error(`9 FAILED_PRECONDITION: ${details}`), { code: 9, details }) });
+    expect(answerTo(refused)).toEqual({ status: 503, retryAfter: '5', codes: ['TEMPORAL_UNAVAILABLE'], logged: 0 });
+    // Any other failed precondition is no outage.
+    const other = new ServiceError('Workflow Update failed', { cause: Object.assign(new Error('9 FAILED_PRECONDITION: something else'), { code: 9, details: 'something else' }) });
+    expect(answerTo(other)).toMatchObject({ status: 500, codes: ['INTERNAL_ERROR'], logged: 1 });
   });
 
   test('still answers an unknown error 500 and logs it', () => {
