@@ -1,4 +1,4 @@
-import { ServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
 import { z } from 'zod';
@@ -88,6 +88,9 @@ const RETRY_AFTER_SECONDS = 5;
 const DATABASE_DOWN_SQLSTATE = /^(?:08|57P0[123])/;
 // gRPC status codes: DEADLINE_EXCEEDED (4), UNAVAILABLE (14).
 const TEMPORAL_DOWN_GRPC_CODES = new Set([4, 14]);
+const FAILED_PRECONDITION = 9;
+/** The server's words when it refuses an Update because the workflow task failed and is being retried. */
+const UPDATE_WHILE_TASK_FAILED = /update due to Workflow Task in failed state/;
 
 /** An outage of a server the API depends on: the request may succeed later, so 503, not 500. */
 function asUnavailable(err: unknown): ApiError | undefined {
@@ -97,8 +100,15 @@ function asUnavailable(err: unknown): ApiError | undefined {
     || (typeof sqlState === 'string' && DATABASE_DOWN_SQLSTATE.test(sqlState))) {
     return new ApiError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
   }
-  const grpcCode = err instanceof ServiceError ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
-  if (typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) {
+  const grpc = err instanceof ServiceError ? (err.cause as { code?: unknown; details?: unknown } | undefined) : undefined;
+  const grpcCode = grpc?.code;
+  // An Update (a payment, a decision) that no worker could take: its call ran out of time (the
+  // worker died, or none runs), or the server refused it while the workflow's last task, failed
+  // with its worker, waits to be retried. Nothing happened, and the request may be sent again (a
+  // payment is recorded once per reference; a decision taken meanwhile answers as taken).
+  const updateNotTaken = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError
+    || (grpcCode === FAILED_PRECONDITION && typeof grpc?.details === 'string' && UPDATE_WHILE_TASK_FAILED.test(grpc.details));
+  if ((typeof grpcCode === 'number' && TEMPORAL_DOWN_GRPC_CODES.has(grpcCode)) || updateNotTaken) {
     return new ApiError('TEMPORAL_UNAVAILABLE', 'the workflow service is unavailable; try again shortly');
   }
   return undefined;

@@ -76,6 +76,12 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: `/api/members/${members.awaitingApproval.memberId}` }) },
   { operation: 'GET /api/members/{id}/history', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 200, 200, 404],
     call: () => ({ method: 'GET', path: `/api/members/${members.awaitingApproval.memberId}/history` }) },
+  // Staff and the heads covering the member read the terms; only the treasurer and the admin start a renewal:
+  // the treasurer's start is taken (202), the admin's finds that renewal of the same term (200).
+  { operation: 'GET /api/members/{id}/terms', target: 'the member with a card (term 1)', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/terms` }) },
+  { operation: 'POST /api/members/{id}/renewals', target: 'the member with a card, renewing term 1', expected: [401, 401, 403, 403, 403, 202, 200, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/renewals` }) },
   { operation: 'POST /api/members/{id}/approve', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 403, 403, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/approve`, body: document('approvals', { note: 'matrix' }) }) },
   { operation: 'POST /api/members/{id}/reject', target: 'the member awaiting payment', expected: [401, 401, 403, 409, 403, 403, 403, 404],

@@ -16,6 +16,9 @@ import { seedMembers, settled, terminateLifecycles, userOf, type PartyMembers } 
 import { idsOfTenant, tenantRelations, type TenantRelation } from './support/tenant-tables.ts';
 import { refuseTransferUpdate } from '../../src/transfers/transfer-contract.ts';
 import { requestTransfer, sendTransferDecision } from '../../src/transfers/transfer-client.ts';
+import { startRenewal } from '../../src/renewals/renewal-client.ts';
+import { RENEWAL_RUN_WORKFLOW } from '../../src/renewals/renewal-contract.ts';
+import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { transferLinkToken } from '../../src/transfers/transfer-link.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
@@ -30,6 +33,8 @@ let relations: TenantRelation[];
 let committeeOfB: string;
 /** B's decided transfer: deciding it again is refused (409), not unknown. */
 let decidedTransferOfB: string;
+/** The invoice of A's renewal waiting for payment. */
+let renewalInvoiceOfA: string | null;
 
 /** A transfer of the member to the harness's third ward, as staff ask it. */
 const transfer = (tenantId: string, memberId: string) =>
@@ -63,6 +68,13 @@ beforeAll(async () => {
   await sendTransferDecision(api.client, first.workflowId, refuseTransferUpdate, { by: 'fixture', reasonCode: 'other' });
   decidedTransferOfB = first.id;
   await transfer(partyB.id, b.withCard.memberId);
+  // A's member has a renewal waiting for payment (member_renewals, a renewal invoice naming its workflow), and a daily run
+  // is recorded for each party (renewal_runs): their ids are probed like the rest.
+  await startRenewal(api.client, api.tenant.id, a.withCard.memberId, 1, 'fixture');
+  await (await api.client.workflow.start(RENEWAL_RUN_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: `renewal-run-${randomUUID()}`, args: [] })).result();
+  renewalInvoiceOfA = await settled(() => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'fixture' }, (tx) =>
+    tx.maybeOneFirst(sql.type(z.object({ id: z.string().nullable() }))`SELECT invoice_id AS id FROM member_renewals WHERE member_id = ${a.withCard.memberId}`)),
+  (x, y) => x !== null && x === y);
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
   const keysOfB = await withTenant(api.db.app, { tenantId: partyB.id, actor: 'probe' }, (tx) => api.keyring.forTenant(tx, partyB.id));
   probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB,
@@ -83,7 +95,7 @@ const idsOfAIn = (res: ApiResponse) => [...JSON.stringify(res.body ?? '').matchA
 test('every documented operation that takes an id is probed, with every id party A holds', async () => {
   const operations = (await documentedOperations(api.baseUrl)).filter(takesAnId).map((op) => op.key);
   expect(Object.keys(ID_PROBES).sort()).toEqual(operations.sort());
-  expect(idsOfA).toEqual(expect.arrayContaining([...Object.values(a).map((m) => m.memberId), a.withCard.invoice.invoiceId, a.withCard.cardTokenId, api.committeeId, api.headUserId]));
+  expect(idsOfA).toEqual(expect.arrayContaining([...Object.values(a).map((m) => m.memberId), a.withCard.invoice.invoiceId, a.withCard.cardTokenId, api.committeeId, api.headUserId, renewalInvoiceOfA]));
 });
 
 test.each(['B admin', 'B head'] as const)("%s asking for any id of party A gets 404, as for an id no party has, and none of A's data", async (caller) => {
@@ -185,7 +197,7 @@ test("inside party A's transaction the same queries return A's rows and only A's
   const withRows = Object.entries(counts).filter(([, c]) => c.rows > 0).map(([name]) => name);
   expect(withRows).toEqual(expect.arrayContaining(['members', 'invoices', 'payments', 'id_cards', 'event_store', 'audit_log', 'users', 'user_roles',
     'committees', 'committee_roles', 'tenant_keys', 'mail_deliveries', 'member_statistics', 'payment_webhook_secrets', 'member_transfers',
-    'member_terms', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily']));
+    'member_terms', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily', 'member_renewals', 'renewal_runs']));
 });
 
 test("a connection that ran party A's transaction sees nothing once it ends", async () => {

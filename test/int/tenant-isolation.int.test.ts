@@ -39,6 +39,10 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, ${invoiceId}, ${memberId}, 10000, 'NPR', 'esewa', ${`ref-${memberId}`}, now())`);
     await tx.query(sql.unsafe`INSERT INTO member_terms (tenant_id, member_id, term_number, starts_on, ends_on, waived, source, idempotency_key)
       VALUES (${tenant.id}, ${memberId}, 1, current_date, current_date + 365, true, 'waiver', ${`term-${memberId}`})`);
+    await tx.query(sql.unsafe`INSERT INTO member_renewals (tenant_id, member_id, term_number, workflow_id, paid_until, started_by, invoice_id)
+      VALUES (${tenant.id}, ${memberId}, 1, ${`renewal-${tenant.id}-${memberId}-1`}, current_date + 365, 'seed', ${invoiceId})`);
+    await tx.query(sql.unsafe`INSERT INTO renewal_runs (tenant_id, run_on, started_at, finished_at, due, started, already_started)
+      VALUES (${tenant.id}, current_date, now(), now(), 1, 1, 0)`);
     await tx.query(sql.unsafe`INSERT INTO id_cards (tenant_id, member_id, member_number, storage_key, sha256, token_id, valid_until)
       VALUES (${tenant.id}, ${memberId}, 'X-1', 'k', '\\x00', ${randomUUID()}, '2030-01-01')`);
     await tx.query(sql.unsafe`INSERT INTO member_imports (tenant_id, file_name, file_sha256, batch_size, total_rows, started_by)
@@ -143,7 +147,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
 /** Tables the application role may not write at all: rows come from triggers or the database's own functions. */
 const WRITTEN_BY_THE_DATABASE = ['audit_log', 'member_statistics', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily'];
 

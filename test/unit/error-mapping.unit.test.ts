@@ -1,5 +1,7 @@
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import { ApiError } from '../../api/http/errors.ts';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import type { Request, Response } from 'express';
+import { ApiError, errorHandler } from '../../api/http/errors.ts';
 import { CardTokenError } from '../../src/cards/card-token.ts';
 import { DomainError } from '../../src/errors/domain-error.ts';
 import { ERROR_CODES, httpStatusOf, isRetryable } from '../../src/errors/error-codes.ts';
@@ -82,5 +84,38 @@ describe('the API', () => {
   test('answers a server fault as no client error at all (it is logged and answered 500)', () => {
     expect(ApiError.fromDomain(new VersionConflictError('m', 1, 2))).toBeUndefined();
     expect(isRetryable('EVENT_VERSION_CONFLICT')).toBe(true);
+  });
+});
+
+describe('the API error handler', () => {
+  /** What errorHandler sent, through a stand-in for Express's response. */
+  function answerTo(err: unknown): { status: number; retryAfter: string | undefined; codes: string[]; logged: number } {
+    const sent = { status: 0, retryAfter: undefined as string | undefined, body: '', logged: 0 };
+    const res = {
+      set(name: string, value: string) { if (name === 'retry-after') sent.retryAfter = value; return res; },
+      status(status: number) { sent.status = status; return res; },
+      type() { return res; },
+      send(body: string) { sent.body = body; return res; },
+    };
+    errorHandler({ error: () => { sent.logged++; } })(err, {} as Request, res as unknown as Response, () => undefined);
+    return { status: sent.status, retryAfter: sent.retryAfter, codes: (JSON.parse(sent.body) as { errors: { code: string }[] }).errors.map((e) => e.code), logged: sent.logged };
+  }
+
+  test('answers an Update whose RPC ran out of time (no worker took it: one was killed) 503 TEMPORAL_UNAVAILABLE with Retry-After, not 500', () => {
+    const timedOut = new WorkflowUpdateRPCTimeoutOrCancelledError('context deadline exceeded', { cause: new Error('4 DEADLINE_EXCEEDED: context deadline exceeded') });
+    expect(answerTo(timedOut)).toEqual({ status: 503, retryAfter: '5', codes: ['TEMPORAL_UNAVAILABLE'], logged: 0 });
+  });
+
+  test('answers an Update refused while the workflow task that a killed worker left failed waits to be retried 503 TEMPORAL_UNAVAILABLE, not 500', () => {
+    const details = 'Unable to perform workflow execution update due to Workflow Task in failed state.';
+    const refused = new ServiceError('Workflow Update failed', { cause: Object.assign(new Error(`9 FAILED_PRECONDITION: ${details}`), { code: 9, details }) });
+    expect(answerTo(refused)).toEqual({ status: 503, retryAfter: '5', codes: ['TEMPORAL_UNAVAILABLE'], logged: 0 });
+    // Any other failed precondition is no outage.
+    const other = new ServiceError('Workflow Update failed', { cause: Object.assign(new Error('9 FAILED_PRECONDITION: something else'), { code: 9, details: 'something else' }) });
+    expect(answerTo(other)).toMatchObject({ status: 500, codes: ['INTERNAL_ERROR'], logged: 1 });
+  });
+
+  test('still answers an unknown error 500 and logs it', () => {
+    expect(answerTo(new Error('a bug'))).toEqual({ status: 500, retryAfter: undefined, codes: ['INTERNAL_ERROR'], logged: 1 });
   });
 });
