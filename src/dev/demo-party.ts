@@ -138,7 +138,7 @@ export async function ensureDemoParty(pool: DatabasePool, keyring: Keyring, data
 export function describeDemo(outcome: DemoOutcome, urls: { api: string; mail: string | null }): string[] {
   if (outcome.state === 'skipped') return [`demo party: not made (the database has ${outcome.parties} parties; npm run demo adds it)`];
   if (outcome.state === 'orphaned') {
-    return [`demo party: exists, but its logins file ${outcome.file} is gone; start over with npm run reset, or set passwords with the CLI`];
+    return [`demo party: exists, but its logins file ${outcome.file} is gone: start over with npm run reset, or add a user to it with npm run cli -- user:create --tenant demo`];
   }
   const { demo } = outcome;
   const width = Math.max(...demo.logins.map((login) => login.label.length));

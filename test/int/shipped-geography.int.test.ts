@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { loadActiveWards } from '../../src/imports/wards.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { insertApplicant, UnknownWardError } from '../../src/members/member-repository.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
+import { projectRoot } from '../../src/paths.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { currentRoles, verifyUserPassword } from '../../src/users/users.ts';
@@ -87,6 +89,22 @@ test('a database holding another geography keeps it: the shipped copy is not mix
     await other.close();
   }
 });
+
+test('npm run migrate (production) imports the shipped geography into a database without one, and leaves it alone after', async () => {
+  const fresh = await createTestDatabase();
+  const migrateCli = () => spawnSync(process.execPath, [path.join(projectRoot, 'src/db/migrate-cli.ts')], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_OWNER_URL: fresh.ownerUrl }, encoding: 'utf8', cwd: projectRoot,
+  });
+  try {
+    const first = migrateCli();
+    expect([first.status, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toMatch(/^0 applied, \d+ already applied\ngeography: imported Nepal's 7580 divisions shipped in data\/geography\/nepal/);
+    const again = migrateCli();
+    expect(again.stdout).toContain('geography: 7580 nodes already stored, shipped copy not imported');
+  } finally {
+    await fresh.close();
+  }
+}, 120_000);
 
 describe('a ward is chosen only on a day within its validity dates', () => {
   beforeAll(async () => {
@@ -169,6 +187,11 @@ describe('the demo party', () => {
       // The next start reports the same demo; it never makes a second one.
       expect(await ensureDemoParty(fresh.app, keyring, dataDir, false)).toEqual({ state: 'existing', demo });
       expect(await ensureDemoParty(fresh.app, keyring, dataDir, true)).toEqual({ state: 'existing', demo });
+      // Its logins file gone: said so, passwords never reset behind the developer's back.
+      await rm(demoLoginsFile(dataDir));
+      const orphaned = await ensureDemoParty(fresh.app, keyring, dataDir, true);
+      expect(orphaned).toEqual({ state: 'orphaned', file: demoLoginsFile(dataDir) });
+      expect(describeDemo(orphaned, { api: '', mail: null })[0]).toContain('npm run reset');
     } finally {
       await fresh.close();
     }
