@@ -50,6 +50,7 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY api/ api/
 COPY migrations/ migrations/
+COPY data/ data/
 COPY --from=workflow-bundle /app/dist/ dist/
 USER node
 EXPOSE 3000

@@ -1,6 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { validToday } from '../geography/validity.ts';
 import { CommitteeError } from './committee-error.ts';
 
 export const NewCommitteeSchema = z
@@ -27,15 +28,15 @@ const GeographyNode = z.object({ id: z.string(), code: z.string() });
 const ParentRow = z.object({ id: z.string().nullable(), name: z.string().nullable(), geographyId: z.string().nullable(), geographyCode: z.string().nullable() });
 
 /**
- * Creates the tenant's committee on one active geography node (found by code or id).
+ * Creates the tenant's committee on one geography node valid today (found by code or id; active, within its dates).
  * @throws ZodError naming the bad field; CommitteeError GEOGRAPHY_NOT_FOUND, or COMMITTEE_EXISTS
  * when the node already has an undissolved committee.
  */
 export async function createCommittee(tx: TenantTransaction, tenantId: string, input: NewCommittee): Promise<Committee> {
   const c = NewCommitteeSchema.parse(input);
   const field = c.geographyId === undefined ? 'geographyCode' : 'geographyId';
-  const match = c.geographyId === undefined ? sql.fragment`code = ${c.geographyCode ?? ''}` : sql.fragment`id = ${c.geographyId}`;
-  const node = await tx.maybeOne(sql.type(GeographyNode)`SELECT id, code FROM geography_nodes WHERE ${match} AND is_active`);
+  const match = c.geographyId === undefined ? sql.fragment`g.code = ${c.geographyCode ?? ''}` : sql.fragment`g.id = ${c.geographyId}`;
+  const node = await tx.maybeOne(sql.type(GeographyNode)`SELECT g.id, g.code FROM geography_nodes g WHERE ${match} AND ${validToday('g')}`);
   if (!node) throw new CommitteeError('GEOGRAPHY_NOT_FOUND', field, `no active geography node "${c.geographyId ?? c.geographyCode}"`);
   // ON CONFLICT against the partial unique index: a concurrent create loses cleanly
   // instead of aborting the caller's transaction.

@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, lstatSync, realpathSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { StartRefusal } from './start-refusal.ts';
 import { canTraverse, postgresRunAs, runnableBinaries, type PostgresBinaries, type RunAs } from './postgres-binaries.ts';
 
 export interface PostgresServerOptions {
@@ -11,6 +12,8 @@ export interface PostgresServerOptions {
   port: number;
   superuserPassword: string;
   onLog?: (line: string) => void;
+  /** Told what start-up changed on disk (an orphaned cluster removed). */
+  onNotice?: (line: string) => void;
 }
 
 const RELOCATED_ROOT = '/var/lib/sadasya';
@@ -55,24 +58,41 @@ export class PostgresServer {
   /**
    * The data directory must be writable by the user Postgres runs as. When the checkout sits
    * in a private home directory, the cluster lives under /var/lib/sadasya and the project's
-   * data directory holds a symlink to it.
+   * data directory holds a symlink to it. That symlink is what ties the cluster to its data
+   * directory: a cluster found there without it belonged to a data directory since removed
+   * (with the passwords and the master key its data needs), and is removed too.
    */
   private resolveDataDir(): string {
     const wanted = path.resolve(this.options.dataDir);
     const parent = path.dirname(wanted);
     mkdirSync(parent, { recursive: true });
     if (existsSync(wanted) && lstatSync(wanted).isSymbolicLink()) return realpathSync(wanted);
+    // A dangling link (its cluster was removed by hand): drop it and start a new cluster.
+    if (!existsSync(wanted) && isSymlink(wanted)) rmSync(wanted, { force: true });
     if (!this.runAs || canTraverse(parent, this.runAs) || existsSync(path.join(wanted, 'PG_VERSION'))) {
       this.prepareDir(wanted);
       return wanted;
     }
-    const id = createHash('sha256').update(wanted).digest('hex').slice(0, 16);
-    const relocated = path.join(RELOCATED_ROOT, id, 'postgres');
+    const relocated = relocatedClusterDir(wanted);
+    if (existsSync(path.join(relocated, 'PG_VERSION'))) this.removeOrphan(wanted, relocated);
     mkdirSync(path.dirname(relocated), { recursive: true, mode: 0o755 });
     this.prepareDir(relocated);
     rmSync(wanted, { recursive: true, force: true });
     symlinkSync(relocated, wanted);
     return relocated;
+  }
+
+  /** @throws Error when the orphan's Postgres still runs (a start from before its data directory was removed). */
+  private removeOrphan(wanted: string, relocated: string): void {
+    const pid = runningPostmaster(relocated);
+    if (pid !== null) {
+      throw new StartRefusal(
+        `${relocated} is the cluster of an earlier data directory at ${wanted}, and its Postgres (pid ${pid}) still runs: ` +
+          `stop that npm start (Ctrl-C, or kill ${pid}), then start again.`,
+      );
+    }
+    this.options.onNotice?.(`removed ${relocated}: the cluster of an earlier data directory at ${wanted}, unusable without the passwords and master key that went with it`);
+    rmSync(path.dirname(relocated), { recursive: true, force: true });
   }
 
   private prepareDir(dir: string): void {
@@ -116,6 +136,37 @@ export class PostgresServer {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`Postgres exited with code ${String(code)} before it was ready:\n${output}`)));
     });
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Where the cluster of a data directory in a private home lives: one directory per data-directory path. */
+export function relocatedClusterDir(dataDir: string): string {
+  const id = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16);
+  return path.join(RELOCATED_ROOT, id, 'postgres');
+}
+
+/** The pid of the Postgres running on this cluster directory, from its postmaster.pid, or null. */
+export function runningPostmaster(clusterDir: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    // A pid left by a crash may since belong to another program: only a postgres counts.
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres') ? pid : null;
+  } catch {
+    return null;
   }
 }
 

@@ -8,6 +8,7 @@ import { memberSearchAttributes } from '../temporal/search-attributes.ts';
 import type { DevSecrets } from './dev-secrets.ts';
 import { startMailCatcher } from './mail-catcher.ts';
 import { PostgresServer } from './postgres-server.ts';
+import { StartRefusal } from './start-refusal.ts';
 
 export type Stop = () => Promise<void>;
 export interface Started<T> {
@@ -24,11 +25,31 @@ export async function provideDatabase(settings: Config, secrets: DevSecrets, log
     if (!settings.DATABASE_OWNER_URL) throw new Error('DATABASE_URL is set: set DATABASE_OWNER_URL too, for migrations');
     return { value: { appUrl: settings.DATABASE_URL, ownerUrl: settings.DATABASE_OWNER_URL } };
   }
-  const server = new PostgresServer({ dataDir: path.join(settings.DATA_DIR, 'postgres'), port: settings.POSTGRES_PORT, superuserPassword: secrets.superuserPassword });
+  const dataDir = path.join(settings.DATA_DIR, 'postgres');
+  const server = new PostgresServer({ dataDir, port: settings.POSTGRES_PORT, superuserPassword: secrets.superuserPassword, onNotice: log });
   await server.start();
-  log(`postgres  listening on 127.0.0.1:${settings.POSTGRES_PORT} (data in ${path.join(settings.DATA_DIR, 'postgres')})`);
-  const urls = await bootstrapDatabase(server.superuserUrl, { database: DEV_DATABASE, ownerPassword: secrets.ownerPassword, appPassword: secrets.appPassword });
-  return { value: urls, stop: () => server.stop() };
+  log(`postgres  listening on 127.0.0.1:${settings.POSTGRES_PORT} (data in ${dataDir})`);
+  try {
+    const urls = await bootstrapDatabase(server.superuserUrl, { database: DEV_DATABASE, ownerPassword: secrets.ownerPassword, appPassword: secrets.appPassword });
+    return { value: urls, stop: () => server.stop() };
+  } catch (err) {
+    await server.stop();
+    throw explainPasswordMismatch(err, dataDir, settings.DATA_DIR);
+  }
+}
+
+/**
+ * The cluster answers, but not to the superuser password of the data directory's
+ * dev-secrets.json: the file was replaced (or the cluster copied in) after initdb.
+ */
+function explainPasswordMismatch(err: unknown, clusterDir: string, dataDir: string): unknown {
+  if (!(err instanceof Error) || !/password authentication failed for user "postgres"/.test(err.message)) return err;
+  return new StartRefusal(
+    `The Postgres cluster in ${clusterDir} was made with another superuser password than ${path.join(dataDir, 'dev-secrets.json')} holds ` +
+      '(that file was replaced after the cluster was created). Either put back the dev-secrets.json (and master.key) that belong to this cluster, ' +
+      'or start over: npm run reset (deletes the development data: the cluster, the Temporal history, the keys), then npm start.',
+    { cause: err },
+  );
 }
 
 /** The Temporal dev server with its Web UI, persisting to SQLite, unless TEMPORAL_ADDRESS is set. */

@@ -3,8 +3,14 @@ import path from 'node:path';
 import { childEnvironment, config, type Config } from '../config.ts';
 import { loadOrCreateDevMasterKey } from '../crypto/master-key.ts';
 import { migrate } from '../db/migrate.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { describeShippedGeography, ensureShippedGeography } from '../geography/shipped.ts';
 import { projectRoot } from '../paths.ts';
+import { configuredKeyring } from '../tenants/keyring.ts';
+import { describeDemo, ensureDemoParty, type DemoOutcome } from './demo-party.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
+import { assertPortsFree, portsToStart } from './ports.ts';
+import { StartRefusal } from './start-refusal.ts';
 import { provideDatabase, provideSmtp, provideTemporal, type Stop } from './services.ts';
 
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
@@ -27,9 +33,27 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** `npm run demo` (start.ts --demo): make the demo party even when the database has other parties. */
+const demoAlways = process.argv.includes('--demo');
+
+/** The demo party on a development database (never in production). */
+async function demoParty(settings: Config, appUrl: string): Promise<DemoOutcome | null> {
+  if (settings.NODE_ENV === 'production') {
+    if (demoAlways) throw new Error('npm run demo makes a party with printed passwords: not with NODE_ENV=production');
+    return null;
+  }
+  const pool = await createDatabasePool(appUrl, { maximumPoolSize: 2 });
+  try {
+    return await ensureDemoParty(pool, configuredKeyring(settings), settings.DATA_DIR, demoAlways);
+  } finally {
+    await pool.end();
+  }
+}
+
 /**
- * The developer's whole product on one machine: embedded Postgres, migrations, the Temporal
- * dev server with its UI, a mail catcher, the worker and the API. Ctrl-C stops everything.
+ * The developer's whole product on one machine: embedded Postgres, migrations, the shipped
+ * geography, the Temporal dev server with its UI, a mail catcher, the worker and the API, and
+ * on an empty database a demo party whose logins it prints. Ctrl-C stops everything.
  */
 async function main(): Promise<void> {
   const settings = config();
@@ -56,12 +80,15 @@ async function main(): Promise<void> {
 }
 
 async function startEverything(settings: Config, stops: Stop[], children: ChildProcess[], shutdown: (reason: string) => Promise<void>): Promise<void> {
+  await assertPortsFree(portsToStart(settings));
   const secrets = loadOrCreateDevSecrets(settings.DATA_DIR);
   loadOrCreateDevMasterKey(settings.DATA_DIR);
   const database = await provideDatabase(settings, secrets, log);
   if (database.stop) stops.push(database.stop);
   const migrated = await migrate(database.value.ownerUrl);
   log(`migrations: ${migrated.applied.length} applied, ${migrated.skipped.length} already in place`);
+  log(describeShippedGeography(await ensureShippedGeography(database.value.ownerUrl)));
+  const demo = await demoParty(settings, database.value.appUrl);
   const temporal = await provideTemporal(settings, log);
   if (temporal.stop) stops.push(temporal.stop);
   const smtp = await provideSmtp(settings, log);
@@ -82,10 +109,12 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
     child.once('exit', (code, signal) => void shutdown(`${name} exited with ${String(code ?? signal)}`).then(() => process.exit(code ? 1 : 0)));
   }
   const api = `http://${settings.API_HOST}:${settings.API_PORT}`;
+  if (demo) log(describeDemo(demo, { api, mail: smtp.value.webUrl }).join('\n'));
   log(['ready:', `  API          ${api}`, `  API docs     ${api}/docs`, `  Metrics      http://${settings.METRICS_HOST}:${settings.METRICS_PORT}/metrics`, `  Temporal UI  ${temporal.value.uiUrl ?? '(external)'}`, `  Mail inbox   ${smtp.value.webUrl ?? '(external)'}`, 'Ctrl-C stops everything.'].join('\n'));
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const text = err instanceof StartRefusal ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`${text}\n`);
   process.exit(1);
 });

@@ -55,7 +55,7 @@ export class ImportValidator {
     const parsed = parseImportRow(this.#schema, this.#header, record.fields);
     const wardCode = (record.fields[this.#header.indexOf('ward_code')] ?? '').trim();
     const wardId = this.#wards.get(wardCode.toLowerCase());
-    const badWard = wardId === undefined && /^[A-Za-z0-9_]+$/.test(wardCode) ? [`ward_code: no active ward "${wardCode}"`] : [];
+    const badWard = wardId === undefined && /^[A-Za-z0-9_]+$/.test(wardCode) ? [`ward_code: no active ward "${wardCode}" valid today`] : [];
     if (!parsed.ok) {
       if (!done) this.rejected.push({ line: record.line, fields: record.fields, reasons: [...parsed.reasons, ...badWard] });
       return;

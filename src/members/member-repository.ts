@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
+import { validToday } from '../geography/validity.ts';
 import { decryptField, lookupBlindIndexes } from './personal-data.ts';
 import type { SealedApplication } from './sealed-application.ts';
 
@@ -17,6 +18,8 @@ export class UnknownWardError extends DomainError {
 
 const WardRow = z.object({
   path: z.string(),
+  /** Active and within its validity dates today, in the party's time zone. */
+  choosable: z.boolean(),
   committeeId: z.string().nullable(),
   existing: z.boolean(),
   phoneHolder: z.string().nullable(),
@@ -45,7 +48,10 @@ export type ApplicantRecord =
  */
 export async function insertApplicant(tx: TenantTransaction, application: SealedApplication, workflowId: string, registeredAt = new Date().toISOString()): Promise<ApplicantRecord> {
   const ward = await readWard(tx, application);
-  if (!ward) throw new UnknownWardError(`ward ${application.wardId} does not exist or is not active`);
+  // A retry of a recorded application stays recorded even if the ward was retired meanwhile.
+  if (!ward || (!ward.existing && !ward.choosable)) {
+    throw new UnknownWardError(`ward ${application.wardId} does not exist or is not valid today`);
+  }
   const place = { geographyPath: ward.path, committeeId: ward.committeeId };
   if (ward.existing) return { outcome: 'recorded', inserted: false, ...place };
   const taken = takenContact(ward);
@@ -76,11 +82,11 @@ export async function insertApplicant(tx: TenantTransaction, application: Sealed
 /** One round trip: the ward, and whether this member, its phone or its email is already there. */
 function readWard(tx: TenantTransaction, application: SealedApplication) {
   return tx.maybeOne(sql.type(WardRow)`
-    SELECT path::text AS path, covering_committee(id) AS "committeeId",
+    SELECT g.path::text AS path, ${validToday('g')} AS choosable, covering_committee(g.id) AS "committeeId",
            EXISTS (SELECT 1 FROM members WHERE id = ${application.memberId}) AS existing,
            (SELECT id FROM members WHERE phone_bidx IN (${bin(application.phoneBidx)}, ${bin(application.phoneBidxPrevious ?? null)}) AND id <> ${application.memberId} LIMIT 1) AS "phoneHolder",
            (SELECT id FROM members WHERE email_bidx IN (${bin(application.emailBidx)}, ${bin(application.emailBidxPrevious ?? null)}) AND id <> ${application.memberId} LIMIT 1) AS "emailHolder"
-    FROM geography_nodes WHERE id = ${application.wardId} AND type = 'ward' AND is_active`);
+    FROM geography_nodes g WHERE g.id = ${application.wardId} AND g.type = 'ward'`);
 }
 
 function takenContact(ward: z.infer<typeof WardRow>): { outcome: 'taken'; contact: 'phone' | 'email'; holderId: string } | null {

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { revokeCurrentCard } from '../cards/card-revocation.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
+import { validToday } from '../geography/validity.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { transferRefusal } from '../members/admission-rules.ts';
@@ -64,10 +65,8 @@ const Ward = z.object({ path: z.string() });
  */
 async function validWard(tx: TenantTransaction, wardId: string): Promise<z.infer<typeof Ward>> {
   const ward = await tx.maybeOne(sql.type(Ward)`
-    SELECT g.path::text AS path FROM geography_nodes g, tenants t
-    WHERE g.id = ${wardId} AND t.id = app_current_tenant() AND g.type = 'ward' AND g.is_active
-      AND g.valid_from <= (now() AT TIME ZONE t.time_zone)::date
-      AND (g.valid_to IS NULL OR g.valid_to >= (now() AT TIME ZONE t.time_zone)::date)`);
+    SELECT g.path::text AS path FROM geography_nodes g
+    WHERE g.id = ${wardId} AND g.type = 'ward' AND ${validToday('g')}`);
   if (!ward) throw new UnknownWardError(`ward ${wardId} does not exist or is not valid today`, { field: 'toWardId' });
   return ward;
 }

@@ -9,10 +9,11 @@ import { importGeography } from '../../src/geography/import.ts';
 import { parseJsonLayout } from '../../src/geography/json-layout.ts';
 import { GeographyImportError, type GeographyNode, type GeographyType } from '../../src/geography/node.ts';
 import { SMALL_SHAPE, syntheticCounts, writeSyntheticDataset } from '../../src/geography/synthetic.ts';
-import { projectRoot } from '../../src/paths.ts';
+import { SHIPPED_GEOGRAPHY_DIR } from '../../src/geography/shipped.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-const REAL_DATASET = path.join(projectRoot, '../shared/data/nepal-geography');
+/** The copy the product ships (data/geography/nepal); the synthetic shape only if a checkout lacks it. */
+const REAL_DATASET = SHIPPED_GEOGRAPHY_DIR;
 const hasRealDataset = existsSync(REAL_DATASET);
 const expected: Record<GeographyType, number> = hasRealDataset
   ? { province: 7, district: 77, local_level: 753, ward: 6743 }
