@@ -16,8 +16,9 @@ export interface QueryLimits { maxDepth: number; maxCost: number }
 
 /**
  * One validation rule for both limits, run before anything executes: the depth of the deepest
- * field (introspection's own fields not counted), and the cost, where each field costs 1 and a
- * list field's selection counts once per item it may return. Fragments are expanded where they
+ * field (introspection's own fields not counted), and the cost: each object the answer may hold
+ * costs 1, so a list field's selection counts once per item it may return (scalars are free:
+ * they come with their object's row). Fragments are expanded where they
  * are spread; a fragment that spreads itself is left to graphql's NoFragmentCycles rule.
  */
 export function queryLimitsRule(limits: QueryLimits) {
@@ -72,7 +73,8 @@ function measureField(parent: GraphQLNamedType, node: FieldNode, fragments: Map<
   if (!field) return { depth: 1, cost: 1 }; // an unknown field: FieldsOnCorrectType reports it
   const named = getNamedType(field.type);
   const below = node.selectionSet && isCompositeType(named) ? measure(named, node.selectionSet, fragments, spreading) : { depth: 0, cost: 0 };
-  return { depth: 1 + below.depth, cost: 1 + itemsOf(field, node) * below.cost };
+  // An object costs 1 and what is selected of it; a scalar nothing (it comes with its object's row).
+  return { depth: 1 + below.depth, cost: isCompositeType(named) ? itemsOf(field, node) * (1 + below.cost) : 0 };
 }
 
 /** How many items the field may return: its `first` argument (a literal, a variable at its maximum, or its default), or an assumed size. */

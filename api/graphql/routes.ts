@@ -1,4 +1,4 @@
-import { execute as graphqlExecute, GraphQLError, type ExecutionArgs } from 'graphql';
+import { execute as graphqlExecute, GraphQLError, parse, type ExecutionArgs } from 'graphql';
 import { createHandler } from 'graphql-http';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
@@ -14,6 +14,8 @@ import { graphSchema } from './schema.ts';
 
 /** What one operation may ask for: fields nested at most this deep, and at most this cost (api/graphql/limits.ts). */
 export const QUERY_LIMITS: QueryLimits = { maxDepth: 10, maxCost: 5_000 };
+/** The parser stops at this many tokens: a document is bounded before it is validated (the body is at most 64 kB anyway). */
+const MAX_TOKENS = 5_000;
 
 const GraphQLRequest = z.object({
   query: z.string().min(1).max(20_000).describe('the GraphQL document'),
@@ -61,6 +63,7 @@ function clientError(log: ApiDeps['log']) {
 export function graphqlRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'keyring' | 'log'>): void {
   const handle = createHandler<unknown, HandlerContext, HandlerContext>({
     schema: graphSchema,
+    parse: (source, options) => parse(source, { ...options, maxTokens: MAX_TOKENS }),
     context: (req) => ({ auth: req.context.auth }),
     validationRules: (_req, _args, specified) => [...specified, queryLimitsRule(QUERY_LIMITS)],
     // One transaction per operation, bound to the caller's party; the context the resolvers see carries it.
