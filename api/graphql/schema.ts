@@ -43,6 +43,15 @@ function visible(ctx: GraphContext, member: MemberView | null): MemberView | nul
   return member;
 }
 
+/** The committee, if the caller may look it up: staff any, a head those in their areas. @throws FORBIDDEN otherwise. */
+function visibleCommittee(ctx: GraphContext, committee: GraphCommittee | null): GraphCommittee | null {
+  const within = withinPathsOf(ctx.auth);
+  if (committee && within && !within.some((p) => committee.geographyPath === p || committee.geographyPath.startsWith(`${p}.`))) {
+    throw refusal('FORBIDDEN', 'not your area: the committee lies outside every committee you head');
+  }
+  return committee;
+}
+
 const MemberStatusEnum = new GraphQLEnumType({
   name: 'MemberStatus', description: 'the recorded status (members.status)',
   values: Object.fromEntries(MEMBER_STATUSES.map((s) => [s, { value: s }])),
@@ -91,7 +100,11 @@ const GeographyNode: GraphQLObjectType<GraphGeography, GraphContext> = new Graph
     validFrom: { type: nonNull(GraphQLString), description: 'YYYY-MM-DD' },
     validTo: { type: GraphQLString, description: 'YYYY-MM-DD, the first day it is no longer valid; null while it is' },
     parent: { type: GeographyNode, resolve: (node, _a, ctx) => (node.parentId ? ctx.loaders.geography.load(node.parentId) : null) },
-    committee: { type: Committee, description: "the party's committee on this node, if it has one", resolve: (node, _a, ctx) => ctx.loaders.committeeOnNode.load(node.id) },
+    committee: { type: Committee, description: "the party's committee on this node, if it has one: for staff, and heads within their areas",
+      resolve: async (node, _a, ctx) => {
+        needsReader(ctx);
+        return visibleCommittee(ctx, await ctx.loaders.committeeOnNode.load(node.id));
+      } },
     statistics: { type: Statistics, description: 'tenant_admin, registrar, ops, or a head whose area covers the node', resolve: (node, _a, ctx) => statisticsOf(ctx, node) },
   }),
 });
@@ -272,12 +285,7 @@ const queryFields: Record<string, GraphQLFieldConfig<unknown, GraphContext, any>
     resolve: async (_r, args: { id: string }, ctx) => {
       needsReader(ctx);
       const id = canonicalId(args.id);
-      const committee = id ? await ctx.loaders.committee.load(id) : null;
-      const within = withinPathsOf(ctx.auth);
-      if (committee && within && !within.some((p) => committee.geographyPath === p || committee.geographyPath.startsWith(`${p}.`))) {
-        throw refusal('FORBIDDEN', 'not your area: the committee lies outside every committee you head');
-      }
-      return committee;
+      return visibleCommittee(ctx, id ? await ctx.loaders.committee.load(id) : null);
     },
   },
   committees: {

@@ -199,6 +199,13 @@ test('the same authorization and tenant binding as REST: heads see their area, o
   const headCommittee = await graphql(tokens.head, 'query C($id: ID!) { committee(id: $id) { name members(first: 50) { id } } }', { id: api.committeeId });
   expect(headCommittee.body.data.committee.members).toHaveLength(N + 3);
   expect(codes(await graphql(tokens.headOutside, 'query C($id: ID!) { committee(id: $id) { name } }', { id: api.committeeId }))).toEqual(['FORBIDDEN']);
+  // Geography is shared, the party's committee on a node is not: staff and heads within their areas only.
+  const onNode = 'query G($id: ID!) { geographyNode(id: $id) { code committee { name } } }';
+  expect((await graphql(tokens.head, onNode, { id: api.geo.localLevelId })).body.data.geographyNode).toEqual({ code: 'LT1', committee: { name: 'Test Municipality Committee' } });
+  for (const token of [tokens.headOutside, tokens.member]) {
+    const refused = await graphql(token, onNode, { id: api.geo.localLevelId });
+    expect([refused.body.data.geographyNode, codes(refused)]).toEqual([{ code: 'LT1', committee: null }, ['FORBIDDEN']]);
+  }
 });
 
 test('statistics: who REST lets read them, with the same counts', async () => {
