@@ -7,10 +7,11 @@ import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
 import { platformRoutes } from './platform/routes.ts';
 import { statisticsRoutes } from './statistics/routes.ts';
+import { graphqlRoutes } from './graphql/routes.ts';
 import { membersFeature } from './members/routes.ts';
 import { userRoutes } from './users/routes.ts';
 
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, financeRoutes, cardRoutes, userRoutes, statisticsRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, financeRoutes, cardRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];

@@ -5,6 +5,8 @@ export type { DatabasePool };
 export interface PoolOptions {
   maximumPoolSize?: number;
   statementTimeoutMs?: number;
+  /** More interceptors, run before the result parser (tests count queries with one). */
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -29,7 +31,7 @@ export async function createDatabasePool(url: string, options: PoolOptions = {})
     statementTimeout: options.statementTimeoutMs ?? 30_000,
     connectionTimeout: 5_000,
     idleTimeout: 30_000,
-    interceptors: [resultParser],
+    interceptors: [...(options.interceptors ?? []), resultParser],
   });
   // Slonik also emits every query error on the pool; the error still rejects the query that
   // caused it. Without a listener the emit itself would throw and mask the real error.

@@ -118,3 +118,28 @@ export function memberSearchQuery(search: MemberSearch): FragmentSqlToken {
     SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
     ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`;
 }
+
+/** The members with these ids (those of the transaction's tenant), in no particular order: one round trip for a batch. */
+export async function findMembers(tx: TenantTransaction, ids: readonly string[]): Promise<readonly MemberView[]> {
+  if (ids.length === 0) return [];
+  return tx.any(sql.type(MemberViewSchema)`SELECT ${columns} FROM members m WHERE m.id = ANY(${sql.array([...ids], 'uuid')})`);
+}
+
+/**
+ * The newest `limit` members of each of these committees (optionally of one status and inside
+ * some subtrees), in one statement: a lateral page per committee, for a batch of committees.
+ */
+export async function membersOfCommittees(tx: TenantTransaction, committeeIds: readonly string[], options: { limit: number; status?: string | undefined; withinPaths?: string[] | undefined }): Promise<readonly MemberView[]> {
+  if (committeeIds.length === 0) return [];
+  const where: FragmentSqlToken[] = [sql.fragment`m.committee_id = c.id`];
+  if (options.status) where.push(sql.fragment`m.status = ${options.status}::member_status`);
+  if (options.withinPaths) {
+    where.push(options.withinPaths.length ? sql.fragment`(${sql.join(options.withinPaths.map(inSubtree), sql.fragment` OR `)})` : sql.fragment`FALSE`);
+  }
+  return tx.any(sql.type(MemberViewSchema)`
+    SELECT page.* FROM unnest(${sql.array([...committeeIds], 'uuid')}) AS c (id)
+    CROSS JOIN LATERAL (
+      SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
+      ORDER BY m.registered_at DESC, m.id DESC LIMIT ${options.limit}
+    ) AS page`);
+}

@@ -44,3 +44,25 @@ export async function recountStatistics(tx: TenantTransaction, tenantId: string)
     SELECT recount_member_statistics(${tenantId}) AS corrected`);
   return { correctedRows };
 }
+
+const NodeStatusCount = z.object({ nodeId: z.string(), status: z.enum(MEMBER_STATUSES), count: z.number().int() });
+
+/** readStatistics for several nodes in one statement (the GraphQL API batches them); every node given is in the answer. */
+export async function readStatisticsOfNodes(tx: TenantTransaction, nodeIds: readonly string[]): Promise<Map<string, GeographyStatistics>> {
+  const out = new Map<string, GeographyStatistics>();
+  for (const id of nodeIds) out.set(id, { byStatus: Object.fromEntries(MEMBER_STATUSES.map((status) => [status, 0])) as Record<MemberStatus, number>, total: 0 });
+  if (nodeIds.length === 0) return out;
+  const rows = await tx.any(sql.type(NodeStatusCount)`
+    SELECT n.id AS "nodeId", s.status::text AS status, coalesce(sum(m.member_count), 0)::int AS count
+    FROM unnest(${sql.array([...nodeIds], 'uuid')}) AS n (id)
+    CROSS JOIN unnest(enum_range(NULL::member_status)) AS s (status)
+    LEFT JOIN member_statistics m ON m.status = s.status AND m.tenant_id = app_current_tenant()
+      AND m.geography_id = ANY (ARRAY(SELECT descendant_id FROM geography_closure WHERE ancestor_id = n.id))
+    GROUP BY n.id, s.status`);
+  for (const row of rows) {
+    const stats = out.get(row.nodeId)!;
+    stats.byStatus[row.status] = row.count;
+    stats.total += row.count;
+  }
+  return out;
+}

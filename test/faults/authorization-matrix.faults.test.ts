@@ -100,6 +100,10 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: `/api/finance/dues?geography=${api.geo.localLevelId}&from=${new Date().getUTCFullYear()}-01-01&to=${new Date().getUTCFullYear()}-12-31` }) },
   { operation: 'GET /api/statistics/geography/{nodeId}', target: "the head's local level, as of today (from the events)", expected: [401, 401, 403, 200, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: `/api/statistics/geography/${api.geo.localLevelId}?asOf=${new Date().toISOString().slice(0, 10)}` }) },
+  // The graph answers 200 to every caller it authenticates; what each may read is in the answer (the leak check below,
+  // and the next test holds each field to the REST route that reads the same).
+  { operation: 'POST /api/graphql', target: 'the member awaiting approval, a members page, the local level\'s statistics', expected: [401, 401, 200, 200, 200, 200, 200, 200],
+    call: () => ({ method: 'POST', path: '/api/graphql', headers: { 'content-type': 'application/json' }, body: { query: GRAPH_QUERY, variables: { id: members.awaitingApproval.memberId, node: api.geo.localLevelId } } }) },
   { operation: 'GET /api/ops/stuck-lifecycles', target: 'awaiting approval', expected: [401, 401, 403, 403, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: '/api/ops/stuck-lifecycles?stage=AwaitingApproval&olderThanMinutes=0' }) },
   { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: "unsigned (callers hold no party's webhook secret)", expected: [401, 401, 401, 401, 401, 401, 401, 401],
@@ -154,6 +158,12 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/card/revoke`, body: document('card-revocations', { reason: 'lost' }) }) },
 ];
 
+const GRAPH_QUERY = `query Matrix($id: ID!, $node: ID!) {
+  member(id: $id) { id fullNameEn invoices { id amountMinor } }
+  statistics(geography: $node) { total }
+  committees(first: 100) { nodes { members(first: 100) { id } } }
+}`;
+
 /** What a caller outside the member's area or party must never see, whatever the status. */
 function leaks(caller: Caller, res: ApiResponse): string[] {
   if (caller !== 'otherAdmin' && caller !== 'headOutside') return [];
@@ -181,6 +191,45 @@ test.each(ROWS.map((row) => [`${row.operation} (${row.target})`, row] as const))
   observed.push(`${`${row.operation} (${row.target})`.padEnd(100)} ${statuses.join(' ')}`);
   expect(Object.fromEntries(CALLERS.map((caller, i) => [caller, statuses[i]]))).toEqual(Object.fromEntries(CALLERS.map((caller, i) => [caller, row.expected[i]])));
   expect(leaked).toEqual([]);
+});
+
+/**
+ * How the graph answered one field, in the REST route's terms: 401 unauthenticated, 403 refused
+ * (FORBIDDEN on that field), 404 null without an error, 200 an answer.
+ */
+function graphOutcome(res: ApiResponse, field: string): number {
+  if (res.status !== 200) return res.status;
+  const errors = (res.body.errors ?? []) as { path?: string[]; extensions?: { code?: string } }[];
+  if (errors.some((e) => e.path?.[0] === field && e.extensions?.code === 'FORBIDDEN')) return 403;
+  if (errors.length) return 500;
+  return res.body.data?.[field] === null ? 404 : 200;
+}
+
+test('POST /api/graphql lets each caller read what the REST routes let them read, no more', async () => {
+  const id = members.withCard.memberId;
+  const node = api.geo.localLevelId;
+  const pairs: { rest: string; query: string; field: string; variables: Record<string, string> }[] = [
+    { rest: `/api/members/${id}`, query: 'query M($id: ID!) { member(id: $id) { id fullNameEn } }', field: 'member', variables: { id } },
+    { rest: '/api/members?filter[status]=active', query: '{ members(filter: { status: active }) { nodes { id } } }', field: 'members', variables: {} },
+    { rest: `/api/statistics/geography/${node}`, query: 'query S($id: ID!) { statistics(geography: $id) { total } }', field: 'statistics', variables: { id: node } },
+  ];
+  const differences: string[] = [];
+  for (const pair of pairs) {
+    for (const caller of CALLERS) {
+      const token = credentials[caller].bearer ? { token: credentials[caller].bearer } : {};
+      const rest = await api.request('GET', pair.rest, token);
+      const graph = await api.request('POST', '/api/graphql', { ...token, headers: { 'content-type': 'application/json' }, body: { query: pair.query, variables: pair.variables } });
+      const outcome = graphOutcome(graph, pair.field);
+      if (outcome !== rest.status) differences.push(`${caller} ${pair.field}: REST ${rest.status}, graph ${outcome} ${JSON.stringify(graph.body).slice(0, 200)}`);
+      // A list the caller may read holds what REST lists, no more.
+      if (pair.field === 'members' && outcome === 200) {
+        const restIds = (rest.body.data as { id: string }[]).map((m) => m.id).sort();
+        const graphIds = (graph.body.data.members.nodes as { id: string }[]).map((m) => m.id).sort();
+        if (JSON.stringify(restIds) !== JSON.stringify(graphIds)) differences.push(`${caller} members: REST ${restIds.length}, graph ${graphIds.length}`);
+      }
+    }
+  }
+  expect(differences).toEqual([]);
 });
 
 test('the matrix as observed', () => {

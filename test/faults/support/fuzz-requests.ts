@@ -19,8 +19,8 @@ export interface FuzzRequest { method: string; path: string; headers: Record<str
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
-/** POSTs that write nothing, so any body may be sent; every other non-GET gets only bodies that cannot be valid. */
-const WRITES_NOTHING = new Set(['POST /api/auth/login']);
+/** POSTs that write nothing (the graph has no mutations), so any body may be sent; every other non-GET gets only bodies that cannot be valid. */
+const WRITES_NOTHING = new Set(['POST /api/auth/login', 'POST /api/graphql']);
 export const writesState = (op: Operation) => op.method !== 'GET' && !WRITES_NOTHING.has(op.key);
 
 const headerText = fc.string({ unit: fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c)), maxLength: 120 });

@@ -62,6 +62,10 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
     return { method: 'POST', path: `/api/parties/${s.ownSlug}/resignations`, body: jsonApi('resignations', { member: id, expires, token: s.resignationToken(id, expires), reasonCode: 'personal' }) };
   },
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
+  // Every root field of the graph that takes an id, with the id as each: one of party A's is as unknown as no party's.
+  'POST /api/graphql': (id) => ({ method: 'POST', path: '/api/graphql', headers: { 'content-type': 'application/json' }, body: {
+    query: 'query Probe($id: ID!) { member(id: $id) { id fullNameEn } invoice(id: $id) { id member { id } } committee(id: $id) { id name } statistics(geography: $id) { total } }',
+    variables: { id } } }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   // Correctly signed with the probing party's own esewa secret, for its own URL.
@@ -73,9 +77,11 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
 
 /**
  * Documented operations with an id among their path parameters or body fields (a webhook's, or
- * a JSON:API document's attributes); a ward id names shared geography, no party's row.
+ * a JSON:API document's attributes), and the GraphQL endpoint; a ward id names shared geography, no party's row.
  */
 export const takesAnId = (op: Operation) => {
+  // The graph takes ids inside its query document (as variables), not as declared fields.
+  if (op.key === 'POST /api/graphql') return true;
   const attributes = op.body?.schema.properties?.data?.properties?.attributes?.properties ?? {};
   const fields = { ...(op.body?.schema.properties ?? {}), ...attributes };
   return op.pathParams.some((p) => p.schema.format === 'uuid') || Object.entries(fields).some(([name, p]) => p.format === 'uuid' && name !== 'wardId');
