@@ -6,6 +6,8 @@ import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
 import { findRefusal } from '../../src/members/registration-refusals.ts';
+import { findCurrentCard } from '../../src/cards/card-store.ts';
+import { applicantInvoice } from './invoice-presenter.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
@@ -55,16 +57,26 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     access: 'public',
     params: Slug.extend({ id: z.uuid() }),
     query: z.object({ token: z.string().min(16).max(100) }),
-    responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
+    responses: { 200: { description: 'the application status; `included` holds the open invoice (amount, due date, how to pay) when there is one, '
+      + 'and data.links names the live updates (`events`) and, once issued, the card (`card`)', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
       // Both reads, whichever holds the id: the answer costs the same for either.
-      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) =>
-        ({ member: await findMember(tx, params.id), refusal: await findRefusal(tx, params.id) }));
-      const given = createHash('sha256').update(query.token).digest();
-      const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
-      if (!held || !timingSafeEqual(given, held)) throw ApiError.notFound('application');
-      return { status: 200, body: { data: member ? memberResource(member) : refusalResource(refusal!) } };
+      const { member, refusal, invoice, card } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => {
+        const member = await findMember(tx, params.id);
+        const refusal = await findRefusal(tx, params.id);
+        const given = createHash('sha256').update(query.token).digest();
+        const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
+        if (!held || !timingSafeEqual(given, held)) return { member: null, refusal: null, invoice: null, card: null };
+        return member
+          ? { member, refusal, invoice: await applicantInvoice(tx, member.id), card: await findCurrentCard(tx, member.id) }
+          : { member, refusal, invoice: null, card: null };
+      });
+      if (!member && !refusal) throw ApiError.notFound('application');
+      const link = `/api/parties/${tenant.slug}/applications/${params.id}`;
+      const links = { events: `${link}/events?token=${query.token}`, ...(card ? { card: `${link}/card?token=${query.token}` } : {}) };
+      const data = member ? memberResource(member) : refusalResource(refusal!);
+      return { status: 200, body: { data: { ...data, links }, included: invoice ? [invoice] : [] } };
     },
   });
 }
