@@ -16,7 +16,7 @@ const MAX_PAGE = 1_000;
 const Cursor = z.string().max(400).transform((value, ctx) => {
   const parsed = z.tuple([z.number().int().min(0), z.string(), z.uuid()]).safeParse((() => {
     try {
-      return JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+      return JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
     } catch {
       return null;
     }
