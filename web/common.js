@@ -75,8 +75,12 @@ export function formatMoney(minor, currency) {
   return `${currency === 'NPR' ? (lang === 'ne' ? 'रु.' : 'Rs.') : currency} ${amount}`;
 }
 
+/** A day in Nepal: "5 December 2026" in English; 2026-12-05 in Nepali (browsers carry no Nepali month names). */
 export function formatDate(iso) {
-  return new Date(iso).toLocaleDateString(lang === 'ne' ? 'ne-NP' : 'en-GB', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: 'long', day: 'numeric' });
+  const date = new Date(iso);
+  return lang === 'ne'
+    ? date.toLocaleDateString('en-CA', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: '2-digit', day: '2-digit' })
+    : date.toLocaleDateString('en-GB', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: 'long', day: 'numeric' });
 }
 
 export function formatWait(fromIso, now = Date.now()) {

@@ -6,6 +6,7 @@ import type { MemberEventHub } from '../../src/events/member-event-hub.ts';
 import { findMember } from '../../src/members/member-queries.ts';
 import { publicStatusOf } from '../../src/members/member-status.ts';
 import type { Logger } from '../../src/logger.ts';
+import { ApiError } from '../http/errors.ts';
 
 /** How often an idle stream sends a comment, so proxies and phones keep it open. */
 const HEARTBEAT_MS = 20_000;
@@ -43,6 +44,8 @@ export interface LiveStream {
   shown: (type: string) => boolean;
   /** For an application that never became a member (a refused registration): the events it shows, fixed. */
   fixed?: StreamEvent[];
+  /** Ends the stream after this long, so the client reconnects and its access is checked again. */
+  endAfterMs?: number;
 }
 
 const frame = (event: StreamEvent, status: { status: string; statusDetail: string; memberNumber: string | null } | null) =>
@@ -55,6 +58,12 @@ const frame = (event: StreamEvent, status: { status: string; statusDetail: strin
  * and time, and the member's status as it is now; never a payload or personal data.
  */
 export async function serveMemberEvents(req: Request, res: Response, stream: LiveStream): Promise<void> {
+  let send: () => void = () => undefined;
+  // Subscribed before anything is written: a listener that cannot connect is an error answer, not a broken stream.
+  const unsubscribe = stream.fixed ? () => undefined : await stream.hub.subscribe(stream.tenantId, stream.memberId, () => send()).catch((err: unknown) => {
+    stream.log.warn({ err }, 'live stream could not listen for member events');
+    throw new ApiError('DATABASE_UNAVAILABLE', 'live updates are unavailable; try again shortly');
+  });
   res.status(200);
   res.setHeader('content-type', 'text/event-stream; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
@@ -64,7 +73,7 @@ export async function serveMemberEvents(req: Request, res: Response, stream: Liv
   let sent = stream.after;
   let closed = false;
   let running: Promise<void> = Promise.resolve();
-  const send = () => {
+  send = () => {
     running = running.then(async () => {
       if (closed) return;
       const { events, status } = stream.fixed
@@ -83,13 +92,15 @@ export async function serveMemberEvents(req: Request, res: Response, stream: Liv
       stream.log.warn({ err }, 'live stream could not read the member events');
     });
   };
-  const unsubscribe = stream.fixed ? () => undefined : await stream.hub.subscribe(stream.tenantId, stream.memberId, send);
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
+  const ending = stream.endAfterMs === undefined ? null : setTimeout(() => void running.then(() => res.end()), stream.endAfterMs);
+  ending?.unref();
   const close = () => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    if (ending) clearTimeout(ending);
     unsubscribe();
   };
   req.on('close', close);

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { TOKEN_LIFETIME_SECONDS } from '../../src/auth/tokens.ts';
 import { findCurrentCard } from '../../src/cards/card-store.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { findMember, type MemberView } from '../../src/members/member-queries.ts';
@@ -103,6 +104,8 @@ export function statusLinkRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
       await serveMemberEvents(req, res, {
         hub, pool: deps.pool, log: deps.log, tenantId: auth.tenantId, memberId: member.id, actor: `user:${auth.userId}`,
         after: Number(headers['last-event-id'] ?? 0), shown: () => true,
+        // As long as a bearer token lives: the client reconnects with a fresh one, and its access is read again.
+        endAfterMs: TOKEN_LIFETIME_SECONDS * 1_000,
       });
       return undefined;
     },

@@ -36,7 +36,9 @@ afterAll(async () => {
 
 const url = (p: string) => `${api.baseUrl}${p}`;
 const shoot = async (page: Page, name: string) => {
-  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
+  if (!SHOTS) return;
+  await page.evaluate('document.fonts.ready.then(() => true)');
+  await page.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
 };
 /** The same page on the other viewport, for the docs. */
 async function shootBoth(page: Page, name: string, other: BrowserContext, prepare?: (page: Page) => Promise<void>) {
