@@ -18,11 +18,17 @@ const FONTS: Record<string, string> = {
   'devanagari-600.ttf': resolve('@expo-google-fonts/noto-sans-devanagari/600SemiBold/NotoSansDevanagari_600SemiBold.ttf'),
 };
 
+const CSP = ["default-src 'self'", "base-uri 'self'", "font-src 'self'", "form-action 'self'", "frame-ancestors 'self'", "img-src 'self' data:",
+  "object-src 'none'", "script-src 'self'", "script-src-attr 'none'", "style-src 'self' 'unsafe-inline'", "connect-src 'self'"].join('; ');
+
 export function webPages(): Router {
   const router = Router();
   const page = (file: string) => (_req: express.Request, res: express.Response) => {
     // The status page's address carries the private token: no referrer leaves it elsewhere.
     res.setHeader('referrer-policy', 'no-referrer');
+    // Helmet's policy but for upgrade-insecure-requests, which would break the pages over plain
+    // HTTP on a development machine's LAN address (a phone trying the pages before TLS is set up).
+    res.setHeader('content-security-policy', CSP);
     res.setHeader('cache-control', 'no-cache');
     res.sendFile(path.join(WEB_DIR, file));
   };

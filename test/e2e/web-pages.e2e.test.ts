@@ -37,7 +37,8 @@ afterAll(async () => {
 const url = (p: string) => `${api.baseUrl}${p}`;
 const shoot = async (page: Page, name: string) => {
   if (!SHOTS) return;
-  await page.evaluate('document.fonts.ready.then(() => true)');
+  // Both Devanagari weights loaded before the picture (the page swaps them in when they arrive).
+  await page.evaluate(`Promise.all(['16px', '600 16px'].map((font) => document.fonts.load(font + ' "Sadasya Devanagari"', 'न'))).then(() => document.fonts.ready).then(() => true)`);
   await page.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
 };
 /** The same page on the other viewport, for the docs. */
