@@ -64,7 +64,9 @@ export function showFieldErrors(form, errors) {
       unplaced.push(error);
       continue;
     }
-    slot.textContent = error.detail.replace(/^[\w.]+: /, '');
+    // A field left empty is said in the page's language; other problems as the API words them.
+    const empty = form.querySelector(`[name="${field}"]`)?.value === '';
+    slot.textContent = empty ? t('required') : error.detail.replace(/^[\w.]+: /, '');
     form.querySelector(`[name="${field}"]`)?.setAttribute('aria-invalid', 'true');
   }
   return unplaced;

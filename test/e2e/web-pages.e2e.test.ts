@@ -65,7 +65,7 @@ test('apply → the head approves in the inbox → the status page updates live 
   await applicant.click('button[type="submit"]');
   await applicant.locator('[data-error-for="fullNameEn"]').filter({ hasText: /\w/ }).waitFor();
   for (const field of ['fullNameEn', 'gender', 'phone', 'wardId']) {
-    expect(await applicant.locator(`[data-error-for="${field}"]`).textContent()).not.toBe('');
+    expect(await applicant.locator(`[data-error-for="${field}"]`).textContent()).toBe('Please fill this in.');
     expect(await applicant.getAttribute(`[name="${field}"]`, 'aria-invalid')).toBe('true');
   }
   expect(await applicant.locator('[data-error-for="email"]').textContent()).toBe('');
@@ -87,6 +87,7 @@ test('apply → the head approves in the inbox → the status page updates live 
   await applicant.selectOption('#wardId', api.geo.wardIds[1]!);
   await applicant.click('button[type="submit"]');
   await applicant.locator('[data-error-for="email"]').filter({ hasText: /\w/ }).waitFor();
+  expect(await applicant.locator('[data-error-for="email"]').textContent()).toBe('Invalid email address');
   expect(await applicant.locator('[data-error-for="phone"]').textContent()).toBe('');
   await shootBoth(applicant, 'apply', desktop, async (twin) => {
     await twin.click('button[type="submit"]');
