@@ -11,7 +11,7 @@ import { applicantInvoice } from './invoice-presenter.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
-import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { JSONAPI, requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { applicationResource, MemberAttributes, memberResource, refusalResource } from './presenter.ts';
 
@@ -58,8 +58,14 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     params: Slug.extend({ id: z.uuid() }),
     query: z.object({ token: z.string().min(16).max(100) }),
     responses: { 200: { description: 'the application status; `included` holds the open invoice (amount, due date, how to pay) when there is one, '
-      + 'and data.links names the live updates (`events`) and, once issued, the card (`card`)', schema: responseDocument('members', MemberAttributes) } },
-    async handler({ params, query }) {
+      + 'and data.links names the live updates (`events`) and, once issued, the card (`card`)', schema: responseDocument('members', MemberAttributes) },
+    303: { description: 'a browser (preferring text/html) opening the link is sent to the status page, /parties/{slug}/applications/{id}?token=…' } },
+    async handler({ params, query, req }) {
+      // The emailed link opened in a browser: the web page, which reads this same resource.
+      if (req.accepts([JSONAPI, 'application/json', 'text/html']) === 'text/html') {
+        const page = `/parties/${encodeURIComponent(params.slug)}/applications/${params.id}?token=${encodeURIComponent(query.token)}`;
+        return { status: 303, headers: { location: page, 'referrer-policy': 'no-referrer' }, body: { meta: { page } } };
+      }
       const tenant = await partyBySlug(deps.pool, params.slug);
       // Both reads, whichever holds the id: the answer costs the same for either.
       const { member, refusal, invoice, card } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => {

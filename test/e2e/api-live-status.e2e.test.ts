@@ -114,6 +114,15 @@ describe('the status link', () => {
     expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
   }, 120_000);
 
+  test('opened in a browser, the link leads to the status page; API clients get the resource', async () => {
+    const applicant = await apply();
+    const browser = await fetch(`${api.baseUrl}${applicant.path}`, { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }, redirect: 'manual' });
+    expect([browser.status, browser.headers.get('location')]).toEqual([303, `/parties/${api.tenant.slug}/applications/${applicant.memberId}?token=${applicant.token}`]);
+    expect((await api.request('GET', applicant.path, { headers: { accept: '*/*' } })).status).toBe(200);
+    const page = await fetch(`${api.baseUrl}${browser.headers.get('location')!}`);
+    expect([page.status, page.headers.get('content-type'), page.headers.get('referrer-policy')]).toEqual([200, 'text/html; charset=utf-8', 'no-referrer']);
+  });
+
   test('a wrong token gets 404 from the stream and the card, like an unknown id; no card yet is CARD_NOT_FOUND', async () => {
     const applicant = await apply();
     for (const path of [`/events?token=${'x'.repeat(32)}`, `/card?token=${'x'.repeat(32)}`]) {
