@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { sql } from 'slonik';
 import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { GEOGRAPHY_CACHE_TTL_SECONDS } from '../../api/geography/routes.ts';
@@ -133,6 +134,26 @@ describe('the status link', () => {
     expect([card.status, card.body.errors[0].code]).toEqual([404, 'CARD_NOT_FOUND']);
   });
 });
+
+test("the listener's connection killed: it reconnects by itself, and an open stream still gets the event appended meanwhile", async () => {
+  const applicant = await apply();
+  const live = await openEventStream(eventsUrl(applicant));
+  await live.waitFor((f) => typeOf(f.data) === 'MemberRegistered');
+  const superuser = new pg.Client({ connectionString: process.env.TEST_PG_SUPERUSER_URL });
+  await superuser.connect();
+  try {
+    const killed = await superuser.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sadasya-member-events' AND datname = $1`, [api.db.name]);
+    expect(killed.rowCount).toBe(1);
+  } finally {
+    await superuser.end();
+  }
+  // Rejected while the listener is down, and nothing after it: its NOTIFY went to no one, yet the
+  // listener, back after a second, wakes every stream, which reads what it missed.
+  expect((await api.request('POST', `/api/members/${applicant.memberId}/reject`, { token: head, body: { data: { type: 'rejections', attributes: { reason: 'not eligible' } } } })).status).toBe(200);
+  await live.waitFor((f) => typeOf(f.data) === 'MemberRejected', 10_000);
+  expect(live.frames.map((f) => typeOf(f.data))).toEqual(['MemberRegistered', 'MemberRejected']);
+  await live.close();
+}, 60_000);
 
 describe('GET /api/members/{id}/events', () => {
   test('streams every event of the member to staff and covering heads; others are refused', async () => {
