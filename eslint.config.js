@@ -63,6 +63,11 @@ export default defineConfig([
     languageOptions: { globals: globals.node },
   },
   {
+    // The web pages' scripts run in the browser, as ES modules.
+    files: ['web/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
+  },
+  {
     // config.ts parses the environment; tests set it up; the Go build of the Temporal CLI
     // must inherit the caller's environment (GOPATH, proxies, caches).
     files: ['src/config.ts', 'src/temporal/cli-binary.ts', 'test/**', 'bench/**'],

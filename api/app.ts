@@ -9,6 +9,7 @@ import { healthRoutes } from './health.ts';
 import { ApiError, errorHandler, notFoundHandler } from './http/errors.ts';
 import { RouteRegistry } from './http/route.ts';
 import { docsRoutes } from './docs.ts';
+import { webPages } from './web/pages.ts';
 import { features } from './features.ts';
 import { metricsRoutes } from './metrics.ts';
 import { failedLogins, perAddress } from './http/rate-limits.ts';
@@ -57,6 +58,7 @@ export function createApp(deps: ApiDeps): Express {
   const registry = new RouteRegistry();
   for (const register of features) register(registry, deps);
   app.use(docsRoutes(registry));
+  app.use(webPages());
   // What the document promises, for tests that hold every answer to it (test/support/contract.ts).
   app.locals.registry = registry;
   // Registrations have their own, larger budget: a membership drive puts many applicants behind

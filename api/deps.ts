@@ -4,6 +4,7 @@ import type { Logger } from '../src/logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { ObjectStorage } from '../src/storage/object-storage.ts';
 import type { Keyring } from '../src/tenants/keyring.ts';
+import type { MemberEventHub } from '../src/events/member-event-hub.ts';
 
 /**
  * Everything the API's routes may use, wired by api/server.ts (or a test). Each route group
@@ -32,6 +33,8 @@ export interface ApiDeps {
   failedLoginsPerAccount?: number;
   /** Proxies whose X-Forwarded-For is believed, as Express takes them (`loopback`, addresses, CIDRs), or `none`. */
   trustedProxies?: string | undefined;
+  /** Wakes live status streams when a member's events are appended (Postgres LISTEN/NOTIFY); without it they answer 503. */
+  memberEvents?: MemberEventHub;
   /** Where request durations are counted; the ops listener (api/ops-app.ts) serves them. A private registry when absent. */
   metrics?: Metrics;
 }

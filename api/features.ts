@@ -2,6 +2,7 @@ import type { ApiDeps } from './deps.ts';
 import { authRoutes } from './auth/routes.ts';
 import { cardRoutes } from './cards/routes.ts';
 import { financeRoutes } from './finance/routes.ts';
+import { geographyRoutes } from './geography/routes.ts';
 import type { RouteRegistry } from './http/route.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
@@ -14,4 +15,4 @@ import { userRoutes } from './users/routes.ts';
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, financeRoutes, cardRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];

@@ -6,6 +6,7 @@ import { createDatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
+import { MemberEventHub } from '../src/events/member-event-hub.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
@@ -26,8 +27,10 @@ async function main(): Promise<void> {
   });
   const metrics = metricsRoutes();
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+  const memberEvents = new MemberEventHub(settings.DATABASE_URL, log);
   const app = createApp({
     pool,
+    memberEvents,
     temporal,
     namespace: settings.TEMPORAL_NAMESPACE,
     metrics,
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void Promise.allSettled([connection.close(), pool.end()]).then(() => process.exit(0));
+      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end()]).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -6,10 +6,12 @@ import { ApplicationSchema } from '../../src/members/application.ts';
 import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { findMember } from '../../src/members/member-queries.ts';
 import { findRefusal } from '../../src/members/registration-refusals.ts';
+import { findCurrentCard } from '../../src/cards/card-store.ts';
+import { applicantInvoice } from './invoice-presenter.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
-import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { JSONAPI, requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { applicationResource, MemberAttributes, memberResource, refusalResource } from './presenter.ts';
 
@@ -55,16 +57,32 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     access: 'public',
     params: Slug.extend({ id: z.uuid() }),
     query: z.object({ token: z.string().min(16).max(100) }),
-    responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
-    async handler({ params, query }) {
+    responses: { 200: { description: 'the application status; `included` holds the open invoice (amount, due date, how to pay) when there is one, '
+      + 'and data.links names the live updates (`events`) and, once issued, the card (`card`)', schema: responseDocument('members', MemberAttributes) },
+    303: { description: 'a browser (preferring text/html) opening the link is sent to the status page, /parties/{slug}/applications/{id}?token=…' } },
+    async handler({ params, query, req }) {
+      // The emailed link opened in a browser: the web page, which reads this same resource.
+      if (req.accepts([JSONAPI, 'application/json', 'text/html']) === 'text/html') {
+        const page = `/parties/${encodeURIComponent(params.slug)}/applications/${params.id}?token=${encodeURIComponent(query.token)}`;
+        return { status: 303, headers: { location: page, 'referrer-policy': 'no-referrer' }, body: { meta: { page } } };
+      }
       const tenant = await partyBySlug(deps.pool, params.slug);
       // Both reads, whichever holds the id: the answer costs the same for either.
-      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) =>
-        ({ member: await findMember(tx, params.id), refusal: await findRefusal(tx, params.id) }));
-      const given = createHash('sha256').update(query.token).digest();
-      const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
-      if (!held || !timingSafeEqual(given, held)) throw ApiError.notFound('application');
-      return { status: 200, body: { data: member ? memberResource(member) : refusalResource(refusal!) } };
+      const { member, refusal, invoice, card } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => {
+        const member = await findMember(tx, params.id);
+        const refusal = await findRefusal(tx, params.id);
+        const given = createHash('sha256').update(query.token).digest();
+        const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
+        if (!held || !timingSafeEqual(given, held)) return { member: null, refusal: null, invoice: null, card: null };
+        return member
+          ? { member, refusal, invoice: await applicantInvoice(tx, member.id), card: await findCurrentCard(tx, member.id) }
+          : { member, refusal, invoice: null, card: null };
+      });
+      if (!member && !refusal) throw ApiError.notFound('application');
+      const link = `/api/parties/${tenant.slug}/applications/${params.id}`;
+      const links = { events: `${link}/events?token=${query.token}`, ...(card ? { card: `${link}/card?token=${query.token}` } : {}) };
+      const data = member ? memberResource(member) : refusalResource(refusal!);
+      return { status: 200, body: { data: { ...data, links }, included: invoice ? [invoice] : [] } };
     },
   });
 }

@@ -7,9 +7,11 @@ import { registrationRoutes } from './registration-routes.ts';
 import { transferRoutes } from '../transfers/routes.ts';
 import { renewalRoutes } from './renewal-routes.ts';
 import { statusChangeRoutes } from './status-change-routes.ts';
+import { statusLinkRoutes } from './status-link-routes.ts';
 
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
+  statusLinkRoutes(registry, deps);
   memberRoutes(registry, deps);
   historyRoutes(registry, deps);
   approvalRoutes(registry, deps);

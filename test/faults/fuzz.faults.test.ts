@@ -33,7 +33,10 @@ const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(k
 async function send(request: FuzzRequest, writes: boolean): Promise<void> {
   const body = request.body === undefined ? undefined : request.headers['content-type'] === undefined ? Buffer.from(request.body) : request.body;
   const res = await fetch(`${api.baseUrl}${request.path}`, { method: request.method, headers: request.headers, body, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
+  // A live stream (Server-Sent Events) never ends: its status and headers are the answer.
+  const stream = res.headers.get('content-type')?.startsWith('text/event-stream');
+  if (stream) await res.body?.cancel();
+  const text = stream ? '' : await res.text();
   sent += 1;
   count(statuses, String(res.status));
   const contentType = res.headers.get('content-type') ?? '';

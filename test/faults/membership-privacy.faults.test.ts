@@ -3,6 +3,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
+import { openEventStream } from '../support/sse.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 
 /**
@@ -56,6 +57,20 @@ test.each([
   expect(comparable(await follow(probe))).toEqual(comparable(await follow(control)));
   expect(await rowsOf('members')).toBe(members + 1);
   expect(await rowsOf('registration_refusals')).toBe(refusals + 1);
+});
+
+test("the live status of an application with a member's phone streams exactly what a new application's does", async () => {
+  const probe = await apply(applicant({ phone: member.phone }));
+  const control = await apply(applicant());
+  const firstFrame = async (res: ApiResponse) => {
+    const link = new URL(res.body.data.links.status as string);
+    const stream = await openEventStream(`${api.baseUrl}${link.pathname}/events${link.search}`);
+    const frame = await stream.waitFor(() => true);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await stream.close();
+    return { status: stream.status, type: stream.headers.get('content-type'), frames: stream.frames.length, frame: JSON.stringify(frame).replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>') };
+  };
+  expect(await firstFrame(probe)).toEqual(await firstFrame(control));
 });
 
 test('a keyed repeat answers the same for a taken contact (its lifecycle ended) as for a free one (its lifecycle runs)', async () => {

@@ -11,6 +11,7 @@ import type { ApiDeps } from '../../api/deps.ts';
 import { issueToken } from '../../src/auth/tokens.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { createLogger } from '../../src/logger.ts';
+import { MemberEventHub } from '../../src/events/member-event-hub.ts';
 import { createUser, type UserRole } from '../../src/users/users.ts';
 import { makeWebhookSecret } from './webhooks.ts';
 import { startLifecycleHarness, type HarnessDurations, type LifecycleHarness } from './lifecycle-harness.ts';
@@ -43,7 +44,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
     publicBaseUrl: 'https://members.test', clock: () => new Date(),
-    publicRateLimit: 100_000, registrationRateLimit: 100_000, metrics: metricsRoutes(), ...overrides,
+    publicRateLimit: 100_000, registrationRateLimit: 100_000, metrics: metricsRoutes(), memberEvents: new MemberEventHub(h.db.appUrl), ...overrides,
   };
   const app = createApp(apiDeps);
   const ops: Server = createOpsApp({ ...apiDeps, metrics: apiDeps.metrics ?? metricsRoutes() }).listen(0, '127.0.0.1');
@@ -65,7 +66,10 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
       const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
       if (body !== undefined) headers['content-type'] ??= 'application/vnd.api+json';
       const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
-      const text = await res.text();
+      // A live stream (Server-Sent Events) never ends: its status and headers are the answer.
+      const stream = res.headers.get('content-type')?.startsWith('text/event-stream');
+      if (stream) await res.body?.cancel();
+      const text = stream ? '' : await res.text();
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : null;
@@ -97,8 +101,11 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
       return secret;
     },
     async stop() {
-      await new Promise((resolve) => server.close(resolve));
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections(); // live streams never end by themselves
+      await closed;
       await new Promise((resolve) => ops.close(resolve));
+      await apiDeps.memberEvents?.stop();
       await stopWorker(worker, running);
       await h.close();
     },

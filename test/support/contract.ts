@@ -61,6 +61,8 @@ export function contractProblems(registry: RouteRegistry, request: { method: str
     const parsed = ErrorDocumentSchema.safeParse(answer.body);
     return parsed.success && answer.contentType.startsWith(JSONAPI) ? [] : [`${where} with something other than a JSON:API error document`];
   }
+  // 204 and 304 carry no body, so no media type either.
+  if ((answer.status === 204 || answer.status === 304) && !declared.schema) return answer.body === null || answer.body === '' ? [] : [`${where} with a body`];
   const contentType = declared.contentType ?? JSONAPI;
   if (!answer.contentType.startsWith(contentType)) return [`${where} as ${answer.contentType}, not the documented ${contentType}`];
   if (!declared.schema || contentType !== JSONAPI && !contentType.endsWith('+json')) return [];

@@ -29,7 +29,10 @@ export async function call(baseUrl: string, method: string, path: string, option
       method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
-    const body = parsedBody(await res.text());
+    // A live stream (Server-Sent Events) never ends: its status and headers are the answer.
+    const stream = res.headers.get('content-type')?.startsWith('text/event-stream');
+    if (stream) await res.body?.cancel();
+    const body = stream ? null : parsedBody(await res.text());
     const broken = contractProblems(documentedRegistry(), { method, url: path }, { status: res.status, contentType: res.headers.get('content-type') ?? '', body });
     if (broken.length) throw new ContractBroken(`${method} ${path}: ${broken.join('; ')}`);
     return { status: res.status, body, ms: Date.now() - started };

@@ -68,6 +68,9 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
     variables: { id } } }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  'GET /api/parties/{slug}/applications/{id}/events': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/events?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  'GET /api/parties/{slug}/applications/{id}/card': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/card?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  'GET /api/members/{id}/events': (id) => ({ method: 'GET', path: `/api/members/${id}/events` }),
   // Correctly signed with the probing party's own esewa secret, for its own URL.
   'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
     const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });
