@@ -11,7 +11,7 @@ import { findTenant } from '../../src/tenants/tenants.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
-import { responseDocument } from '../http/jsonapi.ts';
+import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
@@ -105,11 +105,14 @@ export function renewalRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
     tag: 'renewals',
     access: 'user',
     params: Id,
+    body: requestDocument('renewals', z.object({
+      termNumber: z.number().int().min(1).max(10_000).describe("the member's last term, the one this renewal follows (GET /api/members/{id}/terms): a request naming an older term changes nothing (409 TERM_NOT_LAST)"),
+    })),
     responses: {
       202: { description: 'the renewal is started; its invoice appears in GET /api/members/{id}/terms within moments', schema: RenewalStarted },
       200: { description: 'the renewal of this term was started before (by the daily run or staff)', schema: RenewalStarted },
     },
-    async handler({ params, auth }) {
+    async handler({ params, body, auth }) {
       if (!hasRole(auth, 'treasurer', 'tenant_admin')) throw ApiError.forbidden('starting a renewal needs the treasurer or tenant_admin role');
       const { member, lastTerm } = await withTenant(deps.pool, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, async (tx) => {
         const member = await findMember(tx, params.id);
@@ -118,6 +121,9 @@ export function renewalRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
       });
       if ((member.status !== 'active' && member.status !== 'suspended') || !lastTerm) {
         throw new MemberRuleError('MEMBER_NOT_ACTIVE', `a renewal is for an active or suspended member with a term; the member is ${member.status}`);
+      }
+      if (body.data.attributes.termNumber !== lastTerm.termNumber) {
+        throw new MemberRuleError('TERM_NOT_LAST', `termNumber: the member's last term is ${lastTerm.termNumber}, not ${body.data.attributes.termNumber}`, { field: 'termNumber' });
       }
       const started = await startRenewal(deps.temporal, auth.tenantId, member.id, lastTerm.termNumber, `user:${auth.userId}`);
       return {

@@ -65,6 +65,8 @@ export const ERROR_CODES = {
   /** The member has no open renewal invoice to pay, lapse or close. */
   RENEWAL_NOT_OPEN: { status: 409, retryable: false },
   MEMBER_NOT_LAPSED: { status: 409, retryable: false },
+  /** A renewal was asked for a term that is not the member's last (renewed meanwhile, or a stale page). */
+  TERM_NOT_LAST: { status: 409, retryable: false },
   // Registration.
   /** Another application was sent under an Idempotency-Key already used. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },

@@ -29,6 +29,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => api.stop());
 
+const renewTerm = (termNumber: number) => ({ data: { type: 'renewals', attributes: { termNumber } } });
+
 async function openRenewalOf(memberId: string, token = treasurer) {
   for (let i = 0; i < 100; i++) {
     const res = await api.request('GET', `/api/members/${memberId}/terms`, { token });
@@ -48,11 +50,15 @@ test('staff start a renewal now; the invoice appears with the terms; a manual pa
   const paidUntil = before.body.data[0].attributes.endsOn as string;
 
   // Only a treasurer or tenant_admin starts a renewal.
-  expect((await api.request('POST', `/api/members/${memberId}/renewals`, { token: registrar })).status).toBe(403);
-  const started = await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer });
+  expect((await api.request('POST', `/api/members/${memberId}/renewals`, { token: registrar, body: renewTerm(1) })).status).toBe(403);
+  // A stale request naming another term changes nothing, naming the field.
+  const stale = await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer, body: renewTerm(2) });
+  expect(stale.status).toBe(409);
+  expect(stale.body.errors[0]).toMatchObject({ code: 'TERM_NOT_LAST', source: { pointer: '/data/attributes/termNumber' } });
+  const started = await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer, body: renewTerm(1) });
   expect(started.status).toBe(202);
   expect(started.body.data).toMatchObject({ type: 'renewals', attributes: { termNumber: 1 } });
-  const again = await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer });
+  const again = await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer, body: renewTerm(1) });
   expect(again).toMatchObject({ status: 200, body: { data: { id: started.body.data.id } } });
 
   const open = await openRenewalOf(memberId);
@@ -80,7 +86,7 @@ test('staff start a renewal now; the invoice appears with the terms; a manual pa
 
 test("a renewal invoice is paid through the party's signed webhook like an admission invoice", async () => {
   const memberId = await admitMember(api, `renew-hook-${randomUUID()}@example.np`);
-  expect((await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer })).status).toBe(202);
+  expect((await api.request('POST', `/api/members/${memberId}/renewals`, { token: treasurer, body: renewTerm(1) })).status).toBe(202);
   const open = await openRenewalOf(memberId);
   const secret = await api.webhookSecret('esewa');
   const raw = JSON.stringify({ memberId, invoiceId: open.invoiceId, amount: open.amountMinor, currency: open.currency, reference: `esewa-${randomUUID()}`, paidAt: new Date().toISOString() });
@@ -98,7 +104,7 @@ test('who may read terms and start renewals: not a head elsewhere; an unknown me
   const memberId = await admitMember(api, `renew-auth-${randomUUID()}@example.np`);
   expect((await api.request('GET', `/api/members/${memberId}/terms`, { token: otherHead })).status).toBe(403);
   expect((await api.request('GET', `/api/members/${randomUUID()}/terms`, { token: treasurer })).status).toBe(404);
-  expect((await api.request('POST', `/api/members/${randomUUID()}/renewals`, { token: treasurer })).status).toBe(404);
+  expect((await api.request('POST', `/api/members/${randomUUID()}/renewals`, { token: treasurer, body: renewTerm(1) })).status).toBe(404);
   expect((await api.request('GET', '/api/members/not-a-uuid/terms', { token: treasurer })).status).toBe(404);
   expect((await api.request('GET', `/api/members/${memberId}/terms`)).status).toBe(401);
 }, 120_000);

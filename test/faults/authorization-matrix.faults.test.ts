@@ -88,7 +88,7 @@ const ROWS: Row[] = [
   { operation: 'GET /api/members/{id}/terms', target: 'the member with a card (term 1)', expected: [401, 401, 403, 200, 403, 200, 200, 404],
     call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/terms` }) },
   { operation: 'POST /api/members/{id}/renewals', target: 'the member with a card, renewing term 1', expected: [401, 401, 403, 403, 403, 202, 200, 404],
-    call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/renewals` }) },
+    call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/renewals`, body: document('renewals', { termNumber: 1 }) }) },
   { operation: 'GET /api/members/{id}/events', target: "the member awaiting approval's live events", expected: [401, 401, 403, 200, 403, 200, 200, 404],
     call: () => ({ method: 'GET', path: `/api/members/${members.awaitingApproval.memberId}/events` }) },
   { operation: 'POST /api/members/{id}/approve', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 403, 403, 404],

@@ -30,7 +30,7 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/members/{id}': (id) => ({ method: 'GET', path: `/api/members/${id}?include=geography,committee` }),
   'GET /api/members/{id}/history': (id) => ({ method: 'GET', path: `/api/members/${id}/history` }),
   'GET /api/members/{id}/terms': (id) => ({ method: 'GET', path: `/api/members/${id}/terms` }),
-  'POST /api/members/{id}/renewals': (id) => ({ method: 'POST', path: `/api/members/${id}/renewals` }),
+  'POST /api/members/{id}/renewals': (id) => ({ method: 'POST', path: `/api/members/${id}/renewals`, body: jsonApi('renewals', { termNumber: 1 }) }),
   'POST /api/members/{id}/approve': (id) => ({ method: 'POST', path: `/api/members/${id}/approve`, body: jsonApi('approvals', { note: 'probe' }) }),
   'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
