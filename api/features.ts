@@ -5,6 +5,7 @@ import { financeRoutes } from './finance/routes.ts';
 import type { RouteRegistry } from './http/route.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
+import { invoiceRoutes } from './payments/invoice-routes.ts';
 import { platformRoutes } from './platform/routes.ts';
 import { statisticsRoutes } from './statistics/routes.ts';
 import { membersFeature } from './members/routes.ts';
@@ -13,4 +14,4 @@ import { userRoutes } from './users/routes.ts';
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, financeRoutes, cardRoutes, userRoutes, statisticsRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, invoiceRoutes, financeRoutes, cardRoutes, userRoutes, statisticsRoutes, opsRoutes, platformRoutes];

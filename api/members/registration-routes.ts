@@ -3,14 +3,19 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
-import { registerApplicant } from '../../src/members/lifecycle-client.ts';
-import { findMember } from '../../src/members/member-queries.ts';
-import { findRefusal } from '../../src/members/registration-refusals.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { memberWorkflowId, withdrawUpdate } from '../../src/members/lifecycle-contract.ts';
+import { withdrawalRefusal } from '../../src/members/admission-rules.ts';
+import { MemberRuleError } from '../../src/members/member-aggregate.ts';
+import type { MemberPlace } from '../../src/members/member-places.ts';
+import { findMember, type MemberView } from '../../src/members/member-queries.ts';
+import { findRefusal, withdrawRefusal, type RegistrationRefusal } from '../../src/members/registration-refusals.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
+import { memberPlaces } from '../../src/members/member-places.ts';
 import { applicationResource, MemberAttributes, memberResource, refusalResource } from './presenter.ts';
 
 const Slug = z.object({ slug });
@@ -42,7 +47,8 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, application,
         { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent') });
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
-      const resource = applicationResource(registered.memberId, application, registered);
+      const place = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId: registered.committeeId }])));
+      const resource = applicationResource(registered.memberId, application, registered, place({ wardId: application.wardId, committeeId: registered.committeeId }));
       return { status: 201, headers: { location: statusLink }, body: { data: { ...resource, links: { status: statusLink } } } };
     },
   });
@@ -54,17 +60,71 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     tag: 'applications',
     access: 'public',
     params: Slug.extend({ id: z.uuid() }),
-    query: z.object({ token: z.string().min(16).max(100) }),
+    query: StatusToken,
     responses: { 200: { description: 'the application status', schema: responseDocument('members', MemberAttributes) } },
     async handler({ params, query }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      // Both reads, whichever holds the id: the answer costs the same for either.
-      const { member, refusal } = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) =>
-        ({ member: await findMember(tx, params.id), refusal: await findRefusal(tx, params.id) }));
-      const given = createHash('sha256').update(query.token).digest();
-      const held = member?.statusTokenHash ?? refusal?.statusTokenHash;
-      if (!held || !timingSafeEqual(given, held)) throw ApiError.notFound('application');
-      return { status: 200, body: { data: member ? memberResource(member) : refusalResource(refusal!) } };
+      const held = await heldApplication(deps, tenant.id, params.id, query.token);
+      return { status: 200, body: { data: statusResource(held) } };
+    },
+  });
+
+  registry.add({
+    method: 'post',
+    path: '/api/parties/:slug/applications/:id/withdraw',
+    summary: "The applicant withdraws their application through the private status link, while it awaits a decision or a payment",
+    tag: 'applications',
+    access: 'public',
+    params: Slug.extend({ id: z.uuid() }),
+    query: StatusToken,
+    // A reason code, never free text: the reason travels through the lifecycle's history, where no personal data may go.
+    body: requestDocument('withdrawals', z.object({ reasonCode: z.enum(WITHDRAWAL_REASONS).optional() })).optional(),
+    responses: {
+      200: { description: 'the application, withdrawn (an open invoice is voided)', schema: responseDocument('members', MemberAttributes) },
+      404: { description: 'no application under this link (an unknown id and a wrong token answer alike)' },
+      409: { description: 'MEMBER_CANNOT_WITHDRAW: the application is decided, paid or withdrawn already' },
+    },
+    async handler({ params, query, body }) {
+      const tenant = await partyBySlug(deps.pool, params.slug);
+      const context = { tenantId: tenant.id, actor: 'applicant' };
+      const held = await heldApplication(deps, tenant.id, params.id, query.token);
+      const reason = `applicant:${body?.data.attributes.reasonCode ?? 'not_given'}`;
+      if (held.member) {
+        const refusal = withdrawalRefusal({ status: held.member.status, decided: false, approved: false, paid: false, invoice: null }, held.member.status);
+        if (refusal) throw new MemberRuleError(refusal.code, refusal.message);
+        await sendLifecycleUpdate(deps.temporal, held.member.workflowId ?? memberWorkflowId(tenant.id, held.member.id), withdrawUpdate, { reason });
+      } else if (!await withTenant(deps.pool, context, (tx) => withdrawRefusal(tx, params.id))) {
+        // As a withdrawn member's link answers: the applicant is never told the application was refused.
+        throw new MemberRuleError('MEMBER_CANNOT_WITHDRAW', 'the application is withdrawn and cannot be withdrawn');
+      }
+      return { status: 200, body: { data: statusResource(await heldApplication(deps, tenant.id, params.id, query.token)) } };
     },
   });
 }
+
+export const WITHDRAWAL_REASONS = ['changed_mind', 'applied_by_mistake', 'other'] as const;
+const StatusToken = z.object({ token: z.string().min(16).max(100) });
+
+interface HeldApplication { member: MemberView | null; refusal: RegistrationRefusal | null; place: MemberPlace }
+
+/**
+ * The application a status link names, if its token is right: a member, or a refused
+ * application (which the link shows as any other). Both are read whichever holds the id, and
+ * the places for an unknown id too: the answer costs the same for all three.
+ * @throws ApiError 404 for an unknown id or a wrong token alike.
+ */
+async function heldApplication(deps: Pick<ApiDeps, 'pool'>, tenantId: string, id: string, token: string): Promise<HeldApplication> {
+  const { member, refusal, place } = await withTenant(deps.pool, { tenantId, actor: 'applicant' }, async (tx) => {
+    const member = await findMember(tx, id);
+    const refusal = await findRefusal(tx, id);
+    const held = member ?? refusal;
+    const places = await memberPlaces(tx, held ? [held] : []);
+    return { member, refusal, place: held ? places(held) : undefined };
+  });
+  const given = createHash('sha256').update(token).digest();
+  const hash = member?.statusTokenHash ?? refusal?.statusTokenHash;
+  if (!hash || !timingSafeEqual(given, hash) || !place) throw ApiError.notFound('application');
+  return { member, refusal, place };
+}
+
+const statusResource = (held: HeldApplication) => (held.member ? memberResource(held.member, held.place) : refusalResource(held.refusal!, held.place));

@@ -40,6 +40,7 @@ const RefusalSchema = z.object({
   refusedAt: z.number(),
   statusTokenHash: z.instanceof(Buffer),
   applicationDigest: z.instanceof(Buffer).nullable(),
+  withdrawnAt: z.number().nullable(),
 });
 export type RegistrationRefusal = z.infer<typeof RefusalSchema>;
 
@@ -47,8 +48,18 @@ export async function findRefusal(tx: TenantTransaction, id: string): Promise<Re
   return tx.maybeOne(sql.type(RefusalSchema)`
     SELECT id, full_name_en AS "fullNameEn", full_name_ne AS "fullNameNe", gender, ward_id AS "wardId",
            committee_id AS "committeeId", refused_at AS "refusedAt",
-           status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest"
+           status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest", withdrawn_at AS "withdrawnAt"
     FROM registration_refusals WHERE id = ${id}`);
+}
+
+/**
+ * Marks a refused application withdrawn through its status link, once.
+ * @returns false when it was withdrawn already.
+ */
+export async function withdrawRefusal(tx: TenantTransaction, id: string): Promise<boolean> {
+  return tx.exists(sql.unsafe`
+    WITH withdrawn AS (UPDATE registration_refusals SET withdrawn_at = now() WHERE id = ${id} AND withdrawn_at IS NULL RETURNING 1)
+    SELECT 1 FROM withdrawn`);
 }
 
 /** How the contact's holder was told: by email now, by SMS when a gateway sends what waits, or not at all. */
