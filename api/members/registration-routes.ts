@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
+import { applicantDateOfBirth, ConsentSchema, recordConsent } from '../../src/members/eligibility.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { memberWorkflowId, withdrawUpdate } from '../../src/members/lifecycle-contract.ts';
 import { withdrawalRefusal } from '../../src/members/admission-rules.ts';
@@ -23,7 +24,12 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 le
   .describe('makes the request safe to repeat: the same key and application give the same member and status link; another application under it answers 422 IDEMPOTENCY_KEY_REUSED');
 
 /** Anonymous applicants: name the party by its slug in the path. */
-export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl'>): void {
+export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock'>): void {
+  // Only who may be a member applies (docs/eligibility.md): 18 or over, with the declarations and consent the law asks for.
+  const ApplicantSchema = ApplicationSchema.extend({
+    dateOfBirth: applicantDateOfBirth(deps.clock),
+    consent: ConsentSchema,
+  });
   registry.add({
     method: 'post',
     path: '/api/parties/:slug/applications',
@@ -32,7 +38,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     access: 'public',
     params: Slug,
     headers: z.object({ 'idempotency-key': IdempotencyKey.optional() }),
-    body: requestDocument('applications', ApplicationSchema),
+    body: requestDocument('applications', ApplicantSchema),
     responses: {
       201: {
         description: 'the application is taken: the member, pending, with a private status link. A repeat under the same Idempotency-Key answers the same. '
@@ -43,9 +49,11 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
     },
     async handler({ params, body, headers, req }) {
       const tenant = await partyBySlug(deps.pool, params.slug);
-      const application = body.data.attributes;
+      const { consent, ...application } = body.data.attributes;
+      const consentedAt = deps.clock();
       const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, application,
-        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent') });
+        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'),
+          beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt) });
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
       const place = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId: registered.committeeId }])));
       const resource = applicationResource(registered.memberId, application, registered, place({ wardId: application.wardId, committeeId: registered.committeeId }));

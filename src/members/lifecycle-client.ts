@@ -4,7 +4,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { purposeMac } from '../crypto/keyed-mac.ts';
-import { withTenant, type TenantContext } from '../db/tenant-context.ts';
+import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
 import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
@@ -52,13 +52,18 @@ export async function registerApplicant(
   deps: { client: Client; pool: DatabasePool; keyring: Keyring },
   tenantId: string,
   application: Application,
-  options: { idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined } = {},
+  options: {
+    idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined;
+    /** Runs in the transaction that seals the application, before its lifecycle starts (e.g. to record the applicant's consent). */
+    beforeStart?: (tx: TenantTransaction, memberId: string) => Promise<void>;
+  } = {},
 ): Promise<Registered> {
-  const { idempotencyKey, ...audit } = options;
+  const { idempotencyKey, beforeStart, ...audit } = options;
   const { memberId, statusToken, sealed } = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
     const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
+    await beforeStart?.(tx, memberId);
     return { memberId, statusToken, sealed: sealApplication(keys, memberId, application, statusToken) };
   });
   const workflowId = m.memberWorkflowId(tenantId, memberId);

@@ -57,9 +57,8 @@ export async function findRefusal(tx: TenantTransaction, id: string): Promise<Re
  * @returns false when it was withdrawn already.
  */
 export async function withdrawRefusal(tx: TenantTransaction, id: string): Promise<boolean> {
-  return tx.exists(sql.unsafe`
-    WITH withdrawn AS (UPDATE registration_refusals SET withdrawn_at = now() WHERE id = ${id} AND withdrawn_at IS NULL RETURNING 1)
-    SELECT 1 FROM withdrawn`);
+  const { rowCount } = await tx.query(sql.unsafe`UPDATE registration_refusals SET withdrawn_at = now() WHERE id = ${id} AND withdrawn_at IS NULL`);
+  return rowCount === 1;
 }
 
 /** How the contact's holder was told: by email now, by SMS when a gateway sends what waits, or not at all. */

@@ -82,6 +82,12 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/reject`, body: document('rejections', { reason: 'matrix reason' }) }) },
   { operation: 'POST /api/members/{id}/payments', target: 'the member awaiting payment', expected: [401, 401, 403, 403, 403, 201, 200, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/payments`, body: receipt() }) },
+  { operation: 'GET /api/members/{id}/invoices', target: 'the member awaiting payment', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.awaitingPayment.memberId}/invoices` }) },
+  { operation: 'GET /api/invoices/{id}', target: "the open invoice of the member awaiting payment", expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/invoices/${members.awaitingPayment.invoice.invoiceId}` }) },
+  { operation: 'GET /api/members/{id}/payments', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/payments` }) },
   { operation: 'GET /api/members/{id}/card', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 403, 200, 404],
     call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/card` }) },
   { operation: 'GET /api/cards/verify', target: "the member's card token", expected: [200, 200, 200, 200, 200, 200, 200, 200],
@@ -146,6 +152,9 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/committees/${targets.headship.committeeId}/heads/${targets.headship.headUserId}/end`, body: document('headship-endings', { reason: 'matrix' }) }) },
   { operation: 'POST /api/members/{id}/card/revoke', target: 'the member with a card', expected: [401, 401, 403, 403, 403, 403, 200, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/card/revoke`, body: document('card-revocations', { reason: 'lost' }) }) },
+  // Last: it ends the application the rows above act on. Only the applicant holds its link; others guess a token.
+  { operation: 'POST /api/parties/{slug}/applications/{id}/withdraw', target: "the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'POST', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/withdraw?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
 ];
 
 /** What a caller outside the member's area or party must never see, whatever the status. */

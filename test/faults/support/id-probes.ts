@@ -33,6 +33,9 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
     invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `PROBE-${randomUUID()}`, paidAt: new Date().toISOString() }) }),
+  'GET /api/members/{id}/invoices': (id) => ({ method: 'GET', path: `/api/members/${id}/invoices` }),
+  'GET /api/members/{id}/payments': (id) => ({ method: 'GET', path: `/api/members/${id}/payments` }),
+  'GET /api/invoices/{id}': (id) => ({ method: 'GET', path: `/api/invoices/${id}` }),
   'GET /api/members/{id}/card': (id) => ({ method: 'GET', path: `/api/members/${id}/card` }),
   'POST /api/members/{id}/card/revoke': (id) => ({ method: 'POST', path: `/api/members/${id}/card/revoke`, body: jsonApi('card-revocations', { reason: 'lost' }) }),
   'POST /api/users/{id}/disable': (id) => ({ method: 'POST', path: `/api/users/${id}/disable`, body: jsonApi('user-disablements', { reason: 'probe' }) }),
@@ -62,6 +65,9 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  // The applicant's real status-link secret, under the probing party's slug: a withdrawal of A's application through B.
+  'POST /api/parties/{slug}/applications/{id}/withdraw': (id, s) => ({ method: 'POST',
+    path: `/api/parties/${s.ownSlug}/applications/${id}/withdraw?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('withdrawals', { reasonCode: 'other' }) }),
   // Correctly signed with the probing party's own esewa secret, for its own URL.
   'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
     const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });
