@@ -52,7 +52,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const { consent, ...application } = body.data.attributes;
       const consentedAt = deps.clock();
       const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, application,
-        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'),
+        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'), partySlug: tenant.slug,
           beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt) });
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
       const place = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId: registered.committeeId }])));

@@ -56,9 +56,12 @@ export async function registerApplicant(
     idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined;
     /** Runs in the transaction that seals the application, before its lifecycle starts (e.g. to record the applicant's consent). */
     beforeStart?: (tx: TenantTransaction, memberId: string) => Promise<void>;
+    /** The party's slug, for the lifecycle's memo (its id otherwise). */
+    partySlug?: string | undefined;
   } = {},
 ): Promise<Registered> {
-  const { idempotencyKey, beforeStart, ...audit } = options;
+  const { idempotencyKey, beforeStart, partySlug, ...audit } = options;
+  const memo = { party: partySlug };
   const { memberId, statusToken, sealed } = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
@@ -74,6 +77,8 @@ export async function registerApplicant(
     // A repeat under the same key joins the running lifecycle; one that has ended is never started again.
     workflowIdConflictPolicy: idempotencyKey === undefined ? 'FAIL' : 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    // Whose lifecycle a row is, for an operator (Temporal UI, CLI): the party, the ward, the stage. No personal data.
+    memo: { party: memo.party ?? tenantId, ward: application.wardId, stage: 'Registered' },
     typedSearchAttributes: [
       { key: TenantId, value: tenantId },
       { key: MemberId, value: memberId },

@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
+import { z } from 'zod';
+import { CONSENT_NOTICE_VERSION, nepalDate } from '../../src/members/eligibility.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate } from '../../src/members/lifecycle-contract.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
-import { applicationFor, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';
+import { applicationFor, asTest, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let head: string;
@@ -14,7 +17,7 @@ let nobody: string;
 let phone = 0;
 
 const applicationBody = (overrides: Record<string, unknown> = {}) => ({
-  data: { type: 'applications', attributes: { fullNameEn: 'Gita Sharma', fullNameNe: 'गीता शर्मा', gender: 'F', phone: `98${String(62_000_000 + ++phone)}`,
+  data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Gita Sharma', fullNameNe: 'गीता शर्मा', gender: 'F', phone: `98${String(62_000_000 + ++phone)}`,
     email: `gita${phone}@example.np`, dateOfBirth: '1990-04-13', address: 'Tole 5', citizenshipNo: '12-01-75-0042', wardId: api.geo.wardIds[0], ...overrides } },
 });
 const apply = (overrides: Record<string, unknown> = {}) => api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: applicationBody(overrides) });
@@ -147,4 +150,64 @@ test("a refused application (its phone was taken) withdraws through its link exa
   const reads = [await api.request('GET', `${linkOf(first).path}?token=${linkOf(first).token}`), await api.request('GET', `${linkOf(taken).path}?token=${linkOf(taken).token}`)];
   expect(shape(reads[1]!)).toEqual(shape(reads[0]!));
   expect(shape(await withdraw(linkOf(taken)))).toEqual(shape(await withdraw(linkOf(first))));
+});
+
+describe('eligibility and consent (Political Parties Act 2073 s.14, Individual Privacy Act 2075)', () => {
+  const nepalToday = () => nepalDate(new Date());
+  const yearsAgo = (years: number, date = nepalToday()) => `${Number(date.slice(0, 4)) - years}${date.slice(4)}`;
+  const dayAfter = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const consentWith = (over: Record<string, unknown>) => ({ ...ELIGIBLE.consent, ...over });
+
+  test.each([
+    ['an applicant a day short of 18', () => ({ dateOfBirth: dayAfter(yearsAgo(18)) }), '/data/attributes/dateOfBirth'],
+    ['an applicant of 17', () => ({ dateOfBirth: yearsAgo(17) }), '/data/attributes/dateOfBirth'],
+    ['no date of birth', () => ({ dateOfBirth: undefined }), '/data/attributes/dateOfBirth'],
+    ['no consent', () => ({ consent: undefined }), '/data/attributes/consent'],
+    ['a declaration not made', () => ({ consent: consentWith({ declarations: { ...ELIGIBLE.consent.declarations, notGovernmentStaff: false } }) }),
+      '/data/attributes/consent/declarations/notGovernmentStaff'],
+    ['a declaration left out', () => ({ consent: consentWith({ declarations: { nepaliCitizen: true, aged18OrOver: true, consentToProcessing: true } }) }),
+      '/data/attributes/consent/declarations/notGovernmentStaff'],
+    ['a notice of another version', () => ({ consent: consentWith({ noticeVersion: '2020-01-01' }) }), '/data/attributes/consent/noticeVersion'],
+    ['a notice in another language', () => ({ consent: consentWith({ language: 'hi' }) }), '/data/attributes/consent/language'],
+  ])('%s is refused with 422 naming the field, and nothing is recorded', async (_name, overrides, pointer) => {
+    const before = await countRows();
+    const res = await apply(overrides());
+    expect(res.status).toBe(422);
+    expect(res.body.errors.map((e: { source: { pointer: string } }) => e.source.pointer)).toContain(pointer);
+    expect(await countRows()).toEqual(before);
+  });
+
+  test('an applicant 18 today is taken, and the consent is recorded with the application: notice version, language, declarations, time', async () => {
+    const before = Date.now();
+    const res = await apply({ dateOfBirth: yearsAgo(18), consent: consentWith({ language: 'ne' }) });
+    expect(res.status).toBe(201);
+    const row = await asTest(api, (tx) => tx.one(sql.type(z.object({ version: z.string(), language: z.string(), declarations: z.array(z.string()), at: z.number() }))`
+      SELECT notice_version AS version, language, declarations, consented_at AS at FROM application_consents WHERE application_id = ${res.body.data.id as string}`));
+    expect(row).toMatchObject({ version: CONSENT_NOTICE_VERSION, language: 'ne', declarations: ['nepaliCitizen', 'aged18OrOver', 'notGovernmentStaff', 'consentToProcessing'] });
+    expect(row.at).toBeGreaterThanOrEqual(before - 1000);
+    expect(row.at).toBeLessThanOrEqual(Date.now());
+    expect((await countRows()).consents).toBeGreaterThan(0);
+  });
+
+  const countRows = () => asTest(api, (tx) => tx.one(sql.type(z.object({ members: z.number(), consents: z.number() }))`
+    SELECT (SELECT count(*)::int FROM members) AS members, (SELECT count(*)::int FROM application_consents) AS consents`));
+});
+
+test("the committee's heads are emailed as soon as an application arrives in their area, with a link to decide it and no applicant's data", async () => {
+  const res = await apply();
+  const id = res.body.data.id as string;
+  const [mail] = await api.smtp.waitFor((m) => (m.subject?.includes(`New membership application ${id}`) ?? false)
+    && [m.to ?? []].flat().some((to) => to.value.some((v) => v.address === 'head@party.test')), 1, 15_000);
+  expect(mail?.text).toContain(`https://members.test/inbox?application=${id}`);
+  expect(mail?.text).not.toContain('Gita');
+  expect(mail?.text).not.toContain(res.body.data.attributes.fullNameEn);
+});
+
+test('a lifecycle carries a memo naming its party, ward and stage, the stage kept current', async () => {
+  const res = await apply();
+  const id = res.body.data.id as string;
+  const handle = api.client.workflow.getHandle(`member-${api.tenant.id}-${id}`);
+  expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingApproval' });
+  await approve(id);
+  expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingPayment' });
 });

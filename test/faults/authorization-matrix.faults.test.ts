@@ -7,6 +7,7 @@ import { addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, pa
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
 interface Row {
@@ -54,7 +55,7 @@ afterAll(() => api.stop());
 
 const slug = () => api.tenant.slug;
 const document = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
-const application = () => document('applications', { fullNameEn: 'Sita Rai', gender: 'F', phone: `98${51_000_000 + ++phone}`, wardId: api.geo.wardIds[0] });
+const application = () => document('applications', { ...ELIGIBLE, fullNameEn: 'Sita Rai', gender: 'F', phone: `98${51_000_000 + ++phone}`, wardId: api.geo.wardIds[0] });
 const receipt = () => document('payments', { invoiceId: members.awaitingPayment.invoice.invoiceId, amount: members.awaitingPayment.invoice.amountMinor,
   currency: members.awaitingPayment.invoice.currency, reference: 'MATRIX-RECEIPT-1', paidAt: new Date().toISOString() });
 const webhook = () => ({ memberId: members.awaitingPayment.memberId, invoiceId: randomUUID(), amount: 1, currency: 'NPR', reference: 'x', paidAt: new Date().toISOString() });
