@@ -23,3 +23,14 @@ GRANT SELECT, INSERT ON application_consents TO sadasya_app;
 --    the application was refused).
 ALTER TABLE registration_refusals ADD COLUMN withdrawn_at timestamptz;
 GRANT UPDATE (withdrawn_at) ON registration_refusals TO sadasya_app;
+
+-- 3. The applicant reads what the party holds about them through their link. A refused
+--    application's personal fields are kept as a recorded one's are (sealed under the party's
+--    keys, for the application's id), so its holder reads them back the same way: the link
+--    must not show that the application was refused. Null for refusals recorded before.
+ALTER TABLE registration_refusals
+  ADD COLUMN phone_enc bytea,
+  ADD COLUMN email_enc bytea,
+  ADD COLUMN date_of_birth_enc bytea,
+  ADD COLUMN address_enc bytea,
+  ADD COLUMN citizenship_no_enc bytea;

@@ -111,9 +111,9 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
 }
 
 export const WITHDRAWAL_REASONS = ['changed_mind', 'applied_by_mistake', 'other'] as const;
-const StatusToken = z.object({ token: z.string().min(16).max(100) });
+export const StatusToken = z.object({ token: z.string().min(16).max(100) });
 
-interface HeldApplication { member: MemberView | null; refusal: RegistrationRefusal | null; place: MemberPlace }
+export interface HeldApplication { member: MemberView | null; refusal: RegistrationRefusal | null; place: MemberPlace }
 
 /**
  * The application a status link names, if its token is right: a member, or a refused
@@ -121,7 +121,7 @@ interface HeldApplication { member: MemberView | null; refusal: RegistrationRefu
  * the places for an unknown id too: the answer costs the same for all three.
  * @throws ApiError 404 for an unknown id or a wrong token alike.
  */
-async function heldApplication(deps: Pick<ApiDeps, 'pool'>, tenantId: string, id: string, token: string): Promise<HeldApplication> {
+export async function heldApplication(deps: Pick<ApiDeps, 'pool'>, tenantId: string, id: string, token: string): Promise<HeldApplication> {
   const { member, refusal, place } = await withTenant(deps.pool, { tenantId, actor: 'applicant' }, async (tx) => {
     const member = await findMember(tx, id);
     const refusal = await findRefusal(tx, id);
@@ -135,4 +135,4 @@ async function heldApplication(deps: Pick<ApiDeps, 'pool'>, tenantId: string, id
   return { member, refusal, place };
 }
 
-const statusResource = (held: HeldApplication) => (held.member ? memberResource(held.member, held.place) : refusalResource(held.refusal!, held.place));
+export const statusResource = (held: HeldApplication) => (held.member ? memberResource(held.member, held.place) : refusalResource(held.refusal!, held.place));

@@ -211,3 +211,34 @@ test('a lifecycle carries a memo naming its party, ward and stage, the stage kep
   await approve(id);
   expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingPayment' });
 });
+
+test('the applicant reads and downloads what the party holds about them through their link; a refused application reads the same', async () => {
+  const first = await apply({ consent: { ...ELIGIBLE.consent, language: 'ne' } });
+  const otherEmail = `other${phone}@example.np`;
+  const taken = await apply({ phone: `98${String(62_000_000 + phone)}`, email: otherEmail, consent: { ...ELIGIBLE.consent, language: 'ne' } });
+  const read = (res: ApiResponse, query = '') => api.request('GET', `${linkOf(res).path}/data?token=${linkOf(res).token}${query}`);
+  const mine = await read(first);
+  expect(mine.status).toBe(200);
+  expect(mine.headers.get('cache-control')).toBe('no-store');
+  expect(mine.body.data.attributes).toMatchObject({
+    party: { slug: api.tenant.slug },
+    application: { fullNameEn: 'Gita Sharma', phone: expect.stringMatching(/^\+977/), email: expect.stringContaining('@example.np'), dateOfBirth: '1990-04-13', address: 'Tole 5', citizenshipNo: '12-01-75-0042' },
+    status: { status: 'pending' },
+    consent: { noticeVersion: CONSENT_NOTICE_VERSION, language: 'ne', declarations: ['nepaliCitizen', 'aged18OrOver', 'notGovernmentStaff', 'consentToProcessing'] },
+    invoices: [], payments: [], card: null,
+  });
+  const download = await read(first, '&download=true');
+  expect(download.headers.get('content-disposition')).toBe(`attachment; filename="my-data-${first.body.data.id}.json"`);
+  // The refused one holds what was given, and answers in the same shape.
+  const theirs = await read(taken);
+  const shape = (res: ApiResponse) => {
+    const { application, status, consent, ...rest } = res.body.data.attributes;
+    return { status: res.status, application: Object.keys(application).sort(), nulls: Object.entries(application).filter(([, v]) => v === null).map(([k]) => k),
+      publicStatus: status.status, keys: Object.keys(status).sort(), consent: { ...consent, consentedAt: typeof consent.consentedAt }, rest };
+  };
+  expect(shape(theirs)).toEqual(shape(mine));
+  expect(theirs.body.data.attributes.application.email).toBe(otherEmail);
+  // A wrong token and an unknown id answer alike.
+  expect((await api.request('GET', `${linkOf(first).path}/data?token=${'z'.repeat(32)}`)).status).toBe(404);
+  expect((await api.request('GET', `/api/parties/${api.tenant.slug}/applications/${randomUUID()}/data?token=${linkOf(first).token}`)).status).toBe(404);
+});

@@ -71,6 +71,8 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/applications`, body: application() }) },
   { operation: 'GET /api/parties/{slug}/applications/{id}', target: "the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
     call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
+  { operation: 'GET /api/parties/{slug}/applications/{id}/data', target: "what the party holds, through the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/data?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
   { operation: 'GET /api/members', target: 'search awaiting approval', expected: [401, 401, 403, 200, 200, 200, 200, 200],
     call: () => ({ method: 'GET', path: '/api/members?filter[status]=awaiting_approval' }) },
   { operation: 'GET /api/members/{id}', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 200, 200, 404],

@@ -65,6 +65,7 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/statistics/geography/{nodeId}': (id) => ({ method: 'GET', path: `/api/statistics/geography/${id}` }),
   // The applicant's real status-link secret, under the probing party's slug.
   'GET /api/parties/{slug}/applications/{id}': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  'GET /api/parties/{slug}/applications/{id}/data': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/data?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   // The applicant's real status-link secret, under the probing party's slug: a withdrawal of A's application through B.
   'POST /api/parties/{slug}/applications/{id}/withdraw': (id, s) => ({ method: 'POST',
     path: `/api/parties/${s.ownSlug}/applications/${id}/withdraw?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('withdrawals', { reasonCode: 'other' }) }),
