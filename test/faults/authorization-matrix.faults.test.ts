@@ -138,6 +138,11 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/expulsion-proposals/confirm` }) },
   { operation: 'POST /api/members/{id}/resignations', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/resignations`, body: document('resignations', { reasonCode: 'personal' }) }) },
+  // Renewals (issue #14): the terms read like the member; starting a renewal is for treasurers and admins, of an active member.
+  { operation: 'GET /api/members/{id}/terms', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/terms` }) },
+  { operation: 'POST /api/members/{id}/renewals', target: 'a member not active', expected: [401, 401, 403, 403, 403, 409, 409, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/renewals` }) },
   { operation: 'POST /api/members/{id}/death', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/death`, body: document('deaths', { note: 'matrix' }) }) },
   { operation: 'POST /api/parties/{slug}/resignation-links', target: 'an address no member has (the same answer for any)', expected: [202, 202, 202, 202, 202, 202, 202, 202],

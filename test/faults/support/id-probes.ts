@@ -33,6 +33,8 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
     invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `PROBE-${randomUUID()}`, paidAt: new Date().toISOString() }) }),
+  'GET /api/members/{id}/terms': (id) => ({ method: 'GET', path: `/api/members/${id}/terms` }),
+  'POST /api/members/{id}/renewals': (id) => ({ method: 'POST', path: `/api/members/${id}/renewals` }),
   'GET /api/members/{id}/invoices': (id) => ({ method: 'GET', path: `/api/members/${id}/invoices` }),
   'GET /api/members/{id}/payments': (id) => ({ method: 'GET', path: `/api/members/${id}/payments` }),
   'GET /api/invoices/{id}': (id) => ({ method: 'GET', path: `/api/invoices/${id}` }),
