@@ -209,7 +209,13 @@ test('a lifecycle carries a memo naming its party, ward and stage, the stage kep
   const handle = api.client.workflow.getHandle(`member-${api.tenant.id}-${id}`);
   expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingApproval' });
   await approve(id);
-  expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingPayment' });
+  // The workflow upserts it as it enters the stage, a moment after the invoice is recorded.
+  let memo = (await handle.describe()).memo;
+  for (let i = 0; i < 50 && memo?.stage !== 'AwaitingPayment'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    memo = (await handle.describe()).memo;
+  }
+  expect(memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingPayment' });
 });
 
 test('the applicant reads and downloads what the party holds about them through their link; a refused application reads the same', async () => {
