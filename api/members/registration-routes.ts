@@ -1,5 +1,6 @@
 import { slug } from '../../src/validation/fields.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
@@ -97,20 +98,30 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const context = { tenantId: tenant.id, actor: 'applicant' };
       const held = await heldApplication(deps, tenant.id, params.id, query.token);
       const reason = `applicant:${body?.data.attributes.reasonCode ?? 'not_given'}`;
-      if (held.member) {
-        const refusal = withdrawalRefusal({ status: held.member.status, decided: false, approved: false, paid: false, invoice: null }, held.member.status);
-        if (refusal) throw new MemberRuleError(refusal.code, refusal.message);
-        await sendLifecycleUpdate(deps.temporal, held.member.workflowId ?? memberWorkflowId(tenant.id, held.member.id), withdrawUpdate, { reason });
-      } else if (!await withTenant(deps.pool, context, (tx) => withdrawRefusal(tx, params.id))) {
-        // As a withdrawn member's link answers: the applicant is never told the application was refused.
-        throw new MemberRuleError('MEMBER_CANNOT_WITHDRAW', 'the application is withdrawn and cannot be withdrawn');
+      // A recorded application is withdrawn by its lifecycle (a Temporal round trip and an
+      // activity), a refused one by one statement: either answer waits out the same floor, so
+      // its time does not tell the link's holder which it was.
+      const answerNoEarlier = performance.now() + WITHDRAWAL_ANSWER_FLOOR_MS;
+      try {
+        if (held.member) {
+          const refusal = withdrawalRefusal({ status: held.member.status, decided: false, approved: false, paid: false, invoice: null }, held.member.status);
+          if (refusal) throw new MemberRuleError(refusal.code, refusal.message);
+          await sendLifecycleUpdate(deps.temporal, held.member.workflowId ?? memberWorkflowId(tenant.id, held.member.id), withdrawUpdate, { reason });
+        } else if (!await withTenant(deps.pool, context, (tx) => withdrawRefusal(tx, params.id))) {
+          // As a withdrawn member's link answers: the applicant is never told the application was refused.
+          throw new MemberRuleError('MEMBER_CANNOT_WITHDRAW', 'the application is withdrawn and cannot be withdrawn');
+        }
+        return { status: 200, body: { data: statusResource(await heldApplication(deps, tenant.id, params.id, query.token)) } };
+      } finally {
+        await delay(Math.max(0, answerNoEarlier - performance.now()));
       }
-      return { status: 200, body: { data: statusResource(await heldApplication(deps, tenant.id, params.id, query.token)) } };
     },
   });
 }
 
 export const WITHDRAWAL_REASONS = ['changed_mind', 'applied_by_mistake', 'other'] as const;
+/** No withdrawal through a link is answered sooner (see the handler); above a lifecycle's usual withdrawal (about 120 ms). */
+export const WITHDRAWAL_ANSWER_FLOOR_MS = 400;
 export const StatusToken = z.object({ token: z.string().min(16).max(100) });
 
 export interface HeldApplication { member: MemberView | null; refusal: RegistrationRefusal | null; place: MemberPlace }

