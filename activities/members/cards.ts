@@ -3,6 +3,7 @@ import { insertCard, readCardSubject } from '../../src/cards/card-store.ts';
 import { signCardToken } from '../../src/cards/card-token.ts';
 import { derivedUuid } from '../../src/crypto/derived-uuid.ts';
 import { renderIdCard } from '../../src/cards/render-card.ts';
+import { cardVerifyUrl } from '../../src/cards/card-verify-url.ts';
 import { formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
@@ -47,6 +48,7 @@ export function createCardActivities(deps: MemberActivityDeps) {
         // Shown in the party's calendar; the signed token carries the AD date.
         validUntil: formatPartyDate(validUntil, subject.calendar),
         token,
+        qrText: cardVerifyUrl(deps.publicBaseUrl, token),
       });
       await deps.storage.put(storageKey, pdf);
       const cardId = derivedUuid(`${step.workflowId}:card:id`);

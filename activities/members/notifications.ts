@@ -32,7 +32,12 @@ export type MemberEmail =
 export interface CommitteeEmail {
   committeeId: string | null;
   escalated: boolean;
+  /** The application has just arrived (not a reminder): lifecycles since HEADS_TOLD_ON_ARRIVAL. */
+  arrival?: boolean;
 }
+
+/** Where a head decides an application: the committee inbox page, opened at it. */
+export const INBOX_PATH = '/inbox';
 
 export function createNotificationActivities(deps: MemberActivityDeps) {
   /** Sends once per key: a delivered message is recorded, and a retried step skips it. */
@@ -163,8 +168,12 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
       const heads = await inTenant(deps, step, (tx) => currentHeads(tx, committeeId));
       const party = await partyName(step);
       for (const head of heads) {
-        const content = templates.approvalPending({ recipientName: head.name, partyName: party, applicationId: step.memberId, escalated: notice.escalated });
-        await deliverOnce(step, `${step.workflowId}:mail:${notice.escalated ? 'escalated' : 'reminder'}:${head.email}`, 'approval-pending', head.email, content);
+        const link = `${deps.publicBaseUrl ?? ''}${INBOX_PATH}?application=${step.memberId}`;
+        const content = notice.arrival
+          ? templates.applicationArrived({ recipientName: head.name, partyName: party, applicationId: step.memberId, link })
+          : templates.approvalPending({ recipientName: head.name, partyName: party, applicationId: step.memberId, escalated: notice.escalated, link });
+        const kind = notice.arrival ? 'arrival' : notice.escalated ? 'escalated' : 'reminder';
+        await deliverOnce(step, `${step.workflowId}:mail:${kind}:${head.email}`, notice.arrival ? 'application-arrived' : 'approval-pending', head.email, content);
       }
       return heads.length;
     },

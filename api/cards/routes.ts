@@ -13,6 +13,7 @@ import { requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { cardPublicKeys } from '../../src/cards/card-public-keys.ts';
 import { CardVerificationAttributes, verifyCard } from './verify-card.ts';
+import { tokenFromScan } from '../../src/cards/card-verify-url.ts';
 
 const JwkSet = z.object({
   keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })),
@@ -80,10 +81,10 @@ export function cardRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' |
     summary: "Verify an ID card's QR token: the party's signature, the date, and that the card is not revoked",
     tag: 'cards',
     access: 'public',
-    query: z.object({ token: z.string().min(1).max(1024) }),
+    query: z.object({ token: z.string().min(1).max(1024).describe('the token, or the verify URL a card\'s QR code carries (its token parameter is taken)') }),
     responses: { 200: { description: 'the verdict (422 with TOKEN_MALFORMED, TOKEN_BAD_SIGNATURE or TOKEN_EXPIRED)', schema: responseDocument('card-verifications', CardVerificationAttributes) } },
     async handler({ query, req }) {
-      const { tokenId, ...attributes } = await verifyCard(deps, query.token, { ip: req.ip, userAgent: req.get('user-agent') }, deps.clock());
+      const { tokenId, ...attributes } = await verifyCard(deps, tokenFromScan(query.token), { ip: req.ip, userAgent: req.get('user-agent') }, deps.clock());
       return { status: 200, body: { data: { type: 'card-verifications', id: tokenId, attributes } }, headers: { 'cache-control': 'no-store' } };
     },
   });

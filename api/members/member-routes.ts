@@ -10,6 +10,7 @@ import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
+import { memberPlaces } from '../../src/members/member-places.ts';
 import { included, MemberAttributes, memberResource, type Include } from './presenter.ts';
 
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
@@ -60,7 +61,8 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
         if (!member) throw ApiError.notFound('member');
         if (!hasRole(auth, ...STAFF) && !headsAreaOf(auth, member.geographyPath)) throw ApiError.forbidden('not your area');
         const keys = canSeeContacts(auth) || headsAreaOf(auth, member.geographyPath) ? await deps.keyring.forTenant(tx, auth.tenantId) : undefined;
-        return { status: 200, body: { data: memberResource(member, keys), included: await included(tx, [member], includes(query.include)) } };
+        const place = (await memberPlaces(tx, [member]))(member);
+        return { status: 200, body: { data: memberResource(member, place, keys, { personal: true }), included: await included(tx, [member], includes(query.include)) } };
       });
     },
   });
@@ -90,7 +92,8 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
         });
         const page = members.slice(0, size);
         const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
-        return { status: 200, body: { data: page.map((m) => memberResource(m, canSeeContacts(auth) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
+        const places = await memberPlaces(tx, page);
+        return { status: 200, body: { data: page.map((m) => memberResource(m, places(m), canSeeContacts(auth) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
       });
     },
   });

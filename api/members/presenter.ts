@@ -6,6 +6,7 @@ import type { RegistrationRefusal } from '../../src/members/registration-refusal
 import { committeeViews } from '../../src/committees/committees.ts';
 import { geographyNodes } from '../../src/geography/geography-queries.ts';
 import type { MemberView } from '../../src/members/member-queries.ts';
+import type { MemberPlace } from '../../src/members/member-places.ts';
 import { decryptField } from '../../src/members/personal-data.ts';
 import type { TenantKeys } from '../../src/tenants/keyring.ts';
 import { relation, type ResourceObject } from '../http/jsonapi.ts';
@@ -24,17 +25,24 @@ export const MemberAttributes = z.object({
   statusReason: z.string().nullable().describe('why the member is suspended, expelled, resigned or deceased: a reason code; null otherwise'),
   statusChangedAt: z.string().nullable().describe('when the status last changed after admission'),
   suspendedUntil: z.string().nullable().describe('when a suspension in force ends by itself'),
+  wardName: z.object({ en: z.string(), ne: z.string().nullable() }).describe("the member's ward by name: its number within its local level, in English and Nepali"),
+  committeeName: z.string().nullable().describe("the name of the committee whose heads decide on the member; null when none covers the ward"),
   phone: z.string().optional().describe('tenant_admin and registrar, and heads covering the member, only'),
   email: z.string().nullable().optional().describe('as phone'),
+  dateOfBirth: z.string().nullable().optional().describe('what a decision needs, on one member read (and a decision\'s answer) only: tenant_admin, registrar, and heads covering the member'),
+  address: z.string().nullable().optional().describe('as dateOfBirth'),
+  citizenshipNo: z.string().nullable().optional().describe('as dateOfBirth'),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * The member resource. Contact details are decrypted only when `keys` is given: for staff
- * allowed to see them, never for anonymous callers.
+ * allowed to see them, never for anonymous callers; what a decision needs (date of birth,
+ * address, citizenship number) only when `personal` is asked for too.
  */
-export function memberResource(member: MemberView, keys?: TenantKeys): ResourceObject {
+export function memberResource(member: MemberView, place: MemberPlace, keys?: TenantKeys, options: { personal?: boolean } = {}): ResourceObject {
+  const open = (field: 'dateOfBirth' | 'address' | 'citizenshipNo', sealed: Buffer | null) => (keys && sealed ? decryptField(keys, member.id, field, sealed) : null);
   return {
     type: 'members',
     id: member.id,
@@ -51,11 +59,16 @@ export function memberResource(member: MemberView, keys?: TenantKeys): ResourceO
       statusReason: member.statusReason,
       statusChangedAt: iso(member.statusChangedAt),
       suspendedUntil: member.status === 'suspended' ? iso(member.suspendedUntil) : null,
+      wardName: place.wardName,
+      committeeName: place.committeeName,
       ...(keys
         ? {
             phone: decryptField(keys, member.id, 'phone', member.phoneEnc),
             email: member.emailEnc ? decryptField(keys, member.id, 'email', member.emailEnc) : null,
           }
+        : {}),
+      ...(keys && options.personal
+        ? { dateOfBirth: open('dateOfBirth', member.dateOfBirthEnc), address: open('address', member.addressEnc), citizenshipNo: open('citizenshipNo', member.citizenshipNoEnc) }
         : {}),
     },
     relationships: { geography: relation('geography-nodes', member.wardId), committee: relation('committees', member.committeeId) },
@@ -71,6 +84,7 @@ export function applicationResource(
   memberId: string,
   application: Pick<Application, 'fullNameEn' | 'fullNameNe' | 'gender' | 'wardId'>,
   taken: { registeredAt: string; committeeId: string | null },
+  place: MemberPlace,
 ): ResourceObject {
   return {
     type: 'members',
@@ -79,7 +93,7 @@ export function applicationResource(
       status: 'pending', statusDetail: 'awaiting_approval', fullNameEn: application.fullNameEn, fullNameNe: application.fullNameNe ?? null,
       gender: application.gender, memberNumber: null, registeredAt: taken.registeredAt, approvedAt: null, activatedAt: null,
       // As memberResource shows a new application: a refused one's status link must not differ.
-      statusReason: null, statusChangedAt: null, suspendedUntil: null,
+      statusReason: null, statusChangedAt: null, suspendedUntil: null, wardName: place.wardName, committeeName: place.committeeName,
     },
     relationships: { geography: relation('geography-nodes', application.wardId), committee: relation('committees', taken.committeeId) },
   };
@@ -90,9 +104,11 @@ export function applicationResource(
  * was taken, like any new one. Whoever applied holds this link, so it must not tell them the
  * contact was someone else's; the holder of the contact is told through it instead.
  */
-export function refusalResource(refusal: RegistrationRefusal): ResourceObject {
-  return applicationResource(refusal.id, { fullNameEn: refusal.fullNameEn, fullNameNe: refusal.fullNameNe ?? undefined, gender: refusal.gender as Application['gender'], wardId: refusal.wardId },
-    { registeredAt: new Date(refusal.refusedAt).toISOString(), committeeId: refusal.committeeId });
+export function refusalResource(refusal: RegistrationRefusal, place: MemberPlace): ResourceObject {
+  const resource = applicationResource(refusal.id, { fullNameEn: refusal.fullNameEn, fullNameNe: refusal.fullNameNe ?? undefined, gender: refusal.gender as Application['gender'], wardId: refusal.wardId },
+    { registeredAt: new Date(refusal.refusedAt).toISOString(), committeeId: refusal.committeeId }, place);
+  // Withdrawn through its link, it reads as a withdrawn application does.
+  return refusal.withdrawnAt === null ? resource : { ...resource, attributes: { ...resource.attributes, status: 'withdrawn', statusDetail: 'withdrawn' } };
 }
 
 export type Include = 'geography' | 'committee';

@@ -1,6 +1,7 @@
 import type { ApiDeps } from '../deps.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { approvalRoutes } from './approval-routes.ts';
+import { applicantDataRoutes } from './applicant-data-routes.ts';
 import { historyRoutes } from './history-routes.ts';
 import { memberRoutes } from './member-routes.ts';
 import { registrationRoutes } from './registration-routes.ts';
@@ -12,6 +13,7 @@ import { statusLinkRoutes } from './status-link-routes.ts';
 export function membersFeature(registry: RouteRegistry, deps: ApiDeps): void {
   registrationRoutes(registry, deps);
   statusLinkRoutes(registry, deps);
+  applicantDataRoutes(registry, deps);
   memberRoutes(registry, deps);
   historyRoutes(registry, deps);
   approvalRoutes(registry, deps);

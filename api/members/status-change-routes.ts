@@ -18,6 +18,7 @@ import type { RouteRegistry } from '../http/route.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { slug } from '../../src/validation/fields.ts';
 import { MemberAttributes, memberResource } from './presenter.ts';
+import { memberPlaces } from '../../src/members/member-places.ts';
 
 type StatusDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log'>;
 
@@ -44,8 +45,10 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
   }
 
   async function answer(auth: AuthContext, memberId: string) {
-    const member = await withTenant(deps.pool, contextOf(auth), (tx) => findMember(tx, memberId));
-    return { status: 200, body: { data: memberResource(member!) } };
+    return withTenant(deps.pool, contextOf(auth), async (tx) => {
+      const member = (await findMember(tx, memberId))!;
+      return { status: 200, body: { data: memberResource(member, (await memberPlaces(tx, [member]))(member)) } };
+    });
   }
 
   const headOrAdmin = (auth: AuthContext) => (member: MemberView) => hasRole(auth, 'tenant_admin') || headsAreaOf(auth, member.geographyPath);

@@ -1,5 +1,6 @@
 import type { ApiHarness } from '../../test/support/api-harness.ts';
 import { ratio, summarize, type Latency } from '../support/stats.ts';
+import { ELIGIBLE } from '../../test/support/eligibility.ts';
 
 /** Open loop: requests leave at a fixed rate whether or not earlier ones have answered. */
 async function atFixedRate(ratePerSecond: number, seconds: number, send: (i: number) => Promise<number>): Promise<{ latency: Latency; statuses: Record<number, number> }> {
@@ -27,7 +28,7 @@ async function atFixedRate(ratePerSecond: number, seconds: number, send: (i: num
 /** Registration latency at a fixed request rate, against a trivial endpoint of the same app. */
 export async function benchRegistration(api: ApiHarness, ratePerSecond: number, seconds: number) {
   const body = (i: number) => JSON.stringify({ data: { type: 'applications', attributes: {
-    fullNameEn: 'Rate Test', fullNameNe: 'दर परीक्षण', gender: 'M', phone: `9851${String(i).padStart(6, '0')}`, wardId: api.geo.wardIds[2],
+    ...ELIGIBLE, fullNameEn: 'Rate Test', fullNameNe: 'दर परीक्षण', gender: 'M', phone: `9851${String(i).padStart(6, '0')}`, wardId: api.geo.wardIds[2],
   } } });
   const baseline = await atFixedRate(ratePerSecond, seconds, async () => (await fetch(`${api.baseUrl}/healthz`)).status);
   const registration = await atFixedRate(ratePerSecond, seconds, async (i) => {

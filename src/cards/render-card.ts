@@ -10,8 +10,10 @@ export interface IdCardInput {
   committee: string;
   /** YYYY-MM-DD, as in the token. */
   validUntil: string;
-  /** The signed card token the QR code carries. */
+  /** The signed card token. */
   token: string;
+  /** What the QR code carries instead of the bare token: a verify URL holding it (src/cards/card-verify-url.ts). */
+  qrText?: string;
 }
 
 const MM = 72 / 25.4;
@@ -86,7 +88,7 @@ function drawBody(page: PDFPage, fonts: Fonts, input: IdCardInput): void {
   drawField(page, fonts, 'COMMITTEE · समिति', input.committee, { x, y: top - 103, maxWidth });
   const qrX = CARD.width - MARGIN - QR.size + 2 * QR.quietModules;
   const qrY = (top + 4 - QR.size) / 2 + 3;
-  drawQrCode(page, input.token, qrX, qrY);
+  drawQrCode(page, input.qrText ?? input.token, qrX, qrY);
   page.drawText('Scan to verify', { x: qrX + QR.size / 2 - fonts.latin.widthOfTextAtSize('Scan to verify', 5) / 2, y: qrY - 3, size: 5, font: fonts.latin, color: MUTED });
 }
 

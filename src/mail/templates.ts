@@ -124,6 +124,8 @@ export function membershipActivated(input: MembershipActivatedInput): MailConten
 export interface ApprovalPendingInput extends Recipient {
   applicationId: string;
   escalated: boolean;
+  /** Where the head decides it (the committee inbox, opened at the application). */
+  link?: string;
 }
 
 /** To a committee head: an application in their area still awaits a decision. */
@@ -134,8 +136,23 @@ export function approvalPending(input: ApprovalPendingInput): MailContent {
   return render(`Membership application ${input.applicationId} awaits a decision`, input, [
     lead,
     `Application: ${input.applicationId}`,
-    `Please approve or reject it in the membership system.`,
+    input.link ? `Approve or reject it here: ${input.link}` : `Please approve or reject it in the membership system.`,
     { ne: `एउटा सदस्यता आवेदन तपाईंको निर्णयको प्रतीक्षामा छ।` },
+  ]);
+}
+
+export interface ApplicationArrivedInput extends Recipient {
+  applicationId: string;
+  link: string;
+}
+
+/** To a committee head: a new application has arrived in their area. Names no applicant: the link shows them to the head, signed in. */
+export function applicationArrived(input: ApplicationArrivedInput): MailContent {
+  return render(`New membership application ${input.applicationId} in your area`, input, [
+    `A new membership application has arrived in your committee's area and awaits your decision.`,
+    `Application: ${input.applicationId}`,
+    `Read it and approve or reject it here (sign in first): ${input.link}`,
+    { ne: `तपाईंको समितिको क्षेत्रमा नयाँ सदस्यता आवेदन आएको छ र तपाईंको निर्णयको प्रतीक्षामा छ: ${input.link}` },
   ]);
 }
 

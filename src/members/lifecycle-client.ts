@@ -4,7 +4,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { purposeMac } from '../crypto/keyed-mac.ts';
-import { withTenant, type TenantContext } from '../db/tenant-context.ts';
+import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
 import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
@@ -52,13 +52,21 @@ export async function registerApplicant(
   deps: { client: Client; pool: DatabasePool; keyring: Keyring },
   tenantId: string,
   application: Application,
-  options: { idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined } = {},
+  options: {
+    idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined;
+    /** Runs in the transaction that seals the application, before its lifecycle starts (e.g. to record the applicant's consent). */
+    beforeStart?: (tx: TenantTransaction, memberId: string) => Promise<void>;
+    /** The party's slug, for the lifecycle's memo (its id otherwise). */
+    partySlug?: string | undefined;
+  } = {},
 ): Promise<Registered> {
-  const { idempotencyKey, ...audit } = options;
+  const { idempotencyKey, beforeStart, partySlug, ...audit } = options;
+  const memo = { party: partySlug };
   const { memberId, statusToken, sealed } = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
     const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
+    await beforeStart?.(tx, memberId);
     return { memberId, statusToken, sealed: sealApplication(keys, memberId, application, statusToken) };
   });
   const workflowId = m.memberWorkflowId(tenantId, memberId);
@@ -69,6 +77,8 @@ export async function registerApplicant(
     // A repeat under the same key joins the running lifecycle; one that has ended is never started again.
     workflowIdConflictPolicy: idempotencyKey === undefined ? 'FAIL' : 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    // Whose lifecycle a row is, for an operator (Temporal UI, CLI): the party, the ward, the stage. No personal data.
+    memo: { party: memo.party ?? tenantId, ward: application.wardId, stage: 'Registered' },
     typedSearchAttributes: [
       { key: TenantId, value: tenantId },
       { key: MemberId, value: memberId },

@@ -19,6 +19,9 @@ export const MemberViewSchema = z.object({
   activatedAt: z.number().nullable(),
   phoneEnc: z.instanceof(Buffer),
   emailEnc: z.instanceof(Buffer).nullable(),
+  dateOfBirthEnc: z.instanceof(Buffer).nullable(),
+  addressEnc: z.instanceof(Buffer).nullable(),
+  citizenshipNoEnc: z.instanceof(Buffer).nullable(),
   statusTokenHash: z.instanceof(Buffer).nullable(),
   statusReason: z.string().nullable(),
   statusChangedAt: z.number().nullable(),
@@ -31,6 +34,7 @@ const columns = sql.fragment`
   m.member_number AS "memberNumber", m.ward_id AS "wardId", m.geography_path::text AS "geographyPath",
   m.committee_id AS "committeeId", m.workflow_id AS "workflowId", m.registered_at AS "registeredAt",
   m.approved_at AS "approvedAt", m.activated_at AS "activatedAt", m.phone_enc AS "phoneEnc", m.email_enc AS "emailEnc",
+  m.date_of_birth_enc AS "dateOfBirthEnc", m.address_enc AS "addressEnc", m.citizenship_no_enc AS "citizenshipNoEnc",
   m.status_token_hash AS "statusTokenHash", m.status_reason AS "statusReason", m.status_changed_at AS "statusChangedAt",
   m.suspended_until AS "suspendedUntil"`;
 

@@ -17,16 +17,21 @@ export interface NewRefusal {
   refusedAt: string;
 }
 
+const sealed = (base64: string | null) => (base64 === null ? null : sql.binary(Buffer.from(base64, 'base64')));
+
 /** Records the refusal once: a retried step finds it. */
 export async function recordRefusal(tx: TenantTransaction, refusal: NewRefusal): Promise<void> {
   const { application } = refusal;
   await tx.query(sql.unsafe`
     INSERT INTO registration_refusals (id, tenant_id, workflow_id, status_token_hash, full_name_en, full_name_ne, gender, ward_id,
-                                       committee_id, contact, holder_id, application_digest, refused_at)
+                                       committee_id, contact, holder_id, application_digest, refused_at,
+                                       phone_enc, email_enc, date_of_birth_enc, address_enc, citizenship_no_enc)
     VALUES (${application.memberId}, ${application.tenantId}, ${refusal.workflowId}, ${sql.binary(Buffer.from(application.statusTokenHash, 'hex'))},
             ${application.fullNameEn}, ${application.fullNameNe}, ${application.gender}, ${application.wardId}, ${refusal.committeeId},
             ${refusal.contact}, ${refusal.holderId},
-            ${application.digest === undefined ? null : sql.binary(Buffer.from(application.digest, 'hex'))}, ${refusal.refusedAt})
+            ${application.digest === undefined ? null : sql.binary(Buffer.from(application.digest, 'hex'))}, ${refusal.refusedAt},
+            ${sealed(application.phoneEnc)}, ${sealed(application.emailEnc)}, ${sealed(application.dateOfBirthEnc)}, ${sealed(application.addressEnc)},
+            ${sealed(application.citizenshipNoEnc)})
     ON CONFLICT (id) DO NOTHING`);
 }
 
@@ -40,6 +45,12 @@ const RefusalSchema = z.object({
   refusedAt: z.number(),
   statusTokenHash: z.instanceof(Buffer),
   applicationDigest: z.instanceof(Buffer).nullable(),
+  withdrawnAt: z.number().nullable(),
+  phoneEnc: z.instanceof(Buffer).nullable(),
+  emailEnc: z.instanceof(Buffer).nullable(),
+  dateOfBirthEnc: z.instanceof(Buffer).nullable(),
+  addressEnc: z.instanceof(Buffer).nullable(),
+  citizenshipNoEnc: z.instanceof(Buffer).nullable(),
 });
 export type RegistrationRefusal = z.infer<typeof RefusalSchema>;
 
@@ -47,8 +58,18 @@ export async function findRefusal(tx: TenantTransaction, id: string): Promise<Re
   return tx.maybeOne(sql.type(RefusalSchema)`
     SELECT id, full_name_en AS "fullNameEn", full_name_ne AS "fullNameNe", gender, ward_id AS "wardId",
            committee_id AS "committeeId", refused_at AS "refusedAt",
-           status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest"
+           status_token_hash AS "statusTokenHash", application_digest AS "applicationDigest", withdrawn_at AS "withdrawnAt",
+           phone_enc AS "phoneEnc", email_enc AS "emailEnc", date_of_birth_enc AS "dateOfBirthEnc", address_enc AS "addressEnc", citizenship_no_enc AS "citizenshipNoEnc"
     FROM registration_refusals WHERE id = ${id}`);
+}
+
+/**
+ * Marks a refused application withdrawn through its status link, once.
+ * @returns false when it was withdrawn already.
+ */
+export async function withdrawRefusal(tx: TenantTransaction, id: string): Promise<boolean> {
+  const { rowCount } = await tx.query(sql.unsafe`UPDATE registration_refusals SET withdrawn_at = now() WHERE id = ${id} AND withdrawn_at IS NULL`);
+  return rowCount === 1;
 }
 
 /** How the contact's holder was told: by email now, by SMS when a gateway sends what waits, or not at all. */

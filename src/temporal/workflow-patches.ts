@@ -15,6 +15,19 @@ export const CONTACT_TAKEN_REFUSAL = 'contact-taken-refusal';
  */
 export const OPERATOR_SIGNAL_ACTORS = 'operator-signal-actors';
 
+/**
+ * Lifecycles that email the heads of the member's committee when the application arrives (with
+ * a link to decide it), not only when it has waited for the reminder. Lifecycles started before
+ * sent no such email, and replay so.
+ */
+export const HEADS_TOLD_ON_ARRIVAL = 'heads-told-on-arrival';
+
+/**
+ * Lifecycles whose memo's stage (the memo names party, ward and stage, set when the lifecycle
+ * starts) is upserted at every stage. Lifecycles started before keep their memo as it was.
+ */
+export const MEMO_FOLLOWS_STAGE = 'memo-follows-stage';
+
 export interface KnownPatch {
   id: string;
   /** The workflow type whose code calls patched() with it. */
@@ -26,6 +39,8 @@ export interface KnownPatch {
 export const PATCHES: readonly KnownPatch[] = [
   { id: CONTACT_TAKEN_REFUSAL, workflowType: 'memberLifecycle', summary: 'an application whose phone or email is taken ends RegistrationRefused, and the contact holder is told' },
   { id: OPERATOR_SIGNAL_ACTORS, workflowType: 'memberLifecycle', summary: 'a decision sent as a signal is recorded as operator:<name>' },
+  { id: MEMO_FOLLOWS_STAGE, workflowType: 'memberLifecycle', summary: "the memo's stage is upserted at every stage" },
+  { id: HEADS_TOLD_ON_ARRIVAL, workflowType: 'memberLifecycle', summary: "the committee's heads are emailed when an application arrives in their area" },
 ];
 
 export const PATCH_IDS: readonly string[] = PATCHES.map((patch) => patch.id);

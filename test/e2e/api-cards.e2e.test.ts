@@ -14,6 +14,7 @@ import { decodeQr } from '../support/card-qr.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant } from '../support/fixtures.ts';
 import { applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
+import { tokenFromScan } from '../../src/cards/card-verify-url.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let registrar: string;
@@ -160,8 +161,13 @@ test('after a card-signing rotation an issued card still verifies, and the next 
 
   const next = await cardHolder(api.tenant);
   // The token in the issued card's QR code, as a verifier's camera reads it from the PDF.
-  const newToken = (await decodeQr(new Uint8Array(await (await download(next.memberId, registrar)).arrayBuffer())))!;
+  // It reads a verify URL holding the token: a phone camera opens the verify page, an offline verifier takes the token from it.
+  const scanned = (await decodeQr(new Uint8Array(await (await download(next.memberId, registrar)).arrayBuffer())))!;
+  const newToken = tokenFromScan(scanned);
+  expect(scanned).toBe(`https://members.test/verify?token=${newToken}`);
   expect(newToken).toBe(await tokenOf(api.tenant, next.claims));
+  // The verify endpoint takes the scanned URL as it is.
+  expect((await verify(scanned)).body.data.attributes).toMatchObject({ valid: true, memberNumber: next.claims.memberNumber });
   expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString('utf8'))).toMatchObject({ kid: keys[0]!.kid });
   const fresh = await verify(newToken);
   expect(fresh.status).toBe(200);

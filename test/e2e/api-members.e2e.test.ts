@@ -5,6 +5,7 @@ import { registerApplicant } from '../../src/members/lifecycle-client.ts';
 import { createTenant } from '../../src/tenants/tenants.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, seedMiniGeography } from '../support/fixtures.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let head: { token: string };
@@ -14,7 +15,7 @@ let nobody: { token: string };
 let phone = 0;
 
 const applicationBody = (overrides: Record<string, unknown> = {}) => ({
-  data: { type: 'applications', attributes: { fullNameEn: 'Hari Prasad Oli', fullNameNe: 'हरि प्रसाद ओली', gender: 'M', phone: `98${String(60_000_000 + ++phone)}`, email: `hari${phone}@example.np`, wardId: api.geo.wardIds[0], ...overrides } },
+  data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Hari Prasad Oli', fullNameNe: 'हरि प्रसाद ओली', gender: 'M', phone: `98${String(60_000_000 + ++phone)}`, email: `hari${phone}@example.np`, wardId: api.geo.wardIds[0], ...overrides } },
 });
 const apply = (overrides: Record<string, unknown> = {}) => api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: applicationBody(overrides) });
 const memberCount = () => api.db.owner.transaction(async (tx) => {

@@ -7,6 +7,7 @@ import { addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, pa
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
 interface Row {
@@ -54,7 +55,7 @@ afterAll(() => api.stop());
 
 const slug = () => api.tenant.slug;
 const document = (type: string, attributes: Record<string, unknown>) => ({ data: { type, attributes } });
-const application = () => document('applications', { fullNameEn: 'Sita Rai', gender: 'F', phone: `98${51_000_000 + ++phone}`, wardId: api.geo.wardIds[0] });
+const application = () => document('applications', { ...ELIGIBLE, fullNameEn: 'Sita Rai', gender: 'F', phone: `98${51_000_000 + ++phone}`, wardId: api.geo.wardIds[0] });
 const receipt = () => document('payments', { invoiceId: members.awaitingPayment.invoice.invoiceId, amount: members.awaitingPayment.invoice.amountMinor,
   currency: members.awaitingPayment.invoice.currency, reference: 'MATRIX-RECEIPT-1', paidAt: new Date().toISOString() });
 const webhook = () => ({ memberId: members.awaitingPayment.memberId, invoiceId: randomUUID(), amount: 1, currency: 'NPR', reference: 'x', paidAt: new Date().toISOString() });
@@ -77,6 +78,8 @@ const ROWS: Row[] = [
     call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.withCard.memberId}/card?token=${who.statusToken ? members.withCard.statusToken : 'g'.repeat(32)}` }) },
   { operation: 'GET /api/geography', target: 'the wards of a local level (shared, public)', expected: [200, 200, 200, 200, 200, 200, 200, 200],
     call: () => ({ method: 'GET', path: `/api/geography?filter[parent]=${api.geo.localLevelId}` }) },
+  { operation: 'GET /api/parties/{slug}/applications/{id}/data', target: "what the party holds, through the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/data?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
   { operation: 'GET /api/members', target: 'search awaiting approval', expected: [401, 401, 403, 200, 200, 200, 200, 200],
     call: () => ({ method: 'GET', path: '/api/members?filter[status]=awaiting_approval' }) },
   { operation: 'GET /api/members/{id}', target: 'the member awaiting approval', expected: [401, 401, 403, 200, 403, 200, 200, 404],
@@ -97,6 +100,12 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/reject`, body: document('rejections', { reason: 'matrix reason' }) }) },
   { operation: 'POST /api/members/{id}/payments', target: 'the member awaiting payment', expected: [401, 401, 403, 403, 403, 201, 200, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingPayment.memberId}/payments`, body: receipt() }) },
+  { operation: 'GET /api/members/{id}/invoices', target: 'the member awaiting payment', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.awaitingPayment.memberId}/invoices` }) },
+  { operation: 'GET /api/invoices/{id}', target: "the open invoice of the member awaiting payment", expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/invoices/${members.awaitingPayment.invoice.invoiceId}` }) },
+  { operation: 'GET /api/members/{id}/payments', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/payments` }) },
   { operation: 'GET /api/members/{id}/card', target: 'the member with a card', expected: [401, 401, 403, 200, 403, 403, 200, 404],
     call: () => ({ method: 'GET', path: `/api/members/${members.withCard.memberId}/card` }) },
   { operation: 'GET /api/cards/verify', target: "the member's card token", expected: [200, 200, 200, 200, 200, 200, 200, 200],
@@ -148,6 +157,9 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/expulsion-proposals/confirm` }) },
   { operation: 'POST /api/members/{id}/resignations', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/resignations`, body: document('resignations', { reasonCode: 'personal' }) }) },
+  // Starting a renewal is for treasurers and admins, of an active member.
+  { operation: 'POST /api/members/{id}/renewals', target: 'a member not active', expected: [401, 401, 403, 403, 403, 409, 409, 404],
+    call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/renewals`, body: document('renewals', { termNumber: 1 }) }) },
   { operation: 'POST /api/members/{id}/death', target: 'a member not active', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.awaitingApproval.memberId}/death`, body: document('deaths', { note: 'matrix' }) }) },
   { operation: 'POST /api/parties/{slug}/resignation-links', target: 'an address no member has (the same answer for any)', expected: [202, 202, 202, 202, 202, 202, 202, 202],
@@ -165,6 +177,9 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: `/api/committees/${targets.headship.committeeId}/heads/${targets.headship.headUserId}/end`, body: document('headship-endings', { reason: 'matrix' }) }) },
   { operation: 'POST /api/members/{id}/card/revoke', target: 'the member with a card', expected: [401, 401, 403, 403, 403, 403, 200, 404],
     call: () => ({ method: 'POST', path: `/api/members/${members.withCard.memberId}/card/revoke`, body: document('card-revocations', { reason: 'lost' }) }) },
+  // Last: it ends the application the rows above act on. Only the applicant holds its link; others guess a token.
+  { operation: 'POST /api/parties/{slug}/applications/{id}/withdraw', target: "the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'POST', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/withdraw?token=${who.statusToken ?? 'g'.repeat(32)}` }) },
 ];
 
 const GRAPH_QUERY = `query Matrix($id: ID!, $node: ID!) {

@@ -5,6 +5,7 @@ import { contractProblems, documentedRegistry, parsedBody } from '../support/con
 import { problemsWith } from './support/error-documents.ts';
 import { seedMembers, type Invoice, type PartyMembers } from './support/party-fixtures.ts';
 import { retryingActivities } from './support/retrying-activities.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 /**
  * Inputs that answered 500, or no answer at all, when the fuzzer and its follow-up probes
@@ -64,7 +65,7 @@ const READS: [string, Case][] = [
 
 const WRITES: [string, Case][] = [
   ['an application whose name holds a NUL', { method: 'POST', path: () => `/api/parties/${api.tenant.slug}/applications`,
-    body: () => jsonApi('applications', { fullNameEn: 'Ram\u0000Thapa', gender: 'M', phone: '9851234567', wardId: api.geo.wardIds[0] }) }],
+    body: () => jsonApi('applications', { ...ELIGIBLE, fullNameEn: 'Ram\u0000Thapa', gender: 'M', phone: '9851234567', wardId: api.geo.wardIds[0] }) }],
   ['an approval whose note holds a NUL', { method: 'POST', path: () => `/api/members/${first.awaitingApproval.memberId}/approve`, as: 'head', body: () => jsonApi('approvals', { note: 'ok\u0000' }) }],
   ['a rejection whose reason holds a NUL', { method: 'POST', path: () => `/api/members/${second.awaitingApproval.memberId}/reject`, as: 'head', body: () => jsonApi('rejections', { reason: 'no\u0000pe' }) }],
   ['a manual payment dated in the year 0', manual(() => first.awaitingPayment, { paidAt: '0000-01-01T00:00:00Z' })],

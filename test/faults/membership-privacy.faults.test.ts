@@ -5,6 +5,7 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
 import { openEventStream } from '../support/sse.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 /**
  * An anonymous caller tries to learn whether a phone number or email belongs to a member of
@@ -16,7 +17,7 @@ let member: { phone: string; email: string; id: string };
 
 const applicant = (over: Record<string, unknown> = {}) => {
   seq += 1;
-  return { fullNameEn: `Probe ${seq}`, gender: 'O', phone: `98${String(41_000_000 + seq)}`, email: `probe${seq}@example.np`, wardId: api.geo.wardIds[2], ...over };
+  return { ...ELIGIBLE, fullNameEn: `Probe ${seq}`, gender: 'O', phone: `98${String(41_000_000 + seq)}`, email: `probe${seq}@example.np`, wardId: api.geo.wardIds[2], ...over };
 };
 const apply = (attributes: Record<string, unknown>, idempotencyKey?: string) => api.request('POST', `/api/parties/${api.tenant.slug}/applications`,
   { body: { data: { type: 'applications', attributes } }, ...(idempotencyKey ? { headers: { 'idempotency-key': idempotencyKey } } : {}) });

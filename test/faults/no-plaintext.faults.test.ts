@@ -8,6 +8,7 @@ import { startFaultStack, type FaultStack } from './support/fault-stack.ts';
 import { abandonDriving, applicant, driveToPayment, register } from './support/lifecycles.ts';
 import { awaitResults } from './support/outcomes.ts';
 import { dumpEveryTable, findLeaks, needlesFor, pgDumpText, textsOf } from './support/plaintext.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 let stack: FaultStack;
 beforeAll(async () => {
@@ -27,14 +28,14 @@ test('no phone number or email of any member, nor a webhook secret, in a full du
   // emailed), a search by phone, a bad phone.
   const [first] = applicants as [(typeof applicants)[0]];
   const again = await call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
-    body: { data: { type: 'applications', attributes: { fullNameEn: 'Again', gender: 'F', phone: first.phoneNational, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
+    body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Again', gender: 'F', phone: first.phoneNational, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
   });
   expect(again.status).toBe(201);
   const refused = again.body.data.id as string;
   expect(await awaitResults(stack, [refused])).toEqual(['RegistrationRefused']);
   expect((await call(stack.apiUrl, 'GET', `/api/members?filter[phone]=${first.phoneNational}`, { token: stack.party.treasurerToken })).body.data).toHaveLength(1);
   expect((await call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
-    body: { data: { type: 'applications', attributes: { fullNameEn: 'Bad', gender: 'F', phone: `${first.phoneNational}99`, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
+    body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Bad', gender: 'F', phone: `${first.phoneNational}99`, email: first.email, wardId: stack.party.geo.wardIds[1] } } },
   })).status).toBe(422);
   // A signed webhook (for no member: 404), so the API's trace log has seen one.
   const slug = stack.party.tenant.slug;

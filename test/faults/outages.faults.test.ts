@@ -3,6 +3,7 @@ import { startFaultStack, type FaultStack } from './support/fault-stack.ts';
 import { abandonDriving, applicant, approve, driveToPayment, pay, register, retriedAnswers } from './support/lifecycles.ts';
 import { awaitResults, completedCount, memberOutcomes, retriesInHistories } from './support/outcomes.ts';
 import { probeUntil, summarize, untilOk } from './support/probes.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 const DATABASE_OUTAGE_MS = 30_000;
 const TEMPORAL_OUTAGE_MS = 30_000;
@@ -31,7 +32,7 @@ test(`Postgres stopped for ${DATABASE_OUTAGE_MS / 1000} s under load: the API an
     { name: 'GET /readyz', method: 'GET', path: '/readyz' },
     { name: 'GET /api/members/{id}', method: 'GET', path: `/api/members/${probeMember}`, options: { token: stack.party.headToken } },
     { name: 'POST applications', method: 'POST', path: `/api/parties/${stack.party.tenant.slug}/applications`, options: {
-      body: { data: { type: 'applications', attributes: { fullNameEn: 'Probe', gender: 'M', phone: '9841999999', wardId: stack.party.geo.wardIds[0] } } },
+      body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Probe', gender: 'M', phone: '9841999999', wardId: stack.party.geo.wardIds[0] } } },
     } },
   ], stoppedAt, DATABASE_OUTAGE_MS);
   await sleep(Math.max(0, DATABASE_OUTAGE_MS - (Date.now() - stoppedAt)));
@@ -70,7 +71,7 @@ test(`Temporal restarted after ${TEMPORAL_OUTAGE_MS / 1000} s: lifecycles awaiti
     probeUntil(stack.apiUrl, [
       { name: 'POST approve', method: 'POST', path: `/api/members/${waiting[0]!}/approve`, options: { token: stack.party.headToken, body: { data: { type: 'approvals', attributes: {} } } } },
       { name: 'POST applications', method: 'POST', path: `/api/parties/${stack.party.tenant.slug}/applications`, options: {
-        body: { data: { type: 'applications', attributes: { fullNameEn: 'Probe', gender: 'M', phone: '9841999998', wardId: stack.party.geo.wardIds[0] } } },
+        body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Probe', gender: 'M', phone: '9841999998', wardId: stack.party.geo.wardIds[0] } } },
       } },
     ], stoppedAt, 1_000, 1_000),
   ]);

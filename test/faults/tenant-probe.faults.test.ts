@@ -125,6 +125,7 @@ test("the same requests about party B's own ids find them (the probe is not vacu
   for (const [operation, probe] of Object.entries(ID_PROBES)) {
     // Status changes act on B's rejected member: found, and refused as not active, so nothing changes.
     const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/api/transfers/') ? decidedTransferOfB
+      : operation.includes('/api/invoices/') ? b.withCard.invoice.invoiceId
       : STATUS_CHANGES.test(operation) ? b.rejected.memberId : b.withCard.memberId;
     const res = await ask(probe(id, own), callers['B head']);
     // The graph answers 200 for any id: found means the member is in the answer.

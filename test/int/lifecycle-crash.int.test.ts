@@ -29,7 +29,9 @@ async function expectEverythingOnce(memberId: string, email: string, result: m.L
     .toEqual(['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
   expect(await memberRow(h, memberId)).toEqual({ status: 'active', memberNumber: result.memberNumber, version: 7 });
   for (const table of ['invoices', 'payments', 'id_cards'] as const) expect([table, await rowCount(h, table, memberId)]).toEqual([table, 1]);
-  expect(await rowCount(h, 'mail_deliveries', memberId)).toBe(3);
+  // Three to the applicant, and one to the committee's head when the application arrived.
+  expect(await rowCount(h, 'mail_deliveries', memberId)).toBe(4);
+  expect(h.smtp.messages.filter((mail) => recipientsOf(mail).includes('head@party.test') && (mail.subject?.includes(`New membership application ${memberId}`) ?? false))).toHaveLength(1);
   for (const subject of ['has been approved', 'Membership fee invoice', 'membership is active']) {
     const sent = h.smtp.messages.filter((mail) => recipientsOf(mail).includes(email) && (mail.subject?.includes(subject) ?? false));
     expect([subject, sent.length]).toEqual([subject, 1]);

@@ -9,6 +9,7 @@ import { sealApplication } from '../../src/members/sealed-application.ts';
 import type { ObjectStorage } from '../../src/storage/object-storage.ts';
 import { decodeQr } from '../support/card-qr.ts';
 import { applicationFor, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
+import { tokenFromScan } from '../../src/cards/card-verify-url.ts';
 
 /**
  * The lifecycle's activities called as a worker would, attempt by attempt: each step's key
@@ -76,6 +77,8 @@ test("two attempts at the card that overlap leave one card, whose stored PDF car
   const cards = await as((tx) => tx.any(sql.type(z.object({ tokenId: z.string(), storageKey: z.string() }))`
     SELECT token_id AS "tokenId", storage_key AS "storageKey" FROM id_cards WHERE member_id = ${step.memberId}`));
   expect(cards).toHaveLength(1);
-  const token = await decodeQr(await h.deps.storage.get(cards[0]!.storageKey));
-  expect(peekCardToken(token ?? '').tokenId).toBe(cards[0]!.tokenId);
+  // The QR code carries a verify URL holding the token.
+  const scanned = await decodeQr(await h.deps.storage.get(cards[0]!.storageKey));
+  expect(scanned).toMatch(/^https:\/\/members\.test\/verify\?token=/);
+  expect(peekCardToken(tokenFromScan(scanned ?? '')).tokenId).toBe(cards[0]!.tokenId);
 });

@@ -42,7 +42,10 @@ describe(`no decision: reminder after ${REMINDER_MS} ms, escalation after ${ESCA
     const registered = await registerMember(h, 'waiting@example.np');
     const handle = lifecycleHandle(h, registered.workflowId);
 
-    const [reminder] = await h.smtp.waitFor(to('head@party.test', registered.memberId), 1, 15_000);
+    // The heads are told at once that it arrived, with a link to decide it; the reminder comes after.
+    const [arrival] = await h.smtp.waitFor(to('head@party.test', `New membership application ${registered.memberId}`), 1, 15_000);
+    expect(arrival?.text).toContain(`/inbox?application=${registered.memberId}`);
+    const [reminder] = await h.smtp.waitFor(to('head@party.test', `${registered.memberId} awaits a decision`), 1, 15_000);
     expect(reminder?.text).toContain('still waiting for a decision');
     expect((await handle.query(m.statusQuery)).escalated).toBe(false);
     expect(h.smtp.messages.filter(to('district-head@party.test', registered.memberId))).toHaveLength(0);
@@ -68,7 +71,8 @@ describe(`no decision: reminder after ${REMINDER_MS} ms, escalation after ${ESCA
     expect((await memberEvents(h, registered.memberId)).slice(3).map((e) => e.type))
       .toEqual(['MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted', 'IdCardIssued']);
     expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active', memberNumber: result.memberNumber });
-    expect(h.smtp.messages.filter(to('head@party.test', registered.memberId))).toHaveLength(1);
+    expect(h.smtp.messages.filter(to('head@party.test', `${registered.memberId} awaits a decision`))).toHaveLength(1);
+    expect(h.smtp.messages.filter(to('head@party.test', `New membership application ${registered.memberId}`))).toHaveLength(1);
   }, 60_000);
 });
 

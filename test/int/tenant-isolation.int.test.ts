@@ -8,6 +8,8 @@ import { ApplicationSchema } from '../../src/members/application.ts';
 import { sealApplication } from '../../src/members/sealed-application.ts';
 import { insertApplicant } from '../../src/members/member-repository.ts';
 import { recordRefusal } from '../../src/members/registration-refusals.ts';
+import { recordConsent } from '../../src/members/eligibility.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 import { createWebhookSecret } from '../../src/payments/webhook-secrets.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
@@ -32,6 +34,7 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     await insertApplicant(tx, sealApplication(keys, memberId, application, 'token'), `wf-${memberId}`);
     const refusedId = randomUUID();
     await recordRefusal(tx, { application: sealApplication(keys, refusedId, application, 'token'), workflowId: `wf-${refusedId}`, contact: 'phone', holderId: memberId, committeeId, refusedAt: new Date().toISOString() });
+    await recordConsent(tx, tenant.id, memberId, ELIGIBLE.consent, new Date());
     const invoiceId = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
       INSERT INTO invoices (tenant_id, member_id, idempotency_key, amount_minor, currency, due_at)
       VALUES (${tenant.id}, ${memberId}, ${`inv-${memberId}`}, 10000, 'NPR', now() + interval '1 day') RETURNING id`);
@@ -147,7 +150,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['application_consents', 'audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
 /** Tables the application role may not write at all: rows come from triggers or the database's own functions. */
 const WRITTEN_BY_THE_DATABASE = ['audit_log', 'member_statistics', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily'];
 

@@ -7,7 +7,7 @@
 import type { Worker } from '@temporalio/worker';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import { notTakenQuery, runningQuery, takenQuery } from '../../src/temporal/workflow-versions.ts';
-import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
+import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
 import { runOperatorCli } from '../support/cli-process.ts';
 import { awaitInvoice, lifecycleHandle, registerMember, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 
@@ -53,12 +53,14 @@ afterAll(async () => {
 
 test('patched() records TemporalChangeVersion: a visibility query tells the lifecycles that took the patch from those that did not', async () => {
   const described = await lifecycleHandle(h, patchedOne.workflowId).describe();
-  expect(described.searchAttributes.TemporalChangeVersion).toEqual([OPERATOR_SIGNAL_ACTORS]);
-  expect((await lifecycleHandle(h, untouched.workflowId).describe()).searchAttributes.TemporalChangeVersion).toBeUndefined();
+  // Every lifecycle takes the patches it reaches on arrival (memo-follows-stage, heads-told-on-arrival); only the signalled one takes operator-signal-actors.
+  const versions = (workflowId: string) => lifecycleHandle(h, workflowId).describe().then((d) => [...(d.searchAttributes.TemporalChangeVersion as string[] | undefined ?? [])].sort());
+  expect([...described.searchAttributes.TemporalChangeVersion as string[]].sort()).toEqual([HEADS_TOLD_ON_ARRIVAL, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS].sort());
+  expect(await versions(untouched.workflowId)).toEqual([HEADS_TOLD_ON_ARRIVAL, MEMO_FOLLOWS_STAGE].sort());
 
   expect(await countUntil(takenQuery(m.MEMBER_LIFECYCLE_WORKFLOW, OPERATOR_SIGNAL_ACTORS, tenantOnly()), 1)).toBe(1);
   expect(await countUntil(runningQuery(m.MEMBER_LIFECYCLE_WORKFLOW, tenantOnly()), 2)).toBe(2);
-  // The negation, as an operator types it, finds the lifecycle without the attribute at all.
+  // The negation, as an operator types it, finds the lifecycle whose list lacks the id.
   const notTaken = notTakenQuery(m.MEMBER_LIFECYCLE_WORKFLOW, OPERATOR_SIGNAL_ACTORS, tenantOnly());
   const listed: string[] = [];
   for await (const execution of h.client.workflow.list({ query: notTaken })) listed.push(execution.workflowId);
@@ -81,6 +83,8 @@ test('workflows:versions counts running workflows per type and, per patch id, th
   // patch id, workflow type, not taken, taken
   expect(rowOf(all.stdout, OPERATOR_SIGNAL_ACTORS)).toEqual([OPERATOR_SIGNAL_ACTORS, 'memberLifecycle', '1', '1']);
   expect(rowOf(all.stdout, CONTACT_TAKEN_REFUSAL)).toEqual([CONTACT_TAKEN_REFUSAL, 'memberLifecycle', '2', '0']);
+  expect(rowOf(all.stdout, HEADS_TOLD_ON_ARRIVAL)).toEqual([HEADS_TOLD_ON_ARRIVAL, 'memberLifecycle', '0', '2']);
+  expect(rowOf(all.stdout, MEMO_FOLLOWS_STAGE)).toEqual([MEMO_FOLLOWS_STAGE, 'memberLifecycle', '0', '2']);
   expect(all.stdout).toContain(`${OPERATOR_SIGNAL_ACTORS}: ${notTakenQuery(m.MEMBER_LIFECYCLE_WORKFLOW, OPERATOR_SIGNAL_ACTORS, tenantOnly())}`);
 
   const before = await runOperatorCli(['workflows:versions', '--tenant', h.tenant.slug, '--started-before', between.toISOString()], cliEnv());

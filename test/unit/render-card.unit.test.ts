@@ -6,6 +6,7 @@ import { assertSubsettable, loadCardFonts, sharedFontkit } from '../../src/cards
 import { signCardToken, verifyCardToken } from '../../src/cards/card-token.ts';
 import { renderIdCard, type IdCardInput } from '../../src/cards/render-card.ts';
 import { decodeQr } from '../support/card-qr.ts';
+import { cardVerifyUrl, tokenFromScan } from '../../src/cards/card-verify-url.ts';
 
 const keys = generateKeyPairSync('ed25519');
 const token = signCardToken(keys.privateKey, {
@@ -130,4 +131,15 @@ test('a font lays each string out once and hands back the same layout, which a s
     return streams.map((s) => Buffer.from(decodePDFRawStream(s as PDFRawStream).decode()).toString('latin1')).join('\n');
   };
   expect(await pageContents(await renderIdCard(input))).toBe(await pageContents(pdf));
+});
+
+test('a QR code carrying a verify URL opens the verify page on a phone and still gives the token to an offline verifier', async () => {
+  const url = cardVerifyUrl('https://members.example.np/', token);
+  expect(url).toBe(`https://members.example.np/verify?token=${token}`);
+  const scanned = await decodeQr(await renderIdCard({ ...input, qrText: url }));
+  expect(scanned).toBe(url);
+  expect(verifyCardToken(keys.publicKey, tokenFromScan(scanned!), { now: new Date('2026-01-01') }).memberNumber).toBe('NDUP-2082-000417');
+  // A bare token (cards issued before) reads as itself; no base URL configured keeps the bare token.
+  expect(tokenFromScan(token)).toBe(token);
+  expect(cardVerifyUrl(undefined, token)).toBe(token);
 });

@@ -1,4 +1,5 @@
-import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { MEMO_FOLLOWS_STAGE } from '../../src/temporal/workflow-patches.ts';
 import { fieldDetails } from '../../src/errors/failure-details.ts';
 import * as rules from '../../src/members/admission-rules.ts';
 import type { AdmissionPosition, Refusal } from '../../src/members/admission-rules.ts';
@@ -42,6 +43,8 @@ export class LifecycleState {
       { key: MemberStage, value: stage },
       { key: StageEnteredAt, value: at },
     ]);
+    // The memo (party, ward, stage) set at start follows the stage, so an operator reading a row sees where it is.
+    if (patched(MEMO_FOLLOWS_STAGE)) upsertMemo({ stage });
   }
 
   status(): LifecycleStatus {

@@ -9,7 +9,7 @@ import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
-import { CONTACT_TAKEN_REFUSAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
+import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
@@ -37,6 +37,9 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
     return finish(state, mailing);
   }
   upsertSearchAttributes([{ key: GeographyPath, value: registered.geographyPath }]);
+  if (patched(HEADS_TOLD_ON_ARRIVAL)) {
+    deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: registered.committeeId, escalated: false, arrival: true }), 'arrival notice');
+  }
   const settings = await steps.loadLifecycleSettings(step);
   await awaitApproval(state, step, settings, registered.committeeId, mailing);
 

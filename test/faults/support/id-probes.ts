@@ -35,6 +35,9 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'POST /api/members/{id}/reject': (id) => ({ method: 'POST', path: `/api/members/${id}/reject`, body: jsonApi('rejections', { reason: 'probe reason' }) }),
   'POST /api/members/{id}/payments': (id, s) => ({ method: 'POST', path: `/api/members/${id}/payments`, body: jsonApi('payments', {
     invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `PROBE-${randomUUID()}`, paidAt: new Date().toISOString() }) }),
+  'GET /api/members/{id}/invoices': (id) => ({ method: 'GET', path: `/api/members/${id}/invoices` }),
+  'GET /api/members/{id}/payments': (id) => ({ method: 'GET', path: `/api/members/${id}/payments` }),
+  'GET /api/invoices/{id}': (id) => ({ method: 'GET', path: `/api/invoices/${id}` }),
   'GET /api/members/{id}/card': (id) => ({ method: 'GET', path: `/api/members/${id}/card` }),
   'POST /api/members/{id}/card/revoke': (id) => ({ method: 'POST', path: `/api/members/${id}/card/revoke`, body: jsonApi('card-revocations', { reason: 'lost' }) }),
   'POST /api/users/{id}/disable': (id) => ({ method: 'POST', path: `/api/users/${id}/disable`, body: jsonApi('user-disablements', { reason: 'probe' }) }),
@@ -71,6 +74,10 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/parties/{slug}/applications/{id}/events': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/events?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/parties/{slug}/applications/{id}/card': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/card?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/members/{id}/events': (id) => ({ method: 'GET', path: `/api/members/${id}/events` }),
+  'GET /api/parties/{slug}/applications/{id}/data': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/data?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
+  // The applicant's real status-link secret, under the probing party's slug: a withdrawal of A's application through B.
+  'POST /api/parties/{slug}/applications/{id}/withdraw': (id, s) => ({ method: 'POST',
+    path: `/api/parties/${s.ownSlug}/applications/${id}/withdraw?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('withdrawals', { reasonCode: 'other' }) }),
   // Correctly signed with the probing party's own esewa secret, for its own URL.
   'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
     const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { withTenant } from '../../../src/db/tenant-context.ts';
 import { call, errorCode, sleep, type Answer, type CallOptions } from './api-client.ts';
 import type { FaultStack } from './fault-stack.ts';
+import { ELIGIBLE } from '../../support/eligibility.ts';
 
 /** One applicant; phone and email are unique per index. The email is given mixed-case on purpose. */
 export interface Applicant {
@@ -66,7 +67,7 @@ export async function awaitInvoice(stack: FaultStack, memberId: string, timeoutM
 /** Applies through the public API (as its own client address), under an Idempotency-Key: a retry gets the same member. */
 export async function register(stack: FaultStack, a: Applicant): Promise<string> {
   const { party } = stack;
-  const body = { data: { type: 'applications', attributes: { fullNameEn: `Applicant ${a.index}`, gender: 'F', phone: a.phoneNational, email: a.email, wardId: party.geo.wardIds[1] } } };
+  const body = { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: `Applicant ${a.index}`, gender: 'F', phone: a.phoneNational, email: a.email, wardId: party.geo.wardIds[1] } } };
   const headers = { 'x-forwarded-for': `127.1.${a.index >> 8}.${a.index & 255}`, 'idempotency-key': `${party.tenant.id}-applicant-${a.phoneNational}` };
   const answer = await until(stack, `register ${a.index}`, 'POST', `/api/parties/${party.tenant.slug}/applications`, { body, headers }, (r) => r.status === 201);
   return (a.memberId = answer.body.data.id as string);
