@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
-/** The channel migrations/0031 notifies when a member's event stream grows. */
+/** The channel migrations/0030 notifies when a member's event stream grows. */
 export const MEMBER_EVENTS_CHANNEL = 'member_events';
 
 type Listener = () => void;
