@@ -1,4 +1,6 @@
-import { api, onLanguage, pathPart, placeName, setUp, showFieldErrors, t } from './common.js';
+import { api, lang, onLanguage, pathPart, placeName, setUp, showFieldErrors, t } from './common.js';
+// The notice the applicant consents to, in both languages with its version, as the server holds it.
+import { CONSENT } from './consent.js';
 
 const slug = pathPart(2);
 const form = document.querySelector('form');
@@ -34,7 +36,12 @@ for (const [index, level] of levels.entries()) {
   });
 }
 
-onLanguage(() => levels.forEach(fill));
+const showNotice = () => { document.getElementById('consentNotice').textContent = CONSENT[lang] ?? CONSENT.en; };
+onLanguage(() => {
+  levels.forEach(fill);
+  showNotice();
+});
+showNotice();
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -43,6 +50,8 @@ form.addEventListener('submit', async (event) => {
   banner.hidden = true;
   const attributes = {};
   for (const [name, value] of new FormData(form)) if (typeof value === 'string' && value.trim() !== '') attributes[name] = value.trim();
+  const declarations = Object.fromEntries([...form.querySelectorAll('[data-declaration]')].map((box) => [box.dataset.declaration, box.checked]));
+  attributes.consent = { noticeVersion: CONSENT.version, language: lang, declarations };
   button.disabled = true;
   button.textContent = t('submitting');
   try {

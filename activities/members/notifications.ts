@@ -37,7 +37,8 @@ export interface CommitteeEmail {
 }
 
 /** Where a head decides an application: the committee inbox page, opened at it. */
-export const INBOX_PATH = '/inbox';
+/** The committee inbox page of a party (api/web/pages.ts). */
+export const inboxPath = (slug: string) => `/parties/${encodeURIComponent(slug)}/inbox`;
 
 export function createNotificationActivities(deps: MemberActivityDeps) {
   /** Sends once per key: a delivered message is recorded, and a retried step skips it. */
@@ -66,12 +67,6 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     if (!row) return null;
     const keys = await deps.keyring.forTenant(tx, step.tenantId);
     return { ...row, email: row.emailEnc ? decryptField(keys, memberId, 'email', row.emailEnc) : null };
-  }
-
-  async function partyName(step: StepContext): Promise<string> {
-    const tenant = await inTenant(deps, step, (tx) => findTenant(tx, step.tenantId));
-    if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
-    return tenant.name;
   }
 
   async function render(step: StepContext, email: MemberEmail, recipient: templates.Recipient, tenantSlug: string): Promise<MailContent> {
@@ -165,10 +160,11 @@ export function createNotificationActivities(deps: MemberActivityDeps) {
     async notifyCommitteeHeads(step: StepContext, notice: CommitteeEmail): Promise<number> {
       if (!notice.committeeId) return 0;
       const committeeId = notice.committeeId;
-      const heads = await inTenant(deps, step, (tx) => currentHeads(tx, committeeId));
-      const party = await partyName(step);
+      const { heads, tenant } = await inTenant(deps, step, async (tx) => ({ heads: await currentHeads(tx, committeeId), tenant: await findTenant(tx, step.tenantId) }));
+      if (!tenant) throw new Error(`tenant ${step.tenantId} not found`);
+      const party = tenant.name;
       for (const head of heads) {
-        const link = `${deps.publicBaseUrl ?? ''}${INBOX_PATH}?application=${step.memberId}`;
+        const link = `${deps.publicBaseUrl ?? ''}${inboxPath(tenant.slug)}?application=${step.memberId}`;
         const content = notice.arrival
           ? templates.applicationArrived({ recipientName: head.name, partyName: party, applicationId: step.memberId, link })
           : templates.approvalPending({ recipientName: head.name, partyName: party, applicationId: step.memberId, escalated: notice.escalated, link });

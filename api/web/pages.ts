@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { Router } from 'express';
+import { CONSENT_NOTICE, CONSENT_NOTICE_VERSION } from '../../src/members/eligibility.ts';
 import { projectRoot } from '../../src/paths.ts';
 
 /** The web pages' files: plain HTML, CSS and ES modules, served as they are (no build step). */
@@ -36,6 +37,11 @@ export function webPages(): Router {
   router.get('/parties/:slug/applications/:id', page('status.html'));
   router.get('/parties/:slug/inbox', page('inbox.html'));
   router.get('/verify', page('verify.html'));
+  // The consent notice as the server holds it (src/members/eligibility.ts): one text, shown and recorded by version.
+  router.get('/web/consent.js', (_req, res) => {
+    res.setHeader('cache-control', 'no-cache');
+    res.type('text/javascript').send(`export const CONSENT = ${JSON.stringify({ version: CONSENT_NOTICE_VERSION, ...CONSENT_NOTICE })};\n`);
+  });
   router.get('/web/fonts/:file', (req, res, next) => {
     const file = FONTS[req.params.file];
     if (!file) return next();

@@ -5,6 +5,7 @@ import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { GEOGRAPHY_CACHE_TTL_SECONDS } from '../../api/geography/routes.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { openEventStream } from '../support/sse.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let head: string;
@@ -20,7 +21,7 @@ afterAll(() => api.stop());
 
 async function apply() {
   const res = await api.request('POST', `/api/parties/${api.tenant.slug}/applications`, { body: { data: { type: 'applications', attributes: {
-    fullNameEn: 'Maya Gurung', fullNameNe: 'माया गुरुङ', gender: 'F', phone: phone(), email: `${randomUUID()}@example.np`, wardId: api.geo.wardIds[1] } } } });
+    fullNameEn: 'Maya Gurung', fullNameNe: 'माया गुरुङ', gender: 'F', phone: phone(), email: `${randomUUID()}@example.np`, wardId: api.geo.wardIds[1], ...ELIGIBLE } } } });
   expect(res.status).toBe(201);
   const link = new URL(res.body.data.links.status as string);
   return { memberId: res.body.data.id as string, path: `${link.pathname}${link.search}`, token: link.searchParams.get('token')! };

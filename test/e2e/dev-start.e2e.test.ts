@@ -7,6 +7,7 @@ import path from 'node:path';
 import { relocatedClusterDir } from '../../src/dev/postgres-server.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { freePort } from '../support/servers.ts';
+import { ELIGIBLE } from '../support/eligibility.ts';
 
 interface Run {
   child: ChildProcess;
@@ -136,7 +137,7 @@ async function newcomerJourney(demo: DemoLogins): Promise<number> {
   const started = performance.now();
   const email = `newcomer${Date.now()}@example.np`;
   const applied = await call('POST', '/api/parties/demo/applications', {
-    body: { data: { type: 'applications', attributes: { fullNameEn: 'Asha Shrestha', fullNameNe: 'आशा श्रेष्ठ', gender: 'F', phone: '9841000001', email, wardId: demo.wardId } } },
+    body: { data: { type: 'applications', attributes: { fullNameEn: 'Asha Shrestha', fullNameNe: 'आशा श्रेष्ठ', gender: 'F', phone: '9841000001', email, wardId: demo.wardId, ...ELIGIBLE } } },
   });
   expect(applied.status).toBe(201);
   const memberId = applied.body.data!.id;

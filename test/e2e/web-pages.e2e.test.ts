@@ -64,16 +64,21 @@ test('apply → the head approves in the inbox → the status page updates live 
   // Sent empty: each field's error from the API's JSON:API errors stands next to that field.
   await applicant.click('button[type="submit"]');
   await applicant.locator('[data-error-for="fullNameEn"]').filter({ hasText: /\w/ }).waitFor();
-  for (const field of ['fullNameEn', 'gender', 'phone', 'wardId']) {
+  for (const field of ['fullNameEn', 'gender', 'phone', 'wardId', 'dateOfBirth']) {
     expect(await applicant.locator(`[data-error-for="${field}"]`).textContent()).toBe('Please fill this in.');
     expect(await applicant.getAttribute(`[name="${field}"]`, 'aria-invalid')).toBe('true');
   }
   expect(await applicant.locator('[data-error-for="email"]').textContent()).toBe('');
+  // The declarations the law asks for, unticked, are refused beside them; the notice is shown in the page's language.
+  expect(await applicant.locator('[data-error-for="consent"]').textContent()).toMatch(/must be true/);
+  expect(await applicant.locator('#consentNotice').textContent()).toContain('Political Parties Act 2073');
 
   await applicant.fill('#fullNameEn', 'Sita Rai');
   await applicant.fill('#fullNameNe', 'सीता राई');
   await applicant.selectOption('#gender', 'F');
   await applicant.fill('#phone', '9841234567');
+  await applicant.fill('#dateOfBirth', '1990-01-31');
+  for (const declaration of ['nepaliCitizen', 'aged18OrOver', 'notGovernmentStaff', 'consentToProcessing']) await applicant.check(`[data-declaration="${declaration}"]`);
   await applicant.fill('#email', `${randomUUID()}@example.np`);
   await applicant.fill('#email', 'not an email');
   // Province → district → local level → ward, each list loaded from /api/geography.

@@ -44,7 +44,7 @@ describe(`no decision: reminder after ${REMINDER_MS} ms, escalation after ${ESCA
 
     // The heads are told at once that it arrived, with a link to decide it; the reminder comes after.
     const [arrival] = await h.smtp.waitFor(to('head@party.test', `New membership application ${registered.memberId}`), 1, 15_000);
-    expect(arrival?.text).toContain(`/inbox?application=${registered.memberId}`);
+    expect(arrival?.text).toContain(`/parties/${h.tenant.slug}/inbox?application=${registered.memberId}`);
     const [reminder] = await h.smtp.waitFor(to('head@party.test', `${registered.memberId} awaits a decision`), 1, 15_000);
     expect(reminder?.text).toContain('still waiting for a decision');
     expect((await handle.query(m.statusQuery)).escalated).toBe(false);
