@@ -51,6 +51,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'status-death.json', 'status-expulsion-confirmed.json', 'status-refused.json', 'status-resignation.json', 'status-suspension-ends.json', 'status-suspension-lifted-early.json',
     // Renewal, lapse and reinstatement (workflows/renewals/), and the daily run.
     'renewal-renewed.json', 'renewal-lapsed-reinstated.json', 'renewal-closed.json', 'renewal-member-left.json', 'renewal-not-due.json', 'renewal-run.json',
+    // Lifecycles that told the heads on arrival and keep the memo's stage (patches heads-told-on-arrival, memo-follows-stage).
+    'arrival-told-card-issued.json', 'arrival-told-rejected.json', 'arrival-told-withdrawn-awaiting-payment.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

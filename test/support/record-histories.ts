@@ -356,6 +356,42 @@ async function recordRenewals(): Promise<void> {
   }
 }
 
+/**
+ * Lifecycles on the code that tells the heads when an application arrives and keeps the memo's
+ * stage current (patches heads-told-on-arrival and memo-follows-stage): one to its card, one
+ * rejected, one withdrawn through the applicant's link while awaiting payment. Recorded under
+ * names of their own: the histories recorded before the patches stay as they are.
+ */
+async function recordArrivalAndMemo(): Promise<void> {
+  const scenarios: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
+    'arrival-told-card-issued': {
+      stage: 'CardIssued',
+      run: async (h) => {
+        const { workflowId, invoice } = await approveAndAwaitInvoice(h, 'arrival-happy@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+        return workflowId;
+      },
+    },
+    'arrival-told-rejected': {
+      stage: 'Rejected',
+      run: async (h) => {
+        const { workflowId } = await registerMember(h, 'arrival-rejected@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.rejectUpdate, { by: `user:${h.headUserId}`, reason: 'not resident in the ward' });
+        return workflowId;
+      },
+    },
+    'arrival-told-withdrawn-awaiting-payment': {
+      stage: 'Withdrawn',
+      run: async (h) => {
+        const { workflowId } = await approveAndAwaitInvoice(h, 'arrival-withdrawn@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.withdrawUpdate, { reason: 'applicant:changed_mind' });
+        return workflowId;
+      },
+    },
+  };
+  await record({ paymentWindowMs: 60_000 }, scenarios);
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -367,6 +403,7 @@ async function main(): Promise<void> {
     await recordTransfers();
     await recordStatusChanges();
     await recordRenewals();
+    await recordArrivalAndMemo();
   } finally {
     await servers.stop();
   }
