@@ -9,6 +9,7 @@ import { benchAsOf } from './sections/as-of.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchRegistration } from './sections/registration.ts';
+import { benchRenewalRun } from './sections/renewal-run.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
 import { benchSearch, benchStatistics, explainSearch } from './sections/search.ts';
 import type { ApiHarness } from '../test/support/api-harness.ts';
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** Imports synthetic members in chunks, measuring search and statistics at the first and the largest size. */
+/** Imports synthetic members in chunks, measuring search and statistics at the first and the largest size, then as-of statistics and the daily renewal run at the largest. */
 async function benchScale(api: ApiHarness, report: BenchReport, options: { quick: boolean; targetMembers: number; log: (line: string) => void }): Promise<void> {
   const { quick, targetMembers, log } = options;
   report.sections.geography = await loadGeography(api);
@@ -103,6 +104,8 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
   }
   log('statistics as of a date');
   report.sections.asOf = await benchAsOf(api, admin, { times, historyDays: quick ? 30 : 3 * 365, members: await memberCount(api) });
+  log('daily renewal run');
+  report.sections.renewalRun = await benchRenewalRun(api, await memberCount(api), log);
   report.sections.imports = imports;
 }
 
