@@ -44,9 +44,9 @@ export interface RenewalPayment extends RecordedPayment {
 }
 
 /** Pages of this many due members: one query and this many workflow starts each. */
-const RUN_PAGE = 500;
+export const RUN_PAGE = 500;
 /** Workflow starts in flight at once. */
-const START_CONCURRENCY = 32;
+export const START_CONCURRENCY = 32;
 
 async function tenantOf(tx: Parameters<Parameters<typeof withTenant>[2]>[0], tenantId: string): Promise<Tenant> {
   const tenant = await findTenant(tx, tenantId);

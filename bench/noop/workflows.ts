@@ -62,3 +62,12 @@ export async function noopLifecycle(): Promise<string> {
   await Promise.all(mails);
   return 'CardIssued';
 }
+
+/**
+ * The baseline for the daily renewal run's starts: a workflow that does nothing, started with the
+ * same options as a renewal (id, reuse policy, input, search attributes), so what the baseline
+ * measures is Temporal's cost of a start.
+ */
+export async function noopRenewal(): Promise<void> {
+  // nothing
+}

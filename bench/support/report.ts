@@ -1,4 +1,5 @@
 import { asOfMarkdown, type AsOfSection } from '../sections/as-of.ts';
+import { renewalRunMarkdown, type RenewalRunSection } from '../sections/renewal-run.ts';
 import type { benchSearch, benchStatistics } from '../sections/search.ts';
 import { searchMarkdown } from '../sections/search.ts';
 import { latencyRow, type Latency } from './stats.ts';
@@ -15,6 +16,7 @@ export interface BenchReport {
     imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number }[];
     scale?: { members: number; search: Awaited<ReturnType<typeof benchSearch>>; statistics: Awaited<ReturnType<typeof benchStatistics>> }[];
     asOf?: AsOfSection;
+    renewalRun?: RenewalRunSection;
   };
   notes?: string[];
 }
@@ -48,6 +50,7 @@ export function renderReport(r: BenchReport): string {
       ...size.statistics.flatMap((s) => [latencyRow(`${s.name} | API`, s.api), latencyRow(`${s.name} | SQL`, s.sql)]));
   }
   if (r.sections.asOf) lines.push(...asOfMarkdown(r.sections.asOf));
+  if (r.sections.renewalRun) lines.push(...renewalRunMarkdown(r.sections.renewalRun));
   for (const note of r.notes ?? []) lines.push('', note);
   lines.push(...goals(r));
   return `${lines.join('\n')}\n`;

@@ -34,7 +34,7 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   const files = (await readdir(out)).toSorted();
   expect(files).toEqual([expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.json$/), expect.stringMatching(/^\d{4}-\d{2}-\d{2}-quick\.md$/)]);
   const report = JSON.parse(await readFile(path.join(out, files[0]!), 'utf8'));
-  const { cards, lifecycles, registration, imports, scale, asOf } = report.sections;
+  const { cards, lifecycles, registration, imports, scale, asOf, renewalRun } = report.sections;
 
   expect(cards).toMatchObject({ count: 10, msPerCardWall: expect.any(Number) });
   expect(lifecycles).toMatchObject({ count: 12, rounds: 4, roundRatios: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)] });
@@ -60,8 +60,16 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   expect(asOf.rebuild.differingRows).toBe(asOf.dailyRowsWithHistory - asOf.dailyRowsImported);
   expect(asOf.rebuild.changes).toBeGreaterThanOrEqual(scale[0].members);
 
+  // The daily renewal run at the largest size: about a twelfth due on the day picked, every one started by the run (none before),
+  // the baseline started as many no-op workflows, and everything started was terminated.
+  expect(renewalRun).toMatchObject({ members: scale[0].members, run: { started: renewalRun.due, alreadyStarted: 0 }, noop: { started: renewalRun.due } });
+  expect(renewalRun.due / renewalRun.members).toBeGreaterThan(0.06);
+  expect(renewalRun.due / renewalRun.members).toBeLessThan(0.11);
+  expect(renewalRun.ratio).toBeGreaterThan(0);
+  expect(renewalRun.terminated.count).toBeGreaterThanOrEqual(2 * renewalRun.due);
+
   const markdown = await readFile(path.join(out, files[1]!), 'utf8');
-  for (const heading of ['## Machine', '## Lifecycle throughput', '## Registration latency', '## ID cards', '## Bulk import', '## Statistics as of a date', '## Goals']) {
+  for (const heading of ['## Machine', '## Lifecycle throughput', '## Registration latency', '## ID cards', '## Bulk import', '## Statistics as of a date', '## Daily renewal run', '## Goals']) {
     expect(markdown).toContain(heading);
   }
 }, 600_000);

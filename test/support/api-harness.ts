@@ -34,12 +34,14 @@ export interface ApiHarness extends LifecycleHarness {
   tokenFor(userId: string): Promise<string>;
   /** The harness tenant's webhook secret for a provider (created on first use, then the same). */
   webhookSecret(provider?: string): Promise<string>;
+  /** Runs `work` with the harness worker shut down (nothing polls the task queue), then starts a new worker. */
+  withoutWorker<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** The API over the lifecycle harness: a real worker, real Postgres, a real listening HTTP server. */
 export async function startApiHarness(durations: HarnessDurations = {}, overrides: Partial<ApiDeps> = {}): Promise<ApiHarness & { stop(): Promise<void> }> {
   const h = await startLifecycleHarness(durations);
-  const { worker, running } = await h.startWorker();
+  let current = await h.startWorker();
   const apiDeps: ApiDeps = {
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
@@ -100,13 +102,21 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
       webhookSecrets.set(provider, secret);
       return secret;
     },
+    async withoutWorker(work) {
+      await stopWorker(current.worker, current.running);
+      try {
+        return await work();
+      } finally {
+        current = await h.startWorker();
+      }
+    },
     async stop() {
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeAllConnections(); // live streams never end by themselves
       await closed;
       await new Promise((resolve) => ops.close(resolve));
       await apiDeps.memberEvents?.stop();
-      await stopWorker(worker, running);
+      await stopWorker(current.worker, current.running);
       await h.close();
     },
   };
