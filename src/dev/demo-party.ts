@@ -146,6 +146,9 @@ export function describeDemo(outcome: DemoOutcome, urls: { api: string; mail: st
   return [
     `demo party "${demo.slug}" ${outcome.state === 'created' ? 'created' : 'ready'} (logins kept in the data directory, demo-logins.json):`,
     ...demo.logins.map((login) => `  ${login.label.padEnd(width)}  ${login.email}  password ${login.password}`),
+    `  apply page    ${urls.api}/parties/${demo.slug}/apply  (Nepali and English; the applicant's status page follows)`,
+    `  head's inbox  ${urls.api}/parties/${demo.slug}/inbox  (log in as a ward or municipality head above)`,
+    `  verify a card ${urls.api}/verify`,
     `  log in        POST ${urls.api}/api/auth/login  {"data":{"type":"sessions","attributes":{"tenant":"${demo.slug}","email":…,"password":…}}}`,
     `  apply         POST ${urls.api}/api/parties/${demo.slug}/applications${ward ? `  with wardId ${ward.id} (${ward.nameEn}${ward.nameNe ? ` · ${ward.nameNe}` : ''})` : ''}`,
     `  API docs      ${urls.api}/docs`,

@@ -183,6 +183,8 @@ describe('the demo party', () => {
       const text = describeDemo(outcome, { api: 'http://127.0.0.1:3000', mail: null }).join('\n');
       for (const login of demo.logins) expect(text).toContain(`${login.email}  password ${login.password}`);
       expect(text).toContain(`/api/parties/demo/applications  with wardId ${demo.wards[0]!.id} (Kathmandu Ward 1 · काठमाण्डौं वडा १)`);
+      // The pages a newcomer opens in a browser.
+      for (const page of ['/parties/demo/apply', '/parties/demo/inbox', '/verify']) expect(text).toContain(`http://127.0.0.1:3000${page}`);
 
       // The next start reports the same demo; it never makes a second one.
       expect(await ensureDemoParty(fresh.app, keyring, dataDir, false)).toEqual({ state: 'existing', demo });
