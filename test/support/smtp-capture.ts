@@ -6,6 +6,8 @@ import { freePort } from './servers.ts';
 export interface SmtpCapture {
   url: string;
   messages: ParsedMail[];
+  /** When each of `messages` was accepted (ms since the epoch), in the same order. */
+  acceptedAt: number[];
   /**
    * Connections a client dropped inside a mail transaction, before its message was accepted (reset
    * or broken pipe): what a sender SIGKILLed during a send leaves behind. It retries the message.
@@ -18,6 +20,7 @@ export interface SmtpCapture {
 
 export async function startSmtpCapture(port?: number): Promise<SmtpCapture> {
   const messages: ParsedMail[] = [];
+  const acceptedAt: number[] = [];
   const droppedConnections: Error[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -27,6 +30,7 @@ export async function startSmtpCapture(port?: number): Promise<SmtpCapture> {
       simpleParser(stream)
         .then((mail) => {
           messages.push(mail);
+          acceptedAt.push(Date.now());
           callback();
         })
         .catch(callback);
@@ -51,6 +55,7 @@ export async function startSmtpCapture(port?: number): Promise<SmtpCapture> {
   return {
     url: `smtp://127.0.0.1:${listenPort}`,
     messages,
+    acceptedAt,
     droppedConnections,
     async waitFor(predicate, count = 1, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
