@@ -154,7 +154,8 @@ export function createRenewalActivities(deps: MemberActivityDeps, temporalClient
         // The card naming the old date gives way to one valid to the new paid-until (a suspended member holds none).
         if (started.state.status === 'active') await revokeCurrentCard(tx, step.tenantId, step.memberId, 'superseded', actor, step.workflowId);
         await recordRenewalOutcome(tx, step.workflowId, lapsed ? 'reinstated' : 'renewed');
-        const paidUntil = (await renewalDates(tx, tenant, step.memberId, deps.clock()))!.standing.paidUntil!;
+        // The new term starts on or after the old paid-until: its end is the member's paid-until now.
+        const paidUntil = term.endsOn;
         return { paymentId, recordedAt, status: started.state.status, reinstated: lapsed, paidUntil, paidThrough: addDays(paidUntil, -1), memberNumber: started.state.memberNumber };
       });
     },

@@ -1,6 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { adToBs } from '../calendar/bikram-sambat.ts';
+import { dateIn } from '../terms/term-ledger.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
 export type GenderCode = 'M' | 'F' | 'O';
@@ -44,8 +45,7 @@ export async function assignMemberNumber(
   if (!member) throw new Error(`member ${memberId} not found`);
   if (member.memberNumber) return member.memberNumber;
   const sequence = await tx.oneFirst(sql.type(z.object({ n: z.bigint() }))`SELECT next_member_number() AS n`);
-  const day = new Intl.DateTimeFormat('en-CA', { timeZone: tenant.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
-  const number = formatMemberNumber(tenant.memberNumberPrefix, numberYearOf(day, tenant.calendar), member.gender, sequence);
+  const number = formatMemberNumber(tenant.memberNumberPrefix, numberYearOf(dateIn(tenant.timeZone, at), tenant.calendar), member.gender, sequence);
   await tx.query(sql.unsafe`
     UPDATE members SET member_number = ${number}, member_number_assigned_at = ${at.toISOString()}, updated_at = now()
     WHERE id = ${memberId}`);

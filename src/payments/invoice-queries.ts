@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
-import type { PaymentRow } from './payments.ts';
+import { PaymentRowSchema, type PaymentRow } from './payments.ts';
 
 export const INVOICE_STATUSES = ['open', 'paid', 'void'] as const;
 
@@ -33,18 +33,6 @@ export async function invoicesOfMember(tx: TenantTransaction, memberId: string):
 export async function findInvoice(tx: TenantTransaction, invoiceId: string): Promise<InvoiceRow | null> {
   return tx.maybeOne(sql.type(InvoiceRowSchema)`SELECT ${invoiceColumns} FROM invoices WHERE id = ${invoiceId}`);
 }
-
-const PaymentRowSchema = z.object({
-  id: z.string(),
-  memberId: z.string(),
-  invoiceId: z.string(),
-  amount: z.coerce.number(),
-  currency: z.string(),
-  provider: z.string(),
-  reference: z.string(),
-  paidAt: z.number(),
-  recordedAt: z.number(),
-});
 
 const paymentColumns = sql.fragment`
   id, member_id AS "memberId", invoice_id AS "invoiceId", amount_minor AS amount, currency::text AS currency,

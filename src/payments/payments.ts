@@ -2,7 +2,8 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 
-const PaymentRowSchema = z.object({
+/** A payments row as the API reads it. */
+export const PaymentRowSchema = z.object({
   id: z.string(),
   memberId: z.string(),
   invoiceId: z.string(),
