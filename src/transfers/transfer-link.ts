@@ -1,3 +1,4 @@
+import { canonicalBase64urlBytes } from '../crypto/base64url.ts';
 import { purposeMac, sameBytes } from '../crypto/keyed-mac.ts';
 import type { TenantKeys } from '../tenants/keyring.ts';
 
@@ -19,6 +20,6 @@ export function verifyTransferLinkToken(keys: TenantKeys, memberId: string, toke
   const match = /^(\d{9,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!match) return false;
   const expiry = Number(match[1]);
-  const given = Buffer.from(match[2]!, 'base64url');
-  return sameBytes(given, purposeMac(keys.registrationKey, 'transfer-link', memberId, String(expiry))) && expiry * 1000 > now.getTime();
+  const given = canonicalBase64urlBytes(match[2]!);
+  return given !== null && sameBytes(given, purposeMac(keys.registrationKey, 'transfer-link', memberId, String(expiry))) && expiry * 1000 > now.getTime();
 }
