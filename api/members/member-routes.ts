@@ -8,6 +8,7 @@ import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberPlaces } from '../../src/members/member-places.ts';
@@ -16,15 +17,7 @@ import { included, MemberAttributes, memberResource, type Include } from './pres
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
 const IncludeParam = z.string().regex(/^(geography|committee)(,(geography|committee))?$/, 'comma-separated: geography, committee').optional();
 const includes = (param: string | undefined) => (param ? (param.split(',') as Include[]) : []);
-const Cursor = z.string().transform((value, ctx) => {
-  const [registeredAt, id] = Buffer.from(value, 'base64url').toString('utf8').split('|');
-  if (!registeredAt || !id || !isoDateTime.safeParse(registeredAt).success || !z.uuid().safeParse(id).success) {
-    ctx.addIssue({ code: 'custom', message: 'not a cursor this API gave out' });
-    return z.NEVER;
-  }
-  return { registeredAt, id };
-});
-const encodeCursor = (m: MemberView) => Buffer.from(`${new Date(m.registeredAt).toISOString()}|${m.id}`).toString('base64url');
+const encodeCursor = (m: MemberView) => encodeKeysetCursor(m.registeredAt, m.id);
 
 const SearchQuery = z.object({
   filter: z.object({
@@ -36,7 +29,9 @@ const SearchQuery = z.object({
     registeredFrom: isoDateTime.or(isoDate).optional(),
     registeredTo: isoDateTime.or(isoDate).optional(),
   }).strict().optional(),
-  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: Cursor.optional() }).strict().optional(),
+  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+  sort: z.enum(['-registeredAt', 'registeredAt']).default('-registeredAt')
+    .describe('newest first (the default), or `registeredAt` for oldest first: a head\'s inbox, who has waited longest'),
   include: IncludeParam,
 }).strict();
 
@@ -74,7 +69,7 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
     tag: 'members',
     access: 'user',
     query: SearchQuery,
-    responses: { 200: { description: 'a page of members, newest first', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
+    responses: { 200: { description: 'a page of members, newest first unless sort says otherwise', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
     async handler({ query, auth }) {
       const staff = hasRole(auth, ...STAFF);
       if (!staff && auth.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
@@ -88,7 +83,8 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
         const members = await searchMembers(tx, {
           name: filter.name, phoneBidx: phone, status: filter.status, geographyPath: node ?? undefined, committeeId: filter.committee,
           registeredFrom: filter.registeredFrom, registeredTo: filter.registeredTo,
-          withinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath), after: query.page?.cursor, limit: size + 1,
+          withinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath), after: query.page?.cursor && { registeredAt: query.page.cursor.at, id: query.page.cursor.id },
+          oldestFirst: query.sort === 'registeredAt', limit: size + 1,
         });
         const page = members.slice(0, size);
         const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
@@ -112,6 +108,7 @@ function nextQuery(query: z.output<typeof SearchQuery>, cursor: string): string 
   for (const [key, value] of Object.entries(query.filter ?? {})) if (value !== undefined) params.set(`filter[${key}]`, String(value));
   params.set('page[size]', String(query.page?.size ?? 25));
   params.set('page[cursor]', cursor);
+  if (query.sort !== '-registeredAt') params.set('sort', query.sort);
   if (query.include) params.set('include', query.include);
   return params.toString();
 }

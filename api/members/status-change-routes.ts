@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parentCommittee } from '../../src/committees/committees.ts';
 import { withTenant, type TenantContext } from '../../src/db/tenant-context.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
-import { findMember, type MemberView } from '../../src/members/member-queries.ts';
+import { pendingExpulsions, type PendingExpulsion } from '../../src/members/expulsion-proposals.ts';
+import { findMember, findMembers, type MemberView } from '../../src/members/member-queries.ts';
 import { loadMember } from '../../src/members/member-store.ts';
 import { findActiveMemberIdByEmail } from '../../src/members/status-change-store.ts';
 import { checkResignationToken } from '../../src/members/resignation-link.ts';
@@ -13,7 +14,8 @@ import { isoDateTime, text } from '../../src/validation/fields.ts';
 import { coveringHeadships, hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
-import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { relation, requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { slug } from '../../src/validation/fields.ts';
@@ -31,6 +33,25 @@ const RESIGNATION_LINK_VALID_MS = 7 * 24 * 3600 * 1000;
 const LONGEST_SUSPENSION_MS = 5 * 366 * 24 * 3600 * 1000;
 
 const STAFF_FOR_RECORDS = ['tenant_admin', 'registrar'] as const;
+
+const ProposalDocument = responseDocument('expulsion-proposals', z.object({
+  memberId: z.string(),
+  reasonCode: z.enum(DISCIPLINE_REASONS),
+  proposedBy: z.string().describe('user:<id> of the proposing head'),
+  proposedAt: z.string(),
+  committeeName: z.string().describe('the proposing committee; a head of the committee above it confirms'),
+}));
+
+function proposalResource(p: PendingExpulsion) {
+  return {
+    type: 'expulsion-proposals' as const, id: p.memberId,
+    attributes: {
+      memberId: p.memberId, reasonCode: p.reasonCode as (typeof DISCIPLINE_REASONS)[number], proposedBy: p.proposedBy,
+      proposedAt: new Date(p.proposedAt).toISOString(), committeeName: p.committeeName,
+    },
+    relationships: { member: relation('members', p.memberId), committee: relation('committees', p.committeeId) },
+  };
+}
 
 export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): void {
   const client = { client: deps.temporal, pool: deps.pool };
@@ -113,6 +134,41 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
       await startStatusChange(client, contextOf(auth), params.id,
         { kind: 'expulsion', by: `user:${auth.userId}`, reasonCode, committeeId: covering.committeeId, note: note ?? null });
       return answer(auth, params.id);
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/expulsion-proposals',
+    summary: "Expulsions proposed and waiting for confirmation, oldest first: a head sees those they may confirm (heads of the parent committee of the proposing committee, never their own proposals); the party's tenant_admin sees all",
+    tag: 'status-changes',
+    access: 'user',
+    query: z.object({
+      page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+      include: z.literal('member').optional().describe('`member`: the members proposed for expulsion, by name and ward, in `included`'),
+    }).strict(),
+    responses: { 200: { description: 'a page of pending proposals, oldest first; each has the id of its member', schema: z.object({ data: z.array(ProposalDocument.shape.data), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
+    async handler({ query, auth }) {
+      const admin = hasRole(auth, 'tenant_admin');
+      if (!admin && auth.headships.length === 0) throw ApiError.forbidden('listing expulsion proposals needs a committee headship or the tenant_admin role');
+      const size = query.page?.size ?? 25;
+      return withTenant(deps.pool, contextOf(auth), async (tx) => {
+        const found = await pendingExpulsions(tx, {
+          confirmedByCommittees: admin ? undefined : auth.headships.map((h) => h.committeeId), notProposedBy: admin ? undefined : `user:${auth.userId}`,
+          after: query.page?.cursor && { proposedAt: query.page.cursor.at, memberId: query.page.cursor.id }, limit: size + 1,
+        });
+        const page = found.slice(0, size);
+        const last = page.at(-1);
+        const next = found.length > size && last ? `/api/expulsion-proposals?${new URLSearchParams({
+          'page[size]': String(size), 'page[cursor]': encodeKeysetCursor(last.position, last.memberId), ...(query.include ? { include: query.include } : {}),
+        }).toString()}` : null;
+        const members = query.include ? await findMembers(tx, page.map((p) => p.memberId)) : [];
+        const places = await memberPlaces(tx, members);
+        return {
+          status: 200,
+          body: { data: page.map(proposalResource), ...(query.include ? { included: members.map((m) => memberResource(m, places(m))) } : {}), links: { next } },
+        };
+      });
     },
   });
 

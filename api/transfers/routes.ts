@@ -1,18 +1,21 @@
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
-import { findMember } from '../../src/members/member-queries.ts';
+import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
+import { findMember, findMembers } from '../../src/members/member-queries.ts';
+import { memberPlaces } from '../../src/members/member-places.ts';
 import { findMemberIdByPhone } from '../../src/members/member-repository.ts';
 import { normalizePhone } from '../../src/members/personal-data.ts';
 import { memberGeographyPath } from '../../src/members/member-queries.ts';
 import { approveTransferUpdate, refuseTransferUpdate, TRANSFER_REFUSAL_REASONS } from '../../src/transfers/transfer-contract.ts';
 import { requestTransfer, sendTransferDecision, sendTransferLink } from '../../src/transfers/transfer-client.ts';
 import { TRANSFER_LINK_TTL_MS, verifyTransferLinkToken } from '../../src/transfers/transfer-link.ts';
-import { findTransfer, memberTransfers, type TransferView } from '../../src/transfers/transfers.ts';
+import { findTransfer, memberTransfers, searchTransfers, type TransferView } from '../../src/transfers/transfers.ts';
 import { slug } from '../../src/validation/fields.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
-import { requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { relation, requestDocument, responseDocument } from '../http/jsonapi.ts';
+import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
+import { memberResource } from '../members/presenter.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 
@@ -20,12 +23,15 @@ type TransferDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'clock'>;
 
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
 
+const TRANSFER_STATUSES = ['requested', 'accepted', 'refused', 'cancelled'] as const;
+const WardName = z.object({ en: z.string(), ne: z.string().nullable() });
+
 export const TransferAttributes = z.object({
   memberId: z.string(),
   seq: z.number().int().describe("the transfer's number among the member's transfers, from 1"),
   fromWardId: z.string(),
   toWardId: z.string(),
-  status: z.enum(['requested', 'accepted', 'refused', 'cancelled']).describe('requested until a head decides or the window closes; cancelled when the member was no longer active, or the ward no longer valid, at the decision'),
+  status: z.enum(TRANSFER_STATUSES).describe('requested until a head decides or the window closes; cancelled when the member was no longer active, or the ward no longer valid, at the decision'),
   requestedVia: z.enum(['link', 'staff']),
   requestedAt: z.string(),
   decidesAt: z.string().describe('when the transfer is accepted unless refused before (the party\'s transfer window)'),
@@ -33,24 +39,37 @@ export const TransferAttributes = z.object({
   acceptedBy: z.string().nullable().describe('user:<id> of the approving head, or "window" when nobody refused in time'),
   refusedBy: z.string().nullable(),
   refusalReason: z.enum(TRANSFER_REFUSAL_REASONS).nullable(),
+  fromWardName: WardName.describe('the ward the member leaves, by name'),
+  toWardName: WardName.describe('the ward the member moves to, by name'),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function transferResource(t: TransferView) {
-  return {
-    type: 'transfers', id: t.id,
+/** The transfers as resources, their wards named (two queries for any number of transfers). */
+async function transferResources(tx: TenantTransaction, transfers: readonly TransferView[]) {
+  const places = await memberPlaces(tx, transfers.flatMap((t) => [{ wardId: t.fromWardId, committeeId: null }, { wardId: t.toWardId, committeeId: null }]));
+  return transfers.map((t) => ({
+    type: 'transfers' as const, id: t.id,
     attributes: {
       memberId: t.memberId, seq: t.seq, fromWardId: t.fromWardId, toWardId: t.toWardId, status: t.status, requestedVia: t.requestedVia,
       requestedAt: iso(t.requestedAt)!, decidesAt: iso(t.decidesAt)!, decidedAt: iso(t.decidedAt), acceptedBy: t.acceptedBy, refusedBy: t.refusedBy,
       refusalReason: t.refusalReason as z.infer<typeof TransferAttributes>['refusalReason'],
+      fromWardName: places({ wardId: t.fromWardId, committeeId: null }).wardName, toWardName: places({ wardId: t.toWardId, committeeId: null }).wardName,
     },
-  };
+    relationships: { member: relation('members', t.memberId) },
+  }));
 }
+
+const transferResource = async (tx: TenantTransaction, transfer: TransferView) => (await transferResources(tx, [transfer]))[0]!;
 
 const TransferDocument = responseDocument('transfers', TransferAttributes);
 const TransferRequest = requestDocument('transfers', z.object({ toWardId: z.uuid().describe('the ward the member moves to: a ward valid today') }));
 const Id = z.object({ id: z.uuid() });
+const TransferSearchQuery = z.object({
+  filter: z.object({ status: z.enum(TRANSFER_STATUSES).optional().describe('`requested`: those waiting for a decision') }).strict().optional(),
+  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+  include: z.literal('member').optional().describe('`member`: the members moving, by name and ward, in `included`'),
+}).strict();
 
 export function transferRoutes(registry: RouteRegistry, deps: TransferDeps): void {
   const inTenant = <T>(auth: AuthContext, work: Parameters<typeof withTenant<T>>[2]) =>
@@ -70,7 +89,7 @@ export function transferRoutes(registry: RouteRegistry, deps: TransferDeps): voi
       const transfer = await requestTransfer({ client: deps.temporal, pool: deps.pool }, { tenantId: auth.tenantId, actor: `user:${auth.userId}` },
         { memberId: params.id, toWardId: body.data.attributes.toWardId, via: 'staff', requestedBy: `user:${auth.userId}` });
       if (!transfer) throw ApiError.notFound('member');
-      return { status: 201, body: { data: transferResource(transfer) } };
+      return { status: 201, body: { data: await inTenant(auth, (tx) => transferResource(tx, transfer)) } };
     },
   });
 
@@ -87,7 +106,37 @@ export function transferRoutes(registry: RouteRegistry, deps: TransferDeps): voi
         const path = await memberGeographyPath(tx, params.id);
         if (path === null) throw ApiError.notFound('member');
         if (!hasRole(auth, ...STAFF) && !headsAreaOf(auth, path)) throw ApiError.forbidden('not your area');
-        return { status: 200, body: { data: (await memberTransfers(tx, params.id)).map(transferResource) } };
+        return { status: 200, body: { data: await transferResources(tx, await memberTransfers(tx, params.id)) } };
+      });
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/transfers',
+    summary: "The party's transfers, oldest request first (staff); a head sees those into their areas, the ones they decide: filter[status]=requested is their inbox",
+    tag: 'transfers',
+    access: 'user',
+    query: TransferSearchQuery,
+    responses: { 200: { description: 'a page of transfers, oldest request first', schema: z.object({ data: z.array(TransferDocument.shape.data), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
+    async handler({ query, auth }) {
+      const staff = hasRole(auth, ...STAFF);
+      if (!staff && auth.headships.length === 0) throw ApiError.forbidden('listing transfers needs a staff role or a committee headship');
+      const size = query.page?.size ?? 25;
+      return inTenant(auth, async (tx) => {
+        const found = await searchTransfers(tx, {
+          status: query.filter?.status, toWithinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath),
+          after: query.page?.cursor && { requestedAt: query.page.cursor.at, id: query.page.cursor.id }, limit: size + 1,
+        });
+        const page = found.slice(0, size);
+        const last = page.at(-1);
+        const next = found.length > size && last ? `/api/transfers?${new URLSearchParams({
+          ...(query.filter?.status ? { 'filter[status]': query.filter.status } : {}), 'page[size]': String(size),
+          'page[cursor]': encodeKeysetCursor(last.position, last.id), ...(query.include ? { include: query.include } : {}),
+        }).toString()}` : null;
+        const members = query.include ? await findMembers(tx, [...new Set(page.map((t) => t.memberId))]) : [];
+        const places = await memberPlaces(tx, members);
+        return { status: 200, body: { data: await transferResources(tx, page), ...(query.include ? { included: members.map((m) => memberResource(m, places(m))) } : {}), links: { next } } };
       });
     },
   });
@@ -99,8 +148,8 @@ export function transferRoutes(registry: RouteRegistry, deps: TransferDeps): voi
     if (!headsAreaOf(auth, transfer.toPath)) throw ApiError.forbidden('only a head of a committee covering the destination ward may decide a transfer');
     if (transfer.status !== 'requested') throw new ApiError('TRANSFER_DECIDED', `the transfer is already ${transfer.status}`);
     await send(transfer.workflowId, `user:${auth.userId}`);
-    const decided = await inTenant(auth, (tx) => findTransfer(tx, transferId));
-    return { status: 200, body: { data: transferResource(decided ?? transfer) } };
+    const data = await inTenant(auth, async (tx) => transferResource(tx, (await findTransfer(tx, transferId)) ?? transfer));
+    return { status: 200, body: { data } };
   }
 
   registry.add({
@@ -172,7 +221,8 @@ export function transferRoutes(registry: RouteRegistry, deps: TransferDeps): voi
       const transfer = await requestTransfer({ client: deps.temporal, pool: deps.pool }, { tenantId: tenant.id, actor: `member:${params.id}` },
         { memberId: params.id, toWardId: body.data.attributes.toWardId, via: 'link', requestedBy: `member:${params.id}` });
       if (!transfer) throw ApiError.notFound('member');
-      return { status: 201, body: { data: transferResource(transfer) } };
+      const data = await withTenant(deps.pool, { tenantId: tenant.id, actor: `member:${params.id}` }, (tx) => transferResource(tx, transfer));
+      return { status: 201, body: { data } };
     },
   });
 }

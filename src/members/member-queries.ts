@@ -73,6 +73,8 @@ export interface MemberSearch {
   /** Only members inside one of these subtrees (a committee head's areas). */
   withinPaths?: string[] | undefined;
   after?: { registeredAt: string; id: string } | undefined;
+  /** Oldest first (a head's inbox: who has waited longest) instead of newest first. */
+  oldestFirst?: boolean | undefined;
   limit: number;
 }
 
@@ -90,7 +92,7 @@ function inSubtree(path: string): FragmentSqlToken {
 }
 
 /**
- * Keyset-paginated search, newest first. Every filter is written with operators that row-level
+ * Keyset-paginated search, newest first (or oldest first: the same indexes, walked backward). Every filter is written with operators that row-level
  * security lets become index conditions, so each combination walks one index in page order
  * (docs/search.md has the plans at a million members).
  */
@@ -116,11 +118,14 @@ export function memberSearchQuery(search: MemberSearch): FragmentSqlToken {
   }
   if (search.after) {
     const at = sql.fragment`${search.after.registeredAt}::timestamptz`;
-    where.push(sql.fragment`m.registered_at <= ${at} AND (m.registered_at < ${at} OR m.id < ${search.after.id}::uuid)`);
+    where.push(search.oldestFirst
+      ? sql.fragment`m.registered_at >= ${at} AND (m.registered_at > ${at} OR m.id > ${search.after.id}::uuid)`
+      : sql.fragment`m.registered_at <= ${at} AND (m.registered_at < ${at} OR m.id < ${search.after.id}::uuid)`);
   }
+  const order = search.oldestFirst ? sql.fragment`m.registered_at, m.id` : sql.fragment`m.registered_at DESC, m.id DESC`;
   return sql.fragment`
     SELECT ${columns} FROM members m WHERE ${sql.join(where, sql.fragment` AND `)}
-    ORDER BY m.registered_at DESC, m.id DESC LIMIT ${search.limit}`;
+    ORDER BY ${order} LIMIT ${search.limit}`;
 }
 
 /** The members with these ids (those of the transaction's tenant), in no particular order: one round trip for a batch. */

@@ -1,6 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { revokeCurrentCard } from '../cards/card-revocation.ts';
+import { exactTime } from '../db/exact-time.ts';
 import type { TenantTransaction } from '../db/tenant-context.ts';
 import { validToday } from '../geography/validity.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
@@ -192,4 +193,31 @@ export async function transferPlaces(tx: TenantTransaction, transferId: string):
     FROM member_transfers t JOIN geography_nodes f ON f.id = t.from_ward_id JOIN geography_nodes d ON d.id = t.to_ward_id
       JOIN members m ON m.id = t.member_id
     WHERE t.id = ${transferId}`);
+}
+
+export interface TransferSearch {
+  status?: TransferStatus | undefined;
+  /** Only transfers whose destination lies inside one of these subtrees (a head's areas: the transfers they decide). */
+  toWithinPaths?: readonly string[] | undefined;
+  after?: { requestedAt: string; id: string } | undefined;
+  limit: number;
+}
+
+const ListedTransferSchema = TransferViewSchema.extend({ position: z.string() });
+
+/** The party's transfers, oldest request first (who has waited longest), one keyset page; `position`: the exact request time, for the next page. */
+export async function searchTransfers(tx: TenantTransaction, search: TransferSearch): Promise<readonly z.infer<typeof ListedTransferSchema>[]> {
+  const where = [sql.fragment`TRUE`];
+  if (search.status) where.push(sql.fragment`t.status = ${search.status}`);
+  if (search.toWithinPaths) {
+    where.push(search.toWithinPaths.length ? sql.fragment`g.path <@ ANY(${sql.array([...search.toWithinPaths], 'ltree')})` : sql.fragment`FALSE`);
+  }
+  if (search.after) {
+    const at = sql.fragment`${search.after.requestedAt}::timestamptz`;
+    where.push(sql.fragment`t.requested_at >= ${at} AND (t.requested_at > ${at} OR t.id > ${search.after.id}::uuid)`);
+  }
+  return tx.any(sql.type(ListedTransferSchema)`
+    SELECT ${columns}, ${exactTime(sql.fragment`t.requested_at`)} AS position FROM member_transfers t JOIN geography_nodes g ON g.id = t.to_ward_id
+    WHERE ${sql.join(where, sql.fragment` AND `)}
+    ORDER BY t.requested_at, t.id LIMIT ${search.limit}`);
 }

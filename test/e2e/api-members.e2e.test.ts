@@ -184,6 +184,12 @@ test('search filters by name, phone, status, subtree and committee, pages with a
   const next = await api.request('GET', byName.body.links.next as string, { token: admin.token });
   expect(next.body.data.map((m: { id: string }) => m.id)).toEqual([ids[0]]);
   expect(next.body.links.next).toBeNull();
+  // Oldest first (a head's inbox), page by page: the next link keeps the order.
+  const oldest = await search(`filter[name]=${marker}&page[size]=2&sort=registeredAt`);
+  expect(oldest.body.data.map((m: { id: string }) => m.id)).toEqual([ids[0], ids[1]]);
+  expect(oldest.body.links.next).toContain('sort=registeredAt');
+  expect((await api.request('GET', oldest.body.links.next as string, { token: admin.token })).body.data.map((m: { id: string }) => m.id)).toEqual([ids[2]]);
+  expect((await search('sort=fullNameEn')).body.errors[0].source.parameter).toBe('sort');
   const phoneOf = (await api.request('GET', `/api/members/${ids[1]}`, { token: admin.token })).body.data.attributes.phone as string;
   expect((await search(`filter[phone]=${encodeURIComponent(phoneOf)}`)).body.data.map((m: { id: string }) => m.id)).toEqual([ids[1]]);
   expect((await search(`filter[name]=${marker}&filter[geography]=${api.geo.wardIds[2]}`)).body.data.map((m: { id: string }) => m.id)).toEqual([ids[2]]);

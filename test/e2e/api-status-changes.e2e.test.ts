@@ -144,6 +144,22 @@ describe('expulsion', () => {
     expect([twice.status, twice.body.errors[0].code]).toEqual([409, 'EXPULSION_ALREADY_PROPOSED']);
     expect(await verify(member.cardToken)).toMatchObject({ valid: true });
 
+    // Listed for whoever may confirm it (a head of the parent committee) and the party's tenant_admin; never for the proposer.
+    const listed = async (token: string) => {
+      const res = await api.request('GET', '/api/expulsion-proposals?include=member', { token });
+      return res.status === 200 ? (res.body.data as { id: string }[]).map((p) => p.id).filter((id) => id === member.memberId) : res.status;
+    };
+    expect(await listed(districtHead.token)).toEqual([member.memberId]);
+    expect(await listed(admin.token)).toEqual([member.memberId]);
+    expect(await listed(head.token)).toEqual([]);
+    expect(await listed(wardHead.token)).toEqual([]);
+    expect(await listed(registrar.token)).toBe(403);
+    const inbox = await api.request('GET', '/api/expulsion-proposals?include=member&page[size]=100', { token: districtHead.token });
+    expect(inbox.body.data.find((p: { id: string }) => p.id === member.memberId).attributes)
+      .toMatchObject({ memberId: member.memberId, reasonCode: 'anti_party_activity', proposedBy: `user:${head.userId}` });
+    expect(inbox.body.included.find((m: { id: string }) => m.id === member.memberId).attributes).toMatchObject({ fullNameEn: expect.any(String), wardName: { en: expect.stringMatching(/^Ward /) } });
+    expect(inbox.body.included.find((m: { id: string }) => m.id === member.memberId).attributes).not.toHaveProperty('phone');
+
     const byProposer = await api.request('POST', `/api/members/${member.memberId}/expulsion-proposals/confirm`, { token: head.token });
     expect([byProposer.status, byProposer.body.errors[0].code]).toEqual([409, 'EXPULSION_SAME_PERSON']);
     const byWardHead = await api.request('POST', `/api/members/${member.memberId}/expulsion-proposals/confirm`, { token: wardHead.token });
@@ -160,11 +176,32 @@ describe('expulsion', () => {
     expect(await verify(member.cardToken)).toMatchObject({ valid: false, reason: 'CARD_REVOKED', revocationReason: 'expelled' });
     expect(await memberAudits(member.memberId)).toEqual(expect.arrayContaining([{ actor: `user:${districtHead.userId}`, status: 'expelled', reason: 'anti_party_activity' }]));
     await mailTo(member.email, 'expelled');
+    expect(await listed(districtHead.token)).toEqual([]);
     // Final.
     const suspend = await api.request('POST', `/api/members/${member.memberId}/suspensions`, { token: admin.token, body: document('suspensions', { until: new Date(Date.now() + 60_000).toISOString(), reasonCode: 'other' }) });
     expect([suspend.status, suspend.body.errors[0].code]).toEqual([409, 'MEMBER_NOT_ACTIVE']);
     expect(await recountCorrects()).toEqual({ correctedRows: 0 });
   });
+
+  test('the list of pending proposals pages oldest first, each page after the last', async () => {
+    const members = [await activeMember(), await activeMember(), await activeMember()];
+    for (const m of members) {
+      const res = await api.request('POST', `/api/members/${m.memberId}/expulsion-proposals`, { token: head.token, body: document('expulsion-proposals', { reasonCode: 'misconduct' }) });
+      expect(res.status).toBe(200);
+    }
+    const seen: { id: string; proposedAt: string }[] = [];
+    let next: string | null = '/api/expulsion-proposals?page[size]=1';
+    while (next) {
+      const page: { status: number; body: { data: { id: string; attributes: { proposedAt: string } }[]; links: { next: string | null } } } = await api.request('GET', next, { token: districtHead.token });
+      expect([page.status, page.body.data.length]).toEqual([200, 1]);
+      seen.push(...page.body.data.map((p) => ({ id: p.id, proposedAt: p.attributes.proposedAt })));
+      next = page.body.links.next;
+    }
+    expect(seen.map((p) => p.id).filter((id) => members.some((m) => m.memberId === id))).toEqual(members.map((m) => m.memberId));
+    expect(seen.map((p) => p.proposedAt)).toEqual([...seen.map((p) => p.proposedAt)].sort());
+    const bad = await api.request('GET', '/api/expulsion-proposals?page[cursor]=bm90LWEtY3Vyc29y', { token: districtHead.token });
+    expect([bad.status, bad.body.errors[0].source]).toEqual([400, { parameter: 'page.cursor' }]);
+  }, 180_000);
 });
 
 describe('resignation', () => {

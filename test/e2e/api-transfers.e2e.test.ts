@@ -129,18 +129,51 @@ test('refused by a head covering the destination: the member stays, with their c
   const member = await activeMember();
   const requested = await request(member.memberId);
   const transferId = requested.body.data.id as string;
+  // Waiting in the destination head's inbox, named, with the member; not in the origin head's, whose area it leaves.
+  const waiting = async (token: string) => {
+    const res = await api.request('GET', '/api/transfers?filter[status]=requested&include=member&page[size]=100', { token });
+    expect(res.status).toBe(200);
+    return res.body as { data: { id: string; attributes: Record<string, unknown> }[]; included: { id: string; attributes: Record<string, unknown> }[] };
+  };
+  const inbox = await waiting(destinationHead);
+  expect(inbox.data.find((t) => t.id === transferId)?.attributes).toMatchObject({
+    memberId: member.memberId, status: 'requested', toWardName: { en: expect.stringMatching(/^Ward 3, /) }, fromWardName: { en: expect.stringMatching(/^Ward 2, /) },
+  });
+  expect(inbox.included.find((m) => m.id === member.memberId)?.attributes).toMatchObject({ fullNameEn: expect.any(String), statusDetail: 'active' });
+  expect((await waiting(originHead)).data.map((t) => t.id)).not.toContain(transferId);
+  expect((await waiting(registrar)).data.map((t) => t.id)).toContain(transferId);
   const refused = await api.request('POST', `/api/transfers/${transferId}/refuse`, { token: destinationHead, body: document('transfer-refusals', { reasonCode: 'not_resident' }) });
   expect(refused.status).toBe(200);
   expect(refused.body.data.attributes).toMatchObject({ status: 'refused', refusalReason: 'not_resident', acceptedBy: null });
   expect(await outcome(await workflowOf(transferId))).toEqual({ status: 'refused' });
   expect((await memberRow(member.memberId)).wardId).toBe(origin);
   expect((await cards(member.memberId)).map((c) => c.revokedAt)).toEqual([null]);
+  expect((await waiting(destinationHead)).data.map((t) => t.id)).not.toContain(transferId);
   await api.smtp.waitFor((m) => m.subject?.includes('was not approved') === true && JSON.stringify(m.to).includes(member.email));
   expect((await memberEvents(api, member.memberId)).at(-1)?.type).toBe('MemberTransferRefused');
   expect(await recountCorrects()).toEqual({ correctedRows: 0 });
   // Refused, it is closed: a new request may follow.
   expect((await request(member.memberId)).status).toBe(201);
 }, 120_000);
+
+test('transfers page oldest request first, each page after the last; a member with no role or headship may not list them', async () => {
+  const requested: string[] = [];
+  for (let i = 0; i < 3; i += 1) requested.push((await request((await activeMember()).memberId)).body.data.id as string);
+  const seen: { id: string; requestedAt: string }[] = [];
+  let next: string | null = '/api/transfers?filter[status]=requested&page[size]=2';
+  while (next) {
+    const page: { status: number; body: { data: { id: string; attributes: { requestedAt: string; status: string } }[]; links: { next: string | null } } } = await api.request('GET', next, { token: destinationHead });
+    expect(page.status).toBe(200);
+    expect(page.body.data.every((t) => t.attributes.status === 'requested')).toBe(true);
+    seen.push(...page.body.data.map((t) => ({ id: t.id, requestedAt: t.attributes.requestedAt })));
+    next = page.body.links.next;
+  }
+  expect(seen.map((t) => t.id).filter((id) => requested.includes(id))).toEqual(requested);
+  expect(seen.map((t) => t.requestedAt)).toEqual([...seen.map((t) => t.requestedAt)].sort());
+  expect(new Set(seen.map((t) => t.id)).size).toBe(seen.length);
+  const nobody = await api.userWithToken({ roles: [] });
+  expect((await api.request('GET', '/api/transfers', { token: nobody.token })).status).toBe(403);
+}, 180_000);
 
 test('nobody refusing within the party\'s transfer window accepts the transfer by itself', async () => {
   await window(3_000);

@@ -132,6 +132,11 @@ const ROWS: Row[] = [
     call: () => ({ method: 'GET', path: '/api/platform/tenants' }) },
   // The transferee's transfer is open: the admin's request is taken and refused as a second one (409);
   // only the head inside (covering the destination) decides it, once.
+  // What waits for a decision: staff and any head may list transfers (a head, those into their areas); heads and the admin, expulsion proposals.
+  { operation: 'GET /api/transfers', target: 'transfers waiting for a decision', expected: [401, 401, 403, 200, 200, 200, 200, 200],
+    call: () => ({ method: 'GET', path: '/api/transfers?filter[status]=requested' }) },
+  { operation: 'GET /api/expulsion-proposals', target: 'expulsion proposals waiting for confirmation', expected: [401, 401, 403, 200, 200, 403, 200, 200],
+    call: () => ({ method: 'GET', path: '/api/expulsion-proposals' }) },
   { operation: 'POST /api/members/{id}/transfers', target: 'the transferee, a transfer already open', expected: [401, 401, 403, 403, 403, 403, 409, 404],
     call: () => ({ method: 'POST', path: `/api/members/${transferee.memberId}/transfers`, body: document('transfers', { toWardId: api.geo.wardIds[0] }) }) },
   { operation: 'GET /api/members/{id}/transfers', target: "the transferee's transfers", expected: [401, 401, 403, 200, 403, 200, 200, 404],

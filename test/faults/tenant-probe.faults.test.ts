@@ -20,6 +20,7 @@ import { startRenewal } from '../../src/renewals/renewal-client.ts';
 import { RENEWAL_RUN_WORKFLOW } from '../../src/renewals/renewal-contract.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { transferLinkToken } from '../../src/transfers/transfer-link.ts';
+import { startStatusChange } from '../../src/members/status-change-client.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let partyB: Tenant;
@@ -68,6 +69,11 @@ beforeAll(async () => {
   await sendTransferDecision(api.client, first.workflowId, refuseTransferUpdate, { by: 'fixture', reasonCode: 'other' });
   decidedTransferOfB = first.id;
   await transfer(partyB.id, b.withCard.memberId);
+  // Each party has an expulsion proposed by its own committee, waiting for confirmation.
+  const propose = (tenantId: string, memberId: string, committeeId: string) => startStatusChange({ client: api.client, pool: api.db.app },
+    { tenantId, actor: 'fixture' }, memberId, { kind: 'expulsion', by: 'fixture', reasonCode: 'misconduct', committeeId, note: null });
+  await propose(api.tenant.id, a.withCard.memberId, api.committeeId);
+  await propose(partyB.id, b.withCard.memberId, committeeOfB);
   // A's member has a renewal waiting for payment (member_renewals, a renewal invoice naming its workflow), and a daily run
   // is recorded for each party (renewal_runs): their ids are probed like the rest.
   await startRenewal(api.client, api.tenant.id, a.withCard.memberId, 1, 'fixture');
@@ -141,6 +147,20 @@ test("searching by party A's committee finds nothing for B; by B's own, B's memb
   const own = await search(`filter[committee]=${committeeOfB}`);
   expect(own.body.data.map((m: { id: string }) => m.id).sort()).toEqual(Object.values(b).map((m) => m.memberId).sort());
   expect(idsOfAIn(await search(''))).toEqual([]);
+});
+
+test("B's lists of what waits for a decision (transfers, expulsion proposals) hold B's and none of A's", async () => {
+  for (const caller of ['B admin', 'B head'] as const) {
+    const transfers = await api.request('GET', '/api/transfers?filter[status]=requested&include=member&page[size]=100', { token: callers[caller] });
+    expect([transfers.status, transfers.body.data.map((t: { attributes: { memberId: string } }) => t.attributes.memberId)]).toEqual([200, [b.withCard.memberId]]);
+    expect(idsOfAIn(transfers)).toEqual([]);
+  }
+  // B's proposal came from B's own committee, which no committee is above: only B's admin sees it waiting.
+  const proposals = await api.request('GET', '/api/expulsion-proposals?include=member&page[size]=100', { token: callers['B admin'] });
+  expect([proposals.status, proposals.body.data.map((p: { id: string }) => p.id)]).toEqual([200, [b.withCard.memberId]]);
+  expect(idsOfAIn(proposals)).toEqual([]);
+  const forHead = await api.request('GET', '/api/expulsion-proposals?include=member&page[size]=100', { token: callers['B head'] });
+  expect([forHead.status, forHead.body.data, idsOfAIn(forHead)]).toEqual([200, [], []]);
 });
 
 const because = (type: string) => ({ data: { type, attributes: { reason: 'probe' } } });

@@ -117,6 +117,17 @@ test.each([
   expect(expected.length === 0).toBe(name === 'no areas at all');
 });
 
+test.each([
+  ['everyone', {}],
+  ['awaiting approval in a head\'s areas', { status: 'awaiting_approval', withinPaths: ['psw.dsw.lsw.w1', 'pse'] }],
+  ['a district', { geographyPath: 'psw.dsw' }],
+] as const)('oldest first, %s: every page together is the newest-first result reversed', async (_name, filters) => {
+  const search = filters as Omit<MemberSearch, 'limit'>;
+  const newest = await allPages(search, 9);
+  expect(newest.length).toBeGreaterThan(1);
+  expect(await allPages({ ...search, oldestFirst: true }, 9)).toEqual([...newest].reverse());
+});
+
 /** Every Index Cond in a plan, as Postgres prints them. */
 function indexConditions(plan: unknown): string[] {
   if (!plan || typeof plan !== 'object') return [];
