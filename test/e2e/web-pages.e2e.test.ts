@@ -5,6 +5,10 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { decodeQr } from '../support/card-qr.ts';
+import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
+import { requestTransfer } from '../../src/transfers/transfer-client.ts';
+import { addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
 
 /**
  * The web pages in a real browser (Debian's Chromium, headless, through playwright-core):
@@ -122,7 +126,7 @@ test('apply → the head approves in the inbox → the status page updates live 
   const row = head.locator(`li[data-member="${memberId}"]`);
   await row.waitFor();
   expect(await row.locator('.name').textContent()).toBe('Sita Rai');
-  expect(await row.locator('.ward').textContent()).toBe('Test Municipality Ward 2');
+  expect(await row.locator('.ward').textContent()).toBe('Ward 2, Test Municipality');
   expect(await row.locator('.waited').textContent()).toMatch(/^waiting \d+ min$/);
   await shootBoth(head, 'inbox', phone, async (twin) => {
     await twin.fill('#email', 'head@party.test');
@@ -192,6 +196,75 @@ test('apply → the head approves in the inbox → the status page updates live 
   const stranger = await phone.newPage();
   await stranger.goto(url(`/parties/${slug}/applications/${memberId}?token=${'x'.repeat(32)}&lang=ne`));
   await expectText(stranger, '#missing', 'यो लिङ्क मान्य छैन। पूरा लिङ्क प्रतिलिपि गर्नुभयो कि जाँच्नुहोस्।');
+  expect(errors).toEqual([]);
+}, 240_000);
+
+/** A member admitted through the real lifecycle, active with a card. */
+async function activeMember(fullNameEn: string) {
+  const member = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, api.tenant.id,
+    { ...applicationFor(api, `${randomUUID()}@example.np`), fullNameEn });
+  await sendLifecycleUpdate(api.client, member.workflowId, approveUpdate, { by: 'user:fixture' });
+  await sendLifecycleUpdate(api.client, member.workflowId, paymentReceivedUpdate, paymentFor(await awaitInvoice(lifecycleHandle(api, member.workflowId))));
+  await lifecycleHandle(api, member.workflowId).result();
+  return member.memberId;
+}
+
+test("the inbox holds the head's other decisions: transfers into the area (approve, refuse with a reason) and expulsions to confirm", async () => {
+  const slug = api.tenant.slug;
+  const [moving, refused, proposed] = [await activeMember('Hari Moving'), await activeMember('Gita Refused'), await activeMember('Ram Proposed')];
+  const transfer = async (memberId: string) => (await requestTransfer({ client: api.client, pool: api.db.app }, { tenantId: api.tenant.id, actor: 'fixture' },
+    { memberId, toWardId: api.geo.wardIds[2]!, via: 'staff', requestedBy: 'fixture' }))!.id;
+  const [movingTransfer, refusedTransfer] = [await transfer(moving), await transfer(refused)];
+  // A ward committee's head proposes; the harness head, of the committee above it, confirms.
+  const ward = await addCommitteeWithHead(api, api.geo.wardIds[1]!, 'Ward 2 Committee', 'ward2-head@party.test');
+  const proposal = await api.request('POST', `/api/members/${proposed}/expulsion-proposals`, { token: await api.tokenFor(ward.headUserId),
+    body: { data: { type: 'expulsion-proposals', attributes: { reasonCode: 'anti_party_activity' } } } });
+  expect(proposal.status).toBe(200);
+
+  const errors: string[] = [];
+  const head = await desktop.newPage();
+  head.on('pageerror', (err) => errors.push(err.message));
+  await head.goto(url(`/parties/${slug}/inbox?lang=en`));
+  await head.fill('#email', 'head@party.test');
+  await head.fill('#password', 'a long enough password');
+  await head.click('#login button[type="submit"]');
+
+  const moveRow = head.locator(`li[data-transfer="${movingTransfer}"]`);
+  await moveRow.waitFor();
+  expect(await moveRow.locator('.name').textContent()).toBe('Hari Moving');
+  expect(await moveRow.locator('.move').textContent()).toBe('Ward 2, Test Municipality → Ward 3, Test Municipality');
+  expect(await moveRow.locator('.decides').textContent()).toMatch(/^accepted by itself on \d+ \w+ \d{4} unless refused$/);
+  const proposalRow = head.locator(`li[data-proposal="${proposed}"]`);
+  expect(await proposalRow.locator('.name').textContent()).toBe('Ram Proposed');
+  expect(await proposalRow.locator('.reason').textContent()).toBe('Anti-party activity');
+  expect(await proposalRow.locator('.proposed').textContent()).toMatch(/^proposed by Ward 2 Committee, \d+ min ago$/);
+  await shootBoth(head, 'inbox-decisions', phone, async (twin) => {
+    await twin.fill('#email', 'head@party.test');
+    await twin.fill('#password', 'a long enough password');
+    await twin.click('#login button[type="submit"]');
+    await twin.locator(`li[data-proposal="${proposed}"]`).waitFor();
+  });
+
+  await moveRow.locator('.approve').click();
+  await expectText(moveRow, '.decided', 'Approved');
+  const refuseRow = head.locator(`li[data-transfer="${refusedTransfer}"]`);
+  await refuseRow.locator('select').selectOption('not_resident');
+  await refuseRow.locator('.refuse').click();
+  await expectText(refuseRow, '.decided', 'Refused');
+  await proposalRow.locator('input[name="note"]').fill('Decided at the committee meeting');
+  await proposalRow.locator('.confirm').click();
+  await expectText(proposalRow, '.decided', 'Expelled');
+
+  // What the page did is what the API holds.
+  const admin = await api.userWithToken({ roles: ['tenant_admin'] });
+  const read = async (path: string) => (await api.request('GET', path, { token: admin.token })).body.data;
+  expect((await read(`/api/members/${moving}/transfers`)).map((t: { attributes: { status: string } }) => t.attributes.status)).toEqual(['accepted']);
+  expect((await read(`/api/members/${refused}/transfers`)).map((t: { attributes: { status: string; refusalReason: string } }) => [t.attributes.status, t.attributes.refusalReason])).toEqual([['refused', 'not_resident']]);
+  expect((await read(`/api/members/${proposed}`)).attributes).toMatchObject({ statusDetail: 'expelled', statusReason: 'anti_party_activity' });
+  // Reloaded, nothing of it waits any longer.
+  await head.click('#reload');
+  await head.locator(`li[data-transfer="${movingTransfer}"]`).waitFor({ state: 'detached' });
+  expect(await head.locator(`li[data-transfer="${refusedTransfer}"], li[data-proposal="${proposed}"]`).count()).toBe(0);
   expect(errors).toEqual([]);
 }, 240_000);
 
