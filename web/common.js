@@ -1,4 +1,5 @@
 import { TEXTS } from './i18n.js';
+import NepaliDate from './vendor/nepali-date-converter.js';
 
 const LANGS = ['ne', 'en'];
 const fromQuery = new URLSearchParams(location.search).get('lang');
@@ -77,12 +78,15 @@ export function formatMoney(minor, currency) {
   return `${currency === 'NPR' ? (lang === 'ne' ? 'रु.' : 'Rs.') : currency} ${amount}`;
 }
 
-/** A day in Nepal: "5 December 2026" in English; 2026-12-05 in Nepali (browsers carry no Nepali month names). */
+/**
+ * The day in Nepal of a time: "5 December 2026" in English; in Nepali the Bikram Sambat day,
+ * "२० मंसिर २०८३", from the same calendar table the server uses (nepali-date-converter).
+ */
 export function formatDate(iso) {
   const date = new Date(iso);
-  return lang === 'ne'
-    ? date.toLocaleDateString('en-CA', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: '2-digit', day: '2-digit' })
-    : date.toLocaleDateString('en-GB', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: 'long', day: 'numeric' });
+  if (lang !== 'ne') return date.toLocaleDateString('en-GB', { timeZone: 'Asia/Kathmandu', year: 'numeric', month: 'long', day: 'numeric' });
+  const [year, month, day] = date.toLocaleDateString('en-CA', { timeZone: 'Asia/Kathmandu' }).split('-').map(Number);
+  return NepaliDate.fromAD(new Date(year, month - 1, day)).format('D MMMM YYYY', 'np');
 }
 
 export function formatWait(fromIso, now = Date.now()) {

@@ -198,6 +198,8 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
       if (!parent || !auth.headships.some((h) => h.committeeId === parent.id)) {
         throw ApiError.forbidden('only a head of the parent committee of the proposing committee may confirm an expulsion');
       }
+      // Refused here, before the workflow: a confirmation it refused as not active would end it and void the proposal.
+      if (member.status !== 'active') throw new MemberRuleError('MEMBER_NOT_ACTIVE', `the member is ${member.status}: an expulsion is confirmed only while the member is active`);
       await updateLatestChange(client, context, params.id, 'expulsion', confirmUpdate,
         () => new MemberRuleError('EXPULSION_NOT_PROPOSED', 'no expulsion of this member is proposed'),
         { by: context.actor, note: body?.data.attributes.note ?? null });

@@ -19,6 +19,8 @@ const FONTS: Record<string, string> = {
   'devanagari-600.ttf': resolve('@expo-google-fonts/noto-sans-devanagari/600SemiBold/NotoSansDevanagari_600SemiBold.ttf'),
 };
 
+const BS_CALENDAR = resolve('nepali-date-converter/dist/nepali-date-converter.es5.js');
+
 const CSP = ["default-src 'self'", "base-uri 'self'", "font-src 'self'", "form-action 'self'", "frame-ancestors 'self'", "img-src 'self' data:",
   "object-src 'none'", "script-src 'self'", "script-src-attr 'none'", "style-src 'self' 'unsafe-inline'", "connect-src 'self'"].join('; ');
 
@@ -41,6 +43,11 @@ export function webPages(): Router {
   router.get('/web/consent.js', (_req, res) => {
     res.setHeader('cache-control', 'no-cache');
     res.type('text/javascript').send(`export const CONSENT = ${JSON.stringify({ version: CONSENT_NOTICE_VERSION, ...CONSENT_NOTICE })};\n`);
+  });
+  // The Bikram Sambat calendar for the pages' Nepali dates: the package whose table the server's calendar reads (src/calendar/bikram-sambat.ts).
+  router.get('/web/vendor/nepali-date-converter.js', (_req, res) => {
+    res.setHeader('cache-control', 'public, max-age=86400');
+    res.type('text/javascript').sendFile(BS_CALENDAR);
   });
   router.get('/web/fonts/:file', (req, res, next) => {
     const file = FONTS[req.params.file];

@@ -183,6 +183,23 @@ describe('expulsion', () => {
     expect(await recountCorrects()).toEqual({ correctedRows: 0 });
   });
 
+  test('a proposal outlives a suspension: confirming while suspended is refused and keeps it; once lifted, it is confirmed', async () => {
+    const member = await activeMember();
+    const proposed = await api.request('POST', `/api/members/${member.memberId}/expulsion-proposals`, { token: head.token, body: document('expulsion-proposals', { reasonCode: 'misconduct' }) });
+    expect(proposed.status).toBe(200);
+    const suspended = await api.request('POST', `/api/members/${member.memberId}/suspensions`, { token: admin.token,
+      body: document('suspensions', { until: new Date(Date.now() + 86_400_000).toISOString(), reasonCode: 'indiscipline' }) });
+    expect(suspended.status).toBe(200);
+    const pendingIds = async () => ((await api.request('GET', '/api/expulsion-proposals?page[size]=100', { token: districtHead.token })).body.data as { id: string }[]).map((p) => p.id);
+    expect(await pendingIds()).not.toContain(member.memberId);
+    const whileSuspended = await api.request('POST', `/api/members/${member.memberId}/expulsion-proposals/confirm`, { token: districtHead.token });
+    expect([whileSuspended.status, whileSuspended.body.errors[0].code]).toEqual([409, 'MEMBER_NOT_ACTIVE']);
+    expect((await api.request('POST', `/api/members/${member.memberId}/suspensions/lift`, { token: admin.token })).status).toBe(200);
+    expect(await pendingIds()).toContain(member.memberId);
+    const confirmed = await api.request('POST', `/api/members/${member.memberId}/expulsion-proposals/confirm`, { token: districtHead.token });
+    expect([confirmed.status, confirmed.body.data?.attributes.statusDetail]).toEqual([200, 'expelled']);
+  }, 180_000);
+
   test('the list of pending proposals pages oldest first, each page after the last', async () => {
     const members = [await activeMember(), await activeMember(), await activeMember()];
     for (const m of members) {

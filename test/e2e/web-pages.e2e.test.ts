@@ -5,6 +5,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { signWebhook } from '../../api/payments/webhook-signature.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { decodeQr } from '../support/card-qr.ts';
+import { adToBs } from '../../src/calendar/bikram-sambat.ts';
+import { dateIn } from '../../src/terms/term-ledger.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
@@ -164,6 +166,10 @@ test('apply → the head approves in the inbox → the status page updates live 
   await applicant.click('#language');
   await expectText(applicant, '#status', 'सक्रिय सदस्य');
   await expectText(applicant, 'header h1', 'मेरो आवेदन');
+  // Dates in Nepali are Bikram Sambat days, in Devanagari digits, as the party's calendar counts them.
+  const today = adToBs(dateIn('Asia/Kathmandu', new Date()));
+  const digits = (n: number) => String(n).replace(/\d/g, (d) => '०१२३४५६७८९'[Number(d)]!);
+  expect(await applicant.locator('#registered').textContent()).toMatch(new RegExp(`^${digits(today.day)} \\S+ ${digits(today.year)}$`));
   // Devanagari drawn with the font the server sends, whatever the device has.
   expect(await applicant.evaluate(`document.fonts.ready.then((fonts) => [...fonts].some((face) => face.family.includes('Sadasya Devanagari') && face.status === 'loaded'))`)).toBe(true);
   await shootBoth(applicant, 'status-card', desktop);
