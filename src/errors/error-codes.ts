@@ -43,6 +43,13 @@ export const ERROR_CODES = {
   /** A payment the lifecycle's activity refused for a reason the table does not name. */
   PAYMENT_REFUSED: { status: 409, retryable: false },
   CARD_ALREADY_ISSUED: { status: 409, retryable: false },
+  // Payment gateways (src/payments/gateways/).
+  /** eSewa or Khalti gave no answer: network error, timeout, 5xx, or a body that cannot be read. Ask again later. */
+  PAYMENT_GATEWAY_UNAVAILABLE: { status: 503, retryable: true },
+  /** The gateway refused our own request (merchant credentials, a field it rejects): the party's configuration is at fault. */
+  PAYMENT_GATEWAY_REFUSED: { status: 500, retryable: false },
+  /** Data handed back through the payer's browser (a redirect) is malformed or its signature does not verify. */
+  PAYMENT_GATEWAY_DATA_INVALID: { status: 400, retryable: false },
   // Transfers to another ward (src/transfers/).
   /** The member already has a transfer waiting for its decision. */
   TRANSFER_ALREADY_OPEN: { status: 409, retryable: false },
