@@ -29,6 +29,7 @@ const WORKFLOW_SRC_ALLOWED = [
   'members/lifecycle-contract.ts',
   'members/member-status.ts',
   'members/status-change-contract.ts',
+  'payments/payment-verification-contract.ts',
   'renewals/renewal-contract.ts',
   'temporal/search-attributes.ts',
   'temporal/workflow-patches.ts',

@@ -6,6 +6,7 @@ import { geographyRoutes } from './geography/routes.ts';
 import type { RouteRegistry } from './http/route.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
+import { gatewayRoutes } from './payments/gateway-routes.ts';
 import { invoiceRoutes } from './payments/invoice-routes.ts';
 import { platformRoutes } from './platform/routes.ts';
 import { statisticsRoutes } from './statistics/routes.ts';
@@ -16,4 +17,4 @@ import { userRoutes } from './users/routes.ts';
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, gatewayRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];

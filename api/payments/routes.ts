@@ -8,7 +8,7 @@ import { partyBySlug } from '../http/tenancy.ts';
 import { requestDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { PaymentDocument, paymentDocument } from './payment-document.ts';
-import { recordPayment } from './record-payment.ts';
+import { recordPayment } from '../../src/payments/record-payment.ts';
 import { rawBodyOf, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, webhookSignatureIsValid } from './webhook-signature.ts';
 
 const CLOCK_SKEW_MS = 5 * 60_000;

@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   INVOICE_MISMATCH: { status: 422, retryable: false },
   PAYMENT_AMOUNT_MISMATCH: { status: 422, retryable: false },
   DUPLICATE_PAYMENT_REFERENCE: { status: 409, retryable: false },
+  NO_OPEN_INVOICE: { status: 409, retryable: false },
+  GATEWAY_NOT_TAKEN: { status: 422, retryable: false },
   /** A payment the lifecycle's activity refused for a reason the table does not name. */
   PAYMENT_REFUSED: { status: 409, retryable: false },
   CARD_ALREADY_ISSUED: { status: 409, retryable: false },

@@ -54,3 +54,8 @@ export async function insertPayment(tx: TenantTransaction, payment: NewPayment):
     RETURNING recorded_at AS "recordedAt"`);
   return { recordedAt: new Date(recordedAt).toISOString() };
 }
+
+/** Whether the invoice already has a payment recorded: a second one for it is money paid twice. */
+export async function invoiceHasPayment(tx: TenantTransaction, invoiceId: string): Promise<boolean> {
+  return tx.exists(sql.unsafe`SELECT 1 FROM payments WHERE invoice_id = ${invoiceId}`);
+}

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { createPaymentActivities } from '../../activities/payments/index.ts';
 import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
 import { projectRoot } from '../paths.ts';
@@ -28,7 +29,7 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
   const activities = {
     ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
-    ...createRenewalActivities(options.deps, options.temporal),
+    ...createRenewalActivities(options.deps, options.temporal), ...createPaymentActivities(options.deps, options.temporal),
   };
   return Worker.create({
     connection: options.connection,

@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { recordPayment } from '../../api/payments/record-payment.ts';
+import { recordPayment } from '../../src/payments/record-payment.ts';
 import { startRenewal } from '../../src/renewals/renewal-client.ts';
 import { formatPartyDate } from '../../src/calendar/bikram-sambat.ts';
 import { splitDues } from '../../src/finance/dues-split.ts';

@@ -43,7 +43,7 @@ export async function startApiHarness(durations: HarnessDurations = {}, override
   const h = await startLifecycleHarness(durations);
   let current = await h.startWorker();
   const apiDeps: ApiDeps = {
-    pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', 'silent'),
+    pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', process.env.API_LOG ?? 'silent'),
     keyring: h.keyring, storage: h.deps.storage, tokenSecret: randomBytes(32), platformAdminKey: randomBytes(24).toString('hex'),
     publicBaseUrl: 'https://members.test', clock: () => new Date(),
     publicRateLimit: 100_000, registrationRateLimit: 100_000, metrics: metricsRoutes(), memberEvents: new MemberEventHub(h.db.appUrl), ...overrides,

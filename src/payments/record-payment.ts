@@ -1,13 +1,13 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DatabasePool } from 'slonik';
-import { withTenant, type TenantContext, type TenantTransaction } from '../../src/db/tenant-context.ts';
-import { memberWorkflowId, paymentReceivedUpdate, type PaymentResult } from '../../src/members/lifecycle-contract.ts';
-import { sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import { MemberRuleError } from '../../src/members/member-aggregate.ts';
-import { memberExists } from '../../src/members/member-queries.ts';
-import { payingWorkflowOf } from '../../src/payments/invoices.ts';
-import { findPayment, type PaymentRow } from '../../src/payments/payments.ts';
-import { ApiError } from '../http/errors.ts';
+import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
+import { DomainError } from '../errors/domain-error.ts';
+import { memberWorkflowId, paymentReceivedUpdate, type PaymentResult } from '../members/lifecycle-contract.ts';
+import { sendLifecycleUpdate } from '../members/lifecycle-client.ts';
+import { MemberRuleError } from '../members/member-aggregate.ts';
+import { memberExists } from '../members/member-queries.ts';
+import { payingWorkflowOf } from './invoices.ts';
+import { findPayment, type PaymentRow } from './payments.ts';
 
 export interface PaymentClaim {
   memberId: string;
@@ -24,7 +24,7 @@ export interface PaymentClaim {
  * (provider, reference) is accepted by the workflow and finds the row the first one wrote.
  * @returns the recorded payment, and whether it was already in the table before this call.
  * A renewal invoice's payment goes to its renewal workflow (same Update, same idempotency).
- * @throws ApiError 404 (no such member in the tenant); MemberRuleError as the admission or
+ * @throws DomainError NOT_FOUND (no such member in the tenant); MemberRuleError as the admission or
  *   renewal rules refuse it (409 not awaiting payment, a renewal closed, or a reference another
  *   member's payment holds; 422 an invoice, currency or amount that is not the open invoice's,
  *   naming the field).
@@ -37,7 +37,7 @@ export async function recordPayment(
   const inTenant = <T>(work: (tx: TenantTransaction) => Promise<T>) => withTenant(deps.pool, context, work);
   const recorded = () => inTenant((tx) => findPayment(tx, claim.provider, claim.reference));
   const { before, renewalWorkflowId } = await inTenant(async (tx) => {
-    if (!(await memberExists(tx, claim.memberId))) throw ApiError.notFound('member');
+    if (!(await memberExists(tx, claim.memberId))) throw new DomainError('NOT_FOUND', 'member not found');
     return { before: await findPayment(tx, claim.provider, claim.reference), renewalWorkflowId: await payingWorkflowOf(tx, claim.memberId, claim.invoiceId) };
   });
   if (before) return { payment: ofMember(before, claim), existed: true };
