@@ -76,6 +76,12 @@ const ROWS: Row[] = [
   // The applicant's link is to the member with a card here; every other caller guesses it.
   { operation: 'GET /api/parties/{slug}/applications/{id}/card', target: "the card through its holder's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],
     call: (who) => ({ method: 'GET', path: `/api/parties/${slug()}/applications/${members.withCard.memberId}/card?token=${who.statusToken ? members.withCard.statusToken : 'g'.repeat(32)}` }) },
+  // Paying through a gateway from the link: the applicant awaiting approval has nothing to pay yet (409); others guess a token.
+  { operation: 'POST /api/parties/{slug}/applications/{id}/payments', target: "the applicant's link, no invoice yet (others guess a token)", expected: [404, 409, 404, 404, 404, 404, 404, 404],
+    call: (who) => ({ method: 'POST', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/payments?token=${who.statusToken ?? 'g'.repeat(32)}`,
+      body: document('payment-attempts', { gateway: 'esewa' }) }) },
+  { operation: 'GET /api/parties/{slug}/payments/{gateway}/return', target: 'a return naming an attempt the party does not have', expected: [404, 404, 404, 404, 404, 404, 404, 404],
+    call: () => ({ method: 'GET', path: `/api/parties/${slug()}/payments/esewa/return?attempt=${randomUUID()}` }) },
   { operation: 'GET /api/geography', target: 'the wards of a local level (shared, public)', expected: [200, 200, 200, 200, 200, 200, 200, 200],
     call: () => ({ method: 'GET', path: `/api/geography?filter[parent]=${api.geo.localLevelId}` }) },
   { operation: 'GET /api/parties/{slug}/applications/{id}/data', target: "what the party holds, through the applicant's link (others guess a token)", expected: [404, 200, 404, 404, 404, 404, 404, 404],

@@ -23,6 +23,11 @@ import {
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
+import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
+import { KHALTI_SIMULATOR_SECRET_KEY } from '../../src/payments/gateways/simulators/khalti-simulator.ts';
+import { startGatewaySimulators } from '../../src/payments/gateways/simulators/gateway-simulators.ts';
+import { startPaymentAttempt, verifyAttempt } from '../../src/payments/payment-client.ts';
+import { paymentWorkflowId, type PaymentVerificationOutcome } from '../../src/payments/payment-verification-contract.ts';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { recordPayment } from '../../src/payments/record-payment.ts';
@@ -404,8 +409,89 @@ async function main(): Promise<void> {
     await recordStatusChanges();
     await recordRenewals();
     await recordArrivalAndMemo();
+    await recordGatewayPayments();
   } finally {
     await servers.stop();
+  }
+}
+
+/**
+ * The payment verification workflow's paths (workflows/payments/payment-verification.ts)
+ * against the gateway simulators: recorded after an outage (eSewa), held pending then recorded
+ * (Khalti), canceled, expired, and paid twice into the reconciliation queue.
+ */
+async function recordGatewayPayments(): Promise<void> {
+  const names = ['payment-recorded-after-outage', 'payment-pending-then-recorded', 'payment-canceled', 'payment-expired', 'payment-paid-twice'];
+  if (only.size > 0 && !names.some((name) => only.has(name))) return;
+  const h = await startLifecycleHarness({ paymentWindowMs: 600_000 });
+  const sims = await startGatewaySimulators();
+  const { worker, running } = await h.startWorker();
+  const deps = { pool: h.db.app, temporal: h.client, keyring: h.keyring };
+  const context = { tenantId: h.tenant.id, actor: 'recorder' };
+  await asTest(h, async (tx) => {
+    await setGatewayAccount(tx, h.keyring, h.tenant.id, { gateway: 'esewa', environment: 'simulator', baseUrl: sims.esewaBaseUrl, merchantCode: 'EPAYTEST', secret: '8gBm/:&EnhH.1/q' });
+    await setGatewayAccount(tx, h.keyring, h.tenant.id, { gateway: 'khalti', environment: 'simulator', baseUrl: sims.khaltiBaseUrl, secret: KHALTI_SIMULATOR_SECRET_KEY });
+  });
+  const urls = () => ({ success: 'https://members.test/return', failure: 'https://members.test/return', website: 'https://members.test' });
+  const attempt = async (email: string, gateway: 'esewa' | 'khalti') => {
+    const { workflowId } = await approveAndAwaitInvoice(h, email);
+    const memberId = workflowId.slice(`member-${h.tenant.id}-`.length);
+    const started = await startPaymentAttempt(deps, context, { memberId, gateway, urls, now: new Date() });
+    if (gateway === 'esewa') {
+      const form = await fetch(started.started.redirect.url, { method: 'POST', body: new URLSearchParams(started.started.redirect.fields!), redirect: 'manual' });
+      await form.body?.cancel();
+    }
+    return { memberId, attemptId: started.attempt.id, reference: started.started.reference, expiresAt: new Date(started.attempt.expiresAt).toISOString() };
+  };
+  const nudge = (a: { memberId: string; attemptId: string; expiresAt: string }) => verifyAttempt(h.client, { tenantId: h.tenant.id, ...a });
+  const save = async (name: string, a: { attemptId: string }, outcome: string) => {
+    const handle = h.client.workflow.getHandle(paymentWorkflowId(h.tenant.id, a.attemptId));
+    const result = (await handle.result()) as PaymentVerificationOutcome;
+    if (result.outcome !== outcome) throw new Error(`${name} ended ${JSON.stringify(result)}, not ${outcome}`);
+    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${name}`);
+  };
+  try {
+    let a = await attempt('paid-esewa@example.np', 'esewa');
+    sims.esewa.force(a.reference, 'COMPLETE', 'EPAYTEST');
+    sims.esewa.faults.add({ mode: 'unavailable', count: 2 });
+    await nudge(a);
+    await save('payment-recorded-after-outage', a, 'recorded');
+
+    a = await attempt('pending-khalti@example.np', 'khalti');
+    sims.khalti.force(a.reference, 'Pending');
+    await nudge(a);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    sims.khalti.force(a.reference, 'Completed');
+    await nudge(a);
+    await save('payment-pending-then-recorded', a, 'recorded');
+
+    a = await attempt('canceled-khalti@example.np', 'khalti');
+    sims.khalti.force(a.reference, 'User canceled');
+    await nudge(a);
+    await save('payment-canceled', a, 'canceled');
+
+    a = await attempt('expired-khalti@example.np', 'khalti');
+    sims.khalti.expire(a.reference);
+    await nudge(a);
+    await save('payment-expired', a, 'expired');
+
+    const first = await attempt('twice@example.np', 'esewa');
+    const second = { ...first, ...(await (async () => {
+      const started = await startPaymentAttempt(deps, context, { memberId: first.memberId, gateway: 'khalti', urls, now: new Date() });
+      return { attemptId: started.attempt.id, reference: started.started.reference, expiresAt: new Date(started.attempt.expiresAt).toISOString() };
+    })()) };
+    sims.esewa.force(first.reference, 'COMPLETE', 'EPAYTEST');
+    await nudge(first);
+    await h.client.workflow.getHandle(paymentWorkflowId(h.tenant.id, first.attemptId)).result();
+    sims.khalti.force(second.reference, 'Completed');
+    await nudge(second);
+    await save('payment-paid-twice', second, 'reconciliation');
+  } finally {
+    worker.shutdown();
+    await running;
+    await sims.close();
+    await h.close();
   }
 }
 

@@ -74,6 +74,8 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/parties/{slug}/applications/{id}/events': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/events?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/parties/{slug}/applications/{id}/card': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/card?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/members/{id}/events': (id) => ({ method: 'GET', path: `/api/members/${id}/events` }),
+  'POST /api/parties/{slug}/applications/{id}/payments': (id, s) => ({ method: 'POST',
+    path: `/api/parties/${s.ownSlug}/applications/${id}/payments?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('payment-attempts', { gateway: 'esewa' }) }),
   'GET /api/parties/{slug}/applications/{id}/data': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/data?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   // The applicant's real status-link secret, under the probing party's slug: a withdrawal of A's application through B.
   'POST /api/parties/{slug}/applications/{id}/withdraw': (id, s) => ({ method: 'POST',
