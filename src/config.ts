@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Development only: where `npm start` runs the eSewa and Khalti simulators the demo party pays through. */
+  GATEWAY_SIMULATOR_PORT: port.default(3090),
   MASTER_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64')

@@ -2,7 +2,13 @@ import { api, formatDate, formatMoney, onLanguage, pathPart, setUp, t } from './
 
 const slug = pathPart(2);
 const id = pathPart(4);
-const token = new URLSearchParams(location.search).get('token') ?? '';
+// The token stays in this tab: back from a payment gateway, the address carries none (the gateway never sees it).
+const query = new URLSearchParams(location.search);
+const storeKey = `sadasya-status-${id}`;
+const token = query.get('token') ?? sessionStorage.getItem(storeKey) ?? '';
+if (query.get('token')) sessionStorage.setItem(storeKey, token);
+const paying = query.get('payment');
+const GATEWAY_NAMES = { esewa: 'eSewa', khalti: 'Khalti' };
 const link = `/api/parties/${encodeURIComponent(slug)}/applications/${encodeURIComponent(id)}`;
 let current = null;
 let stream = null;
@@ -37,9 +43,37 @@ function render() {
     ways.replaceChildren();
     if (i.howToPay.online.length) ways.append(Object.assign(document.createElement('li'), { textContent: t('payOnline', { providers: i.howToPay.online.join(', ') }) }));
     if (i.howToPay.inPerson) ways.append(Object.assign(document.createElement('li'), { textContent: t('payInPerson') }));
+    const gateways = i.howToPay.gateways ?? [];
+    const payHere = document.getElementById('pay-here');
+    payHere.hidden = gateways.length === 0;
+    payHere.replaceChildren(...gateways.map((gateway) => {
+      const button = Object.assign(document.createElement('button'), { type: 'button', className: 'primary', textContent: t('payWith', { gateway: GATEWAY_NAMES[gateway] ?? gateway }) });
+      button.dataset.gateway = gateway;
+      button.addEventListener('click', () => void payWith(gateway, button));
+      return button;
+    }));
   }
+  // Back from a gateway: the payment is being checked with it until the invoice is paid (the page updates by itself).
+  document.getElementById('checking').hidden = !(paying && invoice);
   document.getElementById('card').hidden = !data.links?.card;
   if (data.links?.card) document.getElementById('download').href = data.links.card;
+}
+
+/** Opens an attempt with the gateway and sends the browser there: eSewa's signed form (through the API's page), or Khalti's payment page. */
+async function payWith(gateway, button) {
+  button.disabled = true;
+  const error = document.getElementById('pay-error');
+  error.textContent = '';
+  const res = await api('POST', `${link}/payments?token=${encodeURIComponent(token)}`, { body: { data: { type: 'payment-attempts', attributes: { gateway } } } });
+  if (res.status !== 201) {
+    error.textContent = res.body?.errors?.map((e) => e.detail).join(' ') ?? t('failed');
+    button.disabled = false;
+    return;
+  }
+  const attempt = res.body.data;
+  location.assign(attempt.attributes.redirect.method === 'GET'
+    ? attempt.attributes.redirect.url
+    : `/api/parties/${encodeURIComponent(slug)}/payments/attempts/${attempt.id}/form`);
 }
 
 async function refresh() {

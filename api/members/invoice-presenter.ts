@@ -1,4 +1,5 @@
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
+import { partyGateways } from '../../src/payments/gateway-accounts.ts';
 import { onlinePaymentProviders, openInvoiceOf } from '../../src/payments/open-invoice.ts';
 import type { ResourceObject } from '../http/jsonapi.ts';
 
@@ -16,7 +17,11 @@ export async function applicantInvoice(tx: TenantTransaction, memberId: string):
     attributes: {
       purpose: invoice.purpose, amountMinor: invoice.amountMinor, currency: invoice.currency,
       issuedAt: new Date(invoice.issuedAt).toISOString(), dueAt: new Date(invoice.dueAt).toISOString(), termNumber: invoice.termNumber,
-      howToPay: { reference: invoice.id, online: await onlinePaymentProviders(tx), inPerson: true },
+      howToPay: {
+        reference: invoice.id, online: await onlinePaymentProviders(tx), inPerson: true,
+        // Paid from the status link itself: POST …/payments with one of these.
+        gateways: (await partyGateways(tx)).map((g) => g.gateway),
+      },
     },
   };
 }

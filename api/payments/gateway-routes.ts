@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { gatewayAccount, GATEWAYS } from '../../src/payments/gateway-accounts.ts';
-import { verifyEsewaRedirect } from '../../src/payments/gateways/esewa.ts';
+import { esewaEndpointsOf, gatewayAccount, GATEWAYS } from '../../src/payments/gateway-accounts.ts';
+import { buildEsewaForm, verifyEsewaRedirect } from '../../src/payments/gateways/esewa.ts';
+import { escapeHtml } from '../../src/mail/templates.ts';
 import { GatewayDataError } from '../../src/payments/gateways/gateway.ts';
 import { readKhaltiCallback } from '../../src/payments/gateways/khalti.ts';
 import { attemptByReference, findAttempt, type PaymentAttempt } from '../../src/payments/payment-attempts.ts';
@@ -66,6 +68,40 @@ export function gatewayRoutes(registry: RouteRegistry, deps: GatewayDeps): void 
         { tenantId: tenant.id, actor: 'applicant' },
         { memberId: member.id, gateway, now: deps.clock(), urls: (attemptId) => ({ success: returnUrl, failure: `${returnUrl}?attempt=${attemptId}`, website: base() }) });
       return { status: 201, body: { data: attemptResource(attempt, started.redirect) } };
+    },
+  });
+
+  registry.add({
+    method: 'get',
+    path: '/api/parties/:slug/payments/attempts/:id/form',
+    summary: "The page that sends the payer's browser on to eSewa with the attempt's signed form (submitted by itself, or by its button); the status page opens it",
+    tag: 'payments',
+    access: 'public',
+    params: z.object({ slug, id: z.uuid() }),
+    responses: { 200: { description: 'an HTML page posting the signed form to eSewa (404 for an attempt that is not an open eSewa one)', contentType: 'text/html', schema: z.string() } },
+    async handler({ params, res }) {
+      const tenant = await partyBySlug(deps.pool, params.slug);
+      const found = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'payer' }, async (tx) => {
+        const attempt = await findAttempt(tx, params.id);
+        if (!attempt || attempt.gateway !== 'esewa' || attempt.settledAt !== null) return null;
+        return { attempt, account: await gatewayAccount(tx, deps.keyring, 'esewa') };
+      });
+      if (!found?.account) throw ApiError.notFound('payment attempt');
+      const returnUrl = `${base()}/api/parties/${tenant.slug}/payments/esewa/return`;
+      const form = buildEsewaForm({ productCode: found.account.merchantCode!, secretKey: found.account.secret }, esewaEndpointsOf(found.account),
+        { amountPaisa: found.attempt.amountMinor, transactionUuid: found.attempt.id, successUrl: returnUrl, failureUrl: `${returnUrl}?attempt=${found.attempt.id}` });
+      const nonce = randomBytes(16).toString('base64');
+      const inputs = Object.entries(form.fields as unknown as Record<string, string>).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+      res.status(200).type('text/html')
+        .setHeader('content-security-policy', `default-src 'none'; form-action ${new URL(form.action).origin}; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'`)
+        .setHeader('cache-control', 'no-store')
+        .setHeader('referrer-policy', 'no-referrer')
+        .send(`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>eSewa</title></head>
+<body style="font-family: system-ui, sans-serif; text-align: center; padding: 3rem 1rem">
+<form id="pay" method="POST" action="${escapeHtml(form.action)}">${inputs}<button type="submit" style="font-size: 1.1rem; padding: .7rem 1.2rem">eSewa →</button></form>
+<script nonce="${nonce}">document.getElementById('pay').submit();</script>
+</body></html>`);
+      return undefined;
     },
   });
 

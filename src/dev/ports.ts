@@ -23,6 +23,7 @@ export function portsToStart(settings: Config): WantedPort[] {
       : [{ variable: 'MAIL_SMTP_PORT', host: local, port: settings.MAIL_SMTP_PORT }, { variable: 'MAIL_UI_PORT', host: local, port: settings.MAIL_UI_PORT }]),
     { variable: 'API_PORT', host: settings.API_HOST, port: settings.API_PORT },
     { variable: 'METRICS_PORT', host: settings.METRICS_HOST, port: settings.METRICS_PORT },
+    ...(settings.NODE_ENV === 'production' ? [] : [{ variable: 'GATEWAY_SIMULATOR_PORT', host: local, port: settings.GATEWAY_SIMULATOR_PORT }]),
   ];
 }
 

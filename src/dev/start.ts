@@ -8,6 +8,11 @@ import { describeShippedGeography, ensureShippedGeography } from '../geography/s
 import { projectRoot } from '../paths.ts';
 import { configuredKeyring } from '../tenants/keyring.ts';
 import { describeDemo, ensureDemoParty, type DemoOutcome } from './demo-party.ts';
+import { withTenant } from '../db/tenant-context.ts';
+import { setGatewayAccount } from '../payments/gateway-accounts.ts';
+import { ESEWA_SANDBOX_MERCHANT } from '../payments/gateways/esewa.ts';
+import { KHALTI_SIMULATOR_SECRET_KEY } from '../payments/gateways/simulators/khalti-simulator.ts';
+import { startGatewaySimulators, type GatewaySimulators } from '../payments/gateways/simulators/gateway-simulators.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 import { assertPortsFree, portsToStart } from './ports.ts';
 import { StartRefusal } from './start-refusal.ts';
@@ -48,6 +53,29 @@ async function demoParty(settings: Config, appUrl: string): Promise<DemoOutcome 
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * In development, the eSewa and Khalti simulators (nothing leaves the machine), and the demo
+ * party's merchant accounts pointed at them, so an applicant pays from the status page.
+ */
+async function gatewaySimulators(settings: Config, appUrl: string, demo: DemoOutcome | null): Promise<GatewaySimulators | null> {
+  if (settings.NODE_ENV === 'production') return null;
+  const simulators = await startGatewaySimulators({ port: settings.GATEWAY_SIMULATOR_PORT });
+  if (demo?.state === 'created' || demo?.state === 'existing') {
+    const pool = await createDatabasePool(appUrl, { maximumPoolSize: 1 });
+    try {
+      const keyring = configuredKeyring(settings);
+      await withTenant(pool, { tenantId: demo.demo.tenantId, actor: 'demo:setup' }, async (tx) => {
+        await setGatewayAccount(tx, keyring, demo.demo.tenantId, { gateway: 'esewa', environment: 'simulator', baseUrl: simulators.esewaBaseUrl,
+          merchantCode: ESEWA_SANDBOX_MERCHANT.productCode, secret: ESEWA_SANDBOX_MERCHANT.secretKey });
+        await setGatewayAccount(tx, keyring, demo.demo.tenantId, { gateway: 'khalti', environment: 'simulator', baseUrl: simulators.khaltiBaseUrl, secret: KHALTI_SIMULATOR_SECRET_KEY });
+      });
+    } finally {
+      await pool.end();
+    }
+  }
+  return simulators;
 }
 
 /**
@@ -93,6 +121,8 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
   if (temporal.stop) stops.push(temporal.stop);
   const smtp = await provideSmtp(settings, log);
   if (smtp.stop) stops.push(smtp.stop);
+  const gateways = await gatewaySimulators(settings, database.value.appUrl, demo);
+  if (gateways) stops.push(() => gateways.close());
 
   const env = childEnvironment({
     DATABASE_URL: database.value.appUrl,
@@ -110,6 +140,7 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
   }
   const api = `http://${settings.API_HOST}:${settings.API_PORT}`;
   if (demo) log(describeDemo(demo, { api, mail: smtp.value.webUrl }).join('\n'));
+  if (gateways) log(`payment gateways: the demo party pays through the eSewa and Khalti simulators at ${gateways.esewaBaseUrl} and ${gateways.khaltiBaseUrl}`);
   log(['ready:', `  API          ${api}`, `  API docs     ${api}/docs`, `  Metrics      http://${settings.METRICS_HOST}:${settings.METRICS_PORT}/metrics`, `  Temporal UI  ${temporal.value.uiUrl ?? '(external)'}`, `  Mail inbox   ${smtp.value.webUrl ?? '(external)'}`, 'Ctrl-C stops everything.'].join('\n'));
 }
 

@@ -75,7 +75,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'sadasya-start-'));
   await chmod(dataDir, 0o755);
   ports = {};
-  for (const name of ['POSTGRES_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MAIL_SMTP_PORT', 'MAIL_UI_PORT', 'API_PORT', 'METRICS_PORT']) ports[name] = await freePort();
+  for (const name of ['POSTGRES_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MAIL_SMTP_PORT', 'MAIL_UI_PORT', 'API_PORT', 'METRICS_PORT', 'GATEWAY_SIMULATOR_PORT']) ports[name] = await freePort();
 });
 
 interface DemoLogins {
@@ -156,6 +156,31 @@ async function newcomerJourney(demo: DemoLogins): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
+/** Another newcomer pays from the status link through Khalti, the simulator npm start runs: the payment is verified with the gateway and the member activated. */
+async function gatewayJourney(demo: DemoLogins): Promise<void> {
+  const email = `gateway${Date.now()}@example.np`;
+  const applied = await call('POST', '/api/parties/demo/applications', {
+    body: { data: { type: 'applications', attributes: { fullNameEn: 'Bina Gurung', gender: 'F', phone: '9841000002', email, wardId: demo.wardId, ...ELIGIBLE } } },
+  });
+  expect(applied.status).toBe(201);
+  const memberId = applied.body.data!.id;
+  const statusLink = new URL((applied.body.data as unknown as { links: { status: string } }).links.status);
+  const head = await login(demo, 'head.ward');
+  expect((await call('POST', `/api/members/${memberId}/approve`, { token: head, body: { data: { type: 'approvals', attributes: {} } } })).status).toBe(200);
+  await until('the invoice mail', () => invoiceMailedTo(email));
+  const attempt = await call('POST', `${statusLink.pathname}/payments${statusLink.search}`, { body: { data: { type: 'payment-attempts', attributes: { gateway: 'khalti' } } } });
+  expect(attempt.status).toBe(201);
+  const pidx = new URL((attempt.body.data as unknown as { attributes: { redirect: { url: string } } }).attributes.redirect.url).searchParams.get('pidx')!;
+  const forced = await fetch(`http://127.0.0.1:${ports.GATEWAY_SIMULATOR_PORT}/khalti/__control/transactions/${pidx}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'Completed' }) });
+  expect(forced.status).toBe(200);
+  const back = await fetch(`http://127.0.0.1:${ports.API_PORT}/api/parties/demo/payments/khalti/return?pidx=${pidx}`, { redirect: 'manual' });
+  expect(back.status).toBe(303);
+  const admin = await login(demo, 'admin');
+  await until('activation after the Khalti payment', async () =>
+    ((await call('GET', `/api/members/${memberId}`, { token: admin })).body.data?.attributes.status === 'active' ? true : undefined));
+}
+
 test('npm start serves the API, the Temporal UI and the mail inbox, imports the geography, makes the demo party a newcomer can use at once, stops cleanly, and restarts on the same data', async () => {
   const first = start();
   const ready = await waitFor(`http://127.0.0.1:${ports.API_PORT}/readyz`, first);
@@ -170,6 +195,8 @@ test('npm start serves the API, the Temporal UI and the mail inbox, imports the 
   const seconds = await newcomerJourney(demo);
   process.stdout.write(`dev-start: a newcomer applied, was approved, paid and got a card in ${seconds.toFixed(1)} s\n`);
   expect(seconds).toBeLessThan(60);
+  expect(first.output()).toMatch(/payment gateways: the demo party pays through the eSewa and Khalti simulators/);
+  await gatewayJourney(demo);
   expect(await stop(first)).toBe(0);
   expect(leftovers()).toEqual([]);
 

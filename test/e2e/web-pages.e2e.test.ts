@@ -10,7 +10,12 @@ import { dateIn } from '../../src/terms/term-ledger.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
-import { addCommitteeWithHead, applicationFor, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
+import { addCommitteeWithHead, applicationFor, asTest, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
+import { ESEWA_SANDBOX_MERCHANT } from '../../src/payments/gateways/esewa.ts';
+import { startGatewaySimulators } from '../../src/payments/gateways/simulators/gateway-simulators.ts';
 
 /**
  * The web pages in a real browser (Debian's Chromium, headless, through playwright-core):
@@ -273,6 +278,41 @@ test("the inbox holds the head's other decisions: transfers into the area (appro
   expect(await head.locator(`li[data-transfer="${refusedTransfer}"], li[data-proposal="${proposed}"]`).count()).toBe(0);
   expect(errors).toEqual([]);
 }, 240_000);
+
+test('pay with eSewa from the status page: the signed form, the gateway, back to the page, which shows the card once the gateway confirms', async () => {
+  const sims = await startGatewaySimulators();
+  try {
+    await asTest(api, (tx) => setGatewayAccount(tx, api.keyring, api.tenant.id, { gateway: 'esewa', environment: 'simulator', baseUrl: sims.esewaBaseUrl,
+      merchantCode: ESEWA_SANDBOX_MERCHANT.productCode, secret: ESEWA_SANDBOX_MERCHANT.secretKey }));
+    const member = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, api.tenant.id,
+      { ...applicationFor(api, `${randomUUID()}@example.np`), fullNameEn: 'Maya Payer' });
+    await sendLifecycleUpdate(api.client, member.workflowId, approveUpdate, { by: 'user:fixture' });
+    await awaitInvoice(lifecycleHandle(api, member.workflowId));
+
+    const errors: string[] = [];
+    const payer = await phone.newPage();
+    payer.on('pageerror', (err) => errors.push(err.message));
+    // The product's public address is the harness's made-up one: the browser is sent to the server under test instead.
+    await payer.route('https://members.test/**', (route) => route.fulfill({ status: 302, headers: { location: route.request().url().replace('https://members.test', api.baseUrl) } }));
+    await payer.goto(url(`/parties/${api.tenant.slug}/applications/${member.memberId}?token=${member.statusToken}&lang=en`));
+    await payer.locator('#status[data-status="awaiting_payment"]').waitFor();
+    await payer.locator('button[data-gateway="esewa"]').click();
+    // eSewa's page (the simulator), reached by the signed form; the payer pays.
+    await payer.waitForURL(/\/esewa\//);
+    await payer.locator('button', { hasText: 'Pay' }).first().click();
+    // Back on the status page, by the gateway's redirect, without the token in the address.
+    await payer.waitForURL(new RegExp(`/parties/${api.tenant.slug}/applications/${member.memberId}\\?payment=`));
+    expect(payer.url()).not.toContain('token=');
+    await payer.locator('#card').waitFor({ state: 'visible', timeout: 60_000 });
+    await payer.locator('#status[data-status="active"]').waitFor();
+    const recorded = await asTest(api, (tx) => tx.any(sql.type(z.object({ provider: z.string() }))`SELECT provider FROM payments WHERE member_id = ${member.memberId}`));
+    expect(recorded).toEqual([{ provider: 'esewa' }]);
+    expect(errors).toEqual([]);
+  } finally {
+    await asTest(api, (tx) => tx.query(sql.unsafe`DELETE FROM payment_gateway_accounts`));
+    await sims.close();
+  }
+}, 180_000);
 
 async function expectText(scope: Page | ReturnType<Page['locator']>, selector: string, text: string) {
   await scope.locator(selector).filter({ hasText: text }).waitFor({ timeout: 15_000 });

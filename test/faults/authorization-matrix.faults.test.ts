@@ -80,6 +80,8 @@ const ROWS: Row[] = [
   { operation: 'POST /api/parties/{slug}/applications/{id}/payments', target: "the applicant's link, no invoice yet (others guess a token)", expected: [404, 409, 404, 404, 404, 404, 404, 404],
     call: (who) => ({ method: 'POST', path: `/api/parties/${slug()}/applications/${members.awaitingApproval.memberId}/payments?token=${who.statusToken ?? 'g'.repeat(32)}`,
       body: document('payment-attempts', { gateway: 'esewa' }) }) },
+  { operation: 'GET /api/parties/{slug}/payments/attempts/{id}/form', target: 'an attempt the party does not have', expected: [404, 404, 404, 404, 404, 404, 404, 404],
+    call: () => ({ method: 'GET', path: `/api/parties/${slug()}/payments/attempts/${randomUUID()}/form` }) },
   { operation: 'GET /api/parties/{slug}/payments/{gateway}/return', target: 'a return naming an attempt the party does not have', expected: [404, 404, 404, 404, 404, 404, 404, 404],
     call: () => ({ method: 'GET', path: `/api/parties/${slug()}/payments/esewa/return?attempt=${randomUUID()}` }) },
   { operation: 'GET /api/geography', target: 'the wards of a local level (shared, public)', expected: [200, 200, 200, 200, 200, 200, 200, 200],

@@ -21,6 +21,9 @@ import { RENEWAL_RUN_WORKFLOW } from '../../src/renewals/renewal-contract.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { transferLinkToken } from '../../src/transfers/transfer-link.ts';
 import { startStatusChange } from '../../src/members/status-change-client.ts';
+import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
+import { insertAttempt } from '../../src/payments/payment-attempts.ts';
+import { paymentWorkflowId } from '../../src/payments/payment-verification-contract.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let partyB: Tenant;
@@ -46,6 +49,8 @@ const transferTokens = async (tenant: Tenant, members: PartyMembers) => {
   return new Map(Object.values(members).map((m) => [m.memberId, transferLinkToken(keys, m.memberId, new Date(Date.now() + 86_400_000))]));
 };
 let treasurerOfB: string;
+/** Each party's open eSewa attempt, by party id. */
+let openAttemptOf: Record<string, string>;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const statusTokens = (members: PartyMembers) => new Map(Object.values(members).map((m) => [m.memberId, m.statusToken]));
@@ -69,6 +74,18 @@ beforeAll(async () => {
   await sendTransferDecision(api.client, first.workflowId, refuseTransferUpdate, { by: 'fixture', reasonCode: 'other' });
   decidedTransferOfB = first.id;
   await transfer(partyB.id, b.withCard.memberId);
+  // Each party has an eSewa attempt open on its member awaiting payment (no gateway is asked: the rows alone).
+  openAttemptOf = {};
+  for (const [tenant, members] of [[api.tenant, a], [partyB, b]] as const) {
+    await withTenant(api.db.app, { tenantId: tenant.id, actor: 'fixture' }, async (tx) => {
+      await setGatewayAccount(tx, api.keyring, tenant.id, { gateway: 'esewa', environment: 'simulator', baseUrl: 'http://127.0.0.1:9/esewa/', merchantCode: 'EPAYTEST', secret: 'not-a-real-secret' });
+      const attemptId = randomUUID();
+      const invoice = members.awaitingPayment.invoice;
+      await insertAttempt(tx, { id: attemptId, tenantId: tenant.id, memberId: members.awaitingPayment.memberId, invoiceId: invoice.invoiceId, gateway: 'esewa',
+        amountMinor: invoice.amountMinor, currency: invoice.currency, reference: attemptId, workflowId: paymentWorkflowId(tenant.id, attemptId), expiresAt: new Date(Date.now() + 3_600_000) });
+      openAttemptOf[tenant.id] = attemptId;
+    });
+  }
   // Each party has an expulsion proposed by its own committee, waiting for confirmation.
   const propose = (tenantId: string, memberId: string, committeeId: string) => startStatusChange({ client: api.client, pool: api.db.app },
     { tenantId, actor: 'fixture' }, memberId, { kind: 'expulsion', by: 'fixture', reasonCode: 'misconduct', committeeId, note: null });
@@ -101,7 +118,8 @@ const idsOfAIn = (res: ApiResponse) => [...JSON.stringify(res.body ?? '').matchA
 test('every documented operation that takes an id is probed, with every id party A holds', async () => {
   const operations = (await documentedOperations(api.baseUrl)).filter(takesAnId).map((op) => op.key);
   expect(Object.keys(ID_PROBES).sort()).toEqual(operations.sort());
-  expect(idsOfA).toEqual(expect.arrayContaining([...Object.values(a).map((m) => m.memberId), a.withCard.invoice.invoiceId, a.withCard.cardTokenId, api.committeeId, api.headUserId, renewalInvoiceOfA]));
+  expect(idsOfA).toEqual(expect.arrayContaining([...Object.values(a).map((m) => m.memberId), a.withCard.invoice.invoiceId, a.withCard.cardTokenId, api.committeeId, api.headUserId, renewalInvoiceOfA,
+    openAttemptOf[api.tenant.id]]));
 });
 
 test.each(['B admin', 'B head'] as const)("%s asking for any id of party A gets 404, as for an id no party has, and none of A's data", async (caller) => {
@@ -130,7 +148,8 @@ test("the same requests about party B's own ids find them (the probe is not vacu
   const found: Record<string, number> = {};
   for (const [operation, probe] of Object.entries(ID_PROBES)) {
     // Status changes act on B's rejected member: found, and refused as not active, so nothing changes.
-    const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/api/transfers/') ? decidedTransferOfB
+    const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/payments/attempts/') ? openAttemptOf[partyB.id]!
+      : operation.includes('/api/transfers/') ? decidedTransferOfB
       : operation.includes('/api/invoices/') ? b.withCard.invoice.invoiceId
       : STATUS_CHANGES.test(operation) ? b.rejected.memberId : b.withCard.memberId;
     const res = await ask(probe(id, own), callers['B head']);

@@ -74,6 +74,7 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   'GET /api/parties/{slug}/applications/{id}/events': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/events?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/parties/{slug}/applications/{id}/card': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/card?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
   'GET /api/members/{id}/events': (id) => ({ method: 'GET', path: `/api/members/${id}/events` }),
+  'GET /api/parties/{slug}/payments/attempts/{id}/form': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/payments/attempts/${id}/form` }),
   'POST /api/parties/{slug}/applications/{id}/payments': (id, s) => ({ method: 'POST',
     path: `/api/parties/${s.ownSlug}/applications/${id}/payments?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('payment-attempts', { gateway: 'esewa' }) }),
   'GET /api/parties/{slug}/applications/{id}/data': (id, s) => ({ method: 'GET', path: `/api/parties/${s.ownSlug}/applications/${id}/data?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}` }),
