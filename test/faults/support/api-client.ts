@@ -13,6 +13,8 @@ export interface CallOptions {
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** `manual`: a redirect is the answer (its status and Location), not followed. */
+  redirect?: 'follow' | 'manual';
 }
 
 /**
@@ -27,7 +29,7 @@ export async function call(baseUrl: string, method: string, path: string, option
   try {
     const res = await fetch(`${baseUrl}${path}`, {
       method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.redirect ? { redirect: options.redirect } : {}),
     });
     // A live stream (Server-Sent Events) never ends: its status and headers are the answer.
     const stream = res.headers.get('content-type')?.startsWith('text/event-stream');
