@@ -53,7 +53,7 @@ async function retrying(what: string, attempt: () => Promise<Answer>, done: (a: 
 async function awaitingPayment(index: number): Promise<{ memberId: string; link: URL }> {
   const body = { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: `Payer ${index}`, gender: 'M', phone: `98${String(47_000_000 + index)}`, email: `payer.${index}@example.np`, wardId: stack.party.geo.wardIds[1] } } };
   const applied = await retrying(`apply ${index}`, () => call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`,
-    { body, headers: { 'idempotency-key': `payer-${index}`, 'x-forwarded-for': `127.2.0.${index}` } }), (a) => a.status === 201);
+    { body, headers: { 'idempotency-key': `payment-crash-payer-${index}`, 'x-forwarded-for': `127.2.0.${index}` } }), (a) => a.status === 201);
   const memberId = applied.body.data.id as string;
   await approve(stack, memberId);
   await awaitInvoice(stack, memberId);
