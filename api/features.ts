@@ -7,6 +7,7 @@ import type { RouteRegistry } from './http/route.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
 import { invoiceRoutes } from './payments/invoice-routes.ts';
+import { reconciliationRoutes } from './payments/reconciliation-routes.ts';
 import { platformRoutes } from './platform/routes.ts';
 import { statisticsRoutes } from './statistics/routes.ts';
 import { graphqlRoutes } from './graphql/routes.ts';
@@ -16,4 +17,4 @@ import { userRoutes } from './users/routes.ts';
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, reconciliationRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];

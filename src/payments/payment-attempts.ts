@@ -13,7 +13,7 @@ export const PaymentAttemptSchema = z.object({
   memberId: z.string(),
   invoiceId: z.string(),
   gateway: z.enum(GATEWAYS),
-  amountMinor: z.number(),
+  amountMinor: z.coerce.number(),
   currency: z.string(),
   /** eSewa's transaction_uuid (the attempt's id), Khalti's pidx; null until Khalti answered the initiation. */
   reference: z.string().nullable(),

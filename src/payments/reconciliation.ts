@@ -15,7 +15,7 @@ export const ReconciliationItemSchema = z.object({
   reference: z.string(),
   attemptId: z.string().nullable(),
   memberId: z.string().nullable(),
-  amountMinor: z.number(),
+  amountMinor: z.coerce.number(),
   currency: z.string(),
   reason: z.enum(RECONCILIATION_REASONS),
   detail: z.string(),
