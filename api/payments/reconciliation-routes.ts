@@ -30,7 +30,7 @@ export const ReconciliationAttributes = z.object({
   status: z.enum(RECONCILIATION_STATUSES).describe('open until a treasurer attaches it to an invoice or marks it for refund'),
   detectedAt: z.string(),
   resolvedAt: z.string().nullable(),
-  resolvedBy: z.string().nullable().describe('user:<id>, or operator:<name> for a decision taken with the CLI'),
+  resolvedBy: z.string().nullable().describe('user:<id>, or cli:<operator> for a decision taken with the operator CLI'),
   resolutionNote: z.string().nullable(),
   paymentId: z.string().nullable().describe('the payment recorded when the item was attached'),
 });
