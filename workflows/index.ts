@@ -5,3 +5,4 @@ export { transferLink } from './transfers/transfer-link.ts';
 export { memberStatusChange } from './members/status-change.ts';
 export { memberRenewal } from './renewals/member-renewal.ts';
 export { renewalRun } from './renewals/renewal-run.ts';
+export { paymentReconciliationRun } from './payments/reconciliation-run.ts';

@@ -6,6 +6,7 @@ import { createChainAnchoringActivities } from '../../activities/events/chain-an
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
+import { createReconciliationRunActivities } from '../../activities/payments/reconciliation-run.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -28,7 +29,7 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
   const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
   const activities = {
     ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
-    ...createRenewalActivities(options.deps, options.temporal),
+    ...createRenewalActivities(options.deps, options.temporal), ...createReconciliationRunActivities(options.deps),
   };
   return Worker.create({
     connection: options.connection,

@@ -1,6 +1,7 @@
 import { MEMBER_LIFECYCLE_WORKFLOW } from '../members/lifecycle-contract.ts';
 import { STATUS_CHANGE_WORKFLOW } from '../members/status-change-contract.ts';
 import { MEMBER_RENEWAL_WORKFLOW, RENEWAL_RUN_WORKFLOW } from '../renewals/renewal-contract.ts';
+import { PAYMENT_RECONCILIATION_WORKFLOW } from '../payments/reconciliation-run.ts';
 import { MEMBER_TRANSFER_WORKFLOW, TRANSFER_LINK_WORKFLOW } from '../transfers/transfer-contract.ts';
 
 /**
@@ -16,4 +17,5 @@ export const WORKFLOW_TYPES: readonly string[] = [
   'eventChainAnchoring',
   MEMBER_RENEWAL_WORKFLOW,
   RENEWAL_RUN_WORKFLOW,
+  PAYMENT_RECONCILIATION_WORKFLOW,
 ];

@@ -22,7 +22,7 @@ import { userCreate } from './user-create.ts';
 import { webhookSecretCreate, webhookSecretEndOverlap, webhookSecretList, webhookSecretRotate } from './webhook-secret.ts';
 import { workflowsVersions } from './workflows-versions.ts';
 import { gatewayList, gatewaySet } from './payment-gateways.ts';
-import { reconciliationAttach, reconciliationList, reconciliationRefund } from './reconciliation.ts';
+import { reconciliationAttach, reconciliationList, reconciliationRefund, reconciliationReport } from './reconciliation.ts';
 import { cardRevoke, committeeEndHead, userDisable, userRevokeRole } from './user-controls.ts';
 
 export const commands: Record<string, CliCommand> = {};
@@ -61,6 +61,7 @@ commands['gateway:list'] = gatewayList;
 commands['reconciliation:list'] = reconciliationList;
 commands['reconciliation:attach'] = reconciliationAttach;
 commands['reconciliation:refund'] = reconciliationRefund;
+commands['reconciliation:report'] = reconciliationReport;
 commands['keys:rotate'] = keysRotate;
 commands['keys:reindex'] = keysReindex;
 commands['keys:reencrypt'] = keysReencrypt;

@@ -5,6 +5,7 @@ import { config, ConfigError } from '../../config.ts';
 import { withTenant, type TenantContext } from '../../db/tenant-context.ts';
 import { DomainError } from '../../errors/domain-error.ts';
 import { RECONCILIATION_STATUSES, type ReconciliationItem } from '../../payments/reconciliation.ts';
+import { reconciliationRuns } from '../../payments/reconciliation-run.ts';
 import { attachReconciliationItem, markReconciliationRefund, searchReconciliationItems } from '../../payments/reconciliation-queue.ts';
 import { text } from '../../validation/fields.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
@@ -15,6 +16,7 @@ const USAGE = {
   list: `Usage: npm run cli -- reconciliation:list --tenant <slug> [--status ${RECONCILIATION_STATUSES.join('|')}]`,
   attach: 'Usage: npm run cli -- reconciliation:attach --tenant <slug> --item <id> --invoice <id> --note <why>',
   refund: 'Usage: npm run cli -- reconciliation:refund --tenant <slug> --item <id> --note <why>',
+  report: 'Usage: npm run cli -- reconciliation:report --tenant <slug> --day YYYY-MM-DD   (the party\'s day the run compared)',
 };
 
 const uuidFlag = requiredFlag.pipe(z.uuid('an id (UUID)'));
@@ -76,6 +78,24 @@ async function refund(args: string[]): Promise<void> {
   process.stdout.write(`Marked for refund: ${item.gateway} ${item.reference}, ${item.amountMinor} ${item.currency}. Refund it in ${item.gateway}'s merchant portal; the product does not call the gateway.\n`);
 }
 
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a day as YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar day');
+
+async function report(args: string[]): Promise<void> {
+  const flags = parseFlags(args, { tenant: { type: 'string' }, day: { type: 'string' } }, z.object({ tenant: requiredFlag, day: requiredFlag.pipe(day) }), USAGE.report);
+  const runs = await withApplicationPool('reconciliation:report', async (pool) => {
+    const tenant = await requireTenant(pool, flags.tenant);
+    return withTenant(pool, { tenantId: tenant.id, actor: operatorActor() }, (tx) => reconciliationRuns(tx, flags.day));
+  });
+  if (runs.length === 0) {
+    process.stdout.write(`No reconciliation run of ${flags.tenant} for ${flags.day}\n`);
+    return;
+  }
+  const lines = runs.map((r) => `${r.gateway.padEnd(7)}  ${String(r.attempts).padStart(8)}  ${String(r.differences).padStart(11)}  ${String(r.unreachable).padStart(11)}  ${new Date(r.finishedAt).toISOString()}`);
+  process.stdout.write(`Reconciliation of ${flags.tenant} for ${flags.day}\ngateway  attempts  differences  unreachable  finished\n${lines.join('\n')}\n`);
+}
+
 export const reconciliationList = operatorCommand("List a party's reconciliation queue (gateway payments that matched no open invoice), oldest first", list);
 export const reconciliationAttach = operatorCommand("Record a reconciliation item's money as the payment of an open invoice with the same amount (through the member's workflow)", attach);
 export const reconciliationRefund = operatorCommand("Mark a reconciliation item for refund (done in the gateway's merchant portal)", refund);
+export const reconciliationReport = operatorCommand("What the daily reconciliation run found for a party's day: per gateway, attempts compared, differences, attempts the gateway did not answer about", report);
