@@ -8,6 +8,7 @@ import { opsRoutes } from './ops/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
 import { gatewayRoutes } from './payments/gateway-routes.ts';
 import { invoiceRoutes } from './payments/invoice-routes.ts';
+import { reconciliationRoutes } from './payments/reconciliation-routes.ts';
 import { platformRoutes } from './platform/routes.ts';
 import { statisticsRoutes } from './statistics/routes.ts';
 import { graphqlRoutes } from './graphql/routes.ts';
@@ -17,4 +18,4 @@ import { userRoutes } from './users/routes.ts';
 export type Feature = (registry: RouteRegistry, deps: ApiDeps) => void;
 
 /** Every feature's routes, in the order they are documented. */
-export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, gatewayRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];
+export const features: Feature[] = [authRoutes, membersFeature, paymentRoutes, gatewayRoutes, reconciliationRoutes, invoiceRoutes, financeRoutes, cardRoutes, geographyRoutes, userRoutes, statisticsRoutes, graphqlRoutes, opsRoutes, platformRoutes];

@@ -49,6 +49,9 @@ const EnvSchema = z.object({
   /** When the daily renewal run starts, HH:MM in Asia/Kathmandu. */
   RENEWAL_RUN_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour, Asia/Kathmandu').default('00:30')
     .transform((at) => ({ hour: Number(at.slice(0, 2)), minute: Number(at.slice(3, 5)) })),
+  /** When the daily payment reconciliation starts (it compares the parties' previous day), HH:MM in Asia/Kathmandu. */
+  PAYMENT_RECONCILIATION_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour, Asia/Kathmandu').default('01:30')
+    .transform((at) => ({ hour: Number(at.slice(0, 2)), minute: Number(at.slice(3, 5)) })),
   TRUSTED_PROXIES: z.string().regex(/^(?:none|[\w.:/]+(?:\s*,\s*[\w.:/]+)*)$/, 'none, or comma-separated loopback, linklocal, uniquelocal, addresses and CIDRs').default('loopback'),
 });
 

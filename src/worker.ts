@@ -7,7 +7,7 @@ import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
-import { ensureChainAnchoringSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
+import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   });
   await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
   await ensureRenewalSchedule(client, settings.RENEWAL_RUN_AT);
-  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT }, 'worker started');
+  await ensurePaymentReconciliationSchedule(client, settings.PAYMENT_RECONCILIATION_AT);
+  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT, paymentReconciliationAt: settings.PAYMENT_RECONCILIATION_AT }, 'worker started');
   try {
     await worker.run();
   } finally {

@@ -6,3 +6,4 @@ export { memberStatusChange } from './members/status-change.ts';
 export { memberRenewal } from './renewals/member-renewal.ts';
 export { renewalRun } from './renewals/renewal-run.ts';
 export { paymentVerification } from './payments/payment-verification.ts';
+export { paymentReconciliationRun } from './payments/reconciliation-run.ts';

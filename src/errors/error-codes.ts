@@ -52,6 +52,11 @@ export const ERROR_CODES = {
   PAYMENT_GATEWAY_REFUSED: { status: 500, retryable: false },
   /** Data handed back through the payer's browser (a redirect) is malformed or its signature does not verify. */
   PAYMENT_GATEWAY_DATA_INVALID: { status: 400, retryable: false },
+  // The reconciliation queue (src/payments/reconciliation-queue.ts).
+  /** The item is already attached to an invoice or marked for refund. */
+  RECONCILIATION_DECIDED: { status: 409, retryable: false },
+  /** The gateway's transaction is already recorded as the payment of another invoice: it can only be marked for refund. */
+  RECONCILIATION_ALREADY_RECORDED: { status: 409, retryable: false },
   // Transfers to another ward (src/transfers/).
   /** The member already has a transfer waiting for its decision. */
   TRANSFER_ALREADY_OPEN: { status: 409, retryable: false },

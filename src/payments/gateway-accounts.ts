@@ -38,12 +38,24 @@ export type GatewayAccountInput = z.input<typeof GatewayAccountInputSchema>;
 /** What a wrapped merchant secret is bound to: the party, the gateway and its row. */
 const secretAad = (tenantId: string, gateway: string, id: string) => `gateway-secret|${tenantId}|${gateway}|${id}`;
 
-/** Sets (or replaces) the party's account with a gateway; runs in the party's transaction. */
+/**
+ * Sets (or replaces) the party's account with a gateway; runs in the party's transaction. A
+ * replaced account keeps its row (changed in place, its versions in the audit trail), the new
+ * secret wrapped to that row.
+ */
 export async function setGatewayAccount(tx: TenantTransaction, keyring: Keyring, tenantId: string, input: GatewayAccountInput): Promise<void> {
   const a = GatewayAccountInputSchema.parse(input);
-  const id = randomUUID();
+  const existing = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT id FROM payment_gateway_accounts WHERE gateway = ${a.gateway} FOR UPDATE`);
+  const id = existing ?? randomUUID();
   const wrapped = keyring.wrapSecret(Buffer.from(a.secret, 'utf8'), secretAad(tenantId, a.gateway, id));
-  await tx.query(sql.unsafe`DELETE FROM payment_gateway_accounts WHERE gateway = ${a.gateway}`);
+  if (existing) {
+    await tx.query(sql.unsafe`
+      UPDATE payment_gateway_accounts SET environment = ${a.environment}, base_url = ${a.baseUrl ?? null}, merchant_code = ${a.merchantCode ?? null},
+        wrapped_secret = ${sql.binary(wrapped)}
+      WHERE id = ${id}`);
+    return;
+  }
   await tx.query(sql.unsafe`
     INSERT INTO payment_gateway_accounts (id, tenant_id, gateway, environment, base_url, merchant_code, wrapped_secret)
     VALUES (${id}, ${tenantId}, ${a.gateway}, ${a.environment}, ${a.baseUrl ?? null}, ${a.merchantCode ?? null}, ${sql.binary(wrapped)})`);

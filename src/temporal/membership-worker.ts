@@ -7,6 +7,7 @@ import { createMemberActivities, type MemberActivityDeps } from '../../activitie
 import { createPaymentActivities } from '../../activities/payments/index.ts';
 import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
+import { createReconciliationRunActivities } from '../../activities/payments/reconciliation-run.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -30,6 +31,7 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
   const activities = {
     ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
     ...createRenewalActivities(options.deps, options.temporal), ...createPaymentActivities(options.deps, options.temporal),
+    ...createReconciliationRunActivities(options.deps),
   };
   return Worker.create({
     connection: options.connection,

@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, type Client, type ScheduleSpec } from '@temporalio/client';
+import { PAYMENT_RECONCILIATION_SCHEDULE_ID, PAYMENT_RECONCILIATION_WORKFLOW } from '../payments/reconciliation-run.ts';
 import { RENEWAL_RUN_WORKFLOW, RENEWAL_SCHEDULE_ID } from '../renewals/renewal-contract.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 
@@ -32,4 +33,14 @@ async function ensureSchedule(client: Client, scheduleId: string, workflowType: 
  */
 export async function ensureRenewalSchedule(client: Client, at: { hour: number; minute: number }): Promise<void> {
   await ensureSchedule(client, RENEWAL_SCHEDULE_ID, RENEWAL_RUN_WORKFLOW, { calendars: [{ hour: at.hour, minute: at.minute }], timezone: 'Asia/Kathmandu' }, '1 day');
+}
+
+/**
+ * The daily payment reconciliation (workflow `paymentReconciliationRun`): every day at
+ * `hour`:`minute` in Asia/Kathmandu it compares, for each party and gateway, the gateway's
+ * answers about the party's previous day's attempts with what was recorded. A run missed while
+ * the server was down is made up within a day.
+ */
+export async function ensurePaymentReconciliationSchedule(client: Client, at: { hour: number; minute: number }): Promise<void> {
+  await ensureSchedule(client, PAYMENT_RECONCILIATION_SCHEDULE_ID, PAYMENT_RECONCILIATION_WORKFLOW, { calendars: [{ hour: at.hour, minute: at.minute }], timezone: 'Asia/Kathmandu' }, '1 day');
 }

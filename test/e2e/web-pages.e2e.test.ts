@@ -12,6 +12,7 @@ import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycl
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
 import { addCommitteeWithHead, applicationFor, asTest, awaitInvoice, lifecycleHandle, paymentFor } from '../support/lifecycle-harness.ts';
 import { sql } from 'slonik';
+import { withTenant } from '../../src/db/tenant-context.ts';
 import { z } from 'zod';
 import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
 import { ESEWA_SANDBOX_MERCHANT } from '../../src/payments/gateways/esewa.ts';
@@ -309,7 +310,7 @@ test('pay with eSewa from the status page: the signed form, the gateway, back to
     expect(recorded).toEqual([{ provider: 'esewa' }]);
     expect(errors).toEqual([]);
   } finally {
-    await asTest(api, (tx) => tx.query(sql.unsafe`DELETE FROM payment_gateway_accounts`));
+    await withTenant(api.db.owner, { tenantId: api.tenant.id, actor: 'test' }, (tx) => tx.query(sql.unsafe`DELETE FROM payment_gateway_accounts`));
     await sims.close();
   }
 }, 180_000);

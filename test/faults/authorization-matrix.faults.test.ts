@@ -8,6 +8,8 @@ import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecy
 import { approveUpdate, paymentReceivedUpdate } from '../../src/members/lifecycle-contract.ts';
 import { requestTransfer } from '../../src/transfers/transfer-client.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { addReconciliationItem } from '../../src/payments/reconciliation.ts';
 
 interface Call { method: string; path: string; body?: unknown; headers?: Record<string, string> }
 interface Row {
@@ -28,6 +30,8 @@ const observed: string[] = [];
 let targets: { disabled: string; demoted: string; headship: { committeeId: string; headUserId: string } };
 /** An active member of the harness's second ward with a transfer to the third waiting (the head inside covers both). */
 let transferee: { memberId: string; transferId: string };
+/** Two items in the reconciliation queue: one for refund, one holding what the payer's open invoice asks. */
+let reconciliation: { refund: string; attach: string; invoiceId: string };
 
 async function activeMemberWithTransfer(): Promise<typeof transferee> {
   const member = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, api.tenant.id, applicationFor(api, 'transferee@example.np'));
@@ -37,6 +41,16 @@ async function activeMemberWithTransfer(): Promise<typeof transferee> {
   const transfer = await requestTransfer({ client: api.client, pool: api.db.app }, { tenantId: api.tenant.id, actor: 'fixture' },
     { memberId: member.memberId, toWardId: api.geo.wardIds[2]!, via: 'staff', requestedBy: 'fixture' });
   return { memberId: member.memberId, transferId: transfer!.id };
+}
+
+async function reconciliationItems(): Promise<typeof reconciliation> {
+  const payer = await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring }, api.tenant.id, applicationFor(api, 'reconciled@example.np'));
+  await sendLifecycleUpdate(api.client, payer.workflowId, approveUpdate, { by: 'user:fixture' });
+  const invoice = await awaitInvoice(lifecycleHandle(api, payer.workflowId));
+  const item = (reference: string) => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'fixture' }, (tx) => addReconciliationItem(tx, {
+    tenantId: api.tenant.id, gateway: 'khalti', reference, attemptId: null, memberId: null, amountMinor: invoice.amountMinor, currency: invoice.currency,
+    reason: 'unknown_reference', detail: 'matrix' }));
+  return { refund: (await item('MATRIX-PIDX-1')).id, attach: (await item('MATRIX-PIDX-2')).id, invoiceId: invoice.invoiceId };
 }
 
 beforeAll(async () => {
@@ -50,6 +64,7 @@ beforeAll(async () => {
     headship: await addCommitteeWithHead(api, api.geo.districtId, 'Matrix District Committee', 'matrix-district-head@party.test'),
   };
   transferee = await activeMemberWithTransfer();
+  reconciliation = await reconciliationItems();
 }, 180_000);
 afterAll(() => api.stop());
 
@@ -132,6 +147,16 @@ const ROWS: Row[] = [
     call: () => ({ method: 'POST', path: '/api/graphql', headers: { 'content-type': 'application/json' }, body: { query: GRAPH_QUERY, variables: { id: members.awaitingApproval.memberId, node: api.geo.localLevelId } } }) },
   { operation: 'GET /api/ops/stuck-lifecycles', target: 'awaiting approval', expected: [401, 401, 403, 403, 403, 403, 200, 200],
     call: () => ({ method: 'GET', path: '/api/ops/stuck-lifecycles?stage=AwaitingApproval&olderThanMinutes=0' }) },
+  // The reconciliation queue is the treasurer's and the admin's: the treasurer decides, the admin finds it decided (409).
+  { operation: 'GET /api/payment-reconciliation', target: 'the open items', expected: [401, 401, 403, 403, 403, 200, 200, 200],
+    call: () => ({ method: 'GET', path: '/api/payment-reconciliation?filter[status]=open' }) },
+  { operation: 'GET /api/payment-reconciliation/{id}', target: 'an open item', expected: [401, 401, 403, 403, 403, 200, 200, 404],
+    call: () => ({ method: 'GET', path: `/api/payment-reconciliation/${reconciliation.refund}` }) },
+  { operation: 'POST /api/payment-reconciliation/{id}/refund', target: 'an open item', expected: [401, 401, 403, 403, 403, 200, 409, 404],
+    call: () => ({ method: 'POST', path: `/api/payment-reconciliation/${reconciliation.refund}/refund`, body: document('payment-reconciliation', { note: 'matrix' }) }) },
+  { operation: 'POST /api/payment-reconciliation/{id}/attach', target: "an open item, to the payer's open invoice", expected: [401, 401, 403, 403, 403, 200, 409, 404],
+    call: () => ({ method: 'POST', path: `/api/payment-reconciliation/${reconciliation.attach}/attach`,
+      body: document('payment-reconciliation', { invoiceId: reconciliation.invoiceId, note: 'matrix' }) }) },
   { operation: 'POST /api/parties/{slug}/payments/webhooks/{provider}', target: "unsigned (callers hold no party's webhook secret)", expected: [401, 401, 401, 401, 401, 401, 401, 401],
     call: () => ({ method: 'POST', path: `/api/parties/${slug()}/payments/webhooks/esewa`, body: webhook(), headers: { 'content-type': 'application/json' } }) },
   { operation: 'POST /api/platform/tenants', target: 'a new party', expected: [401, 401, 401, 401, 401, 401, 401, 401],

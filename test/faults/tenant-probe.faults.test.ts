@@ -24,6 +24,7 @@ import { startStatusChange } from '../../src/members/status-change-client.ts';
 import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
 import { insertAttempt } from '../../src/payments/payment-attempts.ts';
 import { paymentWorkflowId } from '../../src/payments/payment-verification-contract.ts';
+import { addReconciliationItem } from '../../src/payments/reconciliation.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
 let partyB: Tenant;
@@ -37,6 +38,8 @@ let relations: TenantRelation[];
 let committeeOfB: string;
 /** B's decided transfer: deciding it again is refused (409), not unknown. */
 let decidedTransferOfB: string;
+/** B's item in the reconciliation queue, open. */
+let reconciliationItemOfB: string;
 /** The invoice of A's renewal waiting for payment. */
 let renewalInvoiceOfA: string | null;
 
@@ -98,6 +101,11 @@ beforeAll(async () => {
   renewalInvoiceOfA = await settled(() => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'fixture' }, (tx) =>
     tx.maybeOneFirst(sql.type(z.object({ id: z.string().nullable() }))`SELECT invoice_id AS id FROM member_renewals WHERE member_id = ${a.withCard.memberId}`)),
   (x, y) => x !== null && x === y);
+  // Each party has a payment waiting in its reconciliation queue.
+  const queue = (tenantId: string, memberId: string) => withTenant(api.db.app, { tenantId, actor: 'fixture' }, (tx) => addReconciliationItem(tx, {
+    tenantId, gateway: 'esewa', reference: randomUUID(), attemptId: null, memberId, amountMinor: 100, currency: 'NPR', reason: 'amount_mismatch', detail: 'probe' }));
+  await queue(api.tenant.id, a.awaitingPayment.memberId);
+  reconciliationItemOfB = (await queue(partyB.id, b.awaitingPayment.memberId)).id;
   idsOfA = await idsOfTenant(api.db.owner, api.tenant.id);
   const keysOfB = await withTenant(api.db.app, { tenantId: partyB.id, actor: 'probe' }, (tx) => api.keyring.forTenant(tx, partyB.id));
   probingA = { ownSlug: partyB.slug, invoice: a.awaitingPayment.invoice, statusTokens: statusTokens(a), webhookSecret: webhookSecretOfB,
@@ -150,6 +158,7 @@ test("the same requests about party B's own ids find them (the probe is not vacu
     // Status changes act on B's rejected member: found, and refused as not active, so nothing changes.
     const id = operation.includes('geography') ? api.geo.localLevelId : operation.includes('/payments/attempts/') ? openAttemptOf[partyB.id]!
       : operation.includes('/api/transfers/') ? decidedTransferOfB
+      : operation.includes('/api/payment-reconciliation/') ? reconciliationItemOfB
       : operation.includes('/api/invoices/') ? b.withCard.invoice.invoiceId
       : STATUS_CHANGES.test(operation) ? b.rejected.memberId : b.withCard.memberId;
     const res = await ask(probe(id, own), callers['B head']);

@@ -11,6 +11,9 @@ import { recordRefusal } from '../../src/members/registration-refusals.ts';
 import { recordConsent } from '../../src/members/eligibility.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
 import { createWebhookSecret } from '../../src/payments/webhook-secrets.ts';
+import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
+import { insertAttempt } from '../../src/payments/payment-attempts.ts';
+import { addReconciliationItem } from '../../src/payments/reconciliation.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -54,6 +57,14 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
     await createWebhookSecret(tx, keyring, tenant.id, 'esewa');
     await tx.query(sql.unsafe`INSERT INTO member_transfers (id, tenant_id, member_id, seq, from_ward_id, to_ward_id, requested_via, requested_by, decides_at, workflow_id)
       VALUES (${randomUUID()}, ${tenant.id}, ${memberId}, 1, ${geo.wardIds[0]!}, ${geo.wardIds[1]!}, 'staff', 'seed', now() + interval '30 days', ${`transfer-${memberId}-1`})`);
+    await setGatewayAccount(tx, keyring, tenant.id, { gateway: 'khalti', environment: 'sandbox', secret: `live_secret_key_${tenant.slug}` });
+    const attemptId = randomUUID();
+    await insertAttempt(tx, { id: attemptId, tenantId: tenant.id, memberId, invoiceId, gateway: 'esewa', amountMinor: 10000, currency: 'NPR',
+      reference: attemptId, workflowId: `payment-${tenant.id}-${attemptId}`, expiresAt: new Date(Date.now() + 3_600_000) });
+    await addReconciliationItem(tx, { tenantId: tenant.id, gateway: 'esewa', reference: attemptId, attemptId, memberId, amountMinor: 10000, currency: 'NPR',
+      reason: 'paid_twice', detail: 'seed' });
+    await tx.query(sql.unsafe`INSERT INTO payment_reconciliation_runs (tenant_id, day, gateway, attempts, differences, unreachable)
+      VALUES (${tenant.id}, current_date, 'esewa', 1, 1, 0)`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
     await anchorChain(tx, tenant.id, keyring, () => new Date(), 'periodic');
   });
@@ -150,7 +161,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['application_consents', 'audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['application_consents', 'audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_attempts', 'payment_gateway_accounts', 'payment_reconciliation_items', 'payment_reconciliation_runs', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
 /** Tables the application role may not write at all: rows come from triggers or the database's own functions. */
 const WRITTEN_BY_THE_DATABASE = ['audit_log', 'member_statistics', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily'];
 

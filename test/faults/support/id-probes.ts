@@ -81,6 +81,11 @@ export const ID_PROBES: Record<string, (id: string, s: ProbeSetting) => ProbeCal
   // The applicant's real status-link secret, under the probing party's slug: a withdrawal of A's application through B.
   'POST /api/parties/{slug}/applications/{id}/withdraw': (id, s) => ({ method: 'POST',
     path: `/api/parties/${s.ownSlug}/applications/${id}/withdraw?token=${s.statusTokens.get(id) ?? 'p'.repeat(32)}`, body: jsonApi('withdrawals', { reasonCode: 'other' }) }),
+  // The reconciliation queue: an item of A's, attached to A's own open invoice or marked for refund.
+  'GET /api/payment-reconciliation/{id}': (id) => ({ method: 'GET', path: `/api/payment-reconciliation/${id}` }),
+  'POST /api/payment-reconciliation/{id}/attach': (id, s) => ({ method: 'POST', path: `/api/payment-reconciliation/${id}/attach`,
+    body: jsonApi('payment-reconciliation', { invoiceId: s.invoice.invoiceId, note: 'probe' }) }),
+  'POST /api/payment-reconciliation/{id}/refund': (id) => ({ method: 'POST', path: `/api/payment-reconciliation/${id}/refund`, body: jsonApi('payment-reconciliation', { note: 'probe' }) }),
   // Correctly signed with the probing party's own esewa secret, for its own URL.
   'POST /api/parties/{slug}/payments/webhooks/{provider}': (id, s) => {
     const raw = JSON.stringify({ memberId: id, invoiceId: s.invoice.invoiceId, amount: s.invoice.amountMinor, currency: s.invoice.currency, reference: `probe-${randomUUID()}`, paidAt: new Date().toISOString() });
