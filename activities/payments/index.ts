@@ -4,7 +4,7 @@ import { DomainError } from '../../src/errors/domain-error.ts';
 import { toActivityFailure } from '../../src/errors/temporal-failure.ts';
 import { gatewayAccount } from '../../src/payments/gateway-accounts.ts';
 import { checkGatewayPayment } from '../../src/payments/gateway-payments.ts';
-import type { VerificationState } from '../../src/payments/gateways/gateway.ts';
+import { GatewayRefusedError, type VerificationState } from '../../src/payments/gateways/gateway.ts';
 import { closeAttempt, findAttempt, recordCheck, settleAttempt, type PaymentAttempt } from '../../src/payments/payment-attempts.ts';
 import type { PaymentVerificationOutcome } from '../../src/payments/payment-verification-contract.ts';
 import { addReconciliationItem, type ReconciliationReason } from '../../src/payments/reconciliation.ts';
@@ -38,11 +38,15 @@ export function createPaymentActivities(deps: MemberActivityDeps, temporalClient
     async checkPaymentAttempt(step: StepContext, input: { attemptId: string }): Promise<AttemptCheck> {
       const attempt = await attemptOf(step, input.attemptId);
       const account = await inTenant(deps, step, (tx) => gatewayAccount(tx, deps.keyring, attempt.gateway));
-      if (!account) throw ApplicationFailure.nonRetryable(`the party no longer takes payments through ${attempt.gateway}`, 'PAYMENT_GATEWAY_REFUSED');
+      // A refusal of the party's credentials (a key rotated at the gateway but not here, an account
+      // removed) is retried like an outage, until an operator puts the account right: ending the
+      // verification would leave money the gateway took neither recorded nor queued.
+      if (!account) throw ApplicationFailure.retryable(`the party has no ${attempt.gateway} account to ask with`, 'PAYMENT_GATEWAY_REFUSED');
       let answer;
       try {
         answer = await checkGatewayPayment(account, attempt);
       } catch (err) {
+        if (err instanceof GatewayRefusedError) throw ApplicationFailure.retryable(err.message, 'PAYMENT_GATEWAY_REFUSED');
         throw toActivityFailure(err);
       }
       // A settled attempt keeps its state: a late answer about it is the daily reconciliation's to compare.

@@ -54,14 +54,23 @@ export function createReconciliationRunActivities(deps: MemberActivityDeps) {
           const { from, to } = await dayBounds(tx, tenant!.timeZone, target.day);
           return { account: await gatewayAccount(tx, deps.keyring, target.gateway), attempts: await attemptsBetween(tx, from, to, target.gateway) };
         });
-        const counts: GatewayDayCounts = { attempts: attempts.length, differences: 0, unreachable: 0 };
+        // A retry (the hour ran out, the worker died) goes on from the last attempt its heartbeat reported, with its counts so far.
+        const resumed = Context.current().info.heartbeatDetails as { next: number; counts: GatewayDayCounts } | undefined;
+        const counts: GatewayDayCounts = resumed?.counts ?? { attempts: attempts.length, differences: 0, unreachable: 0 };
         if (!account) {
           counts.unreachable = attempts.length;
         } else {
-          for (const attempt of attempts) {
-            Context.current().heartbeat();
+          for (let index = resumed?.next ?? 0; index < attempts.length; index++) {
+            const attempt = attempts[index]!;
+            Context.current().heartbeat({ next: index, counts });
             // A Khalti attempt whose initiation never answered has no transaction at the gateway to ask about.
             if (attempt.gateway === 'khalti' && !attempt.reference) continue;
+            // Still being verified by its own workflow (waiting out an outage, say): it records the payment itself;
+            // concluding here would queue money that is about to be recorded. Not concluded, like an unanswered one.
+            if (attempt.settledAt === null) {
+              counts.unreachable += 1;
+              continue;
+            }
             let answer: GatewayAnswer;
             try {
               answer = { verification: await checkGatewayPayment(account, attempt) };

@@ -20,7 +20,7 @@ export async function applicantInvoice(tx: TenantTransaction, memberId: string):
       howToPay: {
         reference: invoice.id, online: await onlinePaymentProviders(tx), inPerson: true,
         // Paid from the status link itself: POST …/payments with one of these.
-        gateways: (await partyGateways(tx)).map((g) => g.gateway),
+        gateways: invoice.currency === 'NPR' ? (await partyGateways(tx)).map((g) => g.gateway) : [],
       },
     },
   };

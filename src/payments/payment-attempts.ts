@@ -4,7 +4,7 @@ import type { TenantTransaction } from '../db/tenant-context.ts';
 import type { GatewayName, GatewayVerification, VerificationState } from './gateways/gateway.ts';
 import { GATEWAYS } from './gateway-accounts.ts';
 
-export const ATTEMPT_STATES = ['initiated', 'pending', 'ambiguous', 'complete', 'failed', 'expired', 'canceled', 'refunded', 'partially_refunded'] as const;
+export const ATTEMPT_STATES = ['initiated', 'pending', 'ambiguous', 'not_found', 'complete', 'failed', 'expired', 'canceled', 'refunded', 'partially_refunded'] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
 export const PaymentAttemptSchema = z.object({

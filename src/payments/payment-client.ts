@@ -32,6 +32,7 @@ export async function startPaymentAttempt(
   const account = await withTenant(deps.pool, context, async (tx) => {
     const invoice = await openInvoiceOf(tx, request.memberId);
     if (!invoice) throw new DomainError('NO_OPEN_INVOICE', 'there is no open invoice to pay');
+    if (invoice.currency !== 'NPR') throw new DomainError('GATEWAY_NOT_TAKEN', `${request.gateway} takes rupees (NPR), not ${invoice.currency}`, { field: 'gateway' });
     const found = await gatewayAccount(tx, deps.keyring, request.gateway);
     if (!found) throw new DomainError('GATEWAY_NOT_TAKEN', `the party takes no payments through ${request.gateway}`, { field: 'gateway' });
     await insertAttempt(tx, {

@@ -28,6 +28,8 @@ export interface GatewayDayCounts {
 export interface ReconciliationRunReport extends GatewayDayCounts {
   parties: number;
   gateways: number;
+  /** The party gateways whose day could not be reconciled (the activity failed for good). */
+  failed?: { tenantId: string; gateway: string }[];
 }
 
 /** The instants a party's day spans, in its time zone. */

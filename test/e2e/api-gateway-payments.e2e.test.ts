@@ -9,6 +9,8 @@ import { ESEWA_SANDBOX_MERCHANT } from '../../src/payments/gateways/esewa.ts';
 import { KHALTI_SIMULATOR_SECRET_KEY } from '../../src/payments/gateways/simulators/khalti-simulator.ts';
 import { startGatewaySimulators, type GatewaySimulators } from '../../src/payments/gateways/simulators/gateway-simulators.ts';
 import { paymentWorkflowId, type PaymentVerificationOutcome } from '../../src/payments/payment-verification-contract.ts';
+import { insertAttempt } from '../../src/payments/payment-attempts.ts';
+import { verifyAttempt } from '../../src/payments/payment-client.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { applicationFor, asTest, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';
 
@@ -154,6 +156,42 @@ test('paid twice (two attempts, both completed): one payment for the invoice, th
   // Nothing is open now: a third attempt is refused.
   const third = await pay(member, 'esewa');
   expect([third.status, third.body.errors[0].code]).toEqual([409, 'NO_OPEN_INVOICE']);
+}, 120_000);
+
+test('eSewa, the payer never reaches the gateway: held while eSewa knows no such transaction, then closed as expired', async () => {
+  const member = await awaitingPayment();
+  const attempt = (await pay(member, 'esewa')).body.data;
+  // The first check lands before any browser posted the form: eSewa answers NOT_FOUND, written down like any answer.
+  await waitFor(async () => (await rowOf(member.memberId, attempt.id)).state === 'not_found');
+  // An attempt whose time is long over, never posted: its verification asks once more and closes it.
+  const late = randomUUID();
+  const invoice = await asTest(api, (tx) => tx.one(sql.type(z.object({ id: z.string() }))`SELECT invoice_id AS id FROM payment_attempts WHERE id = ${attempt.id}`));
+  await asTest(api, (tx) => insertAttempt(tx, { id: late, tenantId: api.tenant.id, memberId: member.memberId, invoiceId: invoice.id, gateway: 'esewa', amountMinor: 50_000,
+    currency: 'NPR', reference: late, workflowId: paymentWorkflowId(api.tenant.id, late), expiresAt: new Date(Date.now() - 3_600_000) }));
+  await verifyAttempt(api.client, { tenantId: api.tenant.id, memberId: member.memberId, attemptId: late, expiresAt: new Date(Date.now() - 3_600_000).toISOString() });
+  expect(await outcome(late)).toEqual({ outcome: 'expired' });
+  expect(await rowOf(member.memberId, late)).toMatchObject({ state: 'expired', payments: 0 });
+  const settled = await asTest(api, (tx) => tx.oneFirst(sql.type(z.object({ s: z.boolean() }))`SELECT settled_at IS NOT NULL AS s FROM payment_attempts WHERE id = ${late}`));
+  expect(settled).toBe(true);
+}, 120_000);
+
+test("the gateway refuses the party's key in the middle of verification: asked again until the account is put right, then recorded", async () => {
+  const member = await awaitingPayment();
+  const attempt = (await pay(member, 'khalti')).body.data;
+  const pidx = new URL(attempt.attributes.redirect.url as string).searchParams.get('pidx')!;
+  const khalti = (secret: string) => asTest(api, (tx) => setGatewayAccount(tx, api.keyring, api.tenant.id, { gateway: 'khalti', environment: 'simulator', baseUrl: sims.khaltiBaseUrl, secret }));
+  await khalti('live_secret_key_rotated_elsewhere');
+  try {
+    sims.khalti.force(pidx, 'Completed');
+    await back('khalti', `pidx=${pidx}`);
+    const handle = api.client.workflow.getHandle(paymentWorkflowId(api.tenant.id, attempt.id));
+    await waitFor(async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2));
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  } finally {
+    await khalti(KHALTI_SIMULATOR_SECRET_KEY);
+  }
+  expect(await outcome(attempt.id)).toMatchObject({ outcome: 'recorded' });
+  expect(await rowOf(member.memberId, attempt.id)).toMatchObject({ payments: 1, state: 'complete' });
 }, 120_000);
 
 test('refused: a gateway the party does not take (naming the field), a wrong link, a forged return', async () => {

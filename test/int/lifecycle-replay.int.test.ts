@@ -55,6 +55,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'arrival-told-card-issued.json', 'arrival-told-rejected.json', 'arrival-told-withdrawn-awaiting-payment.json',
     // Payments through eSewa and Khalti, verified by their own workflow (workflows/payments/payment-verification.ts).
     'payment-recorded-after-outage.json', 'payment-pending-then-recorded.json', 'payment-canceled.json', 'payment-expired.json', 'payment-paid-twice.json',
+    // The daily reconciliation run (workflows/payments/reconciliation-run.ts).
+    'payment-reconciliation-run.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

@@ -28,6 +28,8 @@ import { KHALTI_SIMULATOR_SECRET_KEY } from '../../src/payments/gateways/simulat
 import { startGatewaySimulators } from '../../src/payments/gateways/simulators/gateway-simulators.ts';
 import { startPaymentAttempt, verifyAttempt } from '../../src/payments/payment-client.ts';
 import { paymentWorkflowId, type PaymentVerificationOutcome } from '../../src/payments/payment-verification-contract.ts';
+import { PAYMENT_RECONCILIATION_WORKFLOW, type ReconciliationRunReport } from '../../src/payments/reconciliation-run.ts';
+import { dateIn } from '../../src/terms/term-ledger.ts';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { recordPayment } from '../../src/payments/record-payment.ts';
@@ -421,7 +423,7 @@ async function main(): Promise<void> {
  * (Khalti), canceled, expired, and paid twice into the reconciliation queue.
  */
 async function recordGatewayPayments(): Promise<void> {
-  const names = ['payment-recorded-after-outage', 'payment-pending-then-recorded', 'payment-canceled', 'payment-expired', 'payment-paid-twice'];
+  const names = ['payment-recorded-after-outage', 'payment-pending-then-recorded', 'payment-canceled', 'payment-expired', 'payment-paid-twice', 'payment-reconciliation-run'];
   if (only.size > 0 && !names.some((name) => only.has(name))) return;
   const h = await startLifecycleHarness({ paymentWindowMs: 600_000 });
   const sims = await startGatewaySimulators();
@@ -448,6 +450,8 @@ async function recordGatewayPayments(): Promise<void> {
     const handle = h.client.workflow.getHandle(paymentWorkflowId(h.tenant.id, a.attemptId));
     const result = (await handle.result()) as PaymentVerificationOutcome;
     if (result.outcome !== outcome) throw new Error(`${name} ended ${JSON.stringify(result)}, not ${outcome}`);
+    // Only the histories asked for are written: one recorded before is never recorded again.
+    if (only.size > 0 && !only.has(name)) return;
     await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
     console.log(`recorded ${name}`);
   };
@@ -487,6 +491,15 @@ async function recordGatewayPayments(): Promise<void> {
     sims.khalti.force(second.reference, 'Completed');
     await nudge(second);
     await save('payment-paid-twice', second, 'reconciliation');
+
+    // The daily reconciliation run over today's attempts, one of them still being verified.
+    await attempt('run-verifying@example.np', 'khalti');
+    const run = await h.client.workflow.start(PAYMENT_RECONCILIATION_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: 'payment-reconciliation-recording',
+      args: [{ day: dateIn(h.tenant.timeZone, new Date()) }] });
+    const report = (await run.result()) as ReconciliationRunReport;
+    if (report.attempts < 6 || report.unreachable < 1) throw new Error(`the reconciliation run compared too little: ${JSON.stringify(report)}`);
+    if (only.size === 0 || only.has('payment-reconciliation-run')) await writeFile(path.join(HISTORIES_DIR, 'payment-reconciliation-run.json'), `${historyToJSON(await run.fetchHistory())}\n`);
+    if (only.size === 0 || only.has('payment-reconciliation-run')) console.log('recorded payment-reconciliation-run');
   } finally {
     worker.shutdown();
     await running;

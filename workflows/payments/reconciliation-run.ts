@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { log, proxyActivities } from '@temporalio/workflow';
 import type { ReconciliationRunActivities } from '../../activities/payments/reconciliation-run.ts';
 import type { ReconciliationRunReport } from '../../src/payments/reconciliation-run.ts';
 import { STEP_OPTIONS } from '../activity-options.ts';
@@ -21,10 +21,16 @@ export async function paymentReconciliationRun(input: { day?: string } = {}): Pr
   const targets = await reconciliationTargets(input.day ?? null);
   const report: ReconciliationRunReport = { parties: new Set(targets.map((t) => t.tenantId)).size, gateways: targets.length, attempts: 0, differences: 0, unreachable: 0 };
   for (const target of targets) {
-    const counts = await reconcileGatewayDay(target);
-    report.attempts += counts.attempts;
-    report.differences += counts.differences;
-    report.unreachable += counts.unreachable;
+    try {
+      const counts = await reconcileGatewayDay(target);
+      report.attempts += counts.attempts;
+      report.differences += counts.differences;
+      report.unreachable += counts.unreachable;
+    } catch (err) {
+      // One party's gateway day failing for good does not stop the others'; the run says which failed.
+      log.warn('reconciliation of a gateway day failed', { tenantId: target.tenantId, gateway: target.gateway, error: String(err) });
+      report.failed = [...(report.failed ?? []), { tenantId: target.tenantId, gateway: target.gateway }];
+    }
   }
   return report;
 }
