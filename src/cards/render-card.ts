@@ -4,7 +4,8 @@ import { loadCardFonts, sharedFontkit, type CardFontName } from './card-fonts.ts
 import { drawFittedText, type CardFonts as Fonts, type TextStyle } from './card-text.ts';
 
 export interface IdCardInput {
-  party: { name: string; nameNepali?: string; colour?: string };
+  /** `id`: the party's id (tenant id), which keys its cached card template with the other three. */
+  party: { id?: string; name: string; nameNepali?: string; colour?: string };
   member: { nameEnglish: string; nameNepali: string; memberNumber: string };
   ward: string;
   committee: string;
