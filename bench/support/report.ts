@@ -39,9 +39,9 @@ export function renderReport(r: BenchReport): string {
       '| endpoint | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |', latencyRow('POST applications', registration.registration), latencyRow('GET /healthz', registration.trivial), '', `p95 ratio: **${registration.ratioP95}**`);
   }
   if (cards) {
-    lines.push('', '## ID cards', '', `${cards.count} cards, each member a different name, after a warm-up card: **${cards.msPerCardWall} ms** per card wall clock (mean), ${cards.msPerCardCpu} ms CPU, ${cards.bytesPerCard} bytes. The floor, measured alternately with the cards: pdf-lib alone creating a page of the card's size with the card's strings in the same four subset fonts and saving it (no QR code, no fitting, no cache).`);
+    lines.push('', '## ID cards', '', `${cards.count} cards, each member a different name, after a warm-up card: **${cards.msPerCardWall} ms** per card wall clock (mean), ${cards.msPerCardCpu} ms CPU of the rendering thread, ${cards.bytesPerCard} bytes. The floor, measured alternately with the cards: pdf-lib alone creating a page of the card's size with the card's strings in the same four subset fonts and saving it (no QR code, no fitting, no cache).`);
     if (cards.card && cards.floor) {
-      lines.push('', '| | n | p50 ms | p95 ms | p99 ms | CPU ms (mean) |', '| --- | --- | --- | --- | --- | --- |',
+      lines.push('', '| | n | p50 ms | p95 ms | p99 ms | thread CPU ms (mean) |', '| --- | --- | --- | --- | --- | --- |',
         `${latencyRow('ID card', cards.card)} ${cards.msPerCardCpu} |`, `${latencyRow('floor: pdf-lib page + 4 subset fonts', cards.floor)} ${cards.floorCpuMs} |`);
     }
   }
@@ -68,7 +68,7 @@ function goals(r: BenchReport): string[] {
   const rows: string[] = [];
   const mark = (met: boolean) => (met ? 'yes' : '**no**');
   const { cards, lifecycles, imports, scale } = r.sections;
-  if (cards?.card) rows.push(`| ID card p95 < 10 ms | p50 ${cards.card.p50.toFixed(1)} ms, p95 ${cards.card.p95.toFixed(1)} ms | ${mark(cards.card.p95 < 10)} |`);
+  if (cards?.card) rows.push(`| ID card p95 < 10 ms | p50 ${cards.card.p50.toFixed(1)} ms, p95 ${cards.card.p95.toFixed(1)} ms, mean ${cards.msPerCardWall} ms; ${cards.msPerCardCpu} ms CPU of the rendering thread | ${mark(cards.card.p95 < 10)} |`);
   if (lifecycles) rows.push(`| lifecycle throughput ≥ 0.8 × no-op | ${lifecycles.ratio} | ${mark(lifecycles.ratio >= 0.8)} |`);
   const largest = scale?.[scale.length - 1];
   if (largest) {

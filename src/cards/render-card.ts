@@ -121,8 +121,8 @@ function partyDrawing(fonts: LayoutFonts, party: IdCardInput['party'], colour: R
       ...labels,
       { text: scan, font: 'latin', x: BODY.qr.x + QR.size / 2 - widthOfTextAtSize(fonts.latin, scan, 5) / 2, y: BODY.qr.y - 3, size: 5, color: MUTED },
     ],
-    // Member values are bold: the bold Latin subset carries printable ASCII and the punctuation
-    // cards use, so a card whose Latin text stays within it reuses the party's embedded font.
+    // Member values are bold: the bold Latin subset carries letters, digits and punctuation,
+    // so a card whose Latin text stays within them reuses the party's embedded font.
     repertoire: { latinBold: LATIN_REPERTOIRE },
   };
 }
