@@ -41,7 +41,7 @@ export function createCardActivities(deps: MemberActivityDeps) {
       const tokenId = derivedUuid(`${step.workflowId}:card:token`);
       const token = signCardToken(keys.cardSigning.privateKey, { tenant: tenant.slug, memberId: step.memberId, memberNumber, validUntil, tokenId });
       const pdf = await renderIdCard({
-        party: { name: tenant.name },
+        party: { id: step.tenantId, name: tenant.name },
         member: { nameEnglish: subject.nameEn, nameNepali: subject.nameNe ?? subject.nameEn, memberNumber },
         ward: subject.ward,
         committee: subject.committee ?? '—',

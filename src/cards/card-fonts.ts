@@ -68,6 +68,8 @@ export function loadCardFonts(): Promise<CardFontBytes> {
 
 type Fontkit = Parameters<PDFDocument['registerFontkit']>[0];
 type Font = ReturnType<Fontkit['create']>;
+/** A font as fontkit parsed it: layout (shaping) and metrics. */
+export type LayoutFont = Font;
 const parsedFonts = new WeakMap<Uint8Array, Font>();
 
 /** Laid-out strings kept per font; names and numbers come and go, the card's labels stay. */
@@ -114,3 +116,9 @@ export const sharedFontkit: Fontkit = {
     return font;
   },
 };
+
+/** The card's four fonts parsed, shared with every document that embeds them through `sharedFontkit`. */
+export async function loadLayoutFonts(): Promise<Readonly<Record<CardFontName, LayoutFont>>> {
+  const bytes = await loadCardFonts();
+  return Object.fromEntries((Object.keys(bytes) as CardFontName[]).map((name) => [name, sharedFontkit.create(bytes[name])])) as Record<CardFontName, LayoutFont>;
+}
