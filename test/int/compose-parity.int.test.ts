@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { findPgClientTools } from '../../src/backup/pg-client-tools.ts';
+import { loadConfig, toolSearchPaths } from '../../src/config.ts';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { ensureDemoParty, type DemoRecord } from '../../src/dev/demo-party.ts';
 import { PostgresServer } from '../../src/dev/postgres-server.ts';
@@ -47,7 +49,8 @@ function environmentOf(service: string, rewrite: Record<string, string>): Record
 function npmRun(service: string, environment: Record<string, string>): Run {
   const command = project.services[service]!.command as string[];
   expect(command.slice(0, 2)).toEqual(['npm', 'run']);
-  const child = spawn(command[0]!, command.slice(1), { cwd: projectRoot, env: { PATH, HOME: tmp, ...environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: npm and the node process it starts form one process group, stopped together (as a container is).
+  const child = spawn(command[0]!, command.slice(1), { cwd: projectRoot, env: { PATH, HOME: tmp, ...environment }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -100,9 +103,27 @@ beforeAll(async () => {
   apiPort = await freePort();
 });
 
+/** Stops a service as `docker compose down` does: SIGTERM to all its processes, SIGKILL after a grace period; resolves when its output is closed. */
+async function stopService(run: Run, graceMs = 15_000): Promise<void> {
+  const closed = new Promise<void>((resolve) => {
+    if (run.child.stdout?.closed && run.child.stderr?.closed && run.child.exitCode !== null) resolve();
+    else run.child.once('close', () => resolve());
+  });
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-run.child.pid!, name);
+    } catch {
+      // the group is already gone
+    }
+  };
+  signal('SIGTERM');
+  const kill = setTimeout(() => signal('SIGKILL'), graceMs);
+  await closed;
+  clearTimeout(kill);
+}
+
 afterAll(async () => {
-  for (const run of runs) if (run.child.exitCode === null) run.child.kill('SIGTERM');
-  await Promise.all(runs.map((run) => exitOf(run)));
+  await Promise.all(runs.map((run) => stopService(run)));
   await Promise.allSettled([smtp?.stop(), postgres?.stop()]);
   await rm(tmp, { recursive: true, force: true });
 });
@@ -114,9 +135,11 @@ test('postgres initialised by the init script, then migrate, worker and api with
   const postgresEnv = serviceEnvironment(project, 'postgres');
   postgres = new PostgresServer({ dataDir: path.join(tmp, 'postgres'), port: pgPort, superuserPassword: postgresEnv.POSTGRES_PASSWORD! });
   await postgres.start();
+  // psql from the client tools the product finds for pg_dump (PG_CLIENT_BIN_DIR, the PATH, or the cached PostgreSQL 18 ones).
+  const clientBin = path.dirname((await findPgClientTools({ explicitDir: loadConfig().PG_CLIENT_BIN_DIR, ...toolSearchPaths() })).pgDump);
   const init = spawnSync('sh', [path.join(projectRoot, 'docker', 'postgres-init', '01-roles.sh')], {
     encoding: 'utf8',
-    env: { PATH, ...postgresEnv, POSTGRES_USER: 'postgres', POSTGRES_DB: 'postgres', PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGPASSWORD: postgresEnv.POSTGRES_PASSWORD!, SADASYA_INIT_DIR: path.join(projectRoot, 'docker', 'postgres-init') },
+    env: { PATH: `${clientBin}:${PATH}`, ...postgresEnv, POSTGRES_USER: 'postgres', POSTGRES_DB: 'postgres', PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGPASSWORD: postgresEnv.POSTGRES_PASSWORD!, SADASYA_INIT_DIR: path.join(projectRoot, 'docker', 'postgres-init') },
   });
   expect({ status: init.status, stderr: init.stderr }).toEqual({ status: 0, stderr: '' });
 
