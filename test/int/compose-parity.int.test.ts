@@ -149,8 +149,10 @@ test('postgres initialised by the init script, then migrate, worker and api with
     'temporal:7233': process.env.TEST_TEMPORAL_ADDRESS!,
     'smtp://mail:1025': smtp!.url,
     '/var/lib/sadasya/': `${tmp}/`,
+    // PUBLIC_BASE_URL's default is the published API port; here the API listens on a free one.
+    'http://127.0.0.1:3000': `http://127.0.0.1:${apiPort}`,
   };
-  const withPorts = (environment: Record<string, string>): Record<string, string> => ({ ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort), PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}` });
+  const withPorts = (environment: Record<string, string>): Record<string, string> => ({ ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort) });
 
   // migrate: once, to completion, before worker and api (service_completed_successfully).
   const migrateEnv = environmentOf('migrate', rewrite);
