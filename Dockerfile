@@ -51,6 +51,7 @@ COPY activities/ activities/
 COPY api/ api/
 COPY migrations/ migrations/
 COPY data/ data/
+COPY docker/postgres-init/sadasya.psql docker/postgres-init/sadasya.psql
 COPY --from=workflow-bundle /app/dist/ dist/
 USER node
 EXPOSE 3000

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { config } from '../src/config.ts';
+import { config, requireSettings } from '../src/config.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
@@ -15,9 +15,8 @@ import { createOpsApp } from './ops-app.ts';
 async function main(): Promise<void> {
   const settings = config();
   const log = createLogger('api', settings.LOG_LEVEL);
-  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) {
-    throw new Error('the API needs DATABASE_URL, TEMPORAL_ADDRESS and AUTH_TOKEN_SECRET (npm start sets them for development)');
-  }
+  requireSettings(settings, 'api');
+  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
   // Three attempts, not the client's default ten: a caller gets 503 in seconds, not twenty.

@@ -73,6 +73,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   throw new ConfigError(`Invalid environment variable ${variable}: ${issue?.message ?? 'invalid'}`);
 }
 
+/** The production entry points: `npm run api`, `npm run worker`, `npm run migrate`. */
+export type EntryPoint = 'api' | 'worker' | 'migrate';
+
+/**
+ * What each entry point refuses to start without, the one list of it (docker-compose.yml is
+ * checked against it): `always`, and with NODE_ENV=production also `production` (the master
+ * key has no development fallback there, and links in mail and cards need the public URL).
+ */
+export const REQUIRED_SETTINGS: Record<EntryPoint, { always: readonly (keyof Config)[]; production: readonly (keyof Config)[] }> = {
+  api: { always: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'AUTH_TOKEN_SECRET'], production: ['MASTER_KEY', 'PUBLIC_BASE_URL'] },
+  worker: { always: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'SMTP_URL'], production: ['MASTER_KEY', 'PUBLIC_BASE_URL'] },
+  migrate: { always: ['DATABASE_OWNER_URL'], production: [] },
+};
+
+export function requiredSettings(entryPoint: EntryPoint, nodeEnv: Config['NODE_ENV']): (keyof Config)[] {
+  const { always, production } = REQUIRED_SETTINGS[entryPoint];
+  return nodeEnv === 'production' ? [...always, ...production] : [...always];
+}
+
+/** @throws ConfigError naming every variable the entry point needs and was not given. */
+export function requireSettings(settings: Config, entryPoint: EntryPoint): void {
+  const missing = requiredSettings(entryPoint, settings.NODE_ENV).filter((name) => settings[name] === undefined);
+  if (missing.length) throw new ConfigError(`npm run ${entryPoint} needs ${missing.join(', ')} (npm start sets them for development; docs/docker-compose.md)`);
+}
+
 let cached: Config | undefined;
 
 export function config(): Config {

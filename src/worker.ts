@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { config } from './config.ts';
+import { config, requireSettings } from './config.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
@@ -14,9 +14,8 @@ import { configuredKeyring } from './tenants/keyring.ts';
 async function main(): Promise<void> {
   const settings = config();
   const log = createLogger('worker', settings.LOG_LEVEL);
-  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.SMTP_URL) {
-    throw new Error('the worker needs DATABASE_URL, TEMPORAL_ADDRESS and SMTP_URL (npm start sets them for development)');
-  }
+  requireSettings(settings, 'worker');
+  if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.SMTP_URL) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   const mailer = createSmtpMailer({ smtpUrl: settings.SMTP_URL, from: settings.MAIL_FROM });
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });

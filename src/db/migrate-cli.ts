@@ -1,4 +1,4 @@
-import { config } from '../config.ts';
+import { config, requireSettings } from '../config.ts';
 import { describeShippedGeography, ensureShippedGeography } from '../geography/shipped.ts';
 import { migrate } from './migrate.ts';
 
@@ -8,7 +8,8 @@ import { migrate } from './migrate.ts';
  */
 async function main(): Promise<void> {
   const settings = config();
-  if (!settings.DATABASE_OWNER_URL) throw new Error('DATABASE_OWNER_URL must be set: migrations run as the owner role');
+  requireSettings(settings, 'migrate');
+  if (!settings.DATABASE_OWNER_URL) throw new Error('unreachable: checked by requireSettings');
   const result = await migrate(settings.DATABASE_OWNER_URL, undefined, (line) => process.stdout.write(`${line}\n`));
   process.stdout.write(`${result.applied.length} applied, ${result.skipped.length} already applied\n`);
   process.stdout.write(`${describeShippedGeography(await ensureShippedGeography(settings.DATABASE_OWNER_URL))}\n`);
