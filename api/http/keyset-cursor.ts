@@ -25,3 +25,6 @@ export const KeysetCursor = z.string().max(200).transform((value, ctx): KeysetPo
 export function encodeKeysetCursor(at: number | string, id: string): string {
   return Buffer.from(`${typeof at === 'number' ? new Date(at).toISOString() : at}|${id}`).toString('base64url');
 }
+
+/** `page[size]` (1 to 100, 25 by default) and `page[cursor]`: a keyset page of a list, oldest or newest first. */
+export const KeysetPage = z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional();

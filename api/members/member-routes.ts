@@ -8,7 +8,7 @@ import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
-import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
+import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberPlaces } from '../../src/members/member-places.ts';
@@ -29,7 +29,7 @@ const SearchQuery = z.object({
     registeredFrom: isoDateTime.or(isoDate).optional(),
     registeredTo: isoDateTime.or(isoDate).optional(),
   }).strict().optional(),
-  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+  page: KeysetPage,
   sort: z.enum(['-registeredAt', 'registeredAt']).default('-registeredAt')
     .describe('newest first (the default), or `registeredAt` for oldest first: a head\'s inbox, who has waited longest'),
   include: IncludeParam,

@@ -15,7 +15,7 @@ import { coveringHeadships, hasRole, headsAreaOf, type AuthContext } from '../au
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { relation, requestDocument, responseDocument } from '../http/jsonapi.ts';
-import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
+import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { partyBySlug } from '../http/tenancy.ts';
 import { slug } from '../../src/validation/fields.ts';
@@ -144,7 +144,7 @@ export function statusChangeRoutes(registry: RouteRegistry, deps: StatusDeps): v
     tag: 'status-changes',
     access: 'user',
     query: z.object({
-      page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+      page: KeysetPage,
       include: z.literal('member').optional().describe('`member`: the members proposed for expulsion, by name and ward, in `included`'),
     }).strict(),
     responses: { 200: { description: 'a page of pending proposals, oldest first; each has the id of its member', schema: z.object({ data: z.array(ProposalDocument.shape.data), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },

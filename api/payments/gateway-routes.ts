@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { esewaEndpointsOf, gatewayAccount, GATEWAYS } from '../../src/payments/gateway-accounts.ts';
-import { buildEsewaForm, verifyEsewaRedirect } from '../../src/payments/gateways/esewa.ts';
+import { gatewayAccount, GATEWAYS } from '../../src/payments/gateway-accounts.ts';
+import { verifyEsewaRedirect } from '../../src/payments/gateways/esewa.ts';
+import { esewaFormOf, type ReturnUrls } from '../../src/payments/gateway-payments.ts';
 import { escapeHtml } from '../../src/mail/templates.ts';
-import { GatewayDataError } from '../../src/payments/gateways/gateway.ts';
+import { GatewayDataError, type GatewayName } from '../../src/payments/gateways/gateway.ts';
 import { readKhaltiCallback } from '../../src/payments/gateways/khalti.ts';
 import { attemptByReference, findAttempt, type PaymentAttempt } from '../../src/payments/payment-attempts.ts';
 import { startPaymentAttempt, verifyAttempt } from '../../src/payments/payment-client.ts';
@@ -48,6 +49,11 @@ function attemptResource(attempt: PaymentAttempt, redirect: z.infer<typeof Attem
  */
 export function gatewayRoutes(registry: RouteRegistry, deps: GatewayDeps): void {
   const base = () => deps.publicBaseUrl ?? 'http://localhost:3000';
+  /** Where the gateway sends the payer back: the return route; eSewa's failure address names the attempt (its success address gets signed data). */
+  const returnUrls = (partySlug: string, gateway: GatewayName, attemptId: string): ReturnUrls => {
+    const url = `${base()}/api/parties/${partySlug}/payments/${gateway}/return`;
+    return { success: url, failure: `${url}?attempt=${attemptId}`, website: base() };
+  };
 
   registry.add({
     method: 'post',
@@ -63,10 +69,9 @@ export function gatewayRoutes(registry: RouteRegistry, deps: GatewayDeps): void 
       const { tenant, member } = await applicationByLink(deps.pool, params, query.token);
       if (!member) throw new ApiError('NO_OPEN_INVOICE', 'there is no open invoice to pay');
       const gateway = body.data.attributes.gateway;
-      const returnUrl = `${base()}/api/parties/${tenant.slug}/payments/${gateway}/return`;
       const { attempt, started } = await startPaymentAttempt({ pool: deps.pool, temporal: deps.temporal, keyring: deps.keyring },
         { tenantId: tenant.id, actor: 'applicant' },
-        { memberId: member.id, gateway, now: deps.clock(), urls: (attemptId) => ({ success: returnUrl, failure: `${returnUrl}?attempt=${attemptId}`, website: base() }) });
+        { memberId: member.id, gateway, now: deps.clock(), urls: (attemptId) => returnUrls(tenant.slug, gateway, attemptId) });
       return { status: 201, body: { data: attemptResource(attempt, started.redirect) } };
     },
   });
@@ -87,9 +92,7 @@ export function gatewayRoutes(registry: RouteRegistry, deps: GatewayDeps): void 
         return { attempt, account: await gatewayAccount(tx, deps.keyring, 'esewa') };
       });
       if (!found?.account) throw ApiError.notFound('payment attempt');
-      const returnUrl = `${base()}/api/parties/${tenant.slug}/payments/esewa/return`;
-      const form = buildEsewaForm({ productCode: found.account.merchantCode!, secretKey: found.account.secret }, esewaEndpointsOf(found.account),
-        { amountPaisa: found.attempt.amountMinor, transactionUuid: found.attempt.id, successUrl: returnUrl, failureUrl: `${returnUrl}?attempt=${found.attempt.id}` });
+      const form = esewaFormOf(found.account, found.attempt, returnUrls(tenant.slug, 'esewa', found.attempt.id));
       const nonce = randomBytes(16).toString('base64');
       const inputs = Object.entries(form.fields as unknown as Record<string, string>).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
       res.status(200).type('text/html')

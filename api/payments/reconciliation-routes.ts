@@ -10,7 +10,7 @@ import { hasRole, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { requestDocument, responseDocument } from '../http/jsonapi.ts';
-import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
+import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { recordPayment } from '../../src/payments/record-payment.ts';
 
@@ -53,7 +53,7 @@ const Id = z.object({ id: z.uuid() });
 const note = text(1, 1000).describe('why: it enters the audit trail and the event store');
 const SearchQuery = z.object({
   filter: z.object({ status: z.enum(RECONCILIATION_STATUSES).optional().describe('`open`: those waiting for a decision') }).strict().optional(),
-  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+  page: KeysetPage,
 }).strict();
 
 export function reconciliationRoutes(registry: RouteRegistry, deps: ReconciliationDeps): void {

@@ -14,7 +14,7 @@ import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
 import { relation, requestDocument, responseDocument } from '../http/jsonapi.ts';
-import { encodeKeysetCursor, KeysetCursor } from '../http/keyset-cursor.ts';
+import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import { memberResource } from '../members/presenter.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { partyBySlug } from '../http/tenancy.ts';
@@ -67,7 +67,7 @@ const TransferRequest = requestDocument('transfers', z.object({ toWardId: z.uuid
 const Id = z.object({ id: z.uuid() });
 const TransferSearchQuery = z.object({
   filter: z.object({ status: z.enum(TRANSFER_STATUSES).optional().describe('`requested`: those waiting for a decision') }).strict().optional(),
-  page: z.object({ size: z.coerce.number().int().min(1).max(100).default(25), cursor: KeysetCursor.optional() }).strict().optional(),
+  page: KeysetPage,
   include: z.literal('member').optional().describe('`member`: the members moving, by name and ward, in `included`'),
 }).strict();
 

@@ -1,5 +1,5 @@
 import { DomainError } from '../errors/domain-error.ts';
-import { buildEsewaForm, checkEsewaStatus } from './gateways/esewa.ts';
+import { buildEsewaForm, checkEsewaStatus, type EsewaForm } from './gateways/esewa.ts';
 import type { GatewayVerification, HttpOptions } from './gateways/gateway.ts';
 import { initiateKhaltiPayment, KHALTI_MINIMUM_PAISA, lookupKhaltiPayment } from './gateways/khalti.ts';
 import { esewaEndpointsOf, khaltiBaseOf, type GatewayAccount } from './gateway-accounts.ts';
@@ -30,6 +30,12 @@ export interface ReturnUrls {
   website: string;
 }
 
+/** The attempt's signed eSewa form: the same fields however often it is built (no I/O, nothing random). */
+export function esewaFormOf(account: GatewayAccount, attempt: Pick<PaymentAttempt, 'id' | 'amountMinor'>, urls: Pick<ReturnUrls, 'success' | 'failure'>): EsewaForm {
+  return buildEsewaForm({ productCode: account.merchantCode!, secretKey: account.secret }, esewaEndpointsOf(account),
+    { amountPaisa: attempt.amountMinor, transactionUuid: attempt.id, successUrl: urls.success, failureUrl: urls.failure });
+}
+
 /**
  * Opens the payment with the gateway.
  * @throws GatewayUnavailableError, GatewayRefusedError from the adapters; DomainError
@@ -37,8 +43,7 @@ export interface ReturnUrls {
  */
 export async function startGatewayPayment(account: GatewayAccount, attempt: Pick<PaymentAttempt, 'id' | 'amountMinor' | 'invoiceId'>, urls: ReturnUrls, http?: HttpOptions): Promise<StartedPayment> {
   if (account.gateway === 'esewa') {
-    const form = buildEsewaForm({ productCode: account.merchantCode!, secretKey: account.secret }, esewaEndpointsOf(account),
-      { amountPaisa: attempt.amountMinor, transactionUuid: attempt.id, successUrl: urls.success, failureUrl: urls.failure });
+    const form = esewaFormOf(account, attempt, urls);
     return { reference: attempt.id, redirect: { method: 'POST', url: form.action, fields: { ...form.fields } }, expiresAt: null };
   }
   if (attempt.amountMinor < KHALTI_MINIMUM_PAISA) {

@@ -29,7 +29,7 @@ export async function startPaymentAttempt(
 ): Promise<{ attempt: PaymentAttempt; started: StartedPayment }> {
   const attemptId = randomUUID();
   const workflowId = paymentWorkflowId(context.tenantId, attemptId);
-  const account = await withTenant(deps.pool, context, async (tx) => {
+  const { account, attempt } = await withTenant(deps.pool, context, async (tx) => {
     const invoice = await openInvoiceOf(tx, request.memberId);
     if (!invoice) throw new DomainError('NO_OPEN_INVOICE', 'there is no open invoice to pay');
     if (invoice.currency !== 'NPR') throw new DomainError('GATEWAY_NOT_TAKEN', `${request.gateway} takes rupees (NPR), not ${invoice.currency}`, { field: 'gateway' });
@@ -40,9 +40,8 @@ export async function startPaymentAttempt(
       amountMinor: invoice.amountMinor, currency: invoice.currency, reference: request.gateway === 'esewa' ? attemptId : null,
       workflowId, expiresAt: new Date(request.now.getTime() + ESEWA_ATTEMPT_MS),
     });
-    return found;
+    return { account: found, attempt: (await findAttempt(tx, attemptId))! };
   });
-  const attempt = (await withTenant(deps.pool, context, (tx) => findAttempt(tx, attemptId)))!;
   const started = await startGatewayPayment(account, attempt, request.urls(attemptId));
   if (started.reference !== attempt.reference) await withTenant(deps.pool, context, (tx) => setAttemptReference(tx, attemptId, started.reference));
   const expiresAt = started.expiresAt ?? new Date(attempt.expiresAt);

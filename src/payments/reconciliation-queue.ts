@@ -7,6 +7,7 @@ import { appendToStream } from '../events/event-store.ts';
 import type { DatabasePool } from 'slonik';
 import { findInvoice } from './invoice-queries.ts';
 import { findPayment, type PaymentRow } from './payments.ts';
+import type { PaymentClaim } from './record-payment.ts';
 import { RECONCILIATION_STATUSES, reconciliationColumns, ReconciliationItemSchema, type ReconciliationItem } from './reconciliation.ts';
 
 /** The event store's aggregate of a reconciliation item's decisions; its id is the item's. */
@@ -76,19 +77,8 @@ export async function decideReconciliationItem(tx: TenantTransaction, context: T
   return updated;
 }
 
-/** What the attach hands on: the same claim a treasurer's manual payment makes. */
-export interface AttachClaim {
-  memberId: string;
-  invoiceId: string;
-  amount: number;
-  currency: string;
-  provider: string;
-  reference: string;
-  paidAt: string;
-}
-
 /** Records a payment through the member's lifecycle or renewal, idempotent on (provider, reference). */
-export type RecordPayment = (context: TenantContext, claim: AttachClaim) => Promise<{ payment: PaymentRow }>;
+export type RecordPayment = (context: TenantContext, claim: PaymentClaim) => Promise<{ payment: PaymentRow }>;
 
 /**
  * Attaches an open item's money to an open invoice of a member of the party: the payment is

@@ -202,18 +202,25 @@ export function createKhaltiSimulator(options: KhaltiSimulatorOptions = {}): Kha
     });
   });
 
-  router.get('/pay', (request: Request, response: Response) => {
-    const pidx = typeof request.query.pidx === 'string' ? request.query.pidx : '';
-    const found = transactions.get(pidx);
+  /** The payer's transaction while it can still be paid; otherwise the payer page's 404 or 410, and undefined. */
+  const payable = (pidx: string | undefined, response: Response): KhaltiSimulatedTransaction | undefined => {
+    const found = pidx === undefined ? undefined : transactions.get(pidx);
     if (!found) {
       response.status(404).type('html').send(page('Khalti (simulator)', '<p>No such payment.</p>'));
-      return;
+      return undefined;
     }
     const transaction = current(found);
     if (transaction.status !== 'Initiated') {
       response.status(410).type('html').send(page('Khalti (simulator)', `<p>This payment is ${escapeHtml(transaction.status)}.</p>`));
-      return;
+      return undefined;
     }
+    return transaction;
+  };
+
+  router.get('/pay', (request: Request, response: Response) => {
+    const pidx = typeof request.query.pidx === 'string' ? request.query.pidx : '';
+    const transaction = payable(pidx, response);
+    if (!transaction) return;
     const hidden = `<input type="hidden" name="pidx" value="${escapeHtml(pidx)}">`;
     response
       .type('html')
@@ -229,16 +236,8 @@ export function createKhaltiSimulator(options: KhaltiSimulatorOptions = {}): Kha
 
   const decide = (decision: 'pay' | 'cancel') => (request: Request, response: Response) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const found = typeof body.pidx === 'string' ? transactions.get(body.pidx) : undefined;
-    if (!found) {
-      response.status(404).type('html').send(page('Khalti (simulator)', '<p>No such payment.</p>'));
-      return;
-    }
-    const transaction = current(found);
-    if (transaction.status !== 'Initiated') {
-      response.status(410).type('html').send(page('Khalti (simulator)', `<p>This payment is ${escapeHtml(transaction.status)}.</p>`));
-      return;
-    }
+    const transaction = payable(typeof body.pidx === 'string' ? body.pidx : undefined, response);
+    if (!transaction) return;
     if (decision === 'pay') force(transaction.pidx, 'Completed');
     else force(transaction.pidx, 'User canceled');
     const paid = decision === 'pay';
