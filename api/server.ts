@@ -7,6 +7,7 @@ import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { MemberEventHub } from '../src/events/member-event-hub.ts';
+import { runLifecycleStartRelay } from '../src/members/lifecycle-starts.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
@@ -55,11 +56,14 @@ async function main(): Promise<void> {
     // The API itself can serve without its ops listener; say what is missing instead of dying.
     log.error({ err, port: settings.METRICS_PORT, host: settings.METRICS_HOST }, 'ops listener could not start: /metrics and /readyz detail unavailable (set METRICS_PORT)');
   });
+  // Registrations whose lifecycle this or another process recorded but did not start (a crash, Temporal unreachable).
+  const relay = runLifecycleStartRelay({ client: temporal, pool, log },
+    { intervalMs: settings.LIFECYCLE_RELAY_INTERVAL_MS, olderThanMs: settings.LIFECYCLE_RELAY_AFTER_MS });
   const stop = (signal: string) => {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end()]).then(() => process.exit(0));
+      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end()])).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -45,6 +45,12 @@ const EnvSchema = z.object({
   PUBLIC_BASE_URL: z.string().url().optional(),
   RATE_LIMIT_REGISTRATIONS: z.coerce.number().int().min(1).max(1_000_000).default(600),
   RATE_LIMIT_PUBLIC: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  /**
+   * How often each API process starts the lifecycles of recorded applications that no process
+   * started (src/members/lifecycle-starts.ts), and how old such a registration must be first.
+   */
+  LIFECYCLE_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  LIFECYCLE_RELAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
   /** When the daily renewal run starts, HH:MM in Asia/Kathmandu. */
   RENEWAL_RUN_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour, Asia/Kathmandu').default('00:30')

@@ -1,5 +1,5 @@
-import { insertApplicant } from '../../src/members/member-repository.ts';
-import { recordRefusal } from '../../src/members/registration-refusals.ts';
+import { recordApplication } from '../../src/members/application-record.ts';
+import type { RegistrationResult } from '../../src/members/lifecycle-contract.ts';
 import { executeMemberCommand } from '../../src/members/member-store.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
 import { voidOpenInvoices } from '../../src/payments/invoices.ts';
@@ -16,20 +16,7 @@ export interface LifecycleSettings {
   currency: string;
 }
 
-export interface RegistrationResult {
-  geographyPath: string;
-  committeeId: string | null;
-  /** When the application was taken, recorded or not. */
-  registeredAt?: string;
-  /** Set when the phone or email already belongs to someone in the party: nothing was recorded for the member. */
-  refusal?: ContactTaken;
-}
-
-/** Whose phone or email an application named. */
-export interface ContactTaken {
-  contact: 'phone' | 'email';
-  holderId: string;
-}
+export type { ContactTaken, RegistrationResult } from '../../src/members/lifecycle-contract.ts';
 
 /** The application: the tenant's settings for it, its record, and its withdrawal. */
 export function createRegistrationActivities(deps: MemberActivityDeps) {
@@ -49,26 +36,12 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
       });
     },
 
-    /**
-     * Writes the member row and MemberRegistered in one transaction; a retry changes nothing.
-     * When the phone or email already belongs to someone in the party, records the refusal
-     * instead, and says whose it is: the applicant is answered the same either way.
-     */
+    /** Records the application (src/members/application-record.ts) as its lifecycle's register step; a retry changes nothing. */
     async recordApplication(step: StepContext, application: SealedApplication): Promise<RegistrationResult> {
       const registeredAt = deps.clock().toISOString();
       return inTenant(deps, step, async (tx) => {
-        const row = await insertApplicant(tx, application, step.workflowId, registeredAt);
-        const place = { geographyPath: row.geographyPath, committeeId: row.committeeId, registeredAt };
-        if (row.outcome === 'taken') {
-          await recordRefusal(tx, { application, workflowId: step.workflowId, contact: row.contact, holderId: row.holderId, committeeId: row.committeeId, refusedAt: registeredAt });
-          return { ...place, refusal: { contact: row.contact, holderId: row.holderId } };
-        }
-        await executeMemberCommand(
-          tx,
-          stepCommand(step, 'register'),
-          { type: 'Register', wardId: application.wardId, committeeId: row.committeeId, geographyPath: row.geographyPath },
-        );
-        return place;
+        const { inserted: _inserted, ...recorded } = await recordApplication(tx, application, { workflowId: step.workflowId, registeredAt, command: stepCommand(step, 'register') });
+        return recorded;
       });
     },
 

@@ -27,7 +27,7 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 le
   .describe('makes the request safe to repeat: the same key and application give the same member and status link; another application under it answers 422 IDEMPOTENCY_KEY_REUSED');
 
 /** Anonymous applicants: name the party by its slug in the path. */
-export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock'>): void {
+export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log'>): void {
   // Only who may be a member applies (docs/eligibility.md): 18 or over, with the declarations and consent the law asks for.
   const ApplicantSchema = ApplicationSchema.extend({
     dateOfBirth: applicantDateOfBirth(deps.clock),
@@ -54,8 +54,8 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const tenant = await partyBySlug(deps.pool, params.slug);
       const { consent, ...application } = body.data.attributes;
       const consentedAt = deps.clock();
-      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring }, tenant.id, application,
-        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'), partySlug: tenant.slug,
+      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring, log: deps.log }, tenant.id, application,
+        { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'), partySlug: tenant.slug, at: consentedAt,
           beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt) });
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
       const place = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId: registered.committeeId }])));

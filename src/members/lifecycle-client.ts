@@ -1,17 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { purposeMac } from '../crypto/keyed-mac.ts';
-import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
-import type { DomainError, DomainErrorOptions } from '../errors/domain-error.ts';
+import { withTenant, type TenantTransaction } from '../db/tenant-context.ts';
+import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
-import { MemberStage, MemberId, StageEnteredAt, TenantId } from '../temporal/search-attributes.ts';
-import { MEMBERSHIP_TASK_QUEUE } from '../temporal/task-queue.ts';
+import type { Logger } from '../logger.ts';
 import type { Keyring, TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
+import { recordApplication } from './application-record.ts';
+import { markLifecycleStarted, recordLifecycleStart, startRecordedLifecycle, START_ON_REQUEST_TIMEOUT_MS, type LifecycleStart } from './lifecycle-starts.ts';
 import { MemberRuleError } from './member-aggregate.ts';
 import { findRegistration } from './member-queries.ts';
 import { UnknownWardError } from './member-repository.ts';
@@ -38,95 +39,84 @@ export function domainErrorOf(err: unknown): unknown {
 }
 
 /**
- * Starts the applicant's lifecycle and answers once the application is taken (Update-with-Start):
- * recorded, or, when its phone or email already belongs to someone in the party, refused, with
- * the same answer either way (the holder is told through their own contact; the status link
- * shows either as pending). Personal fields are sealed before they leave this process.
+ * Records the application and starts its lifecycle. One tenant transaction writes the member
+ * row (or, when its phone or email already belongs to someone in the party, the refusal), its
+ * MemberRegistered event, the applicant's consent (`beforeStart`) and the lifecycle to start
+ * (src/members/lifecycle-starts.ts); after the commit the lifecycle is started with the
+ * recorded application as its input. The answer waits for that start at most
+ * START_ON_REQUEST_TIMEOUT_MS: the application is durable once committed, and a lifecycle this
+ * process could not start (Temporal unreachable, or the process died) is started by the relay.
+ * Either outcome is answered the same (the holder of a taken contact is told through their
+ * own; the status link shows either as pending). Personal fields are sealed in this process.
  *
  * With an idempotency key the member id and status link derive from the party and the key, so
  * a repeat of the request gets the same member and link.
  * @throws UnknownWardError; MemberRuleError IDEMPOTENCY_KEY_REUSED (another application under
- *   the key), REGISTRATION_FAILED, INVALID_DATA.
+ *   the key), INVALID_DATA.
  */
 export async function registerApplicant(
-  deps: { client: Client; pool: DatabasePool; keyring: Keyring },
+  deps: { client: Client; pool: DatabasePool; keyring: Keyring; log?: Logger },
   tenantId: string,
   application: Application,
   options: {
     idempotencyKey?: string | undefined; ip?: string | undefined; userAgent?: string | undefined;
-    /** Runs in the transaction that seals the application, before its lifecycle starts (e.g. to record the applicant's consent). */
+    /** Runs in the transaction that records the application (e.g. to record the applicant's consent). */
     beforeStart?: (tx: TenantTransaction, memberId: string) => Promise<void>;
     /** The party's slug, for the lifecycle's memo (its id otherwise). */
     partySlug?: string | undefined;
+    /** When the application was taken; now by default. */
+    at?: Date;
   } = {},
 ): Promise<Registered> {
-  const { idempotencyKey, beforeStart, partySlug, ...audit } = options;
-  const memo = { party: partySlug };
-  const { memberId, statusToken, sealed } = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
+  const { idempotencyKey, beforeStart, partySlug, at, ...audit } = options;
+  const registeredAt = (at ?? new Date()).toISOString();
+  const taken = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
     const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
+    const workflowId = m.memberWorkflowId(tenantId, memberId);
     await beforeStart?.(tx, memberId);
-    return { memberId, statusToken, sealed: sealApplication(keys, memberId, application, statusToken) };
+    const sealed = sealApplication(keys, memberId, application, statusToken);
+    const earlier = idempotencyKey === undefined ? null : await takenEarlier(tx, sealed);
+    if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null };
+    const command = { tenantId, memberId, metadata: { actor: 'applicant', workflowId }, idempotencyKey: `${workflowId}:register` };
+    const { inserted, ...recorded } = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
+    // A repeat under the same key that raced this one to the row: it must be the same application.
+    if (!inserted && idempotencyKey !== undefined) await takenEarlier(tx, sealed);
+    const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
+    await recordLifecycleStart(tx, start);
+    const result: m.RegisterResult = { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
+    return { memberId, workflowId, statusToken, result, start };
   });
-  const workflowId = m.memberWorkflowId(tenantId, memberId);
-  const start = new WithStartWorkflowOperation<m.MemberLifecycleWorkflow>(m.MEMBER_LIFECYCLE_WORKFLOW, {
-    workflowId,
-    taskQueue: MEMBERSHIP_TASK_QUEUE,
-    args: [{ tenantId, memberId }],
-    // A repeat under the same key joins the running lifecycle; one that has ended is never started again.
-    workflowIdConflictPolicy: idempotencyKey === undefined ? 'FAIL' : 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    // Whose lifecycle a row is, for an operator (Temporal UI, CLI): the party, the ward, the stage. No personal data.
-    memo: { party: memo.party ?? tenantId, ward: application.wardId, stage: 'Registered' },
-    typedSearchAttributes: [
-      { key: TenantId, value: tenantId },
-      { key: MemberId, value: memberId },
-      { key: MemberStage, value: 'Registered' },
-      { key: StageEnteredAt, value: new Date() },
-    ],
-  });
-  try {
-    const result = await deps.client.workflow.executeUpdateWithStart(m.registerUpdate, { args: [sealed], startWorkflowOperation: start });
-    return { memberId, workflowId, statusToken, ...result };
-  } catch (err) {
-    if (idempotencyKey !== undefined && err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { ...(await registeredEarlier(deps, { tenantId, actor: 'applicant', ...audit }, sealed, workflowId)), memberId, workflowId, statusToken };
-    }
-    throw domainErrorOf(err);
-  }
+  if (taken.start) await startOnRequest(deps, taken.start, partySlug ?? tenantId);
+  return { memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result };
 }
 
-/**
- * A repeat the start was refused for (its lifecycle exists): the application it recorded or
- * refused, if it is this one; else the running lifecycle's own answer to it.
- * @throws MemberRuleError IDEMPOTENCY_KEY_REUSED
- */
-async function registeredEarlier(deps: { client: Client; pool: DatabasePool }, context: TenantContext, sealed: SealedApplication, workflowId: string): Promise<m.RegisterResult> {
-  const taken = await takenEarlier(deps.pool, context, sealed);
-  if (taken) return taken;
+/** Starts the lifecycle just recorded, if Temporal takes it in time; else the relay will. */
+async function startOnRequest(deps: { client: Client; pool: DatabasePool; log?: Logger }, start: LifecycleStart, party: string): Promise<void> {
   try {
-    return await deps.client.workflow.getHandle(workflowId).executeUpdate(m.registerUpdate, { args: [sealed] });
+    await deps.client.withDeadline(Date.now() + START_ON_REQUEST_TIMEOUT_MS, () => startRecordedLifecycle(deps.client, start, party));
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw keyReused();
-    throw domainErrorOf(err);
+    deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle not started on registration; the relay will start it');
+    return;
   }
+  // Off the answer's path: a row left unmarked is found started by the relay and marked then.
+  void markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
 }
 
 const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', m.IDEMPOTENCY_KEY_REUSED_MESSAGE);
 
 /**
- * What a lifecycle under this key recorded or refused, as register answered it then; null when
- * it has recorded nothing (yet).
+ * What a registration under this key recorded or refused, as it was answered then; null when
+ * nothing is recorded under it.
  * @throws MemberRuleError IDEMPOTENCY_KEY_REUSED when that was another application.
  */
-async function takenEarlier(pool: DatabasePool, context: TenantContext, sealed: SealedApplication): Promise<m.RegisterResult | null> {
-  const earlier = await withTenant(pool, context, async (tx) => {
-    const member = await findRegistration(tx, sealed.memberId);
-    if (member) return { digest: member.applicationDigest, registeredAt: member.registeredAt, committeeId: member.committeeId, stage: 'AwaitingApproval' as const };
-    const refusal = await findRefusal(tx, sealed.memberId);
-    return refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: refusal.committeeId, stage: 'RegistrationRefused' as const };
-  });
+async function takenEarlier(tx: TenantTransaction, sealed: SealedApplication): Promise<m.RegisterResult | null> {
+  const member = await findRegistration(tx, sealed.memberId);
+  const refusal = member ? null : await findRefusal(tx, sealed.memberId);
+  const earlier = member
+    ? { digest: member.applicationDigest, registeredAt: member.registeredAt, committeeId: member.committeeId, stage: 'AwaitingApproval' as const }
+    : refusal && { digest: refusal.applicationDigest, registeredAt: refusal.refusedAt, committeeId: refusal.committeeId, stage: 'RegistrationRefused' as const };
   if (!earlier) return null;
   if (!earlier.digest || earlier.digest.toString('hex') !== sealed.digest) throw keyReused();
   return { stage: earlier.stage, registeredAt: new Date(earlier.registeredAt).toISOString(), committeeId: earlier.committeeId };
@@ -152,6 +142,8 @@ export async function sendLifecycleUpdate<Result extends m.MessageResult, Args e
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(update, { args });
   } catch (err) {
+    // A registration recorded while Temporal was out of reach: its lifecycle starts when the relay next runs.
+    if (err instanceof WorkflowNotFoundError) throw new DomainError('TEMPORAL_UNAVAILABLE', "the member's lifecycle has not started yet; try again shortly", { cause: err });
     throw domainErrorOf(err);
   }
 }

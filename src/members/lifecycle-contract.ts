@@ -25,6 +25,35 @@ export type MemberLifecycleWorkflow = (input: MemberLifecycleInput) => Promise<L
 export interface MemberLifecycleInput {
   tenantId: string;
   memberId: string;
+  /**
+   * The application as the registration request recorded it, in the transaction that wrote the
+   * member row and the lifecycle to start (src/members/lifecycle-starts.ts). Absent from
+   * lifecycles started before registration was recorded by the request: those record it through
+   * the register Update.
+   */
+  recorded?: RecordedApplication;
+}
+
+/** How an application was recorded: the member's place, or, when its phone or email was taken, whose it is. */
+export interface RegistrationResult {
+  geographyPath: string;
+  committeeId: string | null;
+  /** When the application was taken, recorded or not. */
+  registeredAt?: string;
+  /** Set when the phone or email already belongs to someone in the party: nothing was recorded for the member. */
+  refusal?: ContactTaken;
+}
+
+/** Whose phone or email an application named. */
+export interface ContactTaken {
+  contact: 'phone' | 'email';
+  holderId: string;
+}
+
+/** A registration recorded before its lifecycle started, with the digest a repeat of it must carry. */
+export interface RecordedApplication extends RegistrationResult {
+  registeredAt: string;
+  digest?: string;
 }
 
 export interface ApproveMessage {

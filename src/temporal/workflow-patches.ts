@@ -28,6 +28,14 @@ export const HEADS_TOLD_ON_ARRIVAL = 'heads-told-on-arrival';
  */
 export const MEMO_FOLLOWS_STAGE = 'memo-follows-stage';
 
+/**
+ * Lifecycles started with their application already recorded by the registration request
+ * (input `recorded`, src/members/lifecycle-starts.ts): they run no register step. Lifecycles
+ * started before were started by the register Update, which recorded the application, and
+ * replay so.
+ */
+export const REGISTERED_BY_REQUEST = 'registered-by-request';
+
 export interface KnownPatch {
   id: string;
   /** The workflow type whose code calls patched() with it. */
@@ -40,6 +48,7 @@ export const PATCHES: readonly KnownPatch[] = [
   { id: CONTACT_TAKEN_REFUSAL, workflowType: 'memberLifecycle', summary: 'an application whose phone or email is taken ends RegistrationRefused, and the contact holder is told' },
   { id: OPERATOR_SIGNAL_ACTORS, workflowType: 'memberLifecycle', summary: 'a decision sent as a signal is recorded as operator:<name>' },
   { id: MEMO_FOLLOWS_STAGE, workflowType: 'memberLifecycle', summary: "the memo's stage is upserted at every stage" },
+  { id: REGISTERED_BY_REQUEST, workflowType: 'memberLifecycle', summary: 'the application is recorded by the registration request before the lifecycle starts' },
   { id: HEADS_TOLD_ON_ARRIVAL, workflowType: 'memberLifecycle', summary: "the committee's heads are emailed when an application arrives in their area" },
 ];
 

@@ -53,6 +53,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'renewal-renewed.json', 'renewal-lapsed-reinstated.json', 'renewal-closed.json', 'renewal-member-left.json', 'renewal-not-due.json', 'renewal-run.json',
     // Lifecycles that told the heads on arrival and keep the memo's stage (patches heads-told-on-arrival, memo-follows-stage).
     'arrival-told-card-issued.json', 'arrival-told-rejected.json', 'arrival-told-withdrawn-awaiting-payment.json',
+    // Lifecycles whose application the registration request recorded before they started (patch registered-by-request).
+    'request-recorded-card-issued.json', 'request-recorded-phone-taken.json', 'request-recorded-withdrawn-awaiting-approval.json',
     // Payments through eSewa and Khalti, verified by their own workflow (workflows/payments/payment-verification.ts).
     'payment-recorded-after-outage.json', 'payment-pending-then-recorded.json', 'payment-canceled.json', 'payment-expired.json', 'payment-paid-twice.json',
     // The daily reconciliation run (workflows/payments/reconciliation-run.ts).

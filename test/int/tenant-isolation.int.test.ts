@@ -17,6 +17,7 @@ import { addReconciliationItem } from '../../src/payments/reconciliation.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
+import { recordLifecycleStart } from '../../src/members/lifecycle-starts.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { makeCommittee, makeTenant, seedMiniGeography, testMasterKey, type MiniGeography } from '../support/fixtures.ts';
 
@@ -67,6 +68,8 @@ async function seedEverything(tenant: Tenant, phone: string): Promise<void> {
       VALUES (${tenant.id}, current_date, 'esewa', 1, 1, 0)`);
     await appendToStream(tx, { tenantId: tenant.id, aggregateType: 'Member', aggregateId: memberId, expectedVersion: 0, events: [{ type: 'MemberRegistered', payload: { wardId: geo.wardIds[0] } }], metadata: { actor: 'seed' } });
     await anchorChain(tx, tenant.id, keyring, () => new Date(), 'periodic');
+    await recordLifecycleStart(tx, { tenantId: tenant.id, memberId, workflowId: `member-${tenant.id}-${memberId}`, wardId: geo.wardIds[0]!,
+      recorded: { geographyPath: 'np', committeeId: null, registeredAt: new Date().toISOString() } });
   });
 }
 
@@ -86,7 +89,7 @@ async function insertCopy(tx: TenantTransaction, table: string, row: Record<stri
   if (table === 'audit_log') {
     return tx.query(sql.unsafe`INSERT INTO audit_log (tenant_id, table_name, operation) VALUES (${String(row.tenant_id)}, 'members', 'INSERT')`);
   }
-  const copy = { ...row, ...(typeof row.id === 'string' ? { id: randomUUID() } : {}) };
+  const copy = { ...row, ...(typeof row.id === 'string' ? { id: randomUUID() } : {}), ...(table === 'lifecycle_starts' ? { member_id: randomUUID() } : {}) };
   // Every column but the generated ones, which Postgres computes itself.
   const columns = (await tx.anyFirst(sql.type(z.object({ name: z.string() }))`
     SELECT attname AS name FROM pg_attribute
@@ -161,7 +164,7 @@ const privilegesOn = (table: string) => db.app.one(sql.type(Privileges)`
   FROM pg_attribute a
   WHERE a.attrelid = ${table}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity = ''`);
 
-const ISOLATED_TABLES = ['application_consents', 'audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_attempts', 'payment_gateway_accounts', 'payment_reconciliation_items', 'payment_reconciliation_runs', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
+const ISOLATED_TABLES = ['application_consents', 'audit_log', 'committee_roles', 'committees', 'dues_allocations', 'dues_daily', 'event_chain_anchors', 'event_store', 'id_cards', 'invoices', 'lifecycle_starts', 'mail_deliveries', 'member_imports', 'member_renewals', 'member_statistics', 'member_status_changes', 'member_status_daily', 'member_terms', 'member_transfers', 'members', 'payment_attempts', 'payment_gateway_accounts', 'payment_reconciliation_items', 'payment_reconciliation_runs', 'payment_webhook_secrets', 'payments', 'registration_refusals', 'renewal_runs', 'tenant_keys', 'user_roles', 'users'];
 /** Tables the application role may not write at all: rows come from triggers or the database's own functions. */
 const WRITTEN_BY_THE_DATABASE = ['audit_log', 'member_statistics', 'dues_allocations', 'dues_daily', 'member_status_changes', 'member_status_daily'];
 

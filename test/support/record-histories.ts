@@ -399,6 +399,42 @@ async function recordArrivalAndMemo(): Promise<void> {
   await record({ paymentWindowMs: 60_000 }, scenarios);
 }
 
+/**
+ * Lifecycles started with their application recorded by the registration request (patch
+ * registered-by-request): no register Update, no recordApplication step. One to its card, one
+ * whose phone was taken (the holder is told), one withdrawn while awaiting approval.
+ */
+async function recordRegisteredByRequest(): Promise<void> {
+  const scenarios: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
+    'request-recorded-card-issued': {
+      stage: 'CardIssued',
+      run: async (h) => {
+        const { workflowId, invoice } = await approveAndAwaitInvoice(h, 'request-recorded@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+        return workflowId;
+      },
+    },
+    'request-recorded-phone-taken': {
+      stage: 'RegistrationRefused',
+      run: async (h) => {
+        const holder = applicationFor(h, 'request-holder@example.np');
+        await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, holder);
+        const taken = { ...holder, email: 'request-not-the-holder@example.np' };
+        return (await registerApplicant({ client: h.client, pool: h.db.app, keyring: h.keyring }, h.tenant.id, taken, { idempotencyKey: 'request-refused-history-key' })).workflowId;
+      },
+    },
+    'request-recorded-withdrawn-awaiting-approval': {
+      stage: 'Withdrawn',
+      run: async (h) => {
+        const { workflowId } = await registerMember(h, 'request-withdrawn@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.withdrawUpdate, { reason: 'applicant:changed_mind' });
+        return workflowId;
+      },
+    },
+  };
+  await record({ paymentWindowMs: 60_000 }, scenarios);
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -412,6 +448,7 @@ async function main(): Promise<void> {
     await recordRenewals();
     await recordArrivalAndMemo();
     await recordGatewayPayments();
+    await recordRegisteredByRequest();
   } finally {
     await servers.stop();
   }

@@ -1,6 +1,5 @@
 import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities, StepContext as Step } from '../../activities/members/index.ts';
-import type { RegistrationResult } from '../../activities/members/registration.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import type { SealedApplication } from '../../src/members/sealed-application.ts';
@@ -9,7 +8,7 @@ import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
-import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, OPERATOR_SIGNAL_ACTORS } from '../../src/temporal/workflow-patches.ts';
+import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
@@ -82,25 +81,35 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
  * answered like any other and ends the lifecycle RegistrationRefused.
  * @returns how registration went so far: undefined while it has not happened.
  */
-function acceptRegistration(input: m.MemberLifecycleInput, state: LifecycleState, step: Step): () => RegistrationResult | 'failed' | undefined {
-  let outcome: RegistrationResult | 'failed' | undefined;
+function acceptRegistration(input: m.MemberLifecycleInput, state: LifecycleState, step: Step): () => m.RegistrationResult | 'failed' | undefined {
+  let outcome: m.RegistrationResult | 'failed' | undefined;
   let registering: Promise<m.RegisterResult> | undefined;
   let digest: string | undefined;
   const register = async (application: SealedApplication): Promise<m.RegisterResult> => {
     digest = application.digest;
-    let recorded: RegistrationResult;
+    let recorded: m.RegistrationResult;
     try {
       recorded = await steps.recordApplication(step, application);
     } catch (err) {
       outcome = 'failed';
       throw refusalFailure(refusalOf(err, 'REGISTRATION_FAILED'));
     }
+    return taken(recorded);
+  };
+  const taken = (recorded: m.RegistrationResult): m.RegisterResult => {
     // Decided once, for the stage here and the notice in the main flow alike.
     const { refusal, ...rest } = recorded;
     outcome = refusal && patched(CONTACT_TAKEN_REFUSAL) ? { ...rest, refusal } : rest;
     state.enter(outcome.refusal ? 'RegistrationRefused' : 'AwaitingApproval');
     return { stage: state.stage, registeredAt: outcome.registeredAt ?? new Date().toISOString(), committeeId: outcome.committeeId };
   };
+  // Recorded by the registration request before the lifecycle started: nothing to record. A
+  // register Update (a client of the earlier kind repeating the request) gets the same answer.
+  if (input.recorded && patched(REGISTERED_BY_REQUEST)) {
+    const { digest: recordedDigest, ...recorded } = input.recorded;
+    digest = recordedDigest;
+    registering = Promise.resolve(taken(recorded));
+  }
   setHandler(m.registerUpdate, (application) => (registering ??= register(application)), { validator: (application: SealedApplication) => {
     if (application.tenantId !== input.tenantId || application.memberId !== input.memberId) throw new Error('application is for another lifecycle');
     if (registering && application.digest !== digest) {

@@ -32,7 +32,7 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-export async function startFaultStack(name: string, options: { logLevel?: string; workerPoolSize?: number } = {}): Promise<FaultStack> {
+export async function startFaultStack(name: string, options: { logLevel?: string; workerPoolSize?: number; extraEnv?: NodeJS.ProcessEnv } = {}): Promise<FaultStack> {
   const temp = await faultTempDir(name);
   const [postgres, temporal, smtp] = await Promise.all([startOwnPostgres(temp.dir), startOwnTemporal(temp.dir), startSmtpCapture()]);
   const secrets = makeSecrets();
@@ -48,6 +48,7 @@ export async function startFaultStack(name: string, options: { logLevel?: string
     API_HOST: '127.0.0.1', API_PORT: String(apiPort),
     // A port of its own: an `npm start` or another stack on this machine may hold the default.
     METRICS_PORT: String(await freePort()),
+    ...options.extraEnv,
   };
   const worker = new ChildService('worker', 'src/worker.ts', env);
   const api = new ChildService('api', 'api/server.ts', env);
