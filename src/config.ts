@@ -4,6 +4,8 @@ import { projectRoot } from './paths.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalUrl = z.string().url().optional();
+/** `true` or `false`, as written in an environment file. */
+const booleanSetting = z.enum(['true', 'false']).transform((value) => value === 'true');
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -49,6 +51,22 @@ const EnvSchema = z.object({
    * How often each API process starts the lifecycles of recorded applications that no process
    * started (src/members/lifecycle-starts.ts), and how old such a registration must be first.
    */
+  /**
+   * On SIGTERM the worker stops taking tasks and lets the activities it has started finish for
+   * this long before it cancels them (they are then retried by another worker). Keep it under the
+   * orchestrator's own grace (compose `stop_grace_period`, Kubernetes `terminationGracePeriodSeconds`).
+   */
+  /**
+   * Worker versioning (src/temporal/worker-deployment.ts): a worker given a build id belongs to
+   * the version `<WORKER_DEPLOYMENT_NAME>:<WORKER_BUILD_ID>` and takes tasks once that version is
+   * current (`npm run cli -- workers:promote --build-id <id>`, or WORKER_PROMOTE_ON_START). Without
+   * a build id the worker is unversioned, as before.
+   */
+  WORKER_DEPLOYMENT_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, "_" or "-"').default('sadasya'),
+  WORKER_BUILD_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" or "-"').optional(),
+  /** A single-worker deployment (development, one compose host) makes its own build current when it starts. */
+  WORKER_PROMOTE_ON_START: booleanSetting.default(false),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   LIFECYCLE_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   LIFECYCLE_RELAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),

@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
+import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-deployment.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
 
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
     temporal: client,
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
+    shutdownGraceTimeMs: settings.WORKER_SHUTDOWN_GRACE_MS,
+    deployment: workerDeploymentOptions(settings.WORKER_DEPLOYMENT_NAME, settings.WORKER_BUILD_ID),
     deps: {
       pool,
       keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),
@@ -35,12 +38,25 @@ async function main(): Promise<void> {
       publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     },
   });
+  const running = worker.run();
+  if (settings.WORKER_BUILD_ID !== undefined) {
+    const version = { deployment: settings.WORKER_DEPLOYMENT_NAME, buildId: settings.WORKER_BUILD_ID };
+    if (settings.WORKER_PROMOTE_ON_START) {
+      await setCurrentBuild(client, version.deployment, version.buildId, { identity: `worker:${version.buildId}` });
+      log.info(version, 'worker build made current');
+    } else {
+      log.warn(version, `versioned worker: it takes tasks once its build is current (npm run cli -- workers:promote --build-id ${version.buildId})`);
+    }
+  }
   await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
   await ensureRenewalSchedule(client, settings.RENEWAL_RUN_AT);
   await ensurePaymentReconciliationSchedule(client, settings.PAYMENT_RECONCILIATION_AT);
   log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT, paymentReconciliationAt: settings.PAYMENT_RECONCILIATION_AT }, 'worker started');
+  // SIGTERM (a deploy, `docker compose stop`): Worker.run's own signal handling stops polling, lets
+  // the tasks in hand finish (WORKER_SHUTDOWN_GRACE_MS for activities) and returns.
+  process.once('SIGTERM', () => log.info({ graceMs: settings.WORKER_SHUTDOWN_GRACE_MS }, 'worker draining'));
   try {
-    await worker.run();
+    await running;
   } finally {
     mailer.close();
     await client.connection.close();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerDeploymentOptions } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { createPaymentActivities } from '../../activities/payments/index.ts';
@@ -23,6 +23,8 @@ export interface MembershipWorkerOptions {
   /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
+  /** Worker versioning: the deployment version this worker serves (src/temporal/worker-deployment.ts); unversioned without. */
+  deployment?: WorkerDeploymentOptions | undefined;
 }
 
 /** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
@@ -40,5 +42,6 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     activities,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    ...(options.deployment ? { workerDeploymentOptions: options.deployment } : {}),
   });
 }

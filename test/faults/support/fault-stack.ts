@@ -24,6 +24,8 @@ export interface FaultStack {
   secrets: Secrets;
   worker: ChildService;
   api: ChildService;
+  /** The environment the worker and API run with (another worker of the same stack takes it too). */
+  env: NodeJS.ProcessEnv;
   apiUrl: string;
   /** The test's own view, as the app role (RLS in force) and as the owner role. */
   db: { app: DatabasePool; owner: DatabasePool };
@@ -55,7 +57,7 @@ export async function startFaultStack(name: string, options: { logLevel?: string
   await Promise.all([worker.start(WORKER_READY), api.start(API_READY)]);
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   return {
-    dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, apiUrl: `http://127.0.0.1:${apiPort}`, db, client, party,
+    dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, env, apiUrl: `http://127.0.0.1:${apiPort}`, db, client, party,
     async close() {
       await Promise.allSettled([worker.stop(5_000), api.stop(5_000)]);
       await client.connection.close().catch(() => undefined);
