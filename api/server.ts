@@ -7,6 +7,7 @@ import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { MemberEventHub } from '../src/events/member-event-hub.ts';
+import { ReadRouting } from '../src/db/read-routing.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
@@ -18,6 +19,12 @@ async function main(): Promise<void> {
   requireSettings(settings, 'api');
   if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
+  // Search, statistics and dues figures read from the replica when there is one (docs/database-pooling.md).
+  const replica = settings.DATABASE_READ_URL ? await createDatabasePool(settings.DATABASE_READ_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE }) : undefined;
+  const reads = new ReadRouting(pool, replica, {
+    waitMs: settings.DATABASE_READ_WAIT_MS,
+    onFallback: (reason, err) => log.warn({ reason, err }, 'read served by the primary: the replica is behind the reader or unreachable'),
+  });
   // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
   // Three attempts, not the client's default ten: a caller gets 503 in seconds, not twenty.
   const connection = Connection.lazy({
@@ -26,9 +33,11 @@ async function main(): Promise<void> {
   });
   const metrics = metricsRoutes();
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-  const memberEvents = new MemberEventHub(settings.DATABASE_URL, log);
+  // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
+  const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({
     pool,
+    reads,
     memberEvents,
     temporal,
     namespace: settings.TEMPORAL_NAMESPACE,
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end()]).then(() => process.exit(0));
+      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.end()]).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -1,0 +1,110 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { withTenant, type TenantContext, type TenantTransaction } from './tenant-context.ts';
+
+export interface ReadRoutingOptions {
+  /** How long a read waits for the replica to replay the reader's own last change before it asks the primary. */
+  waitMs?: number;
+  /** How long a reader's last change is remembered (past it, replication has long caught up). */
+  rememberMs?: number;
+  /** How often the replica's replay position is asked while waiting. */
+  pollMs?: number;
+  /** Told when the replica cannot be reached and a read went to the primary instead. */
+  onFallback?: (reason: 'unreachable' | 'behind', error?: unknown) => void;
+  clock?: () => number;
+}
+
+/** Where a read was served, for tests and metrics. */
+export type ReadSource = 'replica' | 'primary';
+
+const Lsn = z.object({ lsn: z.string() });
+const Caught = z.object({ caught: z.boolean() });
+
+/**
+ * Sends read-only tenant work (search, statistics, dues figures) to a streaming replica when one
+ * is configured, and everything else to the primary.
+ *
+ * A replica lags. A reader who has just changed something expects to see the change, so after
+ * each successful write a reader's position is taken from the primary (`noteWrite`: the WAL
+ * insert position once the write's transaction committed, which covers every commit made before
+ * it, the worker's too) and kept for `rememberMs`. A read by that reader waits until the replica
+ * has replayed that far (`pg_last_wal_replay_lsn()`), at most `waitMs`, and otherwise reads from
+ * the primary. Other readers read whatever the replica has replayed. A replica that cannot be
+ * reached sends reads to the primary too: reads get slower, never wrong.
+ */
+export class ReadRouting {
+  readonly #primary: DatabasePool;
+  readonly #replica: DatabasePool | undefined;
+  readonly #waitMs: number;
+  readonly #rememberMs: number;
+  readonly #pollMs: number;
+  readonly #onFallback: ReadRoutingOptions['onFallback'];
+  readonly #clock: () => number;
+  readonly #lastWrites = new Map<string, { lsn: string; until: number }>();
+
+  constructor(primary: DatabasePool, replica: DatabasePool | undefined, options: ReadRoutingOptions = {}) {
+    this.#primary = primary;
+    this.#replica = replica;
+    this.#waitMs = options.waitMs ?? 1_000;
+    this.#rememberMs = options.rememberMs ?? 60_000;
+    this.#pollMs = options.pollMs ?? 10;
+    this.#onFallback = options.onFallback;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  get hasReplica(): boolean {
+    return this.#replica !== undefined;
+  }
+
+  /**
+   * Remembers where the primary's WAL stands now, as the position `reader`'s next reads must see.
+   * Call it after the reader's write has committed. Nothing to do without a replica.
+   */
+  async noteWrite(reader: string): Promise<void> {
+    if (!this.#replica) return;
+    const { lsn } = await this.#primary.one(sql.type(Lsn)`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+    const now = this.#clock();
+    if (this.#lastWrites.size > 10_000) for (const [key, entry] of this.#lastWrites) if (entry.until <= now) this.#lastWrites.delete(key);
+    this.#lastWrites.set(reader, { lsn, until: now + this.#rememberMs });
+  }
+
+  /** Runs read-only tenant work on the replica when it has the reader's own changes, else on the primary. */
+  async read<T>(reader: string, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+    return (await this.readFrom(reader, context, work)).value;
+  }
+
+  /** As `read`, saying where the work ran. */
+  async readFrom<T>(reader: string, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<{ value: T; source: ReadSource }> {
+    const replica = this.#replica;
+    if (!replica) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+    const own = this.#lastWrites.get(reader);
+    const needed = own && own.until > this.#clock() ? own.lsn : undefined;
+    try {
+      if (needed === undefined || await this.#replayed(replica, needed)) {
+        return { value: await withTenant(replica, context, work), source: 'replica' };
+      }
+      this.#onFallback?.('behind');
+    } catch (error) {
+      if (!unreachable(error)) throw error;
+      this.#onFallback?.('unreachable', error);
+    }
+    return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+  }
+
+  /** Whether the replica has replayed up to `lsn`, waiting at most waitMs for it. */
+  async #replayed(replica: DatabasePool, lsn: string): Promise<boolean> {
+    const deadline = this.#clock() + this.#waitMs;
+    for (;;) {
+      const { caught } = await replica.one(sql.type(Caught)`SELECT coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, true) AS caught`);
+      if (caught) return true;
+      if (this.#clock() >= deadline) return false;
+      await sleep(this.#pollMs);
+    }
+  }
+}
+
+function unreachable(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError
+    || (error instanceof Error && /ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)/.test(`${error.message} ${String((error as { cause?: unknown }).cause)}`));
+}
