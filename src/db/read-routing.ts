@@ -26,9 +26,11 @@ const Caught = z.object({ caught: z.boolean() });
  * is configured, and everything else to the primary.
  *
  * A replica lags. A reader who has just changed something expects to see the change, so after
- * each successful write a reader's position is taken from the primary (`noteWrite`: the WAL
- * insert position once the write's transaction committed, which covers every commit made before
- * it, the worker's too) and kept for `rememberMs`. A read by that reader waits until the replica
+ * each successful write a reader's position is taken from the primary (`noteWrite`: how far the
+ * primary has flushed its WAL once the write's transaction committed; every commit is flushed
+ * before it returns, so this covers the reader's change and every commit before it, the
+ * worker's too) and kept for `rememberMs`. (Not the insert position: on an idle primary it can
+ * stand past what is flushed, and so past what any replica receives, for seconds.) A read by that reader waits until the replica
  * has replayed that far (`pg_last_wal_replay_lsn()`), at most `waitMs`, and otherwise reads from
  * the primary. Other readers read whatever the replica has replayed. A replica that cannot be
  * reached sends reads to the primary too: reads get slower, never wrong.
@@ -63,7 +65,7 @@ export class ReadRouting {
    */
   async noteWrite(reader: string): Promise<void> {
     if (!this.#replica) return;
-    const { lsn } = await this.#primary.one(sql.type(Lsn)`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+    const { lsn } = await this.#primary.one(sql.type(Lsn)`SELECT pg_current_wal_flush_lsn()::text AS lsn`);
     const now = this.#clock();
     if (this.#lastWrites.size > 10_000) for (const [key, entry] of this.#lastWrites) if (entry.until <= now) this.#lastWrites.delete(key);
     this.#lastWrites.set(reader, { lsn, until: now + this.#rememberMs });
