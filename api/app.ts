@@ -71,10 +71,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));
-  const reads = deps.reads?.hasReplica ? deps.reads : undefined;
+  // A user's next search or statistics read sees their own change (nothing to do without a replica).
   app.use(registry.router(
     { user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) },
-    reads ? { afterUserWrite: (auth) => reads.noteWrite(readerOf(auth)) } : {},
+    { afterUserWrite: async (auth) => deps.reads?.noteWrite(readerOf(auth)) },
   ));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
