@@ -11,7 +11,7 @@ export interface ReadRoutingOptions {
   /** How often the replica's replay position is asked while waiting. */
   pollMs?: number;
   /** Told when the replica cannot be reached and a read went to the primary instead. */
-  onFallback?: (reason: 'unreachable' | 'behind', error?: unknown) => void;
+  onFallback?: (reason: 'unreachable' | 'behind' | 'unnoted', error?: unknown) => void;
   clock?: () => number;
 }
 
@@ -43,7 +43,8 @@ export class ReadRouting {
   readonly #pollMs: number;
   readonly #onFallback: ReadRoutingOptions['onFallback'];
   readonly #clock: () => number;
-  readonly #lastWrites = new Map<string, { lsn: string; until: number }>();
+  /** Per reader: the WAL position its reads must see, or null when it could not be taken (read the primary). */
+  readonly #lastWrites = new Map<string, { lsn: string | null; until: number }>();
 
   constructor(primary: DatabasePool, replica: DatabasePool | undefined, options: ReadRoutingOptions = {}) {
     this.#primary = primary;
@@ -61,11 +62,18 @@ export class ReadRouting {
 
   /**
    * Remembers where the primary's WAL stands now, as the position `reader`'s next reads must see.
-   * Call it after the reader's write has committed. Nothing to do without a replica.
+   * Call it after the reader's write has committed. Nothing to do without a replica. Never
+   * throws: the write has happened, and when the position cannot be taken the reader's reads go
+   * to the primary for `rememberMs` instead.
    */
   async noteWrite(reader: string): Promise<void> {
     if (!this.#replica) return;
-    const { lsn } = await this.#primary.one(sql.type(Lsn)`SELECT pg_current_wal_flush_lsn()::text AS lsn`);
+    let lsn: string | null = null;
+    try {
+      lsn = (await this.#primary.one(sql.type(Lsn)`SELECT pg_current_wal_flush_lsn()::text AS lsn`)).lsn;
+    } catch (error) {
+      this.#onFallback?.('unnoted', error);
+    }
     const now = this.#clock();
     if (this.#lastWrites.size > 10_000) for (const [key, entry] of this.#lastWrites) if (entry.until <= now) this.#lastWrites.delete(key);
     this.#lastWrites.set(reader, { lsn, until: now + this.#rememberMs });
@@ -82,6 +90,7 @@ export class ReadRouting {
     if (!replica) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
     const own = this.#lastWrites.get(reader);
     const needed = own && own.until > this.#clock() ? own.lsn : undefined;
+    if (needed === null) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
     try {
       if (needed === undefined || await this.#replayed(replica, needed)) {
         return { value: await withTenant(replica, context, work), source: 'replica' };

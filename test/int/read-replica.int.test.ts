@@ -116,6 +116,18 @@ test('read-your-writes: a writer\'s read waits for the replica to replay its cha
   }
 });
 
+test('a position that cannot be taken after a write does not fail the write; that reader reads the primary', async () => {
+  const gone = await createDatabasePool(db.appUrl, { maximumPoolSize: 1 });
+  await gone.end();
+  const seen: string[] = [];
+  const broken = new ReadRouting(gone, replicaApp, { onFallback: (reason) => seen.push(reason) });
+  await expect(broken.noteWrite('writer')).resolves.toBeUndefined();
+  expect(seen).toEqual(['unnoted']);
+  // The writer's read goes to the primary (here: gone, so it fails); others read the replica.
+  await expect(broken.read('writer', { tenantId: tenantA.id, actor: 'test' }, committees)).rejects.toThrow();
+  expect((await broken.readFrom('someone-else', { tenantId: tenantA.id, actor: 'test' }, committees)).source).toBe('replica');
+});
+
 // Last: it stops the replica.
 test('a replica that is down sends reads to the primary', async () => {
   await replicaSuperuser.end();
