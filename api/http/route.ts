@@ -84,7 +84,7 @@ export class RouteRegistry {
         }).catch((err: unknown) => {
           throw err instanceof DomainError ? (ApiError.fromDomain(err, (field) => locate(route, field)) ?? err) : err;
         });
-        if (reply && auth && route.method !== 'get' && reply.status < 400) await hooks.afterUserWrite?.(auth);
+        if (reply && auth && route.method !== 'get' && !route.readOnly && reply.status < 400) await hooks.afterUserWrite?.(auth);
         if (!reply) return;
         for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
         res.status(reply.status).type(JSONAPI).send(reply.status === 204 ? undefined : JSON.stringify(reply.body));

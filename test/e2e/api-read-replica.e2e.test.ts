@@ -60,7 +60,9 @@ test('after approving, the head\'s own search sees the approval although the rep
     sources.length = 0;
     expect(await search(head)).toContain(member.memberId);
     expect(sources).toEqual(['primary:behind']);
-    // The registrar changed nothing: the replica answers, as it stands.
+    // The registrar changed nothing (a GraphQL read is a POST that changes nothing): the replica answers, as it stands.
+    const graph = await api.request('POST', '/api/graphql', { token: other.token, body: { query: '{ __typename }' }, headers: { 'content-type': 'application/json' } });
+    expect(graph.status).toBe(200);
     expect(await search(other.token)).not.toContain(member.memberId);
     expect(sources).toEqual(['primary:behind']);
   } finally {
