@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { config, requireSettings } from '../src/config.ts';
-import { createDatabasePool } from '../src/db/pool.ts';
+import { createDatabasePool, type DatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
@@ -20,8 +20,10 @@ async function main(): Promise<void> {
   if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   // Search, statistics and dues figures read from the replica when there is one (docs/database-pooling.md).
-  const replica = settings.DATABASE_READ_URL ? await createDatabasePool(settings.DATABASE_READ_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE }) : undefined;
-  const reads = new ReadRouting(pool, replica, {
+  // Opened on the first such read, so the API starts while the replica is down (reads go to the primary meanwhile).
+  const readUrl = settings.DATABASE_READ_URL;
+  let replica: Promise<DatabasePool> | undefined;
+  const reads = new ReadRouting(pool, readUrl ? () => (replica = createDatabasePool(readUrl, { maximumPoolSize: settings.DATABASE_POOL_SIZE })) : undefined, {
     waitMs: settings.DATABASE_READ_WAIT_MS,
     onFallback: (reason, err) => log.warn({ reason, err }, 'read served by the primary: the replica is behind the reader or unreachable'),
   });
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.end()]).then(() => process.exit(0));
+      void Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end())]).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -15,9 +15,13 @@ export interface ReadRoutingOptions {
   clock?: () => number;
 }
 
+/** Opens the replica's pool; called when a read first needs it, and again after a failure. */
+export type ReplicaPoolFactory = () => Promise<DatabasePool>;
+
 /** Where a read was served, for tests and metrics. */
 export type ReadSource = 'replica' | 'primary';
 
+const REOPEN_AFTER_MS = 5_000;
 const Lsn = z.object({ lsn: z.string() });
 const Caught = z.object({ caught: z.boolean() });
 
@@ -37,7 +41,10 @@ const Caught = z.object({ caught: z.boolean() });
  */
 export class ReadRouting {
   readonly #primary: DatabasePool;
-  readonly #replica: DatabasePool | undefined;
+  readonly #replica: ReplicaPoolFactory | undefined;
+  #replicaPool: Promise<DatabasePool> | undefined;
+  /** After a failed opening, reads go to the primary without trying again until then. */
+  #reopenAt = 0;
   readonly #waitMs: number;
   readonly #rememberMs: number;
   readonly #pollMs: number;
@@ -46,9 +53,13 @@ export class ReadRouting {
   /** Per reader: the WAL position its reads must see, or null when it could not be taken (read the primary). */
   readonly #lastWrites = new Map<string, { lsn: string | null; until: number }>();
 
-  constructor(primary: DatabasePool, replica: DatabasePool | undefined, options: ReadRoutingOptions = {}) {
+  /**
+   * @param replica the replica's pool, or how to open it: a factory lets the process start while
+   *   the replica is down (opening a pool connects), its reads going to the primary meanwhile.
+   */
+  constructor(primary: DatabasePool, replica: DatabasePool | ReplicaPoolFactory | undefined, options: ReadRoutingOptions = {}) {
     this.#primary = primary;
-    this.#replica = replica;
+    this.#replica = typeof replica === 'function' ? replica : replica && (() => Promise.resolve(replica));
     this.#waitMs = options.waitMs ?? 1_000;
     this.#rememberMs = options.rememberMs ?? 60_000;
     this.#pollMs = options.pollMs ?? 10;
@@ -86,12 +97,12 @@ export class ReadRouting {
 
   /** As `read`, saying where the work ran. */
   async readFrom<T>(reader: string, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<{ value: T; source: ReadSource }> {
-    const replica = this.#replica;
-    if (!replica) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+    if (!this.#replica) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
     const own = this.#lastWrites.get(reader);
     const needed = own && own.until > this.#clock() ? own.lsn : undefined;
     if (needed === null) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
     try {
+      const replica = await this.#openReplica();
       if (needed === undefined || await this.#replayed(replica, needed)) {
         return { value: await withTenant(replica, context, work), source: 'replica' };
       }
@@ -101,6 +112,20 @@ export class ReadRouting {
       this.#onFallback?.('unreachable', error);
     }
     return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+  }
+
+  /** The replica's pool, opened on first use; a failed opening is tried again by a read 5 s later. */
+  async #openReplica(): Promise<DatabasePool> {
+    const factory = this.#replica!;
+    if (!this.#replicaPool && this.#clock() < this.#reopenAt) throw new ReplicaUnavailable('not reachable a moment ago');
+    this.#replicaPool ??= factory();
+    try {
+      return await this.#replicaPool;
+    } catch (error) {
+      this.#replicaPool = undefined;
+      this.#reopenAt = this.#clock() + REOPEN_AFTER_MS;
+      throw new ReplicaUnavailable(error);
+    }
   }
 
   /** Whether the replica has replayed up to `lsn`, waiting at most waitMs for it. */
@@ -115,7 +140,14 @@ export class ReadRouting {
   }
 }
 
+/** The replica's pool could not be opened (refused, unknown host, authentication failed). */
+class ReplicaUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`the read replica could not be reached: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 function unreachable(error: unknown): boolean {
-  return error instanceof ConnectionError || error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError
+  return error instanceof ReplicaUnavailable || error instanceof ConnectionError || error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError
     || (error instanceof Error && /ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)/.test(`${error.message} ${String((error as { cause?: unknown }).cause)}`));
 }

@@ -128,6 +128,27 @@ test('a position that cannot be taken after a write does not fail the write; tha
   expect((await broken.readFrom('someone-else', { tenantId: tenantA.id, actor: 'test' }, committees)).source).toBe('replica');
 });
 
+test('the replica\'s pool opens on the first read; one that cannot open sends reads to the primary (the API starts while its replica is down)', async () => {
+  let opened = 0;
+  let pool: DatabasePool | undefined;
+  const lazy = new ReadRouting(db.app, async () => {
+    opened += 1;
+    pool = await createDatabasePool(replica.at(db.appUrl), { maximumPoolSize: 1 });
+    return pool;
+  });
+  expect(opened).toBe(0);
+  const first = await lazy.readFrom('reader', { tenantId: tenantA.id, actor: 'test' }, committees);
+  await lazy.readFrom('reader', { tenantId: tenantA.id, actor: 'test' }, committees);
+  expect([first.source, opened]).toEqual(['replica', 1]);
+  await pool?.end();
+  const seen: string[] = [];
+  const down = new ReadRouting(db.app, () => createDatabasePool(replica.at(db.appUrl).replace(`:${replica.port}/`, ':1/')), { onFallback: (reason) => seen.push(reason) });
+  const read = await down.readFrom('reader', { tenantId: tenantA.id, actor: 'test' }, committees);
+  expect(read.source).toBe('primary');
+  expect(read.value.map((c) => c.tenantId).every((t) => t === tenantA.id)).toBe(true);
+  expect(seen).toEqual(['unreachable']);
+});
+
 // Last: it stops the replica.
 test('a replica that is down sends reads to the primary', async () => {
   await replicaSuperuser.end();
