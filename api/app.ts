@@ -8,6 +8,7 @@ import type { ApiDeps } from './deps.ts';
 import { healthRoutes } from './health.ts';
 import { ApiError, errorHandler, notFoundHandler } from './http/errors.ts';
 import { RouteRegistry } from './http/route.ts';
+import { readerOf } from './http/read-path.ts';
 import { docsRoutes } from './docs.ts';
 import { webPages } from './web/pages.ts';
 import { features } from './features.ts';
@@ -70,7 +71,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));
-  app.use(registry.router({ user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) }));
+  // A user's next search or statistics read sees their own change (nothing to do without a replica).
+  app.use(registry.router(
+    { user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) },
+    { afterUserWrite: async (auth) => deps.reads?.noteWrite(readerOf(auth)) },
+  ));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;

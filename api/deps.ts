@@ -5,6 +5,7 @@ import type { Metrics } from './metrics.ts';
 import type { ObjectStorage } from '../src/storage/object-storage.ts';
 import type { Keyring } from '../src/tenants/keyring.ts';
 import type { MemberEventHub } from '../src/events/member-event-hub.ts';
+import type { ReadRouting } from '../src/db/read-routing.ts';
 
 /**
  * Everything the API's routes may use, wired by api/server.ts (or a test). Each route group
@@ -12,6 +13,11 @@ import type { MemberEventHub } from '../src/events/member-event-hub.ts';
  */
 export interface ApiDeps {
   pool: DatabasePool;
+  /**
+   * Where search, statistics and dues figures read: a streaming replica (DATABASE_READ_URL) with
+   * read-your-writes for the user who changed something. Absent: they read from `pool`.
+   */
+  reads?: ReadRouting;
   temporal: Client;
   namespace: string;
   log: Logger;

@@ -2,12 +2,13 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { config, requireSettings } from '../src/config.ts';
-import { createDatabasePool } from '../src/db/pool.ts';
+import { createDatabasePool, type DatabasePool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { MemberEventHub } from '../src/events/member-event-hub.ts';
 import { runLifecycleStartRelay } from '../src/members/lifecycle-starts.ts';
+import { ReadRouting } from '../src/db/read-routing.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
@@ -19,6 +20,14 @@ async function main(): Promise<void> {
   requireSettings(settings, 'api');
   if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.AUTH_TOKEN_SECRET) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
+  // Search, statistics and dues figures read from the replica when there is one (docs/database-pooling.md).
+  // Opened on the first such read, so the API starts while the replica is down (reads go to the primary meanwhile).
+  const readUrl = settings.DATABASE_READ_URL;
+  let replica: Promise<DatabasePool> | undefined;
+  const reads = new ReadRouting(pool, readUrl ? () => (replica = createDatabasePool(readUrl, { maximumPoolSize: settings.DATABASE_POOL_SIZE })) : undefined, {
+    waitMs: settings.DATABASE_READ_WAIT_MS,
+    onFallback: (reason, err) => log.warn({ reason, err }, 'read served by the primary: the replica is behind the reader or unreachable'),
+  });
   // Connection.lazy: the API starts (and /readyz answers 503) while Temporal is still down.
   // Three attempts, not the client's default ten: a caller gets 503 in seconds, not twenty.
   const connection = Connection.lazy({
@@ -27,9 +36,11 @@ async function main(): Promise<void> {
   });
   const metrics = metricsRoutes();
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-  const memberEvents = new MemberEventHub(settings.DATABASE_URL, log);
+  // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
+  const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({
     pool,
+    reads,
     memberEvents,
     temporal,
     namespace: settings.TEMPORAL_NAMESPACE,
@@ -63,7 +74,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end()])).then(() => process.exit(0));
+      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end())])).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

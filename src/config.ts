@@ -14,6 +14,19 @@ const EnvSchema = z.object({
   DATABASE_URL: optionalUrl,
   DATABASE_OWNER_URL: optionalUrl,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * A session-level connection to the same database as DATABASE_URL, for what a pooler in
+   * transaction mode cannot carry: LISTEN (live status streams). Unset: DATABASE_URL is direct
+   * and serves both (docs/database-pooling.md).
+   */
+  DATABASE_DIRECT_URL: optionalUrl,
+  /**
+   * A streaming replica of DATABASE_URL's database, as the application role: search, statistics and
+   * dues figures read from it, a user's own recent change is waited for (docs/database-pooling.md).
+   */
+  DATABASE_READ_URL: optionalUrl,
+  /** How long a read waits for the replica to replay the reader's own last change before it asks the primary. */
+  DATABASE_READ_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(1_000),
   POSTGRES_PORT: port.default(5433),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { readDuesFigures } from '../../src/finance/dues-figures.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { readInTenant } from '../http/read-path.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
 /** The longest span one request may ask for: a year and a day, so a leap year fits. */
@@ -37,7 +37,7 @@ const DuesFigures = z.object({
   meta: z.object({ from: z.string(), to: z.string(), geography: z.string().nullable(), totalMinor: z.record(z.string(), z.number().int()).describe('sum of the figures by currency') }),
 });
 
-export function financeRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>): void {
+export function financeRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'reads'>): void {
   registry.add({
     method: 'get',
     path: '/api/finance/dues',
@@ -58,7 +58,7 @@ export function financeRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
       }
       const treasurer = hasRole(user, 'treasurer');
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
-      const figures = await withTenant(deps.pool, context, async (tx) => {
+      const figures = await readInTenant(deps, user, context, async (tx) => {
         if (query.geography === undefined) {
           if (!treasurer) throw ApiError.forbidden('the whole party\'s dues are for treasurers; a head names a node their committee covers in geography');
           return readDuesFigures(tx, { geographyId: null, from: query.from, to: query.to });

@@ -83,6 +83,7 @@ export function graphqlRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool
     access: 'user',
     body: GraphQLRequest,
     bodyContentType: 'application/json',
+    readOnly: true,
     responses: {
       200: { description: 'the result: data, and errors (a refused field is null with an error naming its code); also for a query that does not validate or exceeds the depth or cost limit (no data then)',
         schema: GraphQLResponse, contentType: 'application/json' },

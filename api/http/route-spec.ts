@@ -39,6 +39,8 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   /** The request body's media type in the OpenAPI description (default JSON:API). */
   bodyContentType?: string;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** A POST that changes nothing (GraphQL reads): the caller's next reads need not wait for a change of theirs. */
+  readOnly?: true;
   /** Runs before any input is validated, e.g. to check a webhook's signature. */
   guard?: (req: Request) => void | Promise<void>;
   /** Returns a JSON:API reply, or nothing when it wrote the response itself (e.g. a PDF). */

@@ -13,6 +13,14 @@ export interface AccessGuards {
   platform: RequestHandler;
 }
 
+export interface RouterHooks {
+  /**
+   * Called after a signed-in user's request other than GET succeeded, before its answer is sent:
+   * the read path remembers how far that user's next reads must see (src/db/read-routing.ts).
+   */
+  afterUserWrite?: (auth: AuthContext) => Promise<void>;
+}
+
 /** A path served, by another method: 405 naming the ones it takes; OPTIONS is answered with them. */
 function methodNotAllowed(methods: string[]): RequestHandler {
   const allow = [...methods, 'OPTIONS'].join(', ');
@@ -57,7 +65,7 @@ export class RouteRegistry {
     return this.#routes;
   }
 
-  router(guards: AccessGuards): Router {
+  router(guards: AccessGuards, hooks: RouterHooks = {}): Router {
     const router = Router();
     for (const route of this.#routes) {
       const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
@@ -76,6 +84,7 @@ export class RouteRegistry {
         }).catch((err: unknown) => {
           throw err instanceof DomainError ? (ApiError.fromDomain(err, (field) => locate(route, field)) ?? err) : err;
         });
+        if (reply && auth && route.method !== 'get' && !route.readOnly && reply.status < 400) await hooks.afterUserWrite?.(auth);
         if (!reply) return;
         for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
         res.status(reply.status).type(JSONAPI).send(reply.status === 204 ? undefined : JSON.stringify(reply.body));

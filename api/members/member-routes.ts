@@ -8,6 +8,7 @@ import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { readInTenant } from '../http/read-path.ts';
 import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
@@ -37,7 +38,7 @@ const SearchQuery = z.object({
 
 const canSeeContacts = (auth: AuthContext) => hasRole(auth, 'tenant_admin', 'registrar');
 
-export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'keyring'>): void {
+export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'reads' | 'keyring'>): void {
   const inTenant = <T>(auth: AuthContext, work: Parameters<typeof withTenant<T>>[2]) =>
     withTenant(deps.pool, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, work);
 
@@ -75,7 +76,8 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
       if (!staff && auth.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
       const filter = query.filter ?? {};
       const size = query.page?.size ?? 25;
-      return inTenant(auth, async (tx) => {
+      // Search reads from the replica when there is one (src/db/read-routing.ts).
+      return readInTenant(deps, auth, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, async (tx) => {
         const keys = await deps.keyring.forTenant(tx, auth.tenantId);
         const node = filter.geography ? (await findGeographyNode(tx, filter.geography))?.path : undefined;
         if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
 import { readStatistics } from '../../src/statistics/member-statistics.ts';
@@ -8,6 +7,7 @@ import { isoDate } from '../../src/validation/fields.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
+import { readInTenant } from '../http/read-path.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
@@ -20,7 +20,7 @@ const GeographyStatistics = responseDocument('geography-statistics', z.object({
   byStatus: Counts.describe('members per status over the whole subtree; every status is listed, zeros included'),
 }));
 
-export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>): void {
+export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'reads'>): void {
   registry.add({
     method: 'get',
     path: '/api/statistics/geography/:nodeId',
@@ -35,7 +35,7 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
     async handler({ params, query, auth: user, req }) {
       const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
-      const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
+      const { node, statistics } = await readInTenant(deps, user, context, async (tx) => {
         const found = await findGeographyNode(tx, params.nodeId);
         if (!found) throw ApiError.notFound('geography node');
         if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {

@@ -129,7 +129,8 @@ export class PostgresServer {
         const text = chunk.toString('utf8');
         output = (output + text).slice(-4000);
         this.options.onLog?.(text);
-        if (text.includes('database system is ready to accept connections')) resolve();
+        // A hot standby (a streaming replica) says "ready to accept read-only connections".
+        if (/database system is ready to accept (read-only )?connections/.test(text)) resolve();
       };
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
