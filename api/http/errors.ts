@@ -41,7 +41,8 @@ export class ApiError extends DomainError {
   /** A domain error as the client sees it, its field located in the request; none for a server fault. */
   static fromDomain(err: DomainError, locate: (field: string) => ErrorSource | undefined = () => undefined): ApiError | undefined {
     if (err instanceof ApiError) return err;
-    if (httpStatusOf(err.code) >= 500) return undefined;
+    // An outage the domain names (e.g. a lifecycle not started yet) is told as one; any other 5xx is an internal error.
+    if (httpStatusOf(err.code) >= 500 && httpStatusOf(err.code) !== 503) return undefined;
     return new ApiError(err.code, err.message, err.field === undefined ? undefined : locate(err.field));
   }
 }

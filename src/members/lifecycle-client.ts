@@ -132,6 +132,17 @@ function keyedStatusToken(keys: TenantKeys, memberId: string): string {
   return purposeMac(keys.registrationKey, 'status-token', memberId).toString('base64url');
 }
 
+/** Whether Temporal holds the workflow (running or ended), as opposed to never having started it. */
+async function lifecycleExists(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
 /** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */
 export async function sendLifecycleUpdate<Result extends m.MessageResult, Args extends [unknown, ...unknown[]]>(
   client: Client,
@@ -143,7 +154,9 @@ export async function sendLifecycleUpdate<Result extends m.MessageResult, Args e
     return await client.workflow.getHandle(workflowId).executeUpdate(update, { args });
   } catch (err) {
     // A registration recorded while Temporal was out of reach: its lifecycle starts when the relay next runs.
-    if (err instanceof WorkflowNotFoundError) throw new DomainError('TEMPORAL_UNAVAILABLE', "the member's lifecycle has not started yet; try again shortly", { cause: err });
+    if (err instanceof WorkflowNotFoundError && !await lifecycleExists(client, workflowId)) {
+      throw new DomainError('TEMPORAL_UNAVAILABLE', "the member's lifecycle has not started yet; try again shortly", { cause: err });
+    }
     throw domainErrorOf(err);
   }
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { call, inParallel, sleep, type Answer } from './support/api-client.ts';
 import { API_READY, startFaultStack, type FaultStack } from './support/fault-stack.ts';
-import { abandonDriving, applicant, approve, pay, register, type Applicant } from './support/lifecycles.ts';
+import { abandonDriving, applicant, approve, pay, register, retriedAnswers, type Applicant } from './support/lifecycles.ts';
 import { awaitResults, memberOutcomes } from './support/outcomes.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
 
@@ -56,6 +56,8 @@ test('the API killed after recording applications it could not start lifecycles 
     await pay(stack, memberId, `rcpt-relay-${i}`);
   });
   expect(await awaitResults(stack, ids)).toEqual([...members.map(() => 'CardIssued'), 'RegistrationRefused']);
+  // Retried answers, if any, were 503s (or no answer while the API restarted), never an internal error.
+  expect([...retriedAnswers.keys()].filter((status) => status !== 503 && status !== 0)).toEqual([]);
   expect(await notStarted()).toBe(0);
 
   // A repeat of each request after all that: the same member, and still one lifecycle each.
