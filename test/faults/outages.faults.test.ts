@@ -73,7 +73,7 @@ test(`Temporal restarted after ${TEMPORAL_OUTAGE_MS / 1000} s: lifecycles awaiti
     ], stoppedAt, 1_000, 1_000),
     // An application is recorded by its request alone: it is taken while Temporal is down, and its lifecycle starts once Temporal is back.
     sleep(1_000).then(() => call(stack.apiUrl, 'POST', `/api/parties/${stack.party.tenant.slug}/applications`, {
-      body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Applied during the outage', gender: 'M', phone: '9841999998', wardId: stack.party.geo.wardIds[1] } } },
+      body: { data: { type: 'applications', attributes: { ...ELIGIBLE, fullNameEn: 'Applied during the outage', gender: 'M', phone: '9841999998', email: 'applied.during.outage@example.np', wardId: stack.party.geo.wardIds[1] } } },
     })),
   ]);
   const answers = [...polled, ...once];
