@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
@@ -23,6 +24,8 @@ export interface MembershipWorkerOptions {
   /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
+  /** The encrypting data converter (src/temporal/payload-codec.ts temporalDataConverter with failures), the same as the clients'. */
+  dataConverter?: DataConverter | undefined;
 }
 
 /** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
@@ -40,5 +43,6 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     activities,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });
 }

@@ -6,6 +6,7 @@ import { isoDateTime } from '../../validation/fields.ts';
 import { parseFlags } from './flags.ts';
 import { operatorCommand } from './operator-command.ts';
 import { requireTenant, withApplicationPool } from './operator-session.ts';
+import { configuredPayloadCodec, temporalDataConverter } from '../../temporal/payload-codec.ts';
 
 const USAGE = 'Usage: npm run cli -- workflows:versions [--tenant <slug>] [--started-before <RFC 3339 time, e.g. the deploy time>]';
 
@@ -24,7 +25,7 @@ async function run(args: string[]): Promise<void> {
   };
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   try {
-    const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), filter);
+    const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(configuredPayloadCodec(settings)) }), filter);
     const scope = [
       `namespace ${settings.TEMPORAL_NAMESPACE}`,
       flags.tenant === undefined ? 'every party' : `party ${flags.tenant}`,

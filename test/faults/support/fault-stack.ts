@@ -7,6 +7,8 @@ import { startSmtpCapture, type SmtpCapture } from '../../support/smtp-capture.t
 import { ChildService } from './child-service.ts';
 import { faultTempDir, startOwnPostgres, startOwnTemporal, type OwnPostgres, type OwnTemporal } from './own-servers.ts';
 import { makeSecrets, seedParty, type Party, type Secrets } from './party.ts';
+import { masterKeyFromBase64 } from '../../../src/crypto/master-key.ts';
+import { EncryptionCodec, temporalDataConverter } from '../../../src/temporal/payload-codec.ts';
 
 export const WORKER_READY = /"msg":"worker started"/;
 export const API_READY = /"msg":"api listening"/;
@@ -52,7 +54,8 @@ export async function startFaultStack(name: string, options: { logLevel?: string
   const worker = new ChildService('worker', 'src/worker.ts', env);
   const api = new ChildService('api', 'api/server.ts', env);
   await Promise.all([worker.start(WORKER_READY), api.start(API_READY)]);
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  // The product's codec under the stack's master key: the test reads and sends what the worker and API do.
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: temporalDataConverter(new EncryptionCodec(masterKeyFromBase64(secrets.masterKeyBase64))) });
   return {
     dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, apiUrl: `http://127.0.0.1:${apiPort}`, db, client, party,
     async close() {
