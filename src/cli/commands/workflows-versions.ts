@@ -6,7 +6,6 @@ import { isoDateTime } from '../../validation/fields.ts';
 import { parseFlags } from './flags.ts';
 import { operatorCommand } from './operator-command.ts';
 import { requireTenant, withApplicationPool } from './operator-session.ts';
-import { configuredPayloadCodec, temporalDataConverter } from '../../temporal/payload-codec.ts';
 
 const USAGE = 'Usage: npm run cli -- workflows:versions [--tenant <slug>] [--started-before <RFC 3339 time, e.g. the deploy time>]';
 
@@ -23,9 +22,10 @@ async function run(args: string[]): Promise<void> {
     startedBefore: flags['started-before'] === undefined ? undefined : new Date(flags['started-before']),
     tenantId: flags.tenant === undefined ? undefined : (await withApplicationPool('workflows:versions', (pool) => requireTenant(pool, flags.tenant!))).id,
   };
+  // Counts from visibility (search attributes) only: no payload crosses, so no payload codec and no master key needed.
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   try {
-    const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(configuredPayloadCodec(settings)) }), filter);
+    const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), filter);
     const scope = [
       `namespace ${settings.TEMPORAL_NAMESPACE}`,
       flags.tenant === undefined ? 'every party' : `party ${flags.tenant}`,
