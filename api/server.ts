@@ -12,6 +12,7 @@ import { ReadRouting } from '../src/db/read-routing.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
+import { configuredPayloadCodec, temporalDataConverter } from '../src/temporal/payload-codec.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
@@ -35,7 +36,8 @@ async function main(): Promise<void> {
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
   const metrics = metricsRoutes();
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+  const codec = configuredPayloadCodec(settings);
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec) });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({
@@ -59,8 +61,11 @@ async function main(): Promise<void> {
   const server: Server = app.listen(settings.API_PORT, settings.API_HOST, () => {
     log.info({ port: settings.API_PORT, host: settings.API_HOST }, 'api listening');
   });
-  // /metrics and /readyz's detail: a listener of their own, loopback unless METRICS_HOST says otherwise.
-  const ops: Server = createOpsApp({ pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, metrics }).listen(settings.METRICS_PORT, settings.METRICS_HOST, () => {
+  // /metrics, /readyz's detail and the Temporal codec server: a listener of their own, loopback unless METRICS_HOST says otherwise.
+  const ops: Server = createOpsApp({
+    pool, temporal, namespace: settings.TEMPORAL_NAMESPACE, metrics, log,
+    codec: { codec, platformAdminKey: settings.PLATFORM_ADMIN_KEY, uiOrigin: settings.TEMPORAL_UI_ORIGIN },
+  }).listen(settings.METRICS_PORT, settings.METRICS_HOST, () => {
     log.info({ port: settings.METRICS_PORT, host: settings.METRICS_HOST }, 'ops listener (metrics, readiness detail) listening');
   });
   ops.once('error', (err) => {

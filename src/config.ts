@@ -32,6 +32,11 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
+  /**
+   * The Temporal UI's origin (scheme://host[:port]), the one origin browsers may call the codec
+   * endpoint (/codec on the ops listener) from. Unset: no cross-origin calls (the CLI still can).
+   */
+  TEMPORAL_UI_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: http(s)://host[:port], no path').optional(),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   PG_CLIENT_BIN_DIR: z.string().min(1).optional(),
   DATABASE_ADMIN_URL: optionalUrl,

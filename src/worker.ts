@@ -8,6 +8,7 @@ import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
 import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-deployment.ts';
+import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
 
@@ -19,14 +20,17 @@ async function main(): Promise<void> {
   if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.SMTP_URL) throw new Error('unreachable: checked by requireSettings');
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   const mailer = createSmtpMailer({ smtpUrl: settings.SMTP_URL, from: settings.MAIL_FROM });
+  // Every payload the worker and its client hand Temporal is encrypted, and failures' messages with them.
+  const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec) });
   const worker = await createMembershipWorker({
     temporal: client,
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     shutdownGraceTimeMs: settings.WORKER_SHUTDOWN_GRACE_MS,
     deployment: workerDeploymentOptions(settings.WORKER_DEPLOYMENT_NAME, settings.WORKER_BUILD_ID),
+    dataConverter: temporalDataConverter(codec, { failures: true }),
     deps: {
       pool,
       keyring: configuredKeyring(settings, (key) => log.warn({ key }, 'tenant key row tampered with: not trusted')),

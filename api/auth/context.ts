@@ -15,7 +15,8 @@ export interface AuthContext {
   headships: { committeeId: string; geographyPath: string }[];
 }
 
-function bearer(header: string | undefined): string | null {
+/** The token of an `Authorization: Bearer …` header, or null. */
+export function bearer(header: string | undefined): string | null {
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? '');
   return match?.[1] ?? null;
 }

@@ -10,6 +10,7 @@ import type { LifecycleHarness } from '../../test/support/lifecycle-harness.ts';
 import * as noopActivities from '../noop/activities.ts';
 import { approveUpdate, paymentReceivedUpdate, registerUpdate, statusQuery } from '../noop/workflows.ts';
 import { ratio, round } from '../support/stats.ts';
+import { temporalDataConverter } from '../../src/temporal/payload-codec.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NOOP_QUEUE = 'bench-noop-lifecycle';
@@ -61,7 +62,8 @@ async function noopLifecycle(h: LifecycleHarness, i: number): Promise<void> {
 export async function benchLifecycles(h: LifecycleHarness, count: number, concurrency: number, rounds = 4) {
   const connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
   const bundle = await bundleWorkflowCode({ workflowsPath: path.join(here, '..', 'noop', 'workflows.ts') });
-  const noop = await Worker.create({ connection, taskQueue: NOOP_QUEUE, workflowBundle: bundle, activities: noopActivities });
+  // The harness's client encrypts every payload: the no-op worker decodes them with the same codec (and pays for it, as the product's worker does).
+  const noop = await Worker.create({ connection, taskQueue: NOOP_QUEUE, workflowBundle: bundle, activities: noopActivities, dataConverter: temporalDataConverter(h.codec) });
   const perRound = Math.ceil(count / rounds);
   const warmUpFrom = perRound * rounds;
   const timed = async (run: () => Promise<void>) => {

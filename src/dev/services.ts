@@ -52,6 +52,12 @@ function explainPasswordMismatch(err: unknown, clusterDir: string, dataDir: stri
   );
 }
 
+/** The codec server of `npm start`: the API's ops listener. */
+export const devCodecEndpoint = (settings: Config) => `http://${settings.METRICS_HOST}:${settings.METRICS_PORT}/codec`;
+
+/** The Temporal dev server's Web UI origin, the one the codec endpoint answers browsers from. */
+export const devTemporalUiOrigin = (settings: Config) => settings.TEMPORAL_UI_ORIGIN ?? `http://127.0.0.1:${settings.TEMPORAL_UI_PORT}`;
+
 /** The Temporal dev server with its Web UI, persisting to SQLite, unless TEMPORAL_ADDRESS is set. */
 export async function provideTemporal(settings: Config, log: (line: string) => void): Promise<Started<{ address: string; uiUrl: string | null }>> {
   if (settings.TEMPORAL_ADDRESS) return { value: { address: settings.TEMPORAL_ADDRESS, uiUrl: null } };
@@ -66,9 +72,11 @@ export async function provideTemporal(settings: Config, log: (line: string) => v
       dbFilename: path.join(settings.DATA_DIR, 'temporal.sqlite'),
       namespace: settings.TEMPORAL_NAMESPACE,
       searchAttributes: memberSearchAttributes,
+      // The UI asks the API's ops listener to decode payloads (docs/temporal-payloads.md).
+      extraArgs: ['--ui-codec-endpoint', devCodecEndpoint(settings)],
     },
   });
-  log(`temporal  gRPC on ${env.address}, Web UI on http://127.0.0.1:${settings.TEMPORAL_UI_PORT}`);
+  log(`temporal  gRPC on ${env.address}, Web UI on http://127.0.0.1:${settings.TEMPORAL_UI_PORT} (payloads decoded by ${devCodecEndpoint(settings)})`);
   return { value: { address: env.address, uiUrl: `http://127.0.0.1:${settings.TEMPORAL_UI_PORT}` }, stop: () => env.teardown() };
 }
 

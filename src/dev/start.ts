@@ -16,7 +16,7 @@ import { startGatewaySimulators, type GatewaySimulators } from '../payments/gate
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 import { assertPortsFree, portsToStart } from './ports.ts';
 import { StartRefusal } from './start-refusal.ts';
-import { provideDatabase, provideSmtp, provideTemporal, type Stop } from './services.ts';
+import { devTemporalUiOrigin, provideDatabase, provideSmtp, provideTemporal, type Stop } from './services.ts';
 
 const log = (line: string) => process.stdout.write(`[start] ${line}\n`);
 
@@ -132,6 +132,7 @@ async function startEverything(settings: Config, stops: Stop[], children: ChildP
     DATA_DIR: settings.DATA_DIR,
     AUTH_TOKEN_SECRET: settings.AUTH_TOKEN_SECRET ?? secrets.authTokenSecret,
     PLATFORM_ADMIN_KEY: settings.PLATFORM_ADMIN_KEY ?? secrets.platformAdminKey,
+    TEMPORAL_UI_ORIGIN: devTemporalUiOrigin(settings),
   });
   for (const [name, script] of [['worker', 'src/worker.ts'], ['api', 'api/server.ts']] as const) {
     const child = startChild(name, script, env);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerDeploymentOptions } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
@@ -25,6 +26,8 @@ export interface MembershipWorkerOptions {
   shutdownGraceTimeMs?: number;
   /** Worker versioning: the deployment version this worker serves (src/temporal/worker-deployment.ts); unversioned without. */
   deployment?: WorkerDeploymentOptions | undefined;
+  /** The encrypting data converter (src/temporal/payload-codec.ts temporalDataConverter with failures), the same as the clients'. */
+  dataConverter?: DataConverter | undefined;
 }
 
 /** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
@@ -43,5 +46,6 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     ...(options.deployment ? { workerDeploymentOptions: options.deployment } : {}),
+    ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });
 }

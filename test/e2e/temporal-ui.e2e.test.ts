@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import express from 'express';
 import path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -7,6 +10,8 @@ import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../s
 import { projectRoot } from '../../src/paths.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import { startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
+import { codecRoutes } from '../../api/codec-server.ts';
+import { errorHandler } from '../../api/http/errors.ts';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The docs' screenshot is refreshed on request (UPDATE_DOCS_IMAGES=1); a normal run leaves the tree clean.
@@ -91,3 +96,56 @@ test('ops find a lifecycle awaiting approval by filtering on MemberStage in the 
   expect(await workflowLink(page, rejected.workflowId).count()).toBe(0);
   await page.screenshot({ path: SCREENSHOT });
 });
+
+/** The API's codec routes on a port of their own, over the harness's codec, answering the UI's origin. */
+async function serveCodec(harness: LifecycleHarness, platformAdminKey: string): Promise<{ endpoint: string; server: Server }> {
+  const app = express();
+  app.use(codecRoutes({ codec: harness.codec, platformAdminKey, uiOrigin: new URL(uiUrl()).origin }));
+  app.use(errorHandler({ error: () => undefined }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address();
+  return { endpoint: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/codec`, server };
+}
+
+test('the Temporal Web UI shows a lifecycle\'s payloads decoded only in a browser signed in at the codec endpoint', async () => {
+  const harness = h!;
+  const waiting = await register(harness);
+  const key = randomBytes(24).toString('hex');
+  const codec = await serveCodec(harness, key);
+  const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
+  const decodedInput = `"tenantId": "${harness.tenant.id}"`;
+  try {
+    /** The lifecycle's page in the UI as one browser sees it, the UI's codec settings made as an operator makes them once. */
+    const pageText = async (signIn: boolean) => {
+      const context = await browser!.newContext({ viewport: { width: 1440, height: 900 } });
+      try {
+        // The endpoint, and "Include cross-origin credentials": the browser sends its codec sign-in cookie.
+        await context.addInitScript((endpoint) => {
+          localStorage.setItem('endpoint', JSON.stringify(endpoint));
+          localStorage.setItem('includeCredentials', 'true');
+          localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+        }, codec.endpoint);
+        const page = await context.newPage();
+        page.setDefaultTimeout(UI_TIMEOUT_MS);
+        if (signIn) {
+          await page.goto(`${codec.endpoint}/login`);
+          await page.fill('input[name=key]', key);
+          await Promise.all([page.waitForURL(`${codec.endpoint}/login`), page.getByRole('button', { name: 'Sign in' }).click()]);
+          expect(await page.locator('body').innerText()).toMatch(/^signed in until /);
+        }
+        await page.goto(`${uiUrl()}/namespaces/default/workflows/${encodeURIComponent(waiting.workflowId)}`);
+        await page.getByText(signIn ? decodedInput : ENCRYPTED).first().waitFor();
+        return await page.locator('body').innerText();
+      } finally {
+        await context.close();
+      }
+    };
+    const anonymous = await pageText(false);
+    expect([anonymous.includes('Codec Server could not connect'), anonymous.includes(ENCRYPTED), anonymous.includes(decodedInput)]).toEqual([true, true, false]);
+    const signedIn = await pageText(true);
+    expect([signedIn.includes('Codec Server could not connect'), signedIn.includes(ENCRYPTED), signedIn.includes(decodedInput)]).toEqual([false, false, true]);
+  } finally {
+    codec.server.close();
+  }
+}, 120_000);

@@ -17,6 +17,9 @@ import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { projectRoot } from '../../src/paths.ts';
+import { EncryptionCodec, temporalDataConverter } from '../../src/temporal/payload-codec.ts';
+import { recordedHistoriesMasterKey } from '../support/fixtures.ts';
+import { payloadsIn, payloadText } from '../support/temporal-payloads.ts';
 
 try {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -59,6 +62,8 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'payment-recorded-after-outage.json', 'payment-pending-then-recorded.json', 'payment-canceled.json', 'payment-expired.json', 'payment-paid-twice.json',
     // The daily reconciliation run (workflows/payments/reconciliation-run.ts).
     'payment-reconciliation-run.json',
+    // Recorded with the payload codec on: every payload and failure message encrypted (src/temporal/payload-codec.ts).
+    'encrypted-card-issued.json', 'encrypted-registration-refused.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);
@@ -69,8 +74,28 @@ test('the recorded histories cover every way a lifecycle ends', () => {
 test('every recorded history replays against the current workflow code without a determinism error', async () => {
   const histories = files.map((file) => ({ workflowId: file, history: historyFromFile(file) }));
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) {
+  // The worker's codec under the key the encrypted histories were recorded with; it passes the plaintext payloads of the older ones through.
+  const dataConverter = temporalDataConverter(new EncryptionCodec(recordedHistoriesMasterKey()), { failures: true });
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter }, histories)) {
     results.push(result);
   }
   expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((file) => [file, undefined]));
+}, 60_000);
+
+test('the histories recorded with the codec hold every payload encrypted but search attributes and patch markers, and need the codec to replay', async () => {
+  for (const file of ['encrypted-card-issued.json', 'encrypted-registration-refused.json']) {
+    const payloads = payloadsIn(historyFromFile(file).events);
+    const plain = payloads.filter((p) => p.encoding !== 'binary/encrypted');
+    expect(payloads.filter((p) => p.encoding === 'binary/encrypted').length).toBeGreaterThan(5);
+    // What Temporal never hands the codec: indexed search attributes (ids, stage, time, area) and the SDK's patch markers.
+    expect(plain.filter((p) => !/\.searchAttributes\.indexedFields\.\w+$|\.markerRecordedEventAttributes\.details\.patch-data\./.test(p.at))).toEqual([]);
+    expect(payloads.map((p) => payloadText(p.payload)).join('\n')).not.toMatch(/Ram Thapa|राम थापा|example\.np|fullName/);
+  }
+  // Control: the same drive recorded before the codec holds the applicant's name in the clear.
+  expect(payloadsIn(historyFromFile('happy-path-card-issued.json').events).map((p) => payloadText(p.payload)).join('\n')).toMatch(/Ram Thapa/);
+  // Without the key, the recorded payloads do not even reach the workflow code.
+  const histories = ['encrypted-card-issued.json'].map((file) => ({ workflowId: file, history: historyFromFile(file) }));
+  const results: ReplayResult[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) results.push(result);
+  expect(results.map((r) => r.error === undefined)).toEqual([false]);
 }, 60_000);

@@ -12,6 +12,10 @@ import { idCardKey } from '../../src/storage/object-storage.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import type { memberLifecycle } from '../../workflows/members/member-lifecycle.ts';
 import { memberRow, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
+import { randomUUID } from 'node:crypto';
+import * as sc from '../../src/members/status-change-contract.ts';
+import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { payloadsIn, payloadText } from '../support/temporal-payloads.ts';
 
 let h: LifecycleHarness;
 let worker: Worker;
@@ -185,4 +189,30 @@ test("a payment reusing another member's provider reference is refused; the memb
   await sendLifecycleUpdate(h.client, second.workflowId, m.paymentReceivedUpdate, payment(invoice, 'own-receipt'));
   expect((await handleOf(second.workflowId).result()).stage).toBe('CardIssued');
   expect(await count('payments', second.memberId)).toBe(1);
+});
+
+// The payload codec and failure converter on a real worker: what Temporal stores of a failure, and what the workflow still reads.
+test('an activity failure is stored as "Encoded failure" with its message and stack trace encrypted; the workflow still reads its refusal', async () => {
+  // A death recorded for a member the party does not have: the step refuses it (MEMBER_NOT_FOUND), the workflow ends refused.
+  const memberId = randomUUID();
+  const workflowId = sc.statusChangeWorkflowId('death', h.tenant.id, memberId, 1);
+  const handle = await h.client.workflow.start(sc.STATUS_CHANGE_WORKFLOW, {
+    workflowId, taskQueue: MEMBERSHIP_TASK_QUEUE, args: [{ tenantId: h.tenant.id, memberId, change: { kind: 'death', by: `user:${h.headUserId}`, note: null } }],
+  });
+  expect(await handle.result()).toEqual({ outcome: 'refused' });
+
+  const history = await handle.fetchHistory();
+  const failures = (history.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes?.failure ? [e.activityTaskFailedEventAttributes.failure] : []));
+  expect(failures.length).toBeGreaterThan(0);
+  for (let failure = failures[0]; failure; failure = failure.cause ?? undefined) {
+    // Each failure of the chain: what Temporal stores in the clear is the placeholder and the error code only.
+    expect([failure.message, failure.stackTrace]).toEqual(['Encoded failure', '']);
+    const [attributes] = payloadsIn(failure.encodedAttributes, '.encodedAttributes');
+    expect(attributes?.encoding).toBe('binary/encrypted');
+    expect(payloadText(attributes!.payload)).not.toMatch(/member|Error|\.ts/);
+    // Opened by the codec, the message and the stack trace are there.
+    const [opened] = await h.codec.decode([attributes!.payload]);
+    expect(JSON.parse(payloadText(opened!))).toEqual({ message: expect.stringMatching(/member/i), stack_trace: expect.stringContaining('.ts') });
+  }
+  expect(failures[0]!.applicationFailureInfo?.type).toBeTruthy();
 });

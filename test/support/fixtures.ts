@@ -5,9 +5,15 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export const testMasterKey = () => masterKeyFromBase64(randomBytes(32).toString('base64'));
+
+/**
+ * The master key the encrypted recorded histories (test/fixtures/histories/encrypted-*.json) were
+ * recorded under: the replay test opens their payloads with it. A test key, public by design.
+ */
+export const recordedHistoriesMasterKey = () => masterKeyFromBase64(createHash('sha256').update('sadasya recorded histories (test key)').digest('base64'));
 
 export interface MiniGeography {
   provinceId: string;

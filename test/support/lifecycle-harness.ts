@@ -16,6 +16,8 @@ import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../s
 import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
 import { createMembershipWorker } from '../../src/temporal/membership-worker.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { EncryptionCodec, temporalDataConverter } from '../../src/temporal/payload-codec.ts';
+import type { MasterKey } from '../../src/crypto/master-key.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTenant, type Tenant } from '../../src/tenants/tenants.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -38,6 +40,8 @@ export interface LifecycleHarness {
   geo: MiniGeography;
   tenant: Tenant;
   keyring: Keyring;
+  /** The payload codec of the harness's client and workers, under the keyring's master key. */
+  codec: EncryptionCodec;
   smtp: SmtpCapture;
   client: Client;
   deps: MemberActivityDeps;
@@ -63,10 +67,12 @@ export interface WorkerOverrides {
 }
 
 /** Real Postgres (as the app role), the real Temporal dev server, a real SMTP server. */
-export async function startLifecycleHarness(durations: HarnessDurations = {}): Promise<LifecycleHarness> {
+export async function startLifecycleHarness(durations: HarnessDurations = {}, options: { masterKey?: MasterKey } = {}): Promise<LifecycleHarness> {
   const db = await createTestDatabase();
   const geo = await seedMiniGeography(db.owner);
-  const keyring = new Keyring(testMasterKey());
+  const masterKey = options.masterKey ?? testMasterKey();
+  const keyring = new Keyring(masterKey);
+  const codec = new EncryptionCodec(masterKey);
   const tenant = await createTenant(db.app, keyring, {
     slug: `party-${db.name.slice(-6)}`, name: 'Test Party', memberNumberPrefix: 'TP',
     feeSchedule: { currency: 'NPR', admissionFeeMinor: 50_000 },
@@ -88,10 +94,10 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
     clock: () => new Date(), log: createLogger('test-worker', 'silent'), mailDomain: senderDomain(MAIL_FROM), publicBaseUrl: 'https://members.test',
   };
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  const client = new Client({ connection: await Connection.connect({ address }) });
+  const client = new Client({ connection: await Connection.connect({ address }), dataConverter: temporalDataConverter(codec) });
   const connections: NativeConnection[] = [];
   return {
-    db, geo, tenant, keyring, smtp, client, deps, committeeId, headUserId,
+    db, geo, tenant, keyring, codec, smtp, client, deps, committeeId, headUserId,
     async startWorker(options = {}) {
       const connection = await NativeConnection.connect({ address });
       connections.push(connection);
@@ -99,9 +105,11 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}): P
       const worker = options.interceptors
         ? await Worker.create({
           connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
-          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors,
+          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors, dataConverter: temporalDataConverter(codec, { failures: true }),
         })
-        : await createMembershipWorker({ connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000 });
+        : await createMembershipWorker({
+          connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000, dataConverter: temporalDataConverter(codec, { failures: true }),
+        });
       return { worker, running: worker.run() };
     },
     async close() {

@@ -23,6 +23,8 @@ import {
   type HarnessDurations, type LifecycleHarness,
 } from './lifecycle-harness.ts';
 import { startTestServers } from './servers.ts';
+import { recordedHistoriesMasterKey } from './fixtures.ts';
+import type { MasterKey } from '../../src/crypto/master-key.ts';
 import { setGatewayAccount } from '../../src/payments/gateway-accounts.ts';
 import { KHALTI_SIMULATOR_SECRET_KEY } from '../../src/payments/gateways/simulators/khalti-simulator.ts';
 import { startGatewaySimulators } from '../../src/payments/gateways/simulators/gateway-simulators.ts';
@@ -130,10 +132,10 @@ const escalated: typeof quick = {
 /** Names given on the command line record only those scenarios; none records every one. */
 const only = new Set(process.argv.slice(2));
 
-async function record(durations: HarnessDurations, all: typeof quick): Promise<void> {
+async function record(durations: HarnessDurations, all: typeof quick, options: { masterKey?: MasterKey } = {}): Promise<void> {
   const scenarios = Object.fromEntries(Object.entries(all).filter(([name]) => only.size === 0 || only.has(name)));
   if (Object.keys(scenarios).length === 0) return;
-  const h = await startLifecycleHarness(durations);
+  const h = await startLifecycleHarness(durations, options);
   const { worker, running } = await h.startWorker();
   try {
     for (const [name, scenario] of Object.entries(scenarios)) {
@@ -435,6 +437,17 @@ async function recordRegisteredByRequest(): Promise<void> {
   await record({ paymentWindowMs: 60_000 }, scenarios);
 }
 
+/**
+ * Lifecycles whose payloads and failure messages the worker and client encrypted (the payload
+ * codec, src/temporal/payload-codec.ts), under the fixed test key the replay test holds: one to
+ * its card, one refused at registration. The histories recorded before the codec stay plaintext.
+ */
+async function recordEncrypted(): Promise<void> {
+  // The same drives as two of the plaintext ones, so the two kinds of history can be compared.
+  const scenarios = { 'encrypted-card-issued': quick['happy-path-card-issued']!, 'encrypted-registration-refused': quick['registration-refused-phone-taken']! };
+  await record({ paymentWindowMs: 60_000 }, scenarios, { masterKey: recordedHistoriesMasterKey() });
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -449,6 +462,7 @@ async function main(): Promise<void> {
     await recordArrivalAndMemo();
     await recordGatewayPayments();
     await recordRegisteredByRequest();
+    await recordEncrypted();
   } finally {
     await servers.stop();
   }

@@ -12,6 +12,7 @@ import { findTemporalCli } from '../../src/temporal/cli-binary.ts';
 import { memberSearchAttributes } from '../../src/temporal/search-attributes.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { loadConfig, toolSearchPaths } from '../../src/config.ts';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/payload-codec.ts';
 
 export const TEMPLATE_DATABASE = 'sadasya_test_template';
 
@@ -73,6 +74,7 @@ async function startTemporal(): Promise<{ env: TestWorkflowEnvironment; uiUrl: s
 async function bundleWorkflows(tmp: string): Promise<string> {
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: undefined,
   });
   const file = path.join(tmp, 'workflow-bundle.js');

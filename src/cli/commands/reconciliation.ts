@@ -11,6 +11,7 @@ import { text } from '../../validation/fields.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
 import { operatorActor, requireTenant, withApplicationPool } from './operator-session.ts';
+import { configuredPayloadCodec, temporalDataConverter } from '../../temporal/payload-codec.ts';
 
 const USAGE = {
   list: `Usage: npm run cli -- reconciliation:list --tenant <slug> [--status ${RECONCILIATION_STATUSES.join('|')}]`,
@@ -58,7 +59,7 @@ async function attach(args: string[]): Promise<void> {
     const tenant = await requireTenant(pool, flags.tenant);
     const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS! });
     try {
-      const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+      const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(configuredPayloadCodec(settings)) });
       const record = (context: TenantContext, claim: Parameters<typeof recordPayment>[2]) => recordPayment({ pool, temporal }, context, claim);
       return await attachReconciliationItem(pool, record, { tenantId: tenant.id, actor: operatorActor() }, flags.item, flags.invoice, flags.note).catch(asOperatorError);
     } finally {

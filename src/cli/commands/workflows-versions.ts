@@ -22,6 +22,7 @@ async function run(args: string[]): Promise<void> {
     startedBefore: flags['started-before'] === undefined ? undefined : new Date(flags['started-before']),
     tenantId: flags.tenant === undefined ? undefined : (await withApplicationPool('workflows:versions', (pool) => requireTenant(pool, flags.tenant!))).id,
   };
+  // Counts from visibility (search attributes) only: no payload crosses, so no payload codec and no master key needed.
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   try {
     const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), filter);

@@ -7,9 +7,13 @@ import { startSmtpCapture, type SmtpCapture } from '../../support/smtp-capture.t
 import { ChildService } from './child-service.ts';
 import { faultTempDir, startOwnPostgres, startOwnTemporal, type OwnPostgres, type OwnTemporal } from './own-servers.ts';
 import { makeSecrets, seedParty, type Party, type Secrets } from './party.ts';
+import { masterKeyFromBase64 } from '../../../src/crypto/master-key.ts';
+import { EncryptionCodec, temporalDataConverter } from '../../../src/temporal/payload-codec.ts';
 
 export const WORKER_READY = /"msg":"worker started"/;
 export const API_READY = /"msg":"api listening"/;
+/** The Temporal UI origin the stack's API lets call its codec endpoint (no UI runs: a browser's preflight is simulated). */
+export const FAULT_STACK_UI_ORIGIN = 'http://127.0.0.1:8233';
 
 /**
  * The whole product on servers of this test file's own: Postgres, a Temporal dev server on
@@ -27,6 +31,10 @@ export interface FaultStack {
   /** The environment the worker and API run with (another worker of the same stack takes it too). */
   env: NodeJS.ProcessEnv;
   apiUrl: string;
+  /** The API's private ops listener (metrics, readiness detail, the Temporal codec server). */
+  opsUrl: string;
+  /** The product's payload codec under the stack's master key (the test client's). */
+  codec: EncryptionCodec;
   /** The test's own view, as the app role (RLS in force) and as the owner role. */
   db: { app: DatabasePool; owner: DatabasePool };
   client: Client;
@@ -41,6 +49,7 @@ export async function startFaultStack(name: string, options: { logLevel?: string
   const db = { app: await createDatabasePool(postgres.appUrl, { maximumPoolSize: 10 }), owner: await createDatabasePool(postgres.ownerUrl, { maximumPoolSize: 2 }) };
   const party = await seedParty(db, secrets, `${name}-party`);
   const apiPort = await freePort();
+  const opsPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'test', LOG_LEVEL: options.logLevel ?? 'info',
@@ -49,15 +58,18 @@ export async function startFaultStack(name: string, options: { logLevel?: string
     MASTER_KEY: secrets.masterKeyBase64, AUTH_TOKEN_SECRET: secrets.authTokenSecret, PLATFORM_ADMIN_KEY: secrets.platformAdminKey,
     API_HOST: '127.0.0.1', API_PORT: String(apiPort),
     // A port of its own: an `npm start` or another stack on this machine may hold the default.
-    METRICS_PORT: String(await freePort()),
+    METRICS_PORT: String(opsPort),
+    TEMPORAL_UI_ORIGIN: FAULT_STACK_UI_ORIGIN,
     ...options.extraEnv,
   };
   const worker = new ChildService('worker', 'src/worker.ts', env);
   const api = new ChildService('api', 'api/server.ts', env);
   await Promise.all([worker.start(WORKER_READY), api.start(API_READY)]);
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  // The product's codec under the stack's master key: the test reads and sends what the worker and API do.
+  const codec = new EncryptionCodec(masterKeyFromBase64(secrets.masterKeyBase64));
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }), dataConverter: temporalDataConverter(codec) });
   return {
-    dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, env, apiUrl: `http://127.0.0.1:${apiPort}`, db, client, party,
+    dir: temp.dir, postgres, temporal, smtp, secrets, worker, api, env, apiUrl: `http://127.0.0.1:${apiPort}`, opsUrl: `http://127.0.0.1:${opsPort}`, codec, db, client, party,
     async close() {
       await Promise.allSettled([worker.stop(5_000), api.stop(5_000)]);
       await client.connection.close().catch(() => undefined);

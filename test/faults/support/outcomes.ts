@@ -1,3 +1,4 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withTenant } from '../../../src/db/tenant-context.ts';
@@ -104,7 +105,12 @@ export async function emailRetries(stack: FaultStack, memberId: string): Promise
     if (type) scheduled.set(Number(event.eventId), type);
     const started = event.activityTaskStartedEventAttributes;
     if (started && (started.attempt ?? 1) > 1 && scheduled.get(Number(started.scheduledEventId)) === 'sendMemberEmail') {
-      retries.push({ attempt: started.attempt ?? 0, previousFailure: started.lastFailure?.message ?? '(none recorded)' });
+      const failure = started.lastFailure;
+      // Failure messages travel encoded and encrypted (src/temporal/failure-converter.ts): the stack's codec opens them.
+      const message = failure?.encodedAttributes
+        ? (defaultPayloadConverter.fromPayload<{ message?: string }>((await stack.codec.decode([failure.encodedAttributes]))[0]!)).message
+        : failure?.message;
+      retries.push({ attempt: started.attempt ?? 0, previousFailure: message ?? '(none recorded)' });
     }
   }
   return retries;
