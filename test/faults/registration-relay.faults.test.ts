@@ -56,8 +56,8 @@ test('the API killed after recording applications it could not start lifecycles 
     await pay(stack, memberId, `rcpt-relay-${i}`);
   });
   expect(await awaitResults(stack, ids)).toEqual([...members.map(() => 'CardIssued'), 'RegistrationRefused']);
-  // Retried answers, if any, were 503s (or no answer while the API restarted), never an internal error.
-  expect([...retriedAnswers.keys()].filter((status) => status !== 503 && status !== 0)).toEqual([]);
+  // A server error retried on the way was a 503 (the lifecycle not started yet), never an internal error.
+  expect([...retriedAnswers.keys()].filter((status) => status >= 500 && status !== 503)).toEqual([]);
   expect(await notStarted()).toBe(0);
 
   // A repeat of each request after all that: the same member, and still one lifecycle each.
