@@ -313,48 +313,57 @@ export function renderOneMachine(a: Assumptions = LIKELY, m: Measured = MEASURED
 }
 
 
-/** The document's tables, as markdown. */
-export function renderTables(results: readonly ModelResult[] = SCENARIOS.map((s) => capacityModel(s)), m: Measured = MEASURED): string {
+/** Core-seconds per unit of work, and how each is derived. */
+export function renderUnitCosts(m: Measured = MEASURED): string {
   const c = unitCosts(m);
-  const lines: string[] = [];
-  lines.push('Unit costs (core-seconds per unit, from the measured rates on 2 cores):', '');
-  lines.push('| unit | core-s | derived as |', '| --- | --- | --- |');
-  lines.push(`| whole lifecycle | ${fmt(c.lifecycle, 4)} | 2 cores / ${m.lifecyclesPerSecond} lifecycles/s |`);
-  lines.push(`| its Temporal side (no-op) | ${fmt(c.temporalPerLifecycle, 4)} | 2 / ${m.noopLifecyclesPerSecond} no-op lifecycles/s |`);
-  lines.push(`| its activities' own work | ${fmt(c.productPerLifecycle, 4)} | the difference |`);
-  lines.push(`| renewal start (selection + start) | ${fmt(c.renewalStart, 5)} | 2 / ${m.renewalStartsPerSecond} starts/s |`);
-  lines.push(`| member search through the API | ${fmt(c.searchApi, 4)} | ${m.searchApiMs} ms × 2 cores |`);
-  lines.push(`| of which its SQL | ${fmt(c.searchSql, 4)} | ${m.searchSqlMs} ms × 2 cores |`);
-  lines.push(`| imported row | ${fmt(c.importRow, 5)} | 2 / ${fmt(m.importRowsPerSecond)} rows/s |`, '');
+  const cores = m.machineCores;
+  return [
+    '| unit | core-s | derived as |', '| --- | --- | --- |',
+    `| whole lifecycle | ${fmt(c.lifecycle, 4)} | ${cores} cores / ${m.lifecyclesPerSecond} lifecycles/s |`,
+    `| its Temporal side (no-op) | ${fmt(c.temporalPerLifecycle, 4)} | ${cores} / ${m.noopLifecyclesPerSecond} no-op lifecycles/s |`,
+    `| its activities' own work | ${fmt(c.productPerLifecycle, 4)} | the difference |`,
+    `| renewal start (selection + start) | ${fmt(c.renewalStart, 5)} | ${cores} / ${m.renewalStartsPerSecond} starts/s |`,
+    `| member search through the API | ${fmt(c.searchApi, 4)} | ${m.searchApiMs} ms × ${cores} cores |`,
+    `| of which its SQL | ${fmt(c.searchSql, 4)} | ${m.searchSqlMs} ms × ${cores} cores |`,
+    `| imported row | ${fmt(c.importRow, 5)} | ${cores} / ${fmt(m.importRowsPerSecond)} rows/s |`,
+  ].join('\n');
+}
 
+/** The scenarios side by side, as markdown. */
+export function renderScenarios(results: readonly ModelResult[] = SCENARIOS.map((s) => capacityModel(s))): string {
+  const first = results[0]?.assumptions ?? LIKELY;
   const header = ['', ...results.map((r) => r.assumptions.name)];
   const row = (label: string, f: (r: ModelResult) => string) => `| ${label} | ${results.map(f).join(' | ')} |`;
-  lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
-  lines.push(row('members (all parties)', (r) => fmt(r.members)));
-  lines.push(row('largest party', (r) => fmt(r.largestParty)));
-  lines.push(row('drive peak: new lifecycles/s (platform)', (r) => fmt(r.platform.lifecyclesPerSecond, 2)));
-  lines.push(row('renewal run: starts/s (platform)', (r) => fmt(r.platform.renewalStartsPerSecond, 1)));
-  lines.push(row('renewal payments/s at peak (platform)', (r) => fmt(r.platform.renewalPaymentsPerSecond, 2)));
-  lines.push(row('committee-head searches/s (platform)', (r) => fmt(r.platform.searchesPerSecond, 1)));
-  lines.push(row('peak cores: Temporal side', (r) => fmt(r.platformCores.temporal, 1)));
-  lines.push(row('peak cores: Postgres (upper bound)', (r) => fmt(r.platformCores.postgres, 1)));
-  lines.push(row('peak cores: workers + API (upper bound)', (r) => fmt(r.platformCores.workers, 1)));
-  lines.push(row('peak cores: all, counted once', (r) => fmt(r.platformCores.total, 1)));
-  lines.push(row('measured 2-core machines needed', (r) => fmt(r.measuredMachines, 1)));
-  lines.push(row('largest party alone: Postgres cores at peak', (r) => fmt(r.largestCores.postgres, 1)));
-  lines.push(row('events/day (average)', (r) => fmt(r.eventsPerDayAverage)));
-  lines.push(row('Temporal actions/s at peak', (r) => fmt(r.temporalActionsPerSecond)));
-  lines.push(row('open workflows at peak', (r) => fmt(r.openWorkflowsAtPeak)));
-  lines.push(row('history shards (fixed at creation)', (r) => fmt(r.historyShards)));
-  lines.push(row(`Temporal nodes (${results[0]?.assumptions.temporalNodeCores ?? 8} vCPU, min 3)`, (r) => fmt(r.temporalNodes)));
-  lines.push(row(`Citus worker nodes (${results[0]?.assumptions.postgresNodeCores ?? 16} vCPU, min 2)`, (r) => fmt(r.postgresWorkerNodes)));
-  lines.push(row(`Postgres storage after ${results[0]?.assumptions.years ?? 5} years (estimate)`, (r) => gb(r.storageBytes)));
-  lines.push(row('importing the largest party, one import at the measured rate (h)', (r) => fmt(r.importHoursLargestParty, 1)));
-  return lines.join('\n');
+  return [
+    `| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`,
+    row('members (all parties)', (r) => fmt(r.members)),
+    row('largest party', (r) => fmt(r.largestParty)),
+    row('drive peak: new lifecycles/s (platform)', (r) => fmt(r.platform.lifecyclesPerSecond, 2)),
+    row('renewal run: starts/s (platform)', (r) => fmt(r.platform.renewalStartsPerSecond, 1)),
+    row('renewal payments/s at peak (platform)', (r) => fmt(r.platform.renewalPaymentsPerSecond, 2)),
+    row('committee-head searches/s (platform)', (r) => fmt(r.platform.searchesPerSecond, 1)),
+    row('peak cores: Temporal side', (r) => fmt(r.platformCores.temporal, 1)),
+    row('peak cores: Postgres (upper bound)', (r) => fmt(r.platformCores.postgres, 1)),
+    row('peak cores: workers + API (upper bound)', (r) => fmt(r.platformCores.workers, 1)),
+    row('peak cores: all, counted once', (r) => fmt(r.platformCores.total, 1)),
+    row('measured 2-core machines needed', (r) => fmt(r.measuredMachines, 1)),
+    row('largest party alone: Postgres cores at peak', (r) => fmt(r.largestCores.postgres, 1)),
+    row('events/day (average)', (r) => fmt(r.eventsPerDayAverage)),
+    row('Temporal actions/s at peak', (r) => fmt(r.temporalActionsPerSecond)),
+    row('open workflows at peak', (r) => fmt(r.openWorkflowsAtPeak)),
+    row('history shards (fixed at creation)', (r) => fmt(r.historyShards)),
+    row(`Temporal nodes (${first.temporalNodeCores} vCPU, min 3)`, (r) => fmt(r.temporalNodes)),
+    row(`Citus worker nodes (${first.postgresNodeCores} vCPU, min 2)`, (r) => fmt(r.postgresWorkerNodes)),
+    row(`Postgres storage after ${first.years} years (estimate)`, (r) => gb(r.storageBytes)),
+    row('importing the largest party, one import at the measured rate (h)', (r) => fmt(r.importHoursLargestParty, 1)),
+  ].join('\n');
+}
+
+/** Everything the script prints: the three tables docs/scale-out.md quotes, in its order. */
+export function renderAll(): string {
+  return [renderUnitCosts(), renderOneMachine(), renderScenarios()].join('\n\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(renderOneMachine());
-  console.log('');
-  console.log(renderTables());
+  console.log(renderAll());
 }

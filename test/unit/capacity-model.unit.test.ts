@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import {
-  CEILING, LIKELY, LIKELY_EVEN, MEASURED, capacityModel, coresFor, loadOf, oneMachine, renderOneMachine, renderTables, unitCosts,
+  CEILING, LIKELY, LIKELY_EVEN, MEASURED, capacityModel, coresFor, loadOf, oneMachine, renderAll, renderOneMachine, renderScenarios, renderUnitCosts, unitCosts,
 } from '../../bench/capacity-model.ts';
 
 test('unit costs follow from the measured rates: a lifecycle is its Temporal side plus its own work', () => {
@@ -67,7 +68,9 @@ test('one machine: the lifecycle load is the measured rate, and the likely seaso
   expect(over).toEqual(['renewal season: renewal payments', 'committee heads: searches']);
 });
 
-test('the printed tables are deterministic', () => {
-  expect(renderTables()).toBe(renderTables());
+test('the printed tables are deterministic, and docs/scale-out.md quotes each as printed', () => {
+  expect(renderAll()).toBe(renderAll());
   expect(renderOneMachine()).toContain('| drive: new lifecycles | 4.93 |');
+  const doc = readFileSync(new URL('../../docs/scale-out.md', import.meta.url), 'utf8');
+  for (const table of [renderUnitCosts(), renderOneMachine(), renderScenarios()]) expect(doc).toContain(table);
 });
