@@ -66,7 +66,7 @@ export interface Assumptions {
   paymentWindowDays: number;
   /** Hours in which the renewal run must start the day's renewals. */
   renewalRunHours: number;
-  /** A renewal's work (invoice, reminders, payment, term, receipt) as a fraction of a whole lifecycle's. */
+  /** A renewal's work (open with its invoice, mails, payment, new card; no application or approval) as a fraction of a whole lifecycle's. */
   renewalCostOfLifecycle: number;
   /** Committees per party: 1 national + 7 provinces + 77 districts + 753 local levels + 6,743 wards. */
   committeesPerParty: number;
