@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { withTenant } from '../../src/db/tenant-context.ts';
 import { findGeographyNode } from '../../src/geography/geography-queries.ts';
 import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
 import { readStatistics } from '../../src/statistics/member-statistics.ts';
@@ -20,7 +19,7 @@ const GeographyStatistics = responseDocument('geography-statistics', z.object({
   byStatus: Counts.describe('members per status over the whole subtree; every status is listed, zeros included'),
 }));
 
-export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'>): void {
+export function statisticsRoutes(registry: RouteRegistry, _deps: Pick<ApiDeps, 'pool'>): void {
   registry.add({
     method: 'get',
     path: '/api/statistics/geography/:nodeId',
@@ -33,17 +32,14 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
         + 'without it, the current counts from the members rows'),
     }).strict(),
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
-    async handler({ params, query, auth: user, req }) {
-      const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
-      const { node, statistics } = await withTenant(deps.pool, context, async (tx) => {
-        const found = await findGeographyNode(tx, params.nodeId);
-        if (!found) throw ApiError.notFound('geography node');
-        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {
-          throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
-        }
-        return { node: found, statistics: query.asOf ? await readStatisticsAsOf(tx, found.id, query.asOf) : await readStatistics(tx, found.id) };
-      });
-      const { total, byStatus } = statistics;
+    callerTransaction: true,
+    async handler({ params, query, auth: user, tx }) {
+      const node = await findGeographyNode(tx!, params.nodeId);
+      if (!node) throw ApiError.notFound('geography node');
+      if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, node.path)) {
+        throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
+      }
+      const { total, byStatus } = query.asOf ? await readStatisticsAsOf(tx!, node.id, query.asOf) : await readStatistics(tx!, node.id);
       return {
         status: 200,
         body: { data: { type: 'geography-statistics', id: node.id, attributes: { path: node.path, type: node.type, name: node.nameEn, total, byStatus } } },
