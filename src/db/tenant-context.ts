@@ -23,7 +23,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * `pool.transaction` closes the connection on any error, so every refusal raised inside a
  * transaction, a 404 or a 403, cost a new connection and its authentication: 8 ms instead
  * of under 1, and a reconnect an anonymous caller could provoke at will.) The pool resets
- * each connection it takes back (DISCARD ALL) and closes one whose reset fails.
+ * each connection it takes back (src/db/pool.ts RESET_CONNECTION) and closes one whose reset
+ * fails: one that comes back still bound to a tenant among them.
  * @throws TypeError when the tenant id is not a UUID.
  */
 export async function withTenant<T>(pool: DatabasePool, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
