@@ -1,7 +1,7 @@
 import { isoDate, isoDateTime, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { findGeographyNode } from '../../src/geography/geography-queries.ts';
+import { geographyPath } from '../../src/geography/geography-queries.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
 import { lookupBlindIndexes, normalizePhone } from '../../src/members/personal-data.ts';
 import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
@@ -83,7 +83,7 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
       // The keys only when a phone is looked up or contacts are shown; the places only when named.
       const contacts = canSeeContacts(auth) && named('phone', 'email');
       const keys = filter.phone || contacts ? await deps.keyring.forTenant(tx, auth.tenantId) : undefined;
-      const node = filter.geography ? (await findGeographyNode(tx, filter.geography))?.path : undefined;
+      const node = filter.geography ? await geographyPath(tx, filter.geography) : undefined;
       if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
       const phone = filter.phone ? phoneIndex(keys!, filter.phone) : undefined;
       const members = await searchMembers(tx, {

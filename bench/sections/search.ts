@@ -59,7 +59,7 @@ async function compare(client: HttpClient, name: string, times: number, path: st
 const Node = z.object({ id: z.string(), path: z.string() });
 
 /** Every filter the search API offers, alone and combined, on the party's own data. */
-async function probes(api: ApiHarness, token: string): Promise<Probe[]> {
+export async function probes(api: ApiHarness, token: string): Promise<Probe[]> {
   const pick = (type: string) => api.db.app.one(sql.type(Node)`
     SELECT g.id, g.path::text AS path FROM geography_nodes g WHERE g.type = ${type}::geography_type
     ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);

@@ -90,6 +90,19 @@ test('with fields[members], a search reads no keys and no places when the fields
   expect(unknown.body).toEqual({ errors: [expect.objectContaining({ source: { parameter: 'fields.members' } })] });
 });
 
+test("a search by area reads the node's path once; later searches by it read no geography, and an unknown node is still refused", async () => {
+  const path = `/api/members?filter[geography]=${api.geo.localLevelId}&fields[members]=fullNameEn`;
+  const first = await get(path, admin.token);
+  expect(first.status).toBe(200);
+  expect(first.body.data.length).toBeGreaterThanOrEqual(3);
+  expect(first.statements.map(kind)).toEqual(['caller', 'geography', 'search']);
+  const again = await get(path, admin.token);
+  expect(again.statements.map(kind)).toEqual(['caller', 'search']);
+  expect(again.body.data).toEqual(first.body.data);
+  const unknown = await get(`/api/members?filter[geography]=${randomUUID()}`, admin.token);
+  expect([unknown.status, unknown.body]).toEqual([400, { errors: [expect.objectContaining({ code: 'UNKNOWN_GEOGRAPHY', source: { parameter: 'filter[geography]' } })] }]);
+});
+
 test('statistics: the caller in the first statement, then the node and the counts', async () => {
   const answer = await get(`/api/statistics/geography/${api.geo.wardIds[0]}`, admin.token);
   expect(answer.status).toBe(200);
