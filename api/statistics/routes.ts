@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { findGeographyNode } from '../../src/geography/geography-queries.ts';
+import { findGeographyNode, type GeographyView } from '../../src/geography/geography-queries.ts';
 import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
-import { readStatistics } from '../../src/statistics/member-statistics.ts';
+import { readNodeStatistics, type GeographyStatistics as SubtreeCounts } from '../../src/statistics/member-statistics.ts';
 import { readStatisticsAsOf } from '../../src/statistics/status-history.ts';
 import { isoDate } from '../../src/validation/fields.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -34,16 +34,24 @@ export function statisticsRoutes(registry: RouteRegistry, _deps: Pick<ApiDeps, '
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
     callerTransaction: true,
     async handler({ params, query, auth: user, tx }) {
-      const node = await findGeographyNode(tx!, params.nodeId);
-      if (!node) throw ApiError.notFound('geography node');
-      if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, node.path)) {
-        throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
-      }
-      const { total, byStatus } = query.asOf ? await readStatisticsAsOf(tx!, node.id, query.asOf) : await readStatistics(tx!, node.id);
-      return {
+      const visible = (node: GeographyView | null | undefined) => {
+        if (!node) throw ApiError.notFound('geography node');
+        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, node.path)) {
+          throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
+        }
+        return node;
+      };
+      const answer = (node: GeographyView, { total, byStatus }: SubtreeCounts) => ({
         status: 200,
         body: { data: { type: 'geography-statistics', id: node.id, attributes: { path: node.path, type: node.type, name: node.nameEn, total, byStatus } } },
-      };
+      });
+      if (!query.asOf) {
+        // The node and its counts in one statement.
+        const read = await readNodeStatistics(tx!, params.nodeId);
+        return answer(visible(read?.node), read!.statistics);
+      }
+      const node = visible(await findGeographyNode(tx!, params.nodeId));
+      return answer(node, await readStatisticsAsOf(tx!, node.id, query.asOf));
     },
   });
 }

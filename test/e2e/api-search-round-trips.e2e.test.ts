@@ -103,10 +103,16 @@ test("a search by area reads the node's path once; later searches by it read no 
   expect([unknown.status, unknown.body]).toEqual([400, { errors: [expect.objectContaining({ code: 'UNKNOWN_GEOGRAPHY', source: { parameter: 'filter[geography]' } })] }]);
 });
 
-test('statistics: the caller in the first statement, then the node and the counts', async () => {
+test('statistics: the caller in the first statement, then the node with its counts in one; as of a date, the node then the events', async () => {
   const answer = await get(`/api/statistics/geography/${api.geo.wardIds[0]}`, admin.token);
   expect(answer.status).toBe(200);
-  expect(answer.statements.map(kind)).toEqual(['caller', 'geography', expect.stringContaining('member_count')]);
+  expect(answer.body.data).toEqual(expect.objectContaining({ attributes: expect.objectContaining({ total: expect.any(Number) }) }));
+  expect(answer.statements.map(kind)).toEqual(['caller', 'geography']);
+  expect(answer.statements[1]).toContain('member_count');
+  const asOf = await get(`/api/statistics/geography/${api.geo.wardIds[0]}?asOf=${new Date().toISOString().slice(0, 10)}`, admin.token);
+  expect(asOf.status).toBe(200);
+  expect(asOf.statements.map(kind).slice(0, 2)).toEqual(['caller', 'geography']);
+  expect((await get(`/api/statistics/geography/${randomUUID()}`, admin.token)).status).toBe(404);
 });
 
 test('a disabled user is refused by that first statement, before anything else runs', async () => {
