@@ -72,7 +72,7 @@ export function createApp(deps: ApiDeps): Express {
   app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));
   app.use(registry.router({
     user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey),
-    token: requireToken(deps.tokenSecret), callerTransaction: callerTransaction(deps.pool),
+    token: requireToken(deps.tokenSecret), callerTransaction: callerTransaction(deps.pool, deps.keyring),
   }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

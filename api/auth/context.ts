@@ -4,6 +4,7 @@ import type { DatabasePool } from 'slonik';
 import type { Request } from 'express';
 import { readCallerAccess, withCaller } from '../../src/auth/caller-access.ts';
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
+import type { Keyring, TenantKeys } from '../../src/tenants/keyring.ts';
 import type { UserRole } from '../../src/users/users.ts';
 import { ApiError } from '../http/errors.ts';
 import { verifyToken } from '../../src/auth/tokens.ts';
@@ -53,19 +54,22 @@ export function requireToken(secret: Uint8Array): RequestHandler {
   };
 }
 
-/** Runs `work` for the caller in a tenant transaction, or rolls back. */
-export type CallerTransaction = <T>(claims: { tenantId: string; userId: string }, req: Request, work: (tx: TenantTransaction, auth: AuthContext) => Promise<T>) => Promise<T>;
+/** Runs `work` for the caller in a tenant transaction, or rolls back; with `keys`, the party's keys are read in its first statement too. */
+export type CallerTransaction = <T>(claims: { tenantId: string; userId: string }, req: Request, options: { keys: boolean },
+  work: (tx: TenantTransaction, auth: AuthContext, keys: TenantKeys | undefined) => Promise<T>) => Promise<T>;
 
 /**
  * The caller's tenant transaction, its first statement binding the tenant and the audit
- * context and reading the caller's roles and headships (src/auth/caller-access.ts withCaller).
- * A user who no longer exists or is disabled is refused as requireUser refuses them, and
- * nothing of theirs runs.
+ * context and reading the caller's roles and headships (src/auth/caller-access.ts withCaller),
+ * and the party's keys when asked. A user who no longer exists or is disabled is refused as
+ * requireUser refuses them, and nothing of theirs runs.
  */
-export function callerTransaction(pool: DatabasePool): CallerTransaction {
-  return (claims, req, work) => withCaller(pool, { tenantId: claims.tenantId, userId: claims.userId, actor: `user:${claims.userId}`, ip: req.ip, userAgent: req.get('user-agent') }, (tx, caller) => {
+export function callerTransaction(pool: DatabasePool, keyring: Keyring): CallerTransaction {
+  return (claims, req, options, work) => withCaller(pool, {
+    tenantId: claims.tenantId, userId: claims.userId, actor: `user:${claims.userId}`, ip: req.ip, userAgent: req.get('user-agent'), keyring: options.keys ? keyring : undefined,
+  }, (tx, caller, keys) => {
     if (!caller) throw new ApiError('UNAUTHENTICATED', GONE);
-    return work(tx, { ...claims, roles: caller.roles, headships: caller.headships });
+    return work(tx, { ...claims, roles: caller.roles, headships: caller.headships }, keys);
   });
 }
 

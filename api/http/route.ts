@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import type { TenantTransaction } from '../../src/db/tenant-context.ts';
 import { DomainError } from '../../src/errors/domain-error.ts';
+import type { TenantKeys } from '../../src/tenants/keyring.ts';
 import type { AuthContext, CallerTransaction } from '../auth/context.ts';
 import { ApiError, ValidationError, type ErrorSource } from './errors.ts';
 import { JSONAPI } from './jsonapi.ts';
@@ -64,11 +65,11 @@ export class RouteRegistry {
   router(guards: AccessGuards): Router {
     const router = Router();
     for (const route of this.#routes) {
-      const inTransaction = route.access === 'user' && route.callerTransaction === true;
+      const inTransaction = route.access === 'user' && route.callerTransaction !== undefined && route.callerTransaction !== false;
       const guard: RequestHandler[] = route.access === 'public' ? [] : [inTransaction ? guards.token : guards[route.access]];
       router[route.method](route.path, ...guard, async (req, res) => {
         await route.guard?.(req);
-        const run = (auth: AuthContext | undefined, tx: TenantTransaction | undefined) => {
+        const run = (auth: AuthContext | undefined, tx?: TenantTransaction, keys?: TenantKeys) => {
           if ((route.access === 'user') !== (auth !== undefined)) throw new Error(`${route.path}: the caller does not match the route's access`);
           return route.handler({
             params: parse(route.params, req.params, 'path'),
@@ -77,13 +78,14 @@ export class RouteRegistry {
             headers: route.headers ? parse(route.headers, req.headers, 'header') as Record<string, string | undefined> : {},
             auth,
             tx,
+            keys,
             req,
             res,
           });
         };
         const reply = await (inTransaction
-          ? guards.callerTransaction(res.locals.claims as { tenantId: string; userId: string }, req, (tx, auth) => run(auth, tx))
-          : run(res.locals.auth as AuthContext | undefined, undefined)
+          ? guards.callerTransaction(res.locals.claims as { tenantId: string; userId: string }, req, { keys: route.callerTransaction === 'with keys' }, (tx, auth, keys) => run(auth, tx, keys))
+          : run(res.locals.auth as AuthContext | undefined)
         ).catch((err: unknown) => {
           throw err instanceof DomainError ? (ApiError.fromDomain(err, (field) => locate(route, field)) ?? err) : err;
         });

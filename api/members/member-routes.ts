@@ -70,9 +70,9 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
     tag: 'members',
     access: 'user',
     query: SearchQuery,
-    callerTransaction: true,
+    callerTransaction: 'with keys',
     responses: { 200: { description: 'a page of members, newest first unless sort says otherwise', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
-    async handler({ query, auth, tx: inTransaction }) {
+    async handler({ query, auth, tx: inTransaction, keys: partyKeys }) {
       const tx = inTransaction!;
       const staff = hasRole(auth, ...STAFF);
       if (!staff && auth.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
@@ -80,9 +80,9 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
       const size = query.page?.size ?? 25;
       const fields = memberFields(query.fields);
       const named = (...names: string[]) => !fields || names.some((name) => fields.has(name));
-      // The keys only when a phone is looked up or contacts are shown; the places only when named.
+      // The keys (read with the caller) only when a phone is looked up or contacts are shown; the places only when named.
       const contacts = canSeeContacts(auth) && named('phone', 'email');
-      const keys = filter.phone || contacts ? await deps.keyring.forTenant(tx, auth.tenantId) : undefined;
+      const keys = filter.phone || contacts ? partyKeys : undefined;
       const node = filter.geography ? await geographyPath(tx, filter.geography) : undefined;
       if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
       const phone = filter.phone ? phoneIndex(keys!, filter.phone) : undefined;

@@ -61,17 +61,23 @@ afterAll(async () => {
   await api.stop();
 });
 
-test('a search binds the tenant and reads the caller in one statement, then keys, the page and its places: four statements', async () => {
+test("a search binds the tenant and reads the caller and the party's keys in one statement, then the page and its places: three statements", async () => {
   const answer = await get(`/api/members?filter[name]=${marker}`, admin.token);
   expect(answer.status).toBe(200);
   expect(answer.body.data).toHaveLength(3);
   expect(answer.body.data[0]!.attributes).toEqual(expect.objectContaining({ phone: expect.any(String), wardName: expect.objectContaining({ en: expect.any(String) }) }));
-  expect(answer.statements.map(kind)).toEqual(['caller', 'keys', 'search', 'places']);
-  // The first statement binds the audit context as well: no separate set_config statement.
+  expect(answer.statements.map(kind)).toEqual(['caller', 'search', 'places']);
+  // The first statement binds the audit context and reads the keys as well: no separate set_config or key statement.
   expect(answer.statements[0]).toContain("set_config('app.actor'");
+  expect(answer.statements[0]).toContain('FROM tenant_keys');
+  // A phone looked up with those keys finds its member.
+  const phone = answer.body.data[0]!.attributes.phone as string;
+  const byPhone = await get(`/api/members?filter[phone]=${encodeURIComponent(phone)}`, admin.token);
+  expect(byPhone.body.data.map((m) => m.attributes.phone)).toEqual([phone]);
+  expect(byPhone.statements.map(kind)).toEqual(['caller', 'search', 'places']);
 });
 
-test('with fields[members], a search reads no keys and no places when the fieldset names neither, and answers only those fields', async () => {
+test('with fields[members], a search reads no places when the fieldset names none, and answers only those fields', async () => {
   const answer = await get(`/api/members?filter[name]=${marker}&fields[members]=fullNameEn,statusDetail&page[size]=2`, admin.token);
   expect(answer.status).toBe(200);
   expect(answer.statements.map(kind)).toEqual(['caller', 'search']);
@@ -82,7 +88,7 @@ test('with fields[members], a search reads no keys and no places when the fields
   // The next page keeps the fieldset.
   expect(answer.body.links).toEqual({ next: expect.stringContaining('fields%5Bmembers%5D=fullNameEn%2CstatusDetail') });
   const phone = await get(`/api/members?filter[name]=${marker}&fields[members]=phone,committee`, admin.token);
-  expect(phone.statements.map(kind)).toEqual(['caller', 'keys', 'search']);
+  expect(phone.statements.map(kind)).toEqual(['caller', 'search']);
   expect(Object.keys(phone.body.data[0]!.attributes)).toEqual(['phone']);
   expect(Object.keys(phone.body.data[0]!.relationships!)).toEqual(['committee']);
   const unknown = await get('/api/members?fields[members]=fullNameEn,password', admin.token);

@@ -186,3 +186,21 @@ describe('a connection going back to the pool (src/db/pool.ts RESET_CONNECTION)'
     expect(await single.oneFirst(sql.type(Timeout)`SELECT current_setting('statement_timeout') AS t`)).toBe(initial);
   });
 });
+
+describe("the party's keys read with the caller (withCaller with a keyring)", () => {
+  test('are the keys forTenant reads, from the same cache, before and after a rotation retires a key', async () => {
+    const keyring = new Keyring(testMasterKey());
+    const party = await makeTenant(db.app, keyring, 'txn-keys');
+    const { userId } = await withTenant(db.app, { tenantId: party.id, actor: 'test' }, async (tx) => ({ userId: (await createUser(tx, party.id, { email: 'keys@txn.np', displayName: 'Keys', password: 'correct horse battery', roles: ['registrar'] })).id }));
+    const both = () => withCaller(single, { tenantId: party.id, actor: 'test', userId, keyring }, async (tx, _caller, keys) => ({ keys, read: await keyring.forTenant(tx, party.id) }));
+    const first = await both();
+    expect(first.keys).toBeDefined();
+    expect(first.keys).toBe(first.read);
+    await withTenant(db.app, { tenantId: party.id, actor: 'test' }, (tx) => keyring.rotate(tx, party.id, 'blind_index'));
+    const rotated = await both();
+    expect(rotated.keys).toBe(rotated.read);
+    expect(rotated.keys).not.toBe(first.keys);
+    // Without a keyring the statement reads no keys.
+    expect(await withCaller(single, { tenantId: party.id, actor: 'test', userId }, (_tx, caller, keys) => Promise.resolve({ roles: caller?.roles, keys }))).toEqual({ roles: ['registrar'], keys: undefined });
+  });
+});
