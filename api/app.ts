@@ -3,7 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../src/logger.ts';
-import { requirePlatformAdmin, requireUser } from './auth/context.ts';
+import { callerTransaction, requirePlatformAdmin, requireToken, requireUser } from './auth/context.ts';
 import type { ApiDeps } from './deps.ts';
 import { healthRoutes } from './health.ts';
 import { ApiError, errorHandler, notFoundHandler } from './http/errors.ts';
@@ -72,10 +72,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/vnd.api+json', 'application/json'], verify: captureRawBody }));
   app.post('/api/auth/login', ...failedLogins({ perAddress: deps.failedLoginsPerAddress ?? 10, perAccount: deps.failedLoginsPerAccount ?? 100 }));
   // A user's next search or statistics read sees their own change (nothing to do without a replica).
-  app.use(registry.router(
-    { user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey) },
-    { afterUserWrite: async (auth) => deps.reads?.noteWrite(readerOf(auth)) },
-  ));
+  app.use(registry.router({
+    user: requireUser(deps.pool, deps.tokenSecret), platform: requirePlatformAdmin(deps.platformAdminKey),
+    token: requireToken(deps.tokenSecret), callerTransaction: callerTransaction(deps, deps.keyring),
+  }, { afterUserWrite: async (auth) => deps.reads?.noteWrite(readerOf(auth)) }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;

@@ -13,6 +13,7 @@ import { benchRenewalRun } from './sections/renewal-run.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
 import { benchSearch, benchStatistics, explainSearch } from './sections/search.ts';
 import type { ApiHarness } from '../test/support/api-harness.ts';
+import { HttpClient } from './support/http-client.ts';
 import { describeMachine } from './support/machine.ts';
 import { renderReport, type BenchReport } from './support/report.ts';
 
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const membersFlag = process.argv.indexOf('--members');
   const targetMembers = membersFlag > 0 ? Number(process.argv[membersFlag + 1]) : 1_000_000;
-  // `--only cards,lifecycles,registration,scale` runs a subset while working on one figure.
+  // `--only cards,lifecycles,registration,scale` runs a subset while working on one figure;
+  // `--only search` is the scale section without its as-of and renewal-run parts.
   const onlyFlag = process.argv.indexOf('--only');
   const only = onlyFlag > 0 ? new Set(process.argv[onlyFlag + 1]!.split(',')) : null;
   const runs = (section: string) => only === null || only.has(section);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
       // application in one transaction and starts its lifecycle; the lifecycle's own work runs on.
       report.sections.registration = await benchRegistration(api, quick ? 10 : 50, quick ? 3 : 30);
     }
-    if (runs('scale')) await benchScale(api, report, { quick, targetMembers, log });
+    if (runs('scale') || runs('search')) await benchScale(api, report, { quick, targetMembers, log, searchOnly: !runs('scale') });
     await mkdir(dir, { recursive: true });
     const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}`);
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
@@ -72,8 +74,8 @@ async function main(): Promise<void> {
 }
 
 /** Imports synthetic members in chunks, measuring search and statistics at the first and the largest size, then as-of statistics and the daily renewal run at the largest. */
-async function benchScale(api: ApiHarness, report: BenchReport, options: { quick: boolean; targetMembers: number; log: (line: string) => void }): Promise<void> {
-  const { quick, targetMembers, log } = options;
+async function benchScale(api: ApiHarness, report: BenchReport, options: { quick: boolean; targetMembers: number; log: (line: string) => void; searchOnly: boolean }): Promise<void> {
+  const { quick, targetMembers, log, searchOnly } = options;
   report.sections.geography = await loadGeography(api);
   // A token lives 15 minutes and the import of a million takes longer: each measurement takes a fresh one.
   const { userId } = await api.userWithToken({ roles: ['tenant_admin'] });
@@ -81,7 +83,11 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
   const chunk = quick ? 2_000 : 100_000;
   log(`import ${chunk} members`);
   const imports = [await importSynthetic(api, chunk, 1)];
-  const times = quick ? 5 : 100;
+  // `--times N`: samples per query (a quick run takes 5 unless told).
+  const timesFlag = process.argv.indexOf('--times');
+  const times = timesFlag > 0 ? Number(process.argv[timesFlag + 1]) : quick ? 5 : 100;
+  // The load generator runs on its own thread, not in the event loop of the API it measures.
+  const client = new HttpClient(api.baseUrl);
   // As autovacuum would after a load: statistics, and trigram entries merged (docs/search.md).
   // Without the pool's statement timeout: at a million members on a busy machine it takes longer than 30 s.
   const settle = () => api.db.owner.connect(async (connection) => {
@@ -91,7 +97,7 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
   });
   await settle();
   log('search and statistics at the first size');
-  report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, await token(), times), statistics: await benchStatistics(api, await token(), times) }];
+  report.sections.scale = [{ members: await memberCount(api), search: await benchSearch(api, client, await token(), times), statistics: await benchStatistics(api, client, await token(), times) }];
   if (!quick) {
     const chunks = Math.ceil(targetMembers / chunk);
     for (let seed = 2; seed <= chunks; seed++) {
@@ -105,9 +111,14 @@ async function benchScale(api: ApiHarness, report: BenchReport, options: { quick
     }
     await settle();
     log('search and statistics at the largest size');
-    report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, await token(), times), statistics: await benchStatistics(api, await token(), times) });
+    report.sections.scale.push({ members: await memberCount(api), search: await benchSearch(api, client, await token(), times), statistics: await benchStatistics(api, client, await token(), times) });
     log('search plans');
     await writeFile(path.join(projectRoot, 'docs', 'search-plans.md'), await explainSearch(api, await token()));
+  }
+  await client.close();
+  if (searchOnly) {
+    report.sections.imports = imports;
+    return;
   }
   // A failing section at the largest size is noted and the next one still runs: the import alone took most of the run.
   const section = async (name: string, work: () => Promise<void>) => {

@@ -1,8 +1,10 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import type { TenantTransaction } from '../../src/db/tenant-context.ts';
 import { DomainError } from '../../src/errors/domain-error.ts';
-import type { AuthContext } from '../auth/context.ts';
+import type { TenantKeys } from '../../src/tenants/keyring.ts';
+import type { AuthContext, CallerTransaction } from '../auth/context.ts';
 import { ApiError, ValidationError, type ErrorSource } from './errors.ts';
 import { JSONAPI } from './jsonapi.ts';
 import type { Access, AnyObject, RouteSpec } from './route-spec.ts';
@@ -11,6 +13,9 @@ import { documentedOperation, withoutOptional } from './route-document.ts';
 export interface AccessGuards {
   user: RequestHandler;
   platform: RequestHandler;
+  /** The token alone (`res.locals.claims`), before a `callerTransaction` route's handler. */
+  token: RequestHandler;
+  callerTransaction: CallerTransaction;
 }
 
 export interface RouterHooks {
@@ -68,23 +73,33 @@ export class RouteRegistry {
   router(guards: AccessGuards, hooks: RouterHooks = {}): Router {
     const router = Router();
     for (const route of this.#routes) {
-      const guard: RequestHandler[] = route.access === 'public' ? [] : [guards[route.access]];
+      const inTransaction = route.access === 'user' && route.callerTransaction !== undefined && route.callerTransaction !== false;
+      const guard: RequestHandler[] = route.access === 'public' ? [] : [inTransaction ? guards.token : guards[route.access]];
       router[route.method](route.path, ...guard, async (req, res) => {
         await route.guard?.(req);
-        const auth = res.locals.auth as AuthContext | undefined;
-        if ((route.access === 'user') !== (auth !== undefined)) throw new Error(`${route.path}: the caller does not match the route's access`);
-        const reply = await route.handler({
-          params: parse(route.params, req.params, 'path'),
-          query: parse(route.query, req.query, 'query'),
-          body: parse(route.body, req.body, 'body'),
-          headers: route.headers ? parse(route.headers, req.headers, 'header') as Record<string, string | undefined> : {},
-          auth,
-          req,
-          res,
-        }).catch((err: unknown) => {
+        const run = (auth: AuthContext | undefined, tx?: TenantTransaction, keys?: TenantKeys) => {
+          if ((route.access === 'user') !== (auth !== undefined)) throw new Error(`${route.path}: the caller does not match the route's access`);
+          return route.handler({
+            params: parse(route.params, req.params, 'path'),
+            query: parse(route.query, req.query, 'query'),
+            body: parse(route.body, req.body, 'body'),
+            headers: route.headers ? parse(route.headers, req.headers, 'header') as Record<string, string | undefined> : {},
+            auth,
+            tx,
+            keys,
+            req,
+            res,
+          });
+        };
+        const reply = await (inTransaction
+          ? guards.callerTransaction(res.locals.claims as { tenantId: string; userId: string }, req, { keys: route.callerTransaction === 'with keys' }, (tx, auth, keys) => run(auth, tx, keys))
+          : run(res.locals.auth as AuthContext | undefined)
+        ).catch((err: unknown) => {
           throw err instanceof DomainError ? (ApiError.fromDomain(err, (field) => locate(route, field)) ?? err) : err;
         });
-        if (reply && auth && route.method !== 'get' && !route.readOnly && reply.status < 400) await hooks.afterUserWrite?.(auth);
+        // A signed-in user's change (routes in a caller transaction only read).
+        const writer = res.locals.auth as AuthContext | undefined;
+        if (reply && writer && route.method !== 'get' && !route.readOnly && reply.status < 400) await hooks.afterUserWrite?.(writer);
         if (!reply) return;
         for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
         res.status(reply.status).type(JSONAPI).send(reply.status === 204 ? undefined : JSON.stringify(reply.body));

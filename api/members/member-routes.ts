@@ -1,19 +1,18 @@
 import { isoDate, isoDateTime, text } from '../../src/validation/fields.ts';
 import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
-import { findGeographyNode } from '../../src/geography/geography-queries.ts';
+import { geographyPath } from '../../src/geography/geography-queries.ts';
 import { findMember, searchMembers, type MemberView } from '../../src/members/member-queries.ts';
 import { lookupBlindIndexes, normalizePhone } from '../../src/members/personal-data.ts';
 import { MEMBER_STATUSES } from '../../src/members/member-status.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf, type AuthContext } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
-import { readInTenant } from '../http/read-path.ts';
 import { encodeKeysetCursor, KeysetPage } from '../http/keyset-cursor.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberPlaces } from '../../src/members/member-places.ts';
-import { included, MemberAttributes, memberResource, type Include } from './presenter.ts';
+import { included, MemberAttributes, memberFields, MemberFieldsParam, memberResource, sparse, type Include } from './presenter.ts';
 
 const STAFF = ['tenant_admin', 'registrar', 'ops', 'treasurer'] as const;
 const IncludeParam = z.string().regex(/^(geography|committee)(,(geography|committee))?$/, 'comma-separated: geography, committee').optional();
@@ -34,11 +33,12 @@ const SearchQuery = z.object({
   sort: z.enum(['-registeredAt', 'registeredAt']).default('-registeredAt')
     .describe('newest first (the default), or `registeredAt` for oldest first: a head\'s inbox, who has waited longest'),
   include: IncludeParam,
+  fields: MemberFieldsParam,
 }).strict();
 
 const canSeeContacts = (auth: AuthContext) => hasRole(auth, 'tenant_admin', 'registrar');
 
-export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'reads' | 'keyring'>): void {
+export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'keyring'>): void {
   const inTenant = <T>(auth: AuthContext, work: Parameters<typeof withTenant<T>>[2]) =>
     withTenant(deps.pool, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, work);
 
@@ -70,32 +70,39 @@ export function memberRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool'
     tag: 'members',
     access: 'user',
     query: SearchQuery,
+    callerTransaction: 'with keys',
     responses: { 200: { description: 'a page of members, newest first unless sort says otherwise', schema: z.object({ data: z.array(z.unknown()), included: z.array(z.unknown()).optional(), links: z.object({ next: z.string().nullable() }) }) } },
-    async handler({ query, auth }) {
+    async handler({ query, auth, tx: inTransaction, keys: partyKeys }) {
+      const tx = inTransaction!;
       const staff = hasRole(auth, ...STAFF);
       if (!staff && auth.headships.length === 0) throw ApiError.forbidden('searching members needs a staff role or a committee headship');
       const filter = query.filter ?? {};
       const size = query.page?.size ?? 25;
-      // Search reads from the replica when there is one (src/db/read-routing.ts).
-      return readInTenant(deps, auth, { tenantId: auth.tenantId, actor: `user:${auth.userId}` }, async (tx) => {
-        const keys = await deps.keyring.forTenant(tx, auth.tenantId);
-        const node = filter.geography ? (await findGeographyNode(tx, filter.geography))?.path : undefined;
-        if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
-        const phone = filter.phone ? phoneIndex(keys, filter.phone) : undefined;
-        const members = await searchMembers(tx, {
-          name: filter.name, phoneBidx: phone, status: filter.status, geographyPath: node ?? undefined, committeeId: filter.committee,
-          registeredFrom: filter.registeredFrom, registeredTo: filter.registeredTo,
-          withinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath), after: query.page?.cursor && { registeredAt: query.page.cursor.at, id: query.page.cursor.id },
-          oldestFirst: query.sort === 'registeredAt', limit: size + 1,
-        });
-        const page = members.slice(0, size);
-        const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
-        const places = await memberPlaces(tx, page);
-        return { status: 200, body: { data: page.map((m) => memberResource(m, places(m), canSeeContacts(auth) ? keys : undefined)), included: await included(tx, page, includes(query.include)), links: { next } } };
+      const fields = memberFields(query.fields);
+      const named = (...names: string[]) => !fields || names.some((name) => fields.has(name));
+      // The keys (read with the caller) only when a phone is looked up or contacts are shown; the places only when named.
+      const contacts = canSeeContacts(auth) && named('phone', 'email');
+      const keys = filter.phone || contacts ? partyKeys : undefined;
+      const node = filter.geography ? await geographyPath(tx, filter.geography) : undefined;
+      if (filter.geography && !node) throw new ApiError('UNKNOWN_GEOGRAPHY', 'no such geography node', { parameter: 'filter[geography]' });
+      const phone = filter.phone ? phoneIndex(keys!, filter.phone) : undefined;
+      const members = await searchMembers(tx, {
+        name: filter.name, phoneBidx: phone, status: filter.status, geographyPath: node ?? undefined, committeeId: filter.committee,
+        registeredFrom: filter.registeredFrom, registeredTo: filter.registeredTo,
+        withinPaths: staff ? undefined : auth.headships.map((h) => h.geographyPath), after: query.page?.cursor && { registeredAt: query.page.cursor.at, id: query.page.cursor.id },
+        oldestFirst: query.sort === 'registeredAt', limit: size + 1,
       });
+      const page = members.slice(0, size);
+      const next = members.length > size && page.length ? `/api/members?${nextQuery(query, encodeCursor(page[page.length - 1]!))}` : null;
+      const places = named('wardName', 'committeeName') ? await memberPlaces(tx, page) : () => UNNAMED;
+      const data = page.map((m) => sparse(memberResource(m, places(m), contacts ? keys : undefined), fields));
+      return { status: 200, body: { data, included: await included(tx, page, includes(query.include)), links: { next } } };
     },
   });
 }
+
+/** The place of a member whose ward and committee names were not asked for (sparse fieldsets drop them). */
+const UNNAMED = { wardName: { en: '', ne: null }, committeeName: null };
 
 function phoneIndex(keys: Parameters<typeof lookupBlindIndexes>[0], raw: string): Buffer[] {
   try {
@@ -112,5 +119,6 @@ function nextQuery(query: z.output<typeof SearchQuery>, cursor: string): string 
   params.set('page[cursor]', cursor);
   if (query.sort !== '-registeredAt') params.set('sort', query.sort);
   if (query.include) params.set('include', query.include);
+  if (query.fields) params.set('fields[members]', query.fields.members);
   return params.toString();
 }

@@ -34,6 +34,28 @@ export const MemberAttributes = z.object({
   citizenshipNo: z.string().nullable().optional().describe('as dateOfBirth'),
 });
 
+/** What `fields[members]` may name: the member's attributes and relationships (JSON:API sparse fieldsets). */
+export const MEMBER_FIELDS = [...Object.keys(MemberAttributes.shape), 'geography', 'committee'];
+
+/** A JSON:API sparse fieldset of members: a comma-separated list of MEMBER_FIELDS. */
+export const MemberFieldsParam = z.object({
+  members: z.string().regex(new RegExp(`^(${MEMBER_FIELDS.join('|')})(,(${MEMBER_FIELDS.join('|')}))*$`), `comma-separated, of: ${MEMBER_FIELDS.join(', ')}`)
+    .describe('only these attributes and relationships of each member (JSON:API sparse fieldsets); without it, all the caller may see. '
+      + 'Contact details are decrypted only when `phone` or `email` is named, and ward and committee names read only when named'),
+}).strict().optional();
+
+/** The fields a `fields[members]` value names, or null (all of them) when there is none. */
+export function memberFields(param: { members: string } | undefined): ReadonlySet<string> | null {
+  return param ? new Set(param.members.split(',')) : null;
+}
+
+/** The resource with only the fields named (JSON:API: no other field may be sent); all of it for null. */
+export function sparse(resource: ResourceObject, fields: ReadonlySet<string> | null): ResourceObject {
+  if (!fields) return resource;
+  const keep = <V>(record: Record<string, V>) => Object.fromEntries(Object.entries(record).filter(([name]) => fields.has(name)));
+  return { ...resource, attributes: keep(resource.attributes), ...(resource.relationships ? { relationships: keep(resource.relationships) } : {}) };
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**

@@ -1,13 +1,12 @@
 import { z } from 'zod';
-import { findGeographyNode } from '../../src/geography/geography-queries.ts';
+import { findGeographyNode, type GeographyView } from '../../src/geography/geography-queries.ts';
 import { MEMBER_STATUSES, type MemberStatus } from '../../src/members/member-status.ts';
-import { readStatistics } from '../../src/statistics/member-statistics.ts';
+import { readNodeStatistics, type GeographyStatistics as SubtreeCounts } from '../../src/statistics/member-statistics.ts';
 import { readStatisticsAsOf } from '../../src/statistics/status-history.ts';
 import { isoDate } from '../../src/validation/fields.ts';
 import type { ApiDeps } from '../deps.ts';
 import { hasRole, headsAreaOf } from '../auth/context.ts';
 import { ApiError } from '../http/errors.ts';
-import { readInTenant } from '../http/read-path.ts';
 import { responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 
@@ -20,7 +19,7 @@ const GeographyStatistics = responseDocument('geography-statistics', z.object({
   byStatus: Counts.describe('members per status over the whole subtree; every status is listed, zeros included'),
 }));
 
-export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'reads'>): void {
+export function statisticsRoutes(registry: RouteRegistry, _deps: Pick<ApiDeps, 'pool'>): void {
   registry.add({
     method: 'get',
     path: '/api/statistics/geography/:nodeId',
@@ -33,21 +32,26 @@ export function statisticsRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'p
         + 'without it, the current counts from the members rows'),
     }).strict(),
     responses: { 200: { description: 'counts for the caller\'s party', schema: GeographyStatistics } },
-    async handler({ params, query, auth: user, req }) {
-      const context = { tenantId: user.tenantId, actor: `user:${user.userId}`, ip: req.ip, userAgent: req.get('user-agent') };
-      const { node, statistics } = await readInTenant(deps, user, context, async (tx) => {
-        const found = await findGeographyNode(tx, params.nodeId);
-        if (!found) throw ApiError.notFound('geography node');
-        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, found.path)) {
+    callerTransaction: true,
+    async handler({ params, query, auth: user, tx }) {
+      const visible = (node: GeographyView | null | undefined) => {
+        if (!node) throw ApiError.notFound('geography node');
+        if (!hasRole(user, 'tenant_admin', 'registrar', 'ops') && !headsAreaOf(user, node.path)) {
           throw ApiError.forbidden('statistics are for tenant_admin, registrar, ops, or a head whose area covers the node');
         }
-        return { node: found, statistics: query.asOf ? await readStatisticsAsOf(tx, found.id, query.asOf) : await readStatistics(tx, found.id) };
-      });
-      const { total, byStatus } = statistics;
-      return {
+        return node;
+      };
+      const answer = (node: GeographyView, { total, byStatus }: SubtreeCounts) => ({
         status: 200,
         body: { data: { type: 'geography-statistics', id: node.id, attributes: { path: node.path, type: node.type, name: node.nameEn, total, byStatus } } },
-      };
+      });
+      if (!query.asOf) {
+        // The node and its counts in one statement.
+        const read = await readNodeStatistics(tx!, params.nodeId);
+        return answer(visible(read?.node), read!.statistics);
+      }
+      const node = visible(await findGeographyNode(tx!, params.nodeId));
+      return answer(node, await readStatisticsAsOf(tx!, node.id, query.asOf));
     },
   });
 }

@@ -97,21 +97,30 @@ export class ReadRouting {
 
   /** As `read`, saying where the work ran. */
   async readFrom<T>(reader: string, context: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<{ value: T; source: ReadSource }> {
-    if (!this.#replica) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+    return this.onPool(reader, (pool) => withTenant(pool, context, work));
+  }
+
+  /**
+   * Runs `run` with the pool `reader`'s reads go to: the replica when it has the reader's own
+   * changes and can be reached, else the primary. For work that opens its own transaction (e.g.
+   * one that binds the tenant and reads the caller in its first statement). `run` must write nothing.
+   */
+  async onPool<T>(reader: string, run: (pool: DatabasePool) => Promise<T>): Promise<{ value: T; source: ReadSource }> {
+    if (!this.#replica) return { value: await run(this.#primary), source: 'primary' };
     const own = this.#lastWrites.get(reader);
     const needed = own && own.until > this.#clock() ? own.lsn : undefined;
-    if (needed === null) return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+    if (needed === null) return { value: await run(this.#primary), source: 'primary' };
     try {
       const replica = await this.#openReplica();
       if (needed === undefined || await this.#replayed(replica, needed)) {
-        return { value: await withTenant(replica, context, work), source: 'replica' };
+        return { value: await run(replica), source: 'replica' };
       }
       this.#onFallback?.('behind');
     } catch (error) {
       if (!unreachable(error)) throw error;
       this.#onFallback?.('unreachable', error);
     }
-    return { value: await withTenant(this.#primary, context, work), source: 'primary' };
+    return { value: await run(this.#primary), source: 'primary' };
   }
 
   /** The replica's pool, opened on first use; a failed opening is tried again by a read 5 s later. */

@@ -16,3 +16,19 @@ export async function geographyNodes(tx: TenantTransaction, ids: string[]): Prom
 export async function findGeographyNode(tx: TenantTransaction, id: string): Promise<GeographyView | null> {
   return (await geographyNodes(tx, [id]))[0] ?? null;
 }
+
+/** Paths by node id, as read: a node's path never changes (imports update names and validity, never the path). */
+const paths = new Map<string, string>();
+
+/**
+ * The ltree path of a node, or null when there is none. Read once per node and process: a
+ * search by area then costs no round trip of its own (the path decides which index the search
+ * walks, so it is resolved before the search's SQL is written, not inside it).
+ */
+export async function geographyPath(tx: TenantTransaction, id: string): Promise<string | null> {
+  const known = paths.get(id);
+  if (known !== undefined) return known;
+  const node = await findGeographyNode(tx, id);
+  if (node) paths.set(node.id, node.path);
+  return node?.path ?? null;
+}

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { cardKeyId } from '../cards/card-keys.ts';
 import { DecryptionError, open, seal, sealedKeyId } from '../crypto/aead.ts';
@@ -63,6 +63,27 @@ const KeyRow = z.object({
   reindexed_at: z.number().nullable(),
 });
 type KeyRow = z.infer<typeof KeyRow>;
+
+const fromHex = (text: string) => Buffer.from(text, 'hex');
+/** The rows of tenantKeyRows, as JSON carries them: keys in hex, times in epoch milliseconds. */
+export const TenantKeyRows = z.array(z.object({
+  ...KeyRow.shape,
+  wrapped_key: z.string().transform(fromHex),
+  public_key: z.string().transform(fromHex).nullable(),
+}));
+
+/**
+ * The tenant's key rows as one JSON value, for a select list (what forTenant reads, in its
+ * order, times truncated to the millisecond as the pool's parser reads them): Keyring.fromRows
+ * takes them parsed by TenantKeyRows. Under row-level security, so the tenant must be bound
+ * when it runs.
+ */
+export function tenantKeyRows(tenantId: string): FragmentSqlToken {
+  const ms = (column: string) => sql.fragment`floor(extract(epoch FROM ${sql.identifier([column])}) * 1000)::float8`;
+  return sql.fragment`(SELECT coalesce(json_agg(json_build_object('id', id, 'purpose', purpose, 'wrapped_key', encode(wrapped_key, 'hex'),
+      'public_key', encode(public_key, 'hex'), 'created_at', ${ms('created_at')}, 'retired_at', ${ms('retired_at')}, 'reindexed_at', ${ms('reindexed_at')})
+      ORDER BY created_at, id), '[]') FROM tenant_keys WHERE tenant_id = ${tenantId})`;
+}
 
 /** The AAD of a wrapped tenant key: the wrap opens only as this tenant's key for this purpose. */
 export function tenantKeyAad(tenantId: string, purpose: string): string {
@@ -170,6 +191,15 @@ export class Keyring {
   async forTenant(tx: TenantTransaction, tenantId: string): Promise<TenantKeys> {
     const rows = await tx.any(sql.type(KeyRow)`
       SELECT id, purpose, wrapped_key, public_key, created_at, retired_at, reindexed_at FROM tenant_keys WHERE tenant_id = ${tenantId} ORDER BY created_at, id`);
+    return this.fromRows(tenantId, rows);
+  }
+
+  /**
+   * forTenant from rows another statement read (tenantKeyRows, e.g. in a transaction's first
+   * statement): the same check against the cache, the same unwrapping when they changed.
+   * @throws Error as forTenant.
+   */
+  fromRows(tenantId: string, rows: readonly KeyRow[]): TenantKeys {
     const print = fingerprint(rows);
     const cached = this.#cache.get(tenantId);
     if (cached?.fingerprint === print) return cached.keys;

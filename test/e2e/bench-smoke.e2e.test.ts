@@ -46,7 +46,7 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   expect(scale[0].members).toBeGreaterThanOrEqual(2000);
   expect(scale[0].search.length).toBeGreaterThanOrEqual(10);
   for (const probe of [...scale[0].search, ...scale[0].statistics]) {
-    expect([probe.name, probe.api.n, probe.sql.n]).toEqual([probe.name, 5, 5]);
+    expect([probe.name, probe.api.n, probe.sql.n, probe.healthz.n, typeof probe.overheadP95]).toEqual([probe.name, 5, 5, 5, 'number']);
   }
 
   // As of a date: every level measured twice (imported members, then with synthetic history) beside the current-rows endpoint,

@@ -1,6 +1,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
+import { withCaller } from '../../src/auth/caller-access.ts';
 import { withTenant, type TenantTransaction } from '../../src/db/tenant-context.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import type { Tenant } from '../../src/tenants/tenants.ts';
@@ -135,5 +136,71 @@ describe('caller_access: the API reads who is calling in one statement, under ro
   test("refuses to rebind a transaction that belongs to another tenant", async () => {
     await expect(withTenant(single, { tenantId: other.id, actor: 'test' }, (tx) =>
       tx.maybeOne(sql.type(Caller)`SELECT roles, headships FROM caller_access(${tenant.id}, ${userId})`))).rejects.toThrow(/another tenant/);
+  });
+});
+
+describe('a connection going back to the pool (src/db/pool.ts RESET_CONNECTION)', () => {
+  const Binding = z.object({ pid: z.number(), tenant: z.string().nullable(), actor: z.string().nullable() });
+  /** Outside any transaction, on the pool's one connection: which backend, and what it carries. */
+  let elsewhere: Tenant;
+  beforeAll(async () => {
+    elsewhere = await makeTenant(db.app, new Keyring(testMasterKey()), 'txn-reset');
+  });
+  const bare = () => single.one(sql.type(Binding)`
+    SELECT pg_backend_pid() AS pid, nullif(current_setting('app.tenant_id', true), '') AS tenant, nullif(current_setting('app.actor', true), '') AS actor`);
+
+  test('carries no tenant binding into the next transaction: after a commit, a refusal, a failed statement, or the caller read', async () => {
+    const { pid } = await bare();
+    await withTenant(single, context(), (tx) => tx.query(sql.unsafe`SELECT 1`));
+    expect(await bare()).toEqual({ pid, tenant: null, actor: null });
+    await expect(withTenant(single, context(), () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    expect(await bare()).toEqual({ pid, tenant: null, actor: null });
+    await expect(withTenant(single, context(), (tx) => tx.query(sql.unsafe`SELECT 1 / 0`))).rejects.toThrow(/division by zero/);
+    expect(await bare()).toEqual({ pid, tenant: null, actor: null });
+    const { userId } = await withTenant(db.app, context(), async (tx) => ({ userId: (await createUser(tx, tenant.id, { email: `reset-${Date.now()}@txn.np`, displayName: 'Reset', password: 'correct horse battery', roles: ['registrar'] })).id }));
+    expect(await withCaller(single, { ...context(), userId }, async (tx, caller) => ({
+      roles: caller?.roles, bound: await tx.oneFirst(sql.type(z.object({ t: z.string() }))`SELECT current_setting('app.tenant_id') AS t`),
+    }))).toEqual({ roles: ['registrar'], bound: tenant.id });
+    expect(await bare()).toEqual({ pid, tenant: null, actor: null });
+    // A transaction whose next reader is another tenant sees that tenant's rows only.
+    expect(await withTenant(single, { tenantId: elsewhere.id, actor: 'test' }, (tx) => tx.oneFirst(sql.type(Count)`SELECT count(*)::int AS n FROM users WHERE id = ${userId}`))).toBe(0);
+  });
+
+  test('closes a connection that comes back bound to a tenant for the session, or inside a transaction, rather than hand it out again', async () => {
+    const { pid } = await bare();
+    await single.connect((connection) => connection.query(sql.unsafe`SELECT set_config('app.tenant_id', ${tenant.id}, false)`));
+    const after = await bare();
+    expect(after).toEqual({ pid: expect.any(Number), tenant: null, actor: null });
+    expect(after.pid).not.toBe(pid);
+    await single.connect((connection) => connection.query(sql.unsafe`START TRANSACTION`));
+    const next = await bare();
+    expect(next).toEqual({ pid: expect.any(Number), tenant: null, actor: null });
+    expect(next.pid).not.toBe(after.pid);
+  });
+
+  test('keeps the session settings the pool gave the connection (the statement timeout) and drops any set later', async () => {
+    const Timeout = z.object({ t: z.string() });
+    const initial = await single.oneFirst(sql.type(Timeout)`SELECT current_setting('statement_timeout') AS t`);
+    await single.connect((connection) => connection.query(sql.unsafe`SET work_mem = '7MB'`));
+    expect(await single.oneFirst(sql.type(Timeout)`SELECT current_setting('work_mem') AS t`)).not.toBe('7MB');
+    expect(await single.oneFirst(sql.type(Timeout)`SELECT current_setting('statement_timeout') AS t`)).toBe(initial);
+  });
+});
+
+describe("the party's keys read with the caller (withCaller with a keyring)", () => {
+  test('are the keys forTenant reads, from the same cache, before and after a rotation retires a key', async () => {
+    const keyring = new Keyring(testMasterKey());
+    const party = await makeTenant(db.app, keyring, 'txn-keys');
+    const { userId } = await withTenant(db.app, { tenantId: party.id, actor: 'test' }, async (tx) => ({ userId: (await createUser(tx, party.id, { email: 'keys@txn.np', displayName: 'Keys', password: 'correct horse battery', roles: ['registrar'] })).id }));
+    const both = () => withCaller(single, { tenantId: party.id, actor: 'test', userId, keyring }, async (tx, _caller, keys) => ({ keys, read: await keyring.forTenant(tx, party.id) }));
+    const first = await both();
+    expect(first.keys).toBeDefined();
+    expect(first.keys).toBe(first.read);
+    await withTenant(db.app, { tenantId: party.id, actor: 'test' }, (tx) => keyring.rotate(tx, party.id, 'blind_index'));
+    const rotated = await both();
+    expect(rotated.keys).toBe(rotated.read);
+    expect(rotated.keys).not.toBe(first.keys);
+    // Without a keyring the statement reads no keys.
+    expect(await withCaller(single, { tenantId: party.id, actor: 'test', userId }, (_tx, caller, keys) => Promise.resolve({ roles: caller?.roles, keys }))).toEqual({ roles: ['registrar'], keys: undefined });
   });
 });
