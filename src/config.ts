@@ -13,6 +13,10 @@ const EnvSchema = z.object({
   DATABASE_OWNER_URL: optionalUrl,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   POSTGRES_PORT: port.default(5433),
+  /** The embedded cluster's settings over those sized for the machine (src/dev/postgres-settings.ts), e.g. shared_buffers=512MB,max_wal_size=2GB. */
+  POSTGRES_SETTINGS: z.string()
+    .regex(/^\s*[a-z_][a-z0-9_.]*\s*=\s*[^,=\s][^,=]*(,\s*[a-z_][a-z0-9_.]*\s*=\s*[^,=\s][^,=]*)*$/, 'name=value pairs separated by commas, e.g. shared_buffers=512MB,max_wal_size=2GB')
+    .optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_PORT: port.default(7233),
