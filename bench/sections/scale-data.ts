@@ -55,9 +55,14 @@ async function fairFloor(ownerUrl: string, tenantId: string, importId: string, f
     // The owner is under the members policy too (FORCE): the import's party, for this session.
     await client.query(`SELECT set_config('app.tenant_id', $1, false)`, [tenantId]);
     await client.query('DROP TABLE IF EXISTS bench_fair_floor; CREATE TABLE bench_fair_floor (LIKE members INCLUDING ALL)');
-    await pipeline(client.query(copyTo(`COPY (SELECT * FROM members WHERE import_id = ${pg.escapeLiteral(importId)}) TO STDOUT (FORMAT binary)`)), createWriteStream(file));
+    // The stored columns; the generated ones (the search keys of the path) are computed on the way in, as for the import.
+    const { rows: [stored] } = await client.query<{ columns: string }>(`
+      SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute
+      WHERE attrelid = 'members'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''`);
+    const columns = stored!.columns;
+    await pipeline(client.query(copyTo(`COPY (SELECT ${columns} FROM members WHERE import_id = ${pg.escapeLiteral(importId)}) TO STDOUT (FORMAT binary)`)), createWriteStream(file));
     const start = performance.now();
-    await pipeline(createReadStream(file), client.query(copyFrom('COPY bench_fair_floor FROM STDIN (FORMAT binary)')));
+    await pipeline(createReadStream(file), client.query(copyFrom(`COPY bench_fair_floor (${columns}) FROM STDIN (FORMAT binary)`)));
     const ms = performance.now() - start;
     await client.query('DROP TABLE bench_fair_floor');
     return ms;
