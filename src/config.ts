@@ -28,6 +28,10 @@ const EnvSchema = z.object({
   /** How long a read waits for the replica to replay the reader's own last change before it asks the primary. */
   DATABASE_READ_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(1_000),
   POSTGRES_PORT: port.default(5433),
+  /** The embedded cluster's settings over those sized for the machine (src/dev/postgres-settings.ts), e.g. shared_buffers=512MB,max_wal_size=2GB. */
+  POSTGRES_SETTINGS: z.string()
+    .regex(/^\s*[a-z_][a-z0-9_.]*\s*=\s*[^,=\s][^,=]*(,\s*[a-z_][a-z0-9_.]*\s*=\s*[^,=\s][^,=]*)*$/, 'name=value pairs separated by commas, e.g. shared_buffers=512MB,max_wal_size=2GB')
+    .optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_PORT: port.default(7233),

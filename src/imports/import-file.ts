@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
 import { CsvError, parse } from 'csv-parse';
 import { z } from 'zod';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
@@ -41,14 +40,15 @@ async function* records(parser: AsyncIterable<unknown>): AsyncGenerator<ImportRe
 }
 
 /**
- * Opens a UTF-8 CSV import file (a BOM is allowed): its sha256, header and data records,
- * read as a stream so that a large file is never held as parsed records all at once.
+ * Opens a UTF-8 CSV import file (a BOM is allowed): its sha256, header and data records.
+ * The file is read as a stream twice (once for the hash, once for the records), never held whole.
  * @throws ImportFileError when the file is empty or not CSV.
  */
 export async function openImportFile(file: string): Promise<ImportFile> {
-  const bytes = await readFile(file);
-  const sha256 = createHash('sha256').update(bytes).digest();
-  const parser = Readable.from([bytes]).pipe(
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const sha256 = hash.digest();
+  const parser = createReadStream(file).pipe(
     parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: false }),
   );
   const iterator = records(parser)[Symbol.asyncIterator]();

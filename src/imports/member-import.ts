@@ -1,11 +1,12 @@
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { IntegrityConstraintViolationError, type DatabasePool } from 'slonik';
 import { withTenant, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
 import { dateIn } from '../terms/term-ledger.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Tenant } from '../tenants/tenants.ts';
 import { clashesWithStoredMembers } from './existing-members.ts';
-import { insertMemberBatch, sealRows, type BatchContext } from './import-batch.ts';
+import { insertMemberBatch, sealRows, type BatchContext, type BatchTuple } from './import-batch.ts';
 import { openImportFile } from './import-file.ts';
 import { createImport, finishImport, findImport, importsOfFile, MemberImportError, recordBatch, reopenImport, type MemberImport } from './import-record.ts';
 import { writeRejections } from './import-rejections.ts';
@@ -77,23 +78,51 @@ function failureReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Rows sealed between two turns of the event loop: the batch in flight gets its round trips meanwhile. */
+const SEAL_SLICE = 250;
+
+/**
+ * sealRows in slices, yielding to the event loop after each: run beside the previous batch's
+ * transaction, the sealing (the importer's main CPU cost) overlaps the database's work on it.
+ */
+async function sealInSlices(batch: BatchContext, rows: readonly AcceptedRow[]): Promise<BatchTuple[]> {
+  const tuples: BatchTuple[] = [];
+  for (let start = 0; start < rows.length; start += SEAL_SLICE) {
+    if (start > 0) await setImmediate();
+    tuples.push(...sealRows(batch, rows.slice(start, start + SEAL_SLICE)));
+  }
+  return tuples;
+}
+
+async function commitBatch(pool: DatabasePool, context: TenantContext, batch: BatchContext, chunk: readonly AcceptedRow[], tuples: BatchTuple[]) {
+  const span = { fromLine: chunk[0]!.line, throughLine: chunk.at(-1)!.line, rows: chunk.length };
+  try {
+    await withTenant(pool, context, async (tx) => {
+      await recordBatch(tx, batch.importId, span);
+      await insertMemberBatch(tx, batch, chunk, tuples);
+    });
+  } catch (err) {
+    if (err instanceof MemberImportError) throw err;
+    const reason = failureReason(err);
+    await withTenant(pool, context, (tx) => finishImport(tx, batch.importId, { status: 'failed', error: `lines ${span.fromLine}-${span.throughLine}: ${reason}` }));
+    throw new MemberImportError('IMPORT_BATCH_FAILED',
+      `lines ${span.fromLine}-${span.throughLine} were not imported (${reason}); the lines before them are. Continue with --resume ${batch.importId}`);
+  }
+  return span;
+}
+
+/**
+ * Loads the rows in batches of one transaction each, in order: batch n + 1 is sealed while
+ * batch n commits, and goes to the database only once batch n has committed.
+ */
 async function loadBatches(pool: DatabasePool, context: TenantContext, batch: BatchContext, rows: readonly AcceptedRow[], size: number, observer: ImportObserver) {
+  const chunkAt = (start: number) => rows.slice(start, start + size);
+  let sealed = await sealInSlices(batch, chunkAt(0));
   for (let start = 0; start < rows.length; start += size) {
-    const chunk = rows.slice(start, start + size);
-    const span = { fromLine: chunk[0]!.line, throughLine: chunk.at(-1)!.line, rows: chunk.length };
-    const tuples = sealRows(batch, chunk);
-    try {
-      await withTenant(pool, context, async (tx) => {
-        await recordBatch(tx, batch.importId, span);
-        await insertMemberBatch(tx, batch, chunk, tuples);
-      });
-    } catch (err) {
-      if (err instanceof MemberImportError) throw err;
-      const reason = failureReason(err);
-      await withTenant(pool, context, (tx) => finishImport(tx, batch.importId, { status: 'failed', error: `lines ${span.fromLine}-${span.throughLine}: ${reason}` }));
-      throw new MemberImportError('IMPORT_BATCH_FAILED',
-        `lines ${span.fromLine}-${span.throughLine} were not imported (${reason}); the lines before them are. Continue with --resume ${batch.importId}`);
-    }
+    const chunk = chunkAt(start);
+    const next = chunkAt(start + size);
+    const [span, nextSealed] = await Promise.all([commitBatch(pool, context, batch, chunk, sealed), sealInSlices(batch, next)]);
+    sealed = nextSealed;
     observer.batchCommitted(span);
   }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { PostgresServer } from '../../src/dev/postgres-server.ts';
+import { clusterSettings, parseSettingOverrides } from '../../src/dev/postgres-settings.ts';
 import { bootstrapDatabase } from '../../src/db/bootstrap.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { findTemporalCli } from '../../src/temporal/cli-binary.ts';
@@ -49,6 +50,7 @@ async function startPostgres(tmp: string): Promise<{ server: PostgresServer; own
     dataDir: path.join(tmp, 'postgres'),
     port: await freePort(),
     superuserPassword: randomBytes(12).toString('hex'),
+    settings: clusterSettings(undefined, parseSettingOverrides(loadConfig().POSTGRES_SETTINGS)),
   });
   await server.start();
   const ownerPassword = randomBytes(12).toString('hex');
