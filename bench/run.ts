@@ -59,7 +59,12 @@ async function main(): Promise<void> {
       log('registration latency');
       // The target's rate: 50/s, open loop, p99 under 30 ms (issue #17). The request records the
       // application in one transaction and starts its lifecycle; the lifecycle's own work runs on.
-      report.sections.registration = await benchRegistration(api, quick ? 10 : 50, quick ? 3 : 30);
+      const client = new HttpClient(api.baseUrl);
+      try {
+        report.sections.registration = await benchRegistration(api, client, quick ? 10 : 50, quick ? 3 : 30, log);
+      } finally {
+        await client.close();
+      }
     }
     if (runs('scale') || runs('search')) await benchScale(api, report, { quick, targetMembers, log, searchOnly: !runs('scale') });
     await mkdir(dir, { recursive: true });

@@ -56,10 +56,11 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const consentedAt = deps.clock();
       const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring, log: deps.log }, tenant.id, application,
         { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'), partySlug: tenant.slug, at: consentedAt,
-          beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt) });
+          beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt),
+          // The ward's and committee's names for the answer, read in the same transaction.
+          describe: async (tx, { committeeId }) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId }]))({ wardId: application.wardId, committeeId }) });
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
-      const place = await withTenant(deps.pool, { tenantId: tenant.id, actor: 'applicant' }, async (tx) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId: registered.committeeId }])));
-      const resource = applicationResource(registered.memberId, application, registered, place({ wardId: application.wardId, committeeId: registered.committeeId }));
+      const resource = applicationResource(registered.memberId, application, registered, registered.described!);
       return { status: 201, headers: { location: statusLink }, body: { data: { ...resource, links: { status: statusLink } } } };
     },
   });

@@ -13,7 +13,7 @@ import { ratio, round } from '../support/stats.ts';
 import { temporalDataConverter } from '../../src/temporal/payload-codec.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const NOOP_QUEUE = 'bench-noop-lifecycle';
+export const NOOP_QUEUE = 'bench-noop-lifecycle';
 
 async function pool<T>(count: number, concurrency: number, job: (i: number) => Promise<T>): Promise<void> {
   let next = 0;

@@ -1,45 +1,83 @@
+import { sql } from 'slonik';
 import type { ApiHarness } from '../../test/support/api-harness.ts';
-import { ratio, summarize, type Latency } from '../support/stats.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
+import { HEADS_TOLD_ON_ARRIVAL } from '../../src/temporal/workflow-patches.ts';
 import { ELIGIBLE } from '../../test/support/eligibility.ts';
+import { NOOP_QUEUE } from './lifecycle.ts';
+import type { HttpClient } from '../support/http-client.ts';
+import { ratio, summarize, type Latency } from '../support/stats.ts';
 
-/** Open loop: requests leave at a fixed rate whether or not earlier ones have answered. */
-async function atFixedRate(ratePerSecond: number, seconds: number, send: (i: number) => Promise<number>): Promise<{ latency: Latency; statuses: Record<number, number> }> {
-  const total = Math.round(ratePerSecond * seconds);
-  const intervalMs = 1000 / ratePerSecond;
-  const started = performance.now();
-  const samples: number[] = [];
-  const statuses: Record<number, number> = {};
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = started + i * intervalMs;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    inFlight.push((async () => {
-      const t0 = performance.now();
-      const status = await send(i);
-      samples.push(performance.now() - t0);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-    })());
-  }
-  await Promise.all(inFlight);
-  return { latency: summarize(samples), statuses };
+export interface RegistrationSection {
+  ratePerSecond: number;
+  seconds: number;
+  /** The whole product at work: each registration's lifecycle runs on the worker meanwhile. */
+  registration: Latency;
+  registrationStatuses: Record<number, number>;
+  /** The request path alone: the worker stopped, the lifecycles wait in Temporal (as in a burst). */
+  requestPath: Latency;
+  requestPathStatuses: Record<number, number>;
+  /** The same work with nothing of ours on top: an empty tenant transaction and the start of a no-op workflow. */
+  floor: Latency;
+  trivial: Latency;
+  ratioP95: number;
 }
 
-/** Registration latency at a fixed request rate, against a trivial endpoint of the same app. */
-export async function benchRegistration(api: ApiHarness, ratePerSecond: number, seconds: number) {
-  const body = (i: number) => JSON.stringify({ data: { type: 'applications', attributes: {
-    ...ELIGIBLE, fullNameEn: 'Rate Test', fullNameNe: 'दर परीक्षण', gender: 'M', phone: `9851${String(i).padStart(6, '0')}`, wardId: api.geo.wardIds[2],
+/** Open loop in the bench's own process: `rate` runs a second for `seconds`, each timed. */
+async function inProcessOpenLoop(rate: number, seconds: number, work: (i: number) => Promise<void>): Promise<Latency> {
+  const total = Math.round(rate * seconds);
+  const samples: number[] = [];
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t0 = performance.now();
+    inFlight.push(work(i).then(() => { samples.push(performance.now() - t0); }));
+  }
+  await Promise.all(inFlight);
+  return summarize(samples);
+}
+
+/**
+ * Registration latency at a fixed request rate, open loop from the client thread: with the
+ * worker running the lifecycles, with the worker stopped (the request path alone), beside
+ * `/healthz` and beside the floor (the transaction and the workflow start with nothing of ours).
+ */
+export async function benchRegistration(api: ApiHarness, client: HttpClient, ratePerSecond: number, seconds: number, log: (line: string) => void): Promise<RegistrationSection> {
+  const bodyTemplate = (series: number) => JSON.stringify({ data: { type: 'applications', attributes: {
+    ...ELIGIBLE, fullNameEn: 'Rate Test', fullNameNe: 'दर परीक्षण', gender: 'M', phone: `98${series}{i}`, wardId: api.geo.wardIds[2],
   } } });
-  const baseline = await atFixedRate(ratePerSecond, seconds, async () => (await fetch(`${api.baseUrl}/healthz`)).status);
-  const registration = await atFixedRate(ratePerSecond, seconds, async (i) => {
-    const res = await fetch(`${api.baseUrl}/api/parties/${api.tenant.slug}/applications`, {
-      method: 'POST', headers: { 'content-type': 'application/vnd.api+json' }, body: body(i),
-    });
-    await res.arrayBuffer();
-    return res.status;
+  const post = (series: number) => client.openLoop(`/api/parties/${api.tenant.slug}/applications`, {
+    method: 'POST', headers: { 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json' }, bodyTemplate: bodyTemplate(series), rate: ratePerSecond, seconds,
   });
+  const trivial = await client.openLoop('/healthz', { rate: ratePerSecond, seconds });
+  log('registration with the worker running');
+  const registration = await post(51);
+  await lifecyclesCaughtUp(api, log);
+  log('registration with the worker stopped');
+  const requestPath = await api.withoutWorker(() => post(52));
+  await lifecyclesCaughtUp(api, log);
+  log('floor: a tenant transaction and a no-op workflow start');
+  const floor = await inProcessOpenLoop(ratePerSecond, seconds, async (i) => {
+    await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => tx.query(sql.unsafe`SELECT 1`));
+    await api.client.workflow.start('noopLifecycle', { workflowId: `bench-registration-floor-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE });
+  });
+  const latency = summarize(registration.samples);
   return {
-    ratePerSecond, seconds, registration: registration.latency, registrationStatuses: registration.statuses,
-    trivial: baseline.latency, ratioP95: ratio(registration.latency.p95, baseline.latency.p95),
+    ratePerSecond, seconds, registration: latency, registrationStatuses: registration.statuses,
+    requestPath: summarize(requestPath.samples), requestPathStatuses: requestPath.statuses, floor,
+    trivial: summarize(trivial.samples), ratioP95: ratio(latency.p95, summarize(trivial.samples).p95),
   };
+}
+
+/** Waits until every lifecycle has run its first task (the heads' arrival patch is taken there), so the next measurement does not pay for this one's backlog. */
+async function lifecyclesCaughtUp(api: ApiHarness, log: (line: string) => void): Promise<void> {
+  const query = `WorkflowType = 'memberLifecycle' AND ExecutionStatus = 'Running' AND TemporalChangeVersion != '${HEADS_TOLD_ON_ARRIVAL}'`;
+  const started = Date.now();
+  for (;;) {
+    const { count } = await api.client.workflow.count(query);
+    if (count === 0 || Date.now() - started > 15 * 60_000) break;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  log(`lifecycles caught up after ${Math.round((Date.now() - started) / 1000)} s`);
 }

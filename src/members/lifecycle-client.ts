@@ -54,7 +54,7 @@ export function domainErrorOf(err: unknown): unknown {
  * @throws UnknownWardError; MemberRuleError IDEMPOTENCY_KEY_REUSED (another application under
  *   the key), INVALID_DATA.
  */
-export async function registerApplicant(
+export async function registerApplicant<Described = undefined>(
   deps: { client: Client; pool: DatabasePool; keyring: Keyring; log?: Logger },
   tenantId: string,
   application: Application,
@@ -66,9 +66,11 @@ export async function registerApplicant(
     partySlug?: string | undefined;
     /** When the application was taken; now by default. */
     at?: Date;
+    /** Runs last in the same transaction, with where the application went (e.g. to name its ward and committee in the answer). */
+    describe?: (tx: TenantTransaction, recorded: { committeeId: string | null }) => Promise<Described>;
   } = {},
-): Promise<Registered> {
-  const { idempotencyKey, beforeStart, partySlug, at, ...audit } = options;
+): Promise<Registered & { described?: Described }> {
+  const { idempotencyKey, beforeStart, partySlug, at, describe, ...audit } = options;
   const registeredAt = (at ?? new Date()).toISOString();
   const taken = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
     const keys = await deps.keyring.forTenant(tx, tenantId);
@@ -78,7 +80,7 @@ export async function registerApplicant(
     await beforeStart?.(tx, memberId);
     const sealed = sealApplication(keys, memberId, application, statusToken);
     const earlier = idempotencyKey === undefined ? null : await takenEarlier(tx, sealed);
-    if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null };
+    if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null, described: await describe?.(tx, earlier) };
     const command = { tenantId, memberId, metadata: { actor: 'applicant', workflowId }, idempotencyKey: `${workflowId}:register` };
     const { inserted, ...recorded } = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
     // A repeat under the same key that raced this one to the row: it must be the same application.
@@ -86,10 +88,10 @@ export async function registerApplicant(
     const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
     await recordLifecycleStart(tx, start);
     const result: m.RegisterResult = { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
-    return { memberId, workflowId, statusToken, result, start };
+    return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
   });
   if (taken.start) await startOnRequest(deps, taken.start, partySlug ?? tenantId);
-  return { memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result };
+  return { memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result, ...(taken.described === undefined ? {} : { described: taken.described }) };
 }
 
 /** Starts the lifecycle just recorded, if Temporal takes it in time; else the relay will. */

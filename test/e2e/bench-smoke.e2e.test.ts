@@ -40,6 +40,8 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   expect(lifecycles).toMatchObject({ count: 12, rounds: 4, roundRatios: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)] });
   expect(lifecycles.ratio).toBeGreaterThan(0);
   expect(registration.registrationStatuses).toEqual({ 201: registration.registration.n });
+  expect(registration.requestPathStatuses).toEqual({ 201: registration.requestPath.n });
+  expect([registration.registration.n, registration.requestPath.n, registration.floor.n]).toEqual([30, 30, 30]);
   expect(imports).toEqual([expect.objectContaining({ rows: 2000 })]);
   expect(imports[0].rowsPerSecond).toBeGreaterThan(0);
   expect(scale).toHaveLength(1);
