@@ -29,7 +29,8 @@ let party: Tenant;
 let osUser: string;
 
 beforeAll(async () => {
-  h = await startLifecycleHarness({ paymentWindowMs: 3_600_000 });
+  // The worker and the CLI share the master key, as in production: the CLI's Update to a lifecycle is encrypted under it.
+  h = await startLifecycleHarness({ paymentWindowMs: 3_600_000 }, { masterKey: masterKeyFromBase64(MASTER_KEY) });
   ({ worker, running } = await h.startWorker());
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'cli-payments-'));
   party = await makeTenant(h.db.app, new Keyring(masterKeyFromBase64(MASTER_KEY)), `gw-${randomBytes(3).toString('hex')}`, 'GW');
