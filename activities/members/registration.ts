@@ -39,10 +39,7 @@ export function createRegistrationActivities(deps: MemberActivityDeps) {
     /** Records the application (src/members/application-record.ts) as its lifecycle's register step; a retry changes nothing. */
     async recordApplication(step: StepContext, application: SealedApplication): Promise<RegistrationResult> {
       const registeredAt = deps.clock().toISOString();
-      return inTenant(deps, step, async (tx) => {
-        const { inserted: _inserted, ...recorded } = await recordApplication(tx, application, { workflowId: step.workflowId, registeredAt, command: stepCommand(step, 'register') });
-        return recorded;
-      });
+      return inTenant(deps, step, (tx) => recordApplication(tx, application, { workflowId: step.workflowId, registeredAt, command: stepCommand(step, 'register') }));
     },
 
     /** Records the withdrawal and voids an open invoice, if there is one. */

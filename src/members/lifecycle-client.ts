@@ -82,12 +82,13 @@ export async function registerApplicant<Described = undefined>(
     const earlier = idempotencyKey === undefined ? null : await takenEarlier(tx, sealed);
     if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null, described: await describe?.(tx, earlier) };
     const command = { tenantId, memberId, metadata: { actor: 'applicant', workflowId }, idempotencyKey: `${workflowId}:register` };
-    const { inserted, ...recorded } = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
-    // A repeat under the same key that raced this one to the row: it must be the same application.
-    if (!inserted && idempotencyKey !== undefined) await takenEarlier(tx, sealed);
+    const recorded = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
     const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
     await recordLifecycleStart(tx, start);
-    const result: m.RegisterResult = { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
+    // A repeat under the same key may have raced this one to the row: the answer is what was
+    // recorded (its time included), and it must have been the same application.
+    const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
+      ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
     return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
   });
   if (taken.start) await startOnRequest(deps, taken.start, partySlug ?? tenantId);
