@@ -3,7 +3,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { CONSENT_NOTICE_VERSION, nepalDate } from '../../src/members/eligibility.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
-import { approveUpdate } from '../../src/members/lifecycle-contract.ts';
+import { approveUpdate, memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
 import { WITHDRAWAL_ANSWER_FLOOR_MS } from '../../api/members/registration-routes.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
@@ -124,10 +124,9 @@ test('an applicant withdraws through their link: the application reads withdrawn
   const memberId = applied.body.data.id as string;
   await approve(memberId);
   const link = linkOf(applied);
-  // Withdrawn once the invoice is out (the approve answer waits for it, but only so long on a busy machine).
-  for (let i = 0; i < 100 && (await api.request('GET', `${link.path}?token=${link.token}`)).body.data.attributes.statusDetail !== 'awaiting_payment'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // Withdrawn once the lifecycle itself holds the invoice: the row is written a workflow task before the
+  // lifecycle takes in that it was issued, and a withdrawal between the two is refused as already decided.
+  await awaitInvoice(lifecycleHandle(api, memberWorkflowId(api.tenant.id, memberId)));
   expect((await withdraw({ ...link, token: 'w'.repeat(32) })).status).toBe(404);
   const res = await withdraw(link, { data: { type: 'withdrawals', attributes: { reasonCode: 'changed_mind' } } });
   expect(res.status).toBe(200);
