@@ -275,7 +275,10 @@ test("the inbox holds the head's other decisions: transfers into the area (appro
   expect((await read(`/api/members/${proposed}`)).attributes).toMatchObject({ statusDetail: 'expelled', statusReason: 'anti_party_activity' });
   // Reloaded, nothing of it waits any longer.
   await head.click('#reload');
-  await head.locator(`li[data-transfer="${movingTransfer}"]`).waitFor({ state: 'detached' });
+  // The three lists reload each on its own: wait for each, then none of the three is there.
+  for (const row of [`li[data-transfer="${movingTransfer}"]`, `li[data-transfer="${refusedTransfer}"]`, `li[data-proposal="${proposed}"]`]) {
+    await head.locator(row).waitFor({ state: 'detached' });
+  }
   expect(await head.locator(`li[data-transfer="${refusedTransfer}"], li[data-proposal="${proposed}"]`).count()).toBe(0);
   expect(errors).toEqual([]);
 }, 240_000);
