@@ -8,6 +8,7 @@ import { startTestServers } from '../test/support/servers.ts';
 import { benchAsOf } from './sections/as-of.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
+import { benchMemory } from './sections/memory.ts';
 import { benchRegistration } from './sections/registration.ts';
 import { benchRenewalRun } from './sections/renewal-run.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const membersFlag = process.argv.indexOf('--members');
   const targetMembers = membersFlag > 0 ? Number(process.argv[membersFlag + 1]) : 1_000_000;
-  // `--only cards,lifecycles,registration,scale` runs a subset while working on one figure;
+  // `--only cards,lifecycles,registration,scale,memory` runs a subset while working on one figure;
   // `--only search` is the scale section without its as-of and renewal-run parts.
   const onlyFlag = process.argv.indexOf('--only');
   const only = onlyFlag > 0 ? new Set(process.argv[onlyFlag + 1]!.split(',')) : null;
@@ -67,6 +68,15 @@ async function main(): Promise<void> {
       }
     }
     if (runs('scale') || runs('search')) await benchScale(api, report, { quick, targetMembers, log, searchOnly: !runs('scale') });
+    if (runs('memory')) {
+      // On servers and processes of its own: the API, the worker and each import in a process of
+      // its own, so each one's memory is its own. `--worker-cache N` overrides WORKER_MAX_CACHED_WORKFLOWS.
+      const cacheFlag = process.argv.indexOf('--worker-cache');
+      report.sections.memory = await benchMemory({
+        importSizes: quick ? [2_000, 20_000] : [100_000, Math.min(targetMembers, 1_000_000)], lifecycles: quick ? 500 : 10_000,
+        workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
+      });
+    }
     await mkdir(dir, { recursive: true });
     const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}`);
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     shutdownGraceTimeMs: settings.WORKER_SHUTDOWN_GRACE_MS,
+    maxCachedWorkflows: settings.WORKER_MAX_CACHED_WORKFLOWS,
     deployment: workerDeploymentOptions(settings.WORKER_DEPLOYMENT_NAME, settings.WORKER_BUILD_ID),
     dataConverter: temporalDataConverter(codec, { failures: true }),
     deps: {

@@ -1,5 +1,6 @@
 import { asOfMarkdown, type AsOfSection } from '../sections/as-of.ts';
 import type { CardsSection } from '../sections/cards.ts';
+import { memoryGoals, memoryMarkdown, type MemorySection } from '../sections/memory.ts';
 import { renewalRunMarkdown, type RenewalRunSection } from '../sections/renewal-run.ts';
 import type { RegistrationSection } from '../sections/registration.ts';
 import { comparisonMarkdown, OVERHEAD_GOAL_MS, type Comparison } from '../sections/search.ts';
@@ -18,6 +19,7 @@ export interface BenchReport {
     scale?: { members: number; search: Comparison[]; statistics: Comparison[] }[];
     asOf?: AsOfSection;
     renewalRun?: RenewalRunSection;
+    memory?: MemorySection;
   };
   notes?: string[];
 }
@@ -62,6 +64,7 @@ export function renderReport(r: BenchReport): string {
   }
   if (r.sections.asOf) lines.push(...asOfMarkdown(r.sections.asOf));
   if (r.sections.renewalRun) lines.push(...renewalRunMarkdown(r.sections.renewalRun));
+  if (r.sections.memory) lines.push(...memoryMarkdown(r.sections.memory));
   for (const note of r.notes ?? []) lines.push('', note);
   lines.push(...goals(r));
   return `${lines.join('\n')}\n`;
@@ -97,5 +100,6 @@ function goals(r: BenchReport): string[] {
     const floorRatios = imports.flatMap((i) => (i.floorRatio === undefined ? [] : [i.floorRatio]));
     if (floorRatios.length) rows.push(`| import ≥ 0.5 × the fair floor | lowest ${Math.min(...floorRatios)} | ${mark(Math.min(...floorRatios) >= 0.5)} |`);
   }
+  if (r.sections.memory) rows.push(...memoryGoals(r.sections.memory, mark));
   return rows.length ? ['', '## Goals', '', '| goal | this run | met |', '| --- | --- | --- |', ...rows] : [];
 }

@@ -22,90 +22,67 @@ export interface Rejection {
   reasons: string[];
 }
 
-type Key = 'phone' | 'email' | 'member_number';
+/**
+ * The values a parsed row takes, which no later row of the file and no stored member may have:
+ * phone and email as blind indexes (never in the clear), the member number as written.
+ */
+export interface UniqueKeys {
+  phone: Buffer;
+  email: Buffer | null;
+  /** Upper-cased: two rows of a file may not differ in case only. */
+  memberNumber: string | null;
+  /** Under the blind-index key retired last, while a re-index runs: stored members are looked for under both. */
+  previousPhone: Buffer | null;
+  previousEmail: Buffer | null;
+  /** As written: compared with stored members' numbers. */
+  storedNumber: string | null;
+}
+
+export interface CheckedRow {
+  /** Why the row cannot be imported, whatever the other rows hold (schema, ward). */
+  reasons: string[];
+  /** When the row parsed: the values it takes (a row refused for its ward still takes them, for the rows after it). */
+  keys?: UniqueKeys;
+  /** When nothing in the row itself refuses it. */
+  accepted?: AcceptedRow;
+}
 
 /**
- * Checks a file's rows one at a time: the row schema, the ward, and duplicates of an earlier
- * row's phone, email or member number. Rows up to `committedThroughLine` were imported by an
- * earlier run of the same import (`--resume`): they only count as earlier rows.
+ * Checks a file's rows one at a time against the row schema and the wards in force. It keeps
+ * nothing between rows: duplicates (within the file, of stored members) are found from the
+ * keys it returns, by src/imports/import-uniqueness.ts.
  */
-export class ImportValidator {
-  accepted: AcceptedRow[] = [];
-  readonly rejected: Rejection[] = [];
-  rows = 0;
+export class RowChecker {
   readonly #schema;
   readonly #header: readonly string[];
   readonly #keys: TenantKeys;
   readonly #wards: ReadonlyMap<string, string>;
-  readonly #committedThroughLine: number;
-  readonly #firstLine = new Map<string, number>();
 
   /** `wards` maps lower-cased ward codes of active wards to their ids. */
-  constructor(options: { header: readonly string[]; keys: TenantKeys; wards: ReadonlyMap<string, string>; today: string; committedThroughLine: number }) {
+  constructor(options: { header: readonly string[]; keys: TenantKeys; wards: ReadonlyMap<string, string>; today: string }) {
     this.#schema = importRowSchema(options.today);
     this.#header = options.header;
     this.#keys = options.keys;
     this.#wards = options.wards;
-    this.#committedThroughLine = options.committedThroughLine;
   }
 
-  check(record: ImportRecord): void {
-    this.rows += 1;
-    const done = record.line <= this.#committedThroughLine;
+  check(record: ImportRecord): CheckedRow {
     const parsed = parseImportRow(this.#schema, this.#header, record.fields);
     const wardCode = (record.fields[this.#header.indexOf('ward_code')] ?? '').trim();
     const wardId = this.#wards.get(wardCode.toLowerCase());
     const badWard = wardId === undefined && /^[A-Za-z0-9_]+$/.test(wardCode) ? [`ward_code: no active ward "${wardCode}" valid today`] : [];
-    if (!parsed.ok) {
-      if (!done) this.rejected.push({ line: record.line, fields: record.fields, reasons: [...parsed.reasons, ...badWard] });
-      return;
-    }
+    if (!parsed.ok) return { reasons: [...parsed.reasons, ...badWard] };
     const { row } = parsed;
     const email = row.email === undefined ? undefined : normalizeEmail(row.email);
-    const reasons = [...badWard, ...this.#duplicateReasons(record.line, { phone: row.phone, email, member_number: row.member_number?.toUpperCase() })];
-    if (done) return;
-    if (reasons.length > 0 || wardId === undefined) {
-      this.rejected.push({ line: record.line, fields: record.fields, reasons });
-      return;
-    }
-    this.accepted.push({
-      line: record.line,
-      row,
-      wardId,
-      phoneBidx: blindIndex(this.#keys, 'phone', row.phone),
-      emailBidx: email === undefined ? null : blindIndex(this.#keys, 'email', email),
-      previousPhoneBidx: previousBlindIndex(this.#keys, 'phone', row.phone),
-      previousEmailBidx: email === undefined ? null : previousBlindIndex(this.#keys, 'email', email),
-    });
+    const phoneBidx = blindIndex(this.#keys, 'phone', row.phone);
+    const emailBidx = email === undefined ? null : blindIndex(this.#keys, 'email', email);
+    const previousPhoneBidx = previousBlindIndex(this.#keys, 'phone', row.phone);
+    const previousEmailBidx = email === undefined ? null : previousBlindIndex(this.#keys, 'email', email);
+    const keys = {
+      phone: phoneBidx, email: emailBidx, memberNumber: row.member_number?.toUpperCase() ?? null,
+      previousPhone: previousPhoneBidx, previousEmail: previousEmailBidx, storedNumber: row.member_number ?? null,
+    };
+    if (wardId === undefined) return { reasons: badWard, keys };
+    return { reasons: [], keys, accepted: { line: record.line, row, wardId, phoneBidx, emailBidx, previousPhoneBidx, previousEmailBidx } };
   }
-
-  /** Reasons a row repeats an earlier row; the first row with a value keeps it. */
-  #duplicateReasons(line: number, values: Record<Key, string | undefined>): string[] {
-    const reasons: string[] = [];
-    for (const [key, value] of Object.entries(values) as [Key, string | undefined][]) {
-      if (value === undefined) continue;
-      const earlier = this.#firstLine.get(`${key}:${value}`);
-      if (earlier === undefined) this.#firstLine.set(`${key}:${value}`, line);
-      else reasons.push(`${key}: same as line ${earlier}`);
-    }
-    return reasons;
-  }
-
-  /** Moves accepted rows to the rejected ones, e.g. when they clash with stored members. */
-  reject(reasonsByLine: ReadonlyMap<number, string[]>): void {
-    if (reasonsByLine.size === 0) return;
-    this.accepted = this.accepted.filter((accepted) => {
-      const reasons = reasonsByLine.get(accepted.line);
-      if (reasons) this.rejected.push({ line: accepted.line, fields: fieldsOf(this.#header, accepted.row), reasons });
-      return !reasons;
-    });
-    this.rejected.sort((a, b) => a.line - b.line);
-  }
-}
-
-function fieldsOf(header: readonly string[], row: ImportRow): string[] {
-  return header.map((name) => {
-    const value = (row as Record<string, unknown>)[name];
-    return typeof value === 'string' ? value : '';
-  });
 }

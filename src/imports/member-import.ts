@@ -5,13 +5,13 @@ import { withTenant, type TenantContext, type TenantTransaction } from '../db/te
 import { dateIn } from '../terms/term-ledger.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Tenant } from '../tenants/tenants.ts';
-import { clashesWithStoredMembers } from './existing-members.ts';
 import { insertMemberBatch, sealRows, type BatchContext, type BatchTuple } from './import-batch.ts';
-import { openImportFile } from './import-file.ts';
+import { openImportFile, type ImportRecord } from './import-file.ts';
 import { createImport, finishImport, findImport, importsOfFile, MemberImportError, recordBatch, reopenImport, type MemberImport } from './import-record.ts';
 import { writeRejections } from './import-rejections.ts';
 import { headerProblems } from './import-row.ts';
-import { ImportValidator, type AcceptedRow, type Rejection } from './import-validation.ts';
+import { ImportUniqueness } from './import-uniqueness.ts';
+import { RowChecker, type AcceptedRow, type Rejection } from './import-validation.ts';
 import { loadActiveWards } from './wards.ts';
 
 export interface ImportRequest {
@@ -55,6 +55,20 @@ async function priorImport(tx: TenantTransaction, request: ImportRequest, sha256
   throw new MemberImportError('IMPORT_FILE_SEEN', `this file was already imported as ${earlier.id} (${earlier.status.replace('_', ' ')}): ${hint}`);
 }
 
+/** The rows refused by the checks that needed the whole file, which have only their line and reasons so far: their fields, as the file has them. */
+async function withFields(records: AsyncIterable<ImportRecord>, lacking: Map<number, Rejection>): Promise<void> {
+  if (lacking.size === 0) return;
+  for await (const record of records) {
+    const rejection = lacking.get(record.line);
+    if (rejection) rejection.fields = record.fields;
+  }
+}
+
+/**
+ * Validates every row, streaming: the row itself (schema, ward) as it is read, then duplicates
+ * within the file and of stored members in the database (src/imports/import-uniqueness.ts).
+ * Keeps only what is refused. @returns the rows read, how many can be imported, and the refusals in line order.
+ */
 async function validate(pool: DatabasePool, keyring: Keyring, context: TenantContext, request: ImportRequest) {
   const file = await openImportFile(request.file);
   const problems = headerProblems(file.header);
@@ -65,11 +79,53 @@ async function validate(pool: DatabasePool, keyring: Keyring, context: TenantCon
     prior: await priorImport(tx, request, file.sha256),
   }));
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: request.tenant.timeZone }).format(request.now);
-  const validator = new ImportValidator({ header: file.header, keys, wards, today, committedThroughLine: prior?.committedThroughLine ?? 0 });
-  for await (const record of file.records) validator.check(record);
-  validator.reject(await withTenant(pool, context, (tx) => clashesWithStoredMembers(tx, validator.accepted, prior?.id ?? null)));
-  const rejectedFile = await writeRejections(request.file, file.header, validator.rejected);
-  return { file, keys, prior, validator, rejectedFile };
+  const checker = new RowChecker({ header: file.header, keys, wards, today });
+  const committedThroughLine = prior?.committedThroughLine ?? 0;
+  const refused = new Map<number, Rejection>();
+  let rows = 0;
+  let candidates = 0;
+  const { duplicates, clashes } = await withTenant(pool, context, async (tx) => {
+    const uniqueness = await ImportUniqueness.open(tx);
+    for await (const record of file.records) {
+      rows += 1;
+      const done = record.line <= committedThroughLine;
+      const checked = checker.check(record);
+      if (checked.keys && uniqueness.add(record.line, checked.keys, done)) await uniqueness.flush();
+      if (done) continue;
+      if (checked.accepted) candidates += 1;
+      else refused.set(record.line, { line: record.line, fields: record.fields, reasons: checked.reasons });
+    }
+    return { duplicates: await uniqueness.duplicates(), clashes: await uniqueness.storedClashes(prior?.id ?? null) };
+  });
+  // A row refused for its ward gets its duplicates' reasons too; a row refused already is not looked for among stored members.
+  const lacking = new Map<number, Rejection>();
+  const refuse = (line: number, reasons: string[]) => {
+    const earlier = refused.get(line);
+    if (earlier) earlier.reasons.push(...reasons);
+    else lacking.set(line, { line, fields: [], reasons });
+  };
+  for (const [line, reasons] of duplicates) refuse(line, reasons);
+  for (const [line, reasons] of clashes) if (!refused.has(line) && !lacking.has(line)) refuse(line, reasons);
+  await withFields((await openImportFile(request.file)).records, lacking);
+  const rejected = [...refused.values(), ...lacking.values()].sort((a, b) => a.line - b.line);
+  const rejectedFile = await writeRejections(request.file, file.header, rejected);
+  return { file, keys, prior, checker, rows, accepted: candidates - lacking.size, rejected, rejectedFile };
+}
+
+/**
+ * The rows to load, read from the file again in order: those after the lines an earlier run
+ * committed, less the refused ones, each checked again as it was the first time.
+ * @throws MemberImportError when the file is no longer the one validated.
+ */
+async function* rowsToLoad(request: ImportRequest, sha256: Buffer, checker: RowChecker, committedThroughLine: number, refused: ReadonlySet<number>): AsyncGenerator<AcceptedRow> {
+  const file = await openImportFile(request.file);
+  if (!file.sha256.equals(sha256)) throw new MemberImportError('IMPORT_FILE_CHANGED', `${request.file} changed after it was validated: nothing of it was imported`);
+  for await (const record of file.records) {
+    if (record.line <= committedThroughLine || refused.has(record.line)) continue;
+    const { accepted } = checker.check(record);
+    if (!accepted) throw new MemberImportError('IMPORT_FILE_CHANGED', `line ${record.line} changed after the file was validated`);
+    yield accepted;
+  }
 }
 
 /** A batch's failure for the operator: a violated constraint by name (never the values it saw, which may be personal). */
@@ -111,18 +167,31 @@ async function commitBatch(pool: DatabasePool, context: TenantContext, batch: Ba
   return span;
 }
 
+/** The next `size` rows, or fewer at the end. */
+async function take(rows: AsyncIterator<AcceptedRow>, size: number): Promise<AcceptedRow[]> {
+  const chunk: AcceptedRow[] = [];
+  while (chunk.length < size) {
+    const next = await rows.next();
+    if (next.done) break;
+    chunk.push(next.value);
+  }
+  return chunk;
+}
+
 /**
- * Loads the rows in batches of one transaction each, in order: batch n + 1 is sealed while
- * batch n commits, and goes to the database only once batch n has committed.
+ * Loads the rows in batches of one transaction each, in order: batch n + 1 is read and sealed
+ * while batch n commits, and goes to the database only once batch n has committed. At most
+ * two batches are in memory at a time.
  */
-async function loadBatches(pool: DatabasePool, context: TenantContext, batch: BatchContext, rows: readonly AcceptedRow[], size: number, observer: ImportObserver) {
-  const chunkAt = (start: number) => rows.slice(start, start + size);
-  let sealed = await sealInSlices(batch, chunkAt(0));
-  for (let start = 0; start < rows.length; start += size) {
-    const chunk = chunkAt(start);
-    const next = chunkAt(start + size);
-    const [span, nextSealed] = await Promise.all([commitBatch(pool, context, batch, chunk, sealed), sealInSlices(batch, next)]);
-    sealed = nextSealed;
+async function loadBatches(pool: DatabasePool, context: TenantContext, batch: BatchContext, rows: AsyncIterator<AcceptedRow>, size: number, observer: ImportObserver) {
+  const readAndSeal = async (): Promise<[AcceptedRow[], BatchTuple[]]> => {
+    const chunk = await take(rows, size);
+    return [chunk, await sealInSlices(batch, chunk)];
+  };
+  let [chunk, sealed] = await readAndSeal();
+  while (chunk.length > 0) {
+    const [span, next] = await Promise.all([commitBatch(pool, context, batch, chunk, sealed), readAndSeal()]);
+    [chunk, sealed] = next;
     observer.batchCommitted(span);
   }
 }
@@ -137,9 +206,9 @@ async function loadBatches(pool: DatabasePool, context: TenantContext, batch: Ba
  */
 export async function importMembers(pool: DatabasePool, keyring: Keyring, request: ImportRequest, observer: ImportObserver): Promise<ImportOutcome> {
   const context = { tenantId: request.tenant.id, actor: request.actor };
-  const { file, keys, prior, validator, rejectedFile } = await validate(pool, keyring, context, request);
-  const rejected = validator.rejected.length;
-  observer.validated({ rows: validator.rows, accepted: validator.accepted.length, rejected: validator.rejected, rejectedFile });
+  const { file, keys, prior, checker, rows, accepted, rejected: refusals, rejectedFile } = await validate(pool, keyring, context, request);
+  const rejected = refusals.length;
+  observer.validated({ rows, accepted, rejected: refusals, rejectedFile });
   if (rejected > 0 && !request.skipInvalid) return { kind: 'refused', rejected, rejectedFile };
   const record = await withTenant(pool, context, async (tx) => {
     if (prior) {
@@ -147,12 +216,13 @@ export async function importMembers(pool: DatabasePool, keyring: Keyring, reques
       return prior;
     }
     const fileName = path.basename(request.file);
-    return createImport(tx, { tenantId: request.tenant.id, fileName, sha256: file.sha256, batchSize: request.batchSize, totalRows: validator.rows, rejectedRows: rejected, startedBy: request.actor });
+    return createImport(tx, { tenantId: request.tenant.id, fileName, sha256: file.sha256, batchSize: request.batchSize, totalRows: rows, rejectedRows: rejected, startedBy: request.actor });
   });
   const terms = { importDay: dateIn(request.tenant.timeZone, request.now), termLengthMonths: request.tenant.termLengthMonths, calendar: request.tenant.calendar };
   const batch = { keys, importId: record.id, actor: request.actor, memberNumberPrefix: request.tenant.memberNumberPrefix, timeZone: request.tenant.timeZone, startedAt: request.now, terms };
-  observer.loading(record.id, validator.accepted.length);
-  await loadBatches(pool, context, batch, validator.accepted, request.batchSize, observer);
+  observer.loading(record.id, accepted);
+  const toLoad = rowsToLoad(request, file.sha256, checker, prior?.committedThroughLine ?? 0, new Set(refusals.map((r) => r.line)));
+  await loadBatches(pool, context, batch, toLoad, request.batchSize, observer);
   await withTenant(pool, context, (tx) => finishImport(tx, record.id, { status: 'completed' }));
-  return { kind: 'imported', importId: record.id, imported: validator.accepted.length, skipped: rejected, rejectedFile };
+  return { kind: 'imported', importId: record.id, imported: accepted, skipped: rejected, rejectedFile };
 }

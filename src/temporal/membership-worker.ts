@@ -24,6 +24,8 @@ export interface MembershipWorkerOptions {
   /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
+  /** Workflows kept in memory between their tasks (WORKER_MAX_CACHED_WORKFLOWS); the SDK's default, sized by the heap limit, without. */
+  maxCachedWorkflows?: number | undefined;
   /** Worker versioning: the deployment version this worker serves (src/temporal/worker-deployment.ts); unversioned without. */
   deployment?: WorkerDeploymentOptions | undefined;
   /** The encrypting data converter (src/temporal/payload-codec.ts temporalDataConverter with failures), the same as the clients'. */
@@ -45,6 +47,7 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     activities,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),
     ...(options.deployment ? { workerDeploymentOptions: options.deployment } : {}),
     ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });

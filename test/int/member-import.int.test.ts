@@ -30,11 +30,11 @@ let geo: MiniGeography;
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-/** `node src/cli/main.ts ...args`; `onStderr` may kill the child, as a crash would. */
-function cli(args: string[], onStderr?: (text: string, kill: () => void) => void): Promise<Run> {
+/** `node [nodeArgs] src/cli/main.ts ...args`; `onStderr` may kill the child, as a crash would. */
+function cli(args: string[], onStderr?: (text: string, kill: () => void) => void, nodeArgs: string[] = []): Promise<Run> {
   const env = { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', DATA_DIR: dir, DATABASE_URL: db.appUrl, MASTER_KEY };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, path.join(projectRoot, 'src/cli/main.ts'), ...args], { env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { code: null, stdout: '', stderr: '' };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (run.stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -216,6 +216,15 @@ test('members who applied through the app count as stored members: their phone, 
   expect(await countOf(tenant, sql.fragment`SELECT 1 FROM members`)).toBe(2);
   expect(await inTenant(tenant, async (tx) => findMemberIdByPhone(tx, await keyring.forTenant(tx, tenant.id), normalizePhone('9841200001')))).toBe(memberId);
 });
+
+test('an import streams: with the heap capped far below what the file\'s rows take in memory, every row goes in', async () => {
+  const rows = Number(process.env.STREAM_ROWS ?? 40_000);
+  const tenant = await makeTenant(db.app, keyring, 'stream-party', 'STR');
+  const file = await synthesize(tenant, rows, 41);
+  const run = await cli(['members:import', file, '--tenant', tenant.slug, '--batch', '2000'], undefined, [`--max-old-space-size=${process.env.STREAM_HEAP ?? 64}`]);
+  expect(run).toMatchObject({ code: 0, stdout: expect.stringContaining(`Imported ${rows} members`) });
+  expect(await membersOf(tenant, importIdIn(run))).toBe(rows);
+}, 300_000);
 
 test('an import killed after a committed batch resumes and imports the rest exactly once', async () => {
   const tenant = await makeTenant(db.app, keyring, 'resume-party', 'RES');

@@ -27,6 +27,11 @@ export class ChildService {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
+  /** The running process's id (to read its memory from /proc). */
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
+  }
+
   /** How the last run ended: an exit code, a signal name, or null while it runs. */
   get lastExit(): string | null {
     return this.#child?.exitCode?.toString() ?? this.#child?.signalCode ?? null;

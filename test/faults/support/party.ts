@@ -37,7 +37,7 @@ export interface Party {
   webhookSecret: string;
 }
 
-async function userWithToken(app: DatabasePool, secrets: Secrets, tenantId: string, email: string, roles: UserRole[], headOf?: string): Promise<string> {
+export async function userWithToken(app: DatabasePool, secrets: Secrets, tenantId: string, email: string, roles: UserRole[], headOf?: string): Promise<string> {
   const userId = await withTenant(app, { tenantId, actor: 'test' }, async (tx) => {
     const { id } = await createUser(tx, tenantId, { email, displayName: email.split('@')[0] ?? email, password: 'a long enough password', roles });
     if (headOf) await tx.query(sql.unsafe`INSERT INTO committee_roles (tenant_id, committee_id, user_id, role) VALUES (${tenantId}, ${headOf}, ${id}, 'head')`);
