@@ -217,20 +217,28 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
     return { ...environment, POSTGRES_SEEDS: '127.0.0.1', DB_PORT: String(pgPort) };
   };
   const schemaScript = shellScript(project, 'temporal-schema').replaceAll('/etc/temporal/schema/', `${temporalTools.schemaDir}/`);
-  for (const round of ['first', 'second']) {
-    const schema = await runAdminTools('temporal-schema', schemaScript, onThisPostgres(serviceEnvironment(project, 'temporal-schema')));
-    expect({ round, ...schema }).toEqual({ round, exit: 0, output: expect.any(String) });
-  }
   // The temporal role (what the schema tool and the server connect as) in one of its databases.
   const asTemporal = (database: string) => createDatabasePool(`postgres://temporal:${dotEnv.TEMPORAL_DB_PASSWORD}@127.0.0.1:${pgPort}/${database}`, { maximumPoolSize: 1 });
   const temporalOwner = await asTemporal('temporal');
   const visibilityOwner = await asTemporal('temporal_visibility');
   try {
-    const version = sql.type(z.object({ curr_version: z.string() }))`SELECT curr_version FROM schema_version`;
-    expect({ temporal: await temporalOwner.oneFirst(version), visibility: await visibilityOwner.oneFirst(version) }).toEqual({
-      temporal: newestSchemaVersion(path.join(temporalTools.schemaDir, 'postgresql', 'v12', 'temporal', 'versioned')),
-      visibility: newestSchemaVersion(path.join(temporalTools.schemaDir, 'postgresql', 'v12', 'visibility', 'versioned')),
+    // Each database's recorded version and how many schema changes it records having applied.
+    const state = async (pool: typeof temporalOwner) => ({
+      version: await pool.oneFirst(sql.type(z.object({ curr_version: z.string() }))`SELECT curr_version FROM schema_version`),
+      updates: await pool.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM schema_update_history`),
     });
+    const rounds: Array<{ temporal: { version: string; updates: number }; visibility: { version: string; updates: number } }> = [];
+    for (const round of ['first', 'second']) {
+      const schema = await runAdminTools('temporal-schema', schemaScript, onThisPostgres(serviceEnvironment(project, 'temporal-schema')));
+      expect({ round, ...schema }).toEqual({ round, exit: 0, output: expect.any(String) });
+      rounds.push({ temporal: await state(temporalOwner), visibility: await state(visibilityOwner) });
+    }
+    // The first run brings both databases to the newest version the files hold; the second changes nothing.
+    expect(rounds[0]).toMatchObject({
+      temporal: { version: newestSchemaVersion(path.join(temporalTools.schemaDir, 'postgresql', 'v12', 'temporal', 'versioned')) },
+      visibility: { version: newestSchemaVersion(path.join(temporalTools.schemaDir, 'postgresql', 'v12', 'visibility', 'versioned')) },
+    });
+    expect(rounds[1]).toEqual(rounds[0]);
   } finally {
     await Promise.all([temporalOwner.end(), visibilityOwner.end()]);
   }
