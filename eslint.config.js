@@ -69,9 +69,9 @@ export default defineConfig([
     languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
   {
-    // config.ts parses the environment; tests set it up; the Go build of the Temporal CLI
+    // config.ts parses the environment; tests set it up; the Go builds of the Temporal CLI and server
     // must inherit the caller's environment (GOPATH, proxies, caches).
-    files: ['src/config.ts', 'src/temporal/cli-binary.ts', 'test/**', 'bench/**'],
+    files: ['src/config.ts', 'src/temporal/go-install.ts', 'test/**', 'bench/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

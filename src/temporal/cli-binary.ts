@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isExecutable, toolCacheDir } from '../paths.ts';
+import { goAvailable, goInstall } from './go-install.ts';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
@@ -29,10 +29,6 @@ function onPath(searchPath: string | undefined): string | undefined {
   return undefined;
 }
 
-function goAvailable(): boolean {
-  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
-}
-
 /**
  * Finds the Temporal CLI (which holds the dev server and the Web UI), in this order:
  * TEMPORAL_CLI_PATH, `temporal` on PATH, the per-version cache, a `go install` into that cache,
@@ -56,16 +52,7 @@ export function findTemporalCli(search: TemporalCliSearch): TemporalExecutable {
     return { type: 'cached-download' };
   }
   log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(cached)} (once; takes a few minutes)...`);
-  mkdirSync(path.dirname(cached), { recursive: true });
-  const build = spawnSync('go', ['install', GO_PACKAGE], {
-    env: { ...process.env, GOBIN: path.dirname(cached), GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (build.status !== 0 || !existsSync(cached)) {
-    throw new Error(
-      `"go install ${GO_PACKAGE}" failed (exit ${String(build.status)}). Check that the Go module proxy is reachable, ` +
-        'or install the Temporal CLI yourself and set TEMPORAL_CLI_PATH to it.',
-    );
-  }
+  goInstall([GO_PACKAGE], path.dirname(cached), 'or install the Temporal CLI yourself and set TEMPORAL_CLI_PATH to it.');
+  if (!existsSync(cached)) throw new Error(`"go install ${GO_PACKAGE}" left no ${cached}. Install the Temporal CLI yourself and set TEMPORAL_CLI_PATH to it.`);
   return { type: 'existing-path', path: cached };
 }
