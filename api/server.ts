@@ -14,6 +14,8 @@ import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
 import { configuredPayloadCodec, temporalDataConverter } from '../src/temporal/payload-codec.ts';
+import { tracingClientInterceptors } from '../src/temporal/tracing-interceptors.ts';
+import { stopTracing } from '../src/telemetry/tracing.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
@@ -42,7 +44,8 @@ async function main(): Promise<void> {
     onBusinessError: (err) => log.warn({ err }, 'business metrics could not be read: this scrape reports sadasya_business_metrics_up 0'),
   });
   const codec = configuredPayloadCodec(settings);
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec) });
+  // The client's interceptors carry each request's trace into the workflows it starts and updates (docs/observability.md).
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors() });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end())])).then(() => process.exit(0));
+      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end()), stopTracing()])).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -64,6 +64,15 @@ const EnvSchema = z.object({
    * worker's listener to serve beside its process metrics; used only with WORKER_METRICS_PORT.
    */
   WORKER_SDK_METRICS_PORT: port.default(9466),
+  /**
+   * Traces (docs/observability.md, "Traces"): with either set, the API and the worker export
+   * OpenTelemetry spans over OTLP/HTTP (protobuf); unset, no span leaves the process. The exporter
+   * reads the other standard variables itself (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, ...).
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  /** The service name on every span; default `sadasya-api` or `sadasya-worker` by entry point. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Development only: where `npm start` runs the eSewa and Khalti simulators the demo party pays through. */
   GATEWAY_SIMULATOR_PORT: port.default(3090),
   MASTER_KEY: z

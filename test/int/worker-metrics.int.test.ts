@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { projectRoot } from '../../src/paths.ts';
 import { CHAIN_ANCHORING_SCHEDULE_ID } from '../../src/temporal/schedules.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startEntryPoint, waitFor, type EntryPointProcess } from '../support/entry-points.ts';
 import { freePort } from '../support/servers.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
 
@@ -16,8 +15,7 @@ import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
 let db: TestDatabase;
 let smtp: SmtpCapture;
 let tmp: string;
-let worker: ChildProcess | undefined;
-let output = '';
+let worker: EntryPointProcess | undefined;
 let client: Client;
 
 beforeAll(async () => {
@@ -28,43 +26,27 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (worker?.exitCode === null) {
-    const exited = new Promise((resolve) => worker!.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   await client?.connection.close();
   await Promise.allSettled([db?.close(), smtp?.stop()]);
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function scrape(url: string, until: (body: string) => boolean, timeoutMs = 120_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    if (worker?.exitCode !== null) throw new Error(`worker exited:\n${output}`);
-    last = await fetch(url).then((res) => (res.ok ? res.text() : ''), () => '');
-    if (until(last)) return last;
-    if (Date.now() > deadline) throw new Error(`${url} never answered what was expected; last:\n${last}\nworker:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+const scrape = (url: string, until: (body: string) => boolean) =>
+  waitFor(`${url} answering what is expected`, async () => {
+    const body = await fetch(url).then((res) => (res.ok ? res.text() : ''));
+    return until(body) ? body : undefined;
+  }, [worker!]);
 
 test('the worker serves its process metrics and the Temporal SDK runtime metrics on WORKER_METRICS_PORT; the core exporter stays on loopback', async () => {
   const metricsPort = await freePort();
   const sdkPort = await freePort();
-  worker = spawn(process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH, HOME: tmp, NODE_ENV: 'development', LOG_LEVEL: 'warn', DATA_DIR: tmp,
-      DATABASE_URL: db.appUrl, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, SMTP_URL: smtp.url,
-      MASTER_KEY: randomBytes(32).toString('base64'),
-      WORKER_METRICS_PORT: String(metricsPort), WORKER_SDK_METRICS_PORT: String(sdkPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  worker = startEntryPoint('worker', {
+    HOME: tmp, NODE_ENV: 'development', LOG_LEVEL: 'warn', DATA_DIR: tmp,
+    DATABASE_URL: db.appUrl, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, SMTP_URL: smtp.url,
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    WORKER_METRICS_PORT: String(metricsPort), WORKER_SDK_METRICS_PORT: String(sdkPort),
   });
-  worker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  worker.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
 
   // Up: the pollers of the membership task queue are counted once the worker runs.
