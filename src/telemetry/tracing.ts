@@ -100,7 +100,7 @@ class ScrubbingSpanProcessor implements SpanProcessor {
     this.next.onStart(span, parentContext);
   }
   onEnd(span: ReadableSpan): void {
-    scrubSpanAttributes(span.attributes as Record<string, unknown>);
+    scrubSpanAttributes(span.attributes);
     this.next.onEnd(span);
   }
   forceFlush(): Promise<void> {
