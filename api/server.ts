@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   });
   const codec = configuredPayloadCodec(settings);
   // The client's interceptors carry each request's trace into the workflows it starts and updates (docs/observability.md).
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors() });
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { sql } from 'slonik';
 import { issueToken } from '../../src/auth/tokens.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
@@ -16,6 +17,7 @@ import { startEntryPoint, waitFor, type EntryPointProcess } from '../support/ent
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
 import { freePort } from '../support/servers.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
+import { payloadsIn, payloadText } from '../support/temporal-payloads.ts';
 
 // Traces (docs/observability.md): `npm run api` and `npm run worker` as their own processes,
 // OTLP/HTTP pointed at a receiver this test runs (the exporter is the real one). One application
@@ -151,6 +153,19 @@ test('one trace links the HTTP request, the workflow start and run, an activity 
   for (const personal of ['Sita', 'Tracedkumari', 'सीता', '9841777001', email, statusToken]) expect(all).not.toContain(personal);
   const keys = new Set(spans.flatMap((s) => (s.attributes ?? []).map((a) => a.key)));
   for (const key of ['net.peer.ip', 'http.client_ip', 'http.user_agent', 'user_agent.original', 'url.query', 'db.postgresql.values']) expect(keys).not.toContain(key);
+  // In Temporal's store, the only payloads the codec did not seal (headers never pass through it) are the trace context: a W3C traceparent, nothing else.
+  const client = new Client({ connection: await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! }) });
+  try {
+    const history = await client.workflow.getHandle(`member-${tenant.id}-${memberId}`).fetchHistory();
+    const plain = payloadsIn(history.events).filter((p) => p.encoding !== 'binary/encrypted' && !/\.searchAttributes\.indexedFields\.\w+$|\.markerRecordedEventAttributes\.details\.patch-data\./.test(p.at));
+    expect(plain.length).toBeGreaterThan(3);
+    for (const p of plain) {
+      expect(p.at).toMatch(/\.header\.fields\._tracer-data$/);
+      expect(JSON.parse(payloadText(p.payload))).toEqual({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/) });
+    }
+  } finally {
+    await client.connection.close();
+  }
   const statusRead = spans.find((s) => s.kind === 2 && String(attribute(s, 'http.target')?.stringValue).startsWith(`/api/parties/${tenant.slug}/applications/${memberId}`));
   expect(statusRead && attribute(statusRead, 'http.target')?.stringValue).toBe(`/api/parties/${tenant.slug}/applications/${memberId}`);
 }, 300_000);
