@@ -69,8 +69,8 @@ const EnvSchema = z.object({
    * OpenTelemetry spans over OTLP/HTTP (protobuf); unset, no span leaves the process. The exporter
    * reads the other standard variables itself (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, ...).
    */
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().regex(/^https?:\/\//, 'an http(s) URL, e.g. http://otel-collector:4318').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().regex(/^https?:\/\//, 'an http(s) URL, e.g. http://otel-collector:4318/v1/traces').optional(),
   /** The service name on every span; default `sadasya-api` or `sadasya-worker` by entry point. */
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Development only: where `npm start` runs the eSewa and Khalti simulators the demo party pays through. */
