@@ -5,7 +5,7 @@ import { projectRoot } from '../../src/paths.ts';
 export interface EntryPointProcess {
   child: ChildProcess;
   output(): string;
-  /** SIGTERM, then waits for the exit. */
+  /** SIGTERM to npm and the node process it started, then waits until both are gone (their output closed). */
   stop(): Promise<void>;
 }
 
@@ -19,15 +19,22 @@ export function startEntryPoint(script: 'api' | 'worker', env: Record<string, st
     child,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // 'close': every process holding the output pipes (npm and the entry point) has exited, so
+      // no worker of this test still polls the task queue the next test file uses.
+      const closed = new Promise((resolve) => (child.stdout?.closed && child.stderr?.closed ? resolve(undefined) : child.once('close', resolve)));
       try {
         process.kill(-child.pid!, 'SIGTERM'); // npm and the node process it started
       } catch {
         // already gone
       }
-      const kill = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
-      await exited;
+      const kill = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 15_000);
+      await closed;
       clearTimeout(kill);
     },
   };
