@@ -9,10 +9,13 @@ import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { MemberEventHub } from '../src/events/member-event-hub.ts';
 import { runLifecycleStartRelay } from '../src/members/lifecycle-starts.ts';
 import { ReadRouting } from '../src/db/read-routing.ts';
+import { cachedBusinessMetrics } from '../src/statistics/business-metrics.ts';
 import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
 import { configuredPayloadCodec, temporalDataConverter } from '../src/temporal/payload-codec.ts';
+import { tracingClientInterceptors } from '../src/temporal/tracing-interceptors.ts';
+import { stopTracing } from '../src/telemetry/tracing.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
 async function main(): Promise<void> {
@@ -35,9 +38,14 @@ async function main(): Promise<void> {
     address: settings.TEMPORAL_ADDRESS,
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
-  const metrics = metricsRoutes();
+  // The parties' business figures: one statement per scrape at most every 5 s, from the primary (docs/observability.md).
+  const metrics = metricsRoutes({
+    business: cachedBusinessMetrics(pool, 5_000),
+    onBusinessError: (err) => log.warn({ err }, 'business metrics could not be read: this scrape reports sadasya_business_metrics_up 0'),
+  });
   const codec = configuredPayloadCodec(settings);
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec) });
+  // The client's interceptors carry each request's trace into the workflows it starts and updates (docs/observability.md).
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   const app = createApp({
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end())])).then(() => process.exit(0));
+      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end()), stopTracing()])).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -52,6 +52,27 @@ const EnvSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   METRICS_HOST: z.string().default('127.0.0.1'),
+  /**
+   * The worker's own metrics listener (`/metrics`: Temporal SDK runtime metrics and process
+   * metrics, docs/observability.md). Unset: the worker serves no metrics and installs no
+   * metrics exporter in the Temporal runtime.
+   */
+  WORKER_METRICS_PORT: port.optional(),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Where the Temporal SDK core's own Prometheus exporter listens, on loopback only, for the
+   * worker's listener to serve beside its process metrics; used only with WORKER_METRICS_PORT.
+   */
+  WORKER_SDK_METRICS_PORT: port.default(9466),
+  /**
+   * Traces (docs/observability.md, "Traces"): with either set, the API and the worker export
+   * OpenTelemetry spans over OTLP/HTTP (protobuf); unset, no span leaves the process. The exporter
+   * reads the other standard variables itself (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, ...).
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().regex(/^https?:\/\//, 'an http(s) URL, e.g. http://otel-collector:4318').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().regex(/^https?:\/\//, 'an http(s) URL, e.g. http://otel-collector:4318/v1/traces').optional(),
+  /** The service name on every span; default `sadasya-api` or `sadasya-worker` by entry point. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Development only: where `npm start` runs the eSewa and Khalti simulators the demo party pays through. */
   GATEWAY_SIMULATOR_PORT: port.default(3090),
   MASTER_KEY: z

@@ -11,6 +11,9 @@ import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-depl
 import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
+import { tracingClientInterceptors } from './temporal/tracing-interceptors.ts';
+import { stopTracing } from './telemetry/tracing.ts';
+import { installTemporalRuntimeMetrics, startWorkerMetricsListener } from './temporal/worker-metrics.ts';
 
 /** Production entry point: connects to the servers it is given and runs the membership worker. */
 async function main(): Promise<void> {
@@ -18,12 +21,14 @@ async function main(): Promise<void> {
   const log = createLogger('worker', settings.LOG_LEVEL);
   requireSettings(settings, 'worker');
   if (!settings.DATABASE_URL || !settings.TEMPORAL_ADDRESS || !settings.SMTP_URL) throw new Error('unreachable: checked by requireSettings');
+  // Before any connection: the Temporal runtime is made once per process (src/temporal/worker-metrics.ts).
+  if (settings.WORKER_METRICS_PORT !== undefined) installTemporalRuntimeMetrics(settings.WORKER_SDK_METRICS_PORT);
   const pool = await createDatabasePool(settings.DATABASE_URL, { maximumPoolSize: settings.DATABASE_POOL_SIZE });
   const mailer = createSmtpMailer({ smtpUrl: settings.SMTP_URL, from: settings.MAIL_FROM });
   // Every payload the worker and its client hand Temporal is encrypted, and failures' messages with them.
   const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec) });
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
   const worker = await createMembershipWorker({
     temporal: client,
     connection,
@@ -43,6 +48,13 @@ async function main(): Promise<void> {
       publicBaseUrl: settings.PUBLIC_BASE_URL ?? `http://${settings.API_HOST}:${settings.API_PORT}`,
     },
   });
+  const metrics = settings.WORKER_METRICS_PORT === undefined ? undefined : await startWorkerMetricsListener({
+    host: settings.WORKER_METRICS_HOST,
+    port: settings.WORKER_METRICS_PORT,
+    sdkMetricsUrl: `http://127.0.0.1:${settings.WORKER_SDK_METRICS_PORT}/metrics`,
+    log,
+  });
+  if (metrics) log.info({ host: settings.WORKER_METRICS_HOST, port: settings.WORKER_METRICS_PORT }, 'worker metrics listening');
   const running = worker.run();
   if (settings.WORKER_BUILD_ID !== undefined) {
     const version = { deployment: settings.WORKER_DEPLOYMENT_NAME, buildId: settings.WORKER_BUILD_ID };
@@ -63,10 +75,12 @@ async function main(): Promise<void> {
   try {
     await running;
   } finally {
+    metrics?.close();
     mailer.close();
     await client.connection.close();
     await connection.close();
     await pool.end();
+    await stopTracing();
     log.info('worker stopped');
   }
 }

@@ -11,6 +11,7 @@ import { createTransferActivities } from '../../activities/transfers/index.ts';
 import { createReconciliationRunActivities } from '../../activities/payments/reconciliation-run.ts';
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
+import { tracingWorkerOptions, WORKFLOW_TRACING_INTERCEPTORS } from './tracing-interceptors.ts';
 
 export const WORKFLOW_BUNDLE_PATH = path.join(projectRoot, 'dist', 'workflow-bundle.js');
 export const WORKFLOWS_PATH = path.join(projectRoot, 'workflows', 'index.ts');
@@ -40,11 +41,15 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     ...createRenewalActivities(options.deps, options.temporal), ...createPaymentActivities(options.deps, options.temporal),
     ...createReconciliationRunActivities(options.deps),
   };
+  // Traces (src/temporal/tracing-interceptors.ts): the workflow interceptors are in the bundle; their spans' sink and the activities' here.
+  const tracing = tracingWorkerOptions();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: MEMBERSHIP_TASK_QUEUE,
     activities,
+    sinks: tracing.sinks,
+    interceptors: { ...tracing.interceptors, ...(bundlePath ? {} : { workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] }) },
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),

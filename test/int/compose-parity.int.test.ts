@@ -286,7 +286,10 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
     // PUBLIC_BASE_URL's default is the published API port; here the API listens on a free one.
     'http://127.0.0.1:3000': `http://127.0.0.1:${apiPort}`,
   };
-  const withPorts = (environment: Record<string, string>): Record<string, string> => ({ ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort) });
+  const workerPorts = { WORKER_METRICS_PORT: String(await freePort()), WORKER_SDK_METRICS_PORT: String(await freePort()) };
+  const withPorts = (environment: Record<string, string>): Record<string, string> => ({
+    ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort), ...(environment.WORKER_METRICS_PORT ? workerPorts : {}),
+  });
 
   // migrate: once, to completion, before worker and api (service_completed_successfully).
   const migrateEnv = environmentOf('migrate', rewrite);
@@ -309,6 +312,11 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
     const res = await fetch(`http://127.0.0.1:${apiPort}/readyz`);
     return res.ok ? ((await res.json()) as { status: string }) : undefined;
   }).then((body) => expect(body).toMatchObject({ status: 'ready' }));
+  // The worker's metrics listener, as prometheus scrapes it at worker:9465: process and Temporal SDK metrics.
+  await until('the worker serving its metrics', async () => {
+    const body = await (await fetch(`http://127.0.0.1:${workerPorts.WORKER_METRICS_PORT}/metrics`)).text();
+    return /^sadasya_worker_sdk_metrics_up 1$/m.test(body) && /^temporal_num_pollers\{/m.test(body) ? true : undefined;
+  });
 
   // A party as an operator makes one (the demo party: an admin, a treasurer, ward heads), with the app's role and master key.
   const app = await createDatabasePool(apiEnv.DATABASE_URL!, { maximumPoolSize: 1 });

@@ -20,6 +20,7 @@ import { projectRoot } from '../../src/paths.ts';
 import { EncryptionCodec, temporalDataConverter } from '../../src/temporal/payload-codec.ts';
 import { recordedHistoriesMasterKey } from '../support/fixtures.ts';
 import { payloadsIn, payloadText } from '../support/temporal-payloads.ts';
+import { tracingWorkerOptions } from '../../src/temporal/tracing-interceptors.ts';
 
 try {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -76,7 +77,7 @@ test('every recorded history replays against the current workflow code without a
   const results: ReplayResult[] = [];
   // The worker's codec under the key the encrypted histories were recorded with; it passes the plaintext payloads of the older ones through.
   const dataConverter = temporalDataConverter(new EncryptionCodec(recordedHistoriesMasterKey()), { failures: true });
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter }, histories)) {
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter, sinks: tracingWorkerOptions().sinks }, histories)) {
     results.push(result);
   }
   expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((file) => [file, undefined]));
@@ -96,6 +97,6 @@ test('the histories recorded with the codec hold every payload encrypted but sea
   // Without the key, the recorded payloads do not even reach the workflow code.
   const histories = ['encrypted-card-issued.json'].map((file) => ({ workflowId: file, history: historyFromFile(file) }));
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) results.push(result);
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, sinks: tracingWorkerOptions().sinks }, histories)) results.push(result);
   expect(results.map((r) => r.error === undefined)).toEqual([false]);
 }, 60_000);

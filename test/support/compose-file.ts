@@ -14,6 +14,7 @@ export interface ComposeService {
   environment?: Record<string, string | number | boolean | null>;
   healthcheck?: { test: string[] | string };
   volumes?: string[];
+  ports?: string[];
   depends_on?: Record<string, { condition: string }>;
 }
 
@@ -89,5 +90,6 @@ export function generatedDotEnv(random: (bytes: number, encoding: 'hex' | 'base6
     MASTER_KEY: random(32, 'base64'),
     AUTH_TOKEN_SECRET: random(32, 'base64'),
     PLATFORM_ADMIN_KEY: random(32, 'hex'),
+    GRAFANA_ADMIN_PASSWORD: random(32, 'hex'),
   };
 }

@@ -26,6 +26,7 @@ import { approveUpdate, paymentReceivedUpdate, statusQuery, type LifecycleStatus
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { makeCommittee, seedMiniGeography, testMasterKey, type MiniGeography } from './fixtures.ts';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.ts';
+import { tracingWorkerOptions } from '../../src/temporal/tracing-interceptors.ts';
 
 const MAIL_FROM = 'Test Party <members@party.test>';
 
@@ -105,7 +106,7 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}, op
       const worker = options.interceptors
         ? await Worker.create({
           connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
-          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors, dataConverter: temporalDataConverter(codec, { failures: true }),
+          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors, sinks: tracingWorkerOptions().sinks, dataConverter: temporalDataConverter(codec, { failures: true }),
         })
         : await createMembershipWorker({
           connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000, dataConverter: temporalDataConverter(codec, { failures: true }),

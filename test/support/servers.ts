@@ -14,6 +14,7 @@ import { memberSearchAttributes } from '../../src/temporal/search-attributes.ts'
 import { projectRoot } from '../../src/paths.ts';
 import { loadConfig, toolSearchPaths } from '../../src/config.ts';
 import { FAILURE_CONVERTER_PATH } from '../../src/temporal/payload-codec.ts';
+import { WORKFLOW_TRACING_INTERCEPTORS } from '../../src/temporal/tracing-interceptors.ts';
 
 export const TEMPLATE_DATABASE = 'sadasya_test_template';
 
@@ -77,6 +78,8 @@ async function bundleWorkflows(tmp: string): Promise<string> {
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'),
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    // As the production bundle (src/temporal/build-workflow-bundle.ts): the OpenTelemetry workflow interceptors.
+    workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS],
     logger: undefined,
   });
   const file = path.join(tmp, 'workflow-bundle.js');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, requiredSettings, requireSettings, type EntryPoint } from '../../src/config.ts';
 import { APP_ROLE, OWNER_ROLE, bootstrapScript } from '../../src/db/bootstrap.ts';
@@ -94,4 +94,29 @@ test('every image pulled is pinned to a version (major.minor at least), never la
     const image = service.image ?? '';
     expect({ name, image }).toEqual({ name, image: expect.stringMatching(/^[\w./-]+(:v?\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$/) });
   }
+});
+
+test('prometheus and grafana: health checks, provisioning mounted from deploy/, scrape targets on the ports the app services listen on, no secret in the file', () => {
+  const raw = rawCompose();
+  for (const name of ['prometheus', 'grafana']) {
+    const service = project.services[name]!;
+    const check = service.healthcheck?.test;
+    expect({ name, check: Array.isArray(check) ? check.join(' ') : check }).toEqual({ name, check: expect.stringMatching(/^CMD wget -q -O \/dev\/null http:\/\/127\.0\.0\.1:\d+\/(-\/ready|api\/health)$/) });
+    // Published on loopback only by default: neither has a login in front of it that the product manages.
+    for (const port of service.ports ?? []) expect(String(port)).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    for (const volume of (raw.services[name]!.volumes ?? []).map(String).filter((v) => v.startsWith('./'))) {
+      expect(existsSync(path.join(projectRoot, volume.split(':')[0]!))).toBe(true);
+    }
+  }
+  // Prometheus scrapes the ports the api and worker services are given.
+  const scrape = readFileSync(path.join(projectRoot, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8');
+  expect(scrape).toContain(`"api:${serviceEnvironment(project, 'api').METRICS_PORT}"`);
+  expect(scrape).toContain(`"worker:${serviceEnvironment(project, 'worker').WORKER_METRICS_PORT}"`);
+  expect(serviceEnvironment(project, 'worker').WORKER_METRICS_HOST).toBe('0.0.0.0');
+  // Grafana's admin password comes from .env (required), never from the file.
+  expect(raw.services.grafana!.environment).toMatchObject({ GF_SECURITY_ADMIN_PASSWORD: expect.stringMatching(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/) });
+  expect(composeVariables().required).toContain('GRAFANA_ADMIN_PASSWORD');
+  const provisioned = readFileSync(path.join(projectRoot, 'deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8');
+  expect(provisioned).toContain('url: http://prometheus:9090');
+  expect(provisioned).not.toMatch(/password|secureJsonData|basicAuth: true/i);
 });

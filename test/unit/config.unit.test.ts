@@ -26,6 +26,8 @@ test.each([
   ['NODE_ENV', 'staging'],
   ['TRUSTED_PROXIES', 'everyone; drop table'],
   ['RATE_LIMIT_REGISTRATIONS', '0'],
+  ['WORKER_METRICS_PORT', '70000'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
 ])('a bad %s stops start-up with a message naming it', (variable, value) => {
   expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
   expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid environment variable ${variable}:`));
