@@ -71,10 +71,17 @@ async function main(): Promise<void> {
     if (runs('memory')) {
       // On servers and processes of its own: the API, the worker and each import in a process of
       // its own, so each one's memory is its own. `--worker-cache N` overrides WORKER_MAX_CACHED_WORKFLOWS.
+      // `--import-sizes 100000,1000000` (or `none`) and `--lifecycles N` change what it loads;
+      // `--api-node-options '--max-old-space-size=128'` runs the API with those NODE_OPTIONS.
       const cacheFlag = process.argv.indexOf('--worker-cache');
+      const sizesFlag = process.argv.indexOf('--import-sizes');
+      const lifecyclesFlag = process.argv.indexOf('--lifecycles');
+      const importSizes = sizesFlag > 0 ? process.argv[sizesFlag + 1]!.split(',').filter((n) => n !== 'none').map(Number)
+        : quick ? [2_000, 20_000] : [100_000, Math.min(targetMembers, 1_000_000)];
       report.sections.memory = await benchMemory({
-        importSizes: quick ? [2_000, 20_000] : [100_000, Math.min(targetMembers, 1_000_000)], lifecycles: quick ? 500 : 10_000,
+        importSizes, lifecycles: lifecyclesFlag > 0 ? Number(process.argv[lifecyclesFlag + 1]) : quick ? 500 : 10_000,
         workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
+        nodeOptions: process.argv.includes('--api-node-options') ? process.argv[process.argv.indexOf('--api-node-options') + 1] : undefined,
       });
     }
     await mkdir(dir, { recursive: true });
