@@ -151,7 +151,7 @@ async function awaitPayment(state: LifecycleState, windowMs: number, record: (pa
       state.recordedPayment = await record(payment);
       return true;
     } catch (err) {
-      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
+      if (!failureOf(err)) throw err;
       state.refusePayment(payment, refusalOf(err, 'PAYMENT_REFUSED'));
     }
   }
@@ -162,8 +162,17 @@ async function awaitPayment(state: LifecycleState, windowMs: number, record: (pa
  * table, its first detail may name the field. A type outside the table counts as `fallback`.
  */
 function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
-  const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  const failure = failureOf(err);
   return (failure && refusalIn(failure)) ?? { code: fallback, message: failure?.message ?? String(err) };
+}
+
+/**
+ * The failure a step's activity threw: an activity's comes wrapped in an ActivityFailure; a
+ * local activity's (lifecycles since LIFECYCLE_MERGED_STEPS) reaches the workflow as itself.
+ */
+function failureOf(err: unknown): ApplicationFailure | undefined {
+  if (err instanceof ActivityFailure) return err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  return err instanceof ApplicationFailure ? err : undefined;
 }
 
 /** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
