@@ -13,9 +13,9 @@ export interface AdmissionFee {
 
 /**
  * The admission's steps that no external call separates, each pair in ONE transaction (run by
- * lifecycles since LIFECYCLE_MERGED_STEPS as local activities): both halves keep their own
- * step keys, so a retry after the commit appends nothing and returns what was recorded, and a
- * crash before it leaves nothing half done.
+ * lifecycles since LIFECYCLE_MERGED_STEPS): both halves keep their own step keys, so a retry
+ * after the commit appends nothing and returns what was recorded, and a crash before it leaves
+ * nothing half done.
  */
 export function createAdmissionActivities(deps: MemberActivityDeps) {
   return {

@@ -6,8 +6,9 @@ import type * as activities from './activities.ts';
  * The baseline for lifecycle throughput: the member lifecycle's shape (as it runs since the
  * lifecycle-merged-steps patch) with activities that do nothing. Started as the registration
  * request starts a lifecycle (search attributes, memo), the same patch markers, the same two
- * updates (approve answering with the invoice), the same five activities (four emails and the
- * card) and three local activities in the same order, the same timers (as conditions with a
+ * updates (approve answering with the invoice), the same seven activities (four emails, the
+ * approval with its invoice, the payment with the activation, the card) and one local activity
+ * (the settings) in the same order, the same timers (as conditions with a
  * timeout), the same search-attribute and memo updates at each stage and the same status query,
  * so the ratio measures what the product's activities cost.
  */
@@ -49,14 +50,14 @@ export async function noopLifecycle(): Promise<string> {
   const mails = [a.sendMemberEmail()];
   await local.loadLifecycleSettings();
   await condition(() => approved, '1 hour');
-  const issued = await local.approveAndInvoice();
+  const issued = await a.approveAndInvoice();
   enter('Approved');
   mails.push(a.sendMemberEmail());
   invoice = issued;
   enter('AwaitingPayment');
   mails.push(a.sendMemberEmail());
   await condition(() => paid, '1 hour');
-  await local.payAndActivate();
+  await a.payAndActivate();
   enter('Paid');
   enter('Active');
   await a.issueIdCard();

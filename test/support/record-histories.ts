@@ -449,8 +449,8 @@ async function recordEncrypted(): Promise<void> {
 }
 
 /**
- * Lifecycles whose short database steps run as local activities, the approval with its invoice
- * and the payment with the activation each in one transaction (patch lifecycle-merged-steps):
+ * Lifecycles that read their settings in a local activity, and run the approval with its invoice
+ * and the payment with the activation as one activity and one transaction each (patch lifecycle-merged-steps):
  * one to its card through the Updates (approve answering with the invoice), one approved and
  * paid by operators' signals, one whose first payment is refused (a reference that paid another
  * member) before its own is taken, one withdrawn while awaiting payment, one rejected.

@@ -11,7 +11,9 @@ import { LOCAL_STEP_OPTIONS, MAIL_OPTIONS, STEP_OPTIONS } from '../activity-opti
 import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
-// Short database steps, run in the worker holding the workflow task (lifecycles since LIFECYCLE_MERGED_STEPS).
+// The settings read, run in the worker holding the workflow task (lifecycles since LIFECYCLE_MERGED_STEPS).
+// Only a read: a step with effects that an Update starts stays an activity, scheduled in the
+// workflow task that accepts the Update, so its effects never precede the Update's record.
 const local = proxyLocalActivities<MemberActivities>(LOCAL_STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
 const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
@@ -56,8 +58,8 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   }
   const { by, note } = state.decision.message;
   const fee = { amountMinor: settings.admissionFeeMinor, currency: settings.currency, paymentWindowMs: settings.paymentWindowMs };
-  // Merged: the approval and its invoice in one transaction.
-  const invoice = merged ? await local.approveAndInvoice(step, { by, note: note ?? null }, fee) : undefined;
+  // Merged: the approval and its invoice in one transaction, one activity.
+  const invoice = merged ? await steps.approveAndInvoice(step, { by, note: note ?? null }, fee) : undefined;
   if (!invoice) await steps.recordApproval(step, by, note ?? null);
   state.enter('Approved');
   send({ kind: 'approved' });
@@ -65,11 +67,11 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   state.enter('AwaitingPayment');
   send({ kind: 'invoice', invoiceId: state.invoice.invoiceId, amountMinor: state.invoice.amountMinor, dueAt: state.invoice.dueAt });
 
-  // Merged: the payment and the activation it pays for in one transaction.
+  // Merged: the payment and the activation it pays for in one transaction, one activity.
   let activated: string | undefined;
   const record = merged
     ? async (payment: m.PaymentMessage) => {
-      const done = await local.payAndActivate(step, payment);
+      const done = await steps.payAndActivate(step, payment);
       activated = done.memberNumber;
       return done.payment;
     }
@@ -168,7 +170,7 @@ function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
 
 /**
  * The failure a step's activity threw: an activity's comes wrapped in an ActivityFailure; a
- * local activity's (lifecycles since LIFECYCLE_MERGED_STEPS) reaches the workflow as itself.
+ * local activity's reaches the workflow as itself.
  */
 function failureOf(err: unknown): ApplicationFailure | undefined {
   if (err instanceof ActivityFailure) return err.cause instanceof ApplicationFailure ? err.cause : undefined;
