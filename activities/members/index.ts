@@ -1,4 +1,5 @@
 import { createActivationActivities } from './activation.ts';
+import { createAdmissionActivities } from './admission.ts';
 import { createApprovalActivities } from './approval.ts';
 import { createCardActivities } from './cards.ts';
 import type { MemberActivityDeps } from './deps.ts';
@@ -16,6 +17,7 @@ export function createMemberActivities(deps: MemberActivityDeps) {
     ...createApprovalActivities(deps),
     ...createPaymentActivities(deps),
     ...createActivationActivities(deps),
+    ...createAdmissionActivities(deps),
     ...createCardActivities(deps),
     ...createNotificationActivities(deps),
     ...createStatusChangeActivities(deps),

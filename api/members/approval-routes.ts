@@ -25,10 +25,12 @@ const SETTLE_POLL_MS = 50;
 /**
  * The head's decision: the member must be in the caller's tenant (404 otherwise) and its ward
  * inside a committee the caller heads (403). The lifecycle accepts it or refuses it (409
- * MEMBER_NOT_AWAITING_APPROVAL); the answer is the member as recorded after it. An approval
- * is recorded first and the invoice issued just after (the status moves from awaiting_approval
- * to awaiting_payment then): the answer waits for that, up to SETTLE_WAIT_MS, so a head never
- * reads an approved member as still awaiting approval.
+ * MEMBER_NOT_AWAITING_APPROVAL); the answer is the member as recorded after it. A lifecycle
+ * started before the lifecycle-merged-steps patch records the approval first and issues the
+ * invoice just after (the status moves from awaiting_approval to awaiting_payment then): the
+ * answer waits for that, up to SETTLE_WAIT_MS, so a head never reads an approved member as still
+ * awaiting approval. Since the patch both are one transaction and the approve Update answers
+ * once it is recorded, so the first read finds awaiting_payment.
  */
 async function decide(deps: ApprovalDeps, auth: AuthContext, memberId: string, send: (workflowId: string, by: string) => Promise<unknown>) {
   const context = { tenantId: auth.tenantId, actor: `user:${auth.userId}` };

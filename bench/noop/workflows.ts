@@ -1,60 +1,64 @@
-import { condition, defineQuery, defineUpdate, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, defineQuery, defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { GeographyPath, MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
 import type * as activities from './activities.ts';
 
 /**
- * The baseline for lifecycle throughput: the member lifecycle's shape with activities that do
- * nothing. The same three updates, the same ten activity calls in the same order, the same
- * timers (as conditions with a timeout), the same search-attribute updates at each stage and
- * the same status query, so the ratio measures what the product's activities cost.
+ * The baseline for lifecycle throughput: the member lifecycle's shape (as it runs since the
+ * lifecycle-merged-steps patch) with activities that do nothing. Started as the registration
+ * request starts a lifecycle (search attributes, memo), the same patch markers, the same two
+ * updates (approve answering with the invoice), the same seven activities (four emails, the
+ * approval with its invoice, the payment with the activation, the card) and one local activity
+ * (the settings) in the same order, the same timers (as conditions with a
+ * timeout), the same search-attribute and memo updates at each stage and the same status query,
+ * so the ratio measures what the product's activities cost.
  */
 const a = proxyActivities<typeof activities>({ startToCloseTimeout: '1 minute' });
+const local = proxyLocalActivities<typeof activities>({ startToCloseTimeout: '1 minute' });
 
-export const registerUpdate = defineUpdate<{ stage: string }, [unknown]>('register');
-export const approveUpdate = defineUpdate<{ stage: string }, [unknown]>('approve');
+export const approveUpdate = defineUpdate<{ stage: string; invoice: { invoiceId: string } | null }, [unknown]>('approve');
 export const paymentReceivedUpdate = defineUpdate<{ stage: string }, [unknown]>('paymentReceived');
 export const statusQuery = defineQuery<{ stage: string; invoice: { invoiceId: string } | null }>('status');
+
+/** The patch ids the lifecycle records a marker for, one by one (src/temporal/workflow-patches.ts). */
+const MARKERS = ['noop-merged-steps', 'noop-registered-by-request', 'noop-memo-follows-stage', 'noop-heads-told-on-arrival'];
 
 export async function noopLifecycle(): Promise<string> {
   let stage = 'Registered';
   let approved = false;
   let paid = false;
   let invoice: { invoiceId: string } | null = null;
+  for (const marker of MARKERS) patched(marker);
   const enter = (next: string) => {
     stage = next;
     upsertSearchAttributes([{ key: MemberStage, value: next }, { key: StageEnteredAt, value: new Date() }]);
+    upsertMemo({ stage: next });
   };
-  setHandler(registerUpdate, async () => {
-    await a.recordApplication();
-    enter('AwaitingApproval');
-    return { stage };
-  });
+  // As the lifecycle: the stage the request recorded, before any handler (an Update may arrive with the start).
+  enter('AwaitingApproval');
   setHandler(statusQuery, () => ({ stage, invoice }));
   setHandler(approveUpdate, async () => {
     approved = true;
-    await condition(() => stage !== 'AwaitingApproval');
-    return { stage };
+    await condition(() => stage !== 'AwaitingApproval' && stage !== 'Approved');
+    return { stage, invoice };
   });
   setHandler(paymentReceivedUpdate, async () => {
     paid = true;
     await condition(() => stage !== 'AwaitingPayment');
     return { stage };
   });
-  await condition(() => stage === 'AwaitingApproval', '1 hour');
   upsertSearchAttributes([{ key: GeographyPath, value: '1.2.3' }]);
-  await a.loadLifecycleSettings();
-  await condition(() => approved, '1 hour');
-  await a.recordApproval();
-  enter('Approved');
   const mails = [a.sendMemberEmail()];
-  await a.issueInvoice();
-  invoice = { invoiceId: 'noop' };
+  await local.loadLifecycleSettings();
+  await condition(() => approved, '1 hour');
+  const issued = await a.approveAndInvoice();
+  enter('Approved');
+  mails.push(a.sendMemberEmail());
+  invoice = issued;
   enter('AwaitingPayment');
   mails.push(a.sendMemberEmail());
   await condition(() => paid, '1 hour');
-  await a.recordPayment();
+  await a.payAndActivate();
   enter('Paid');
-  await a.activateMember();
   enter('Active');
   await a.issueIdCard();
   enter('CardIssued');

@@ -1,3 +1,4 @@
+import type { CpuSnapshot } from './process-cpu.ts';
 import { asOfMarkdown, type AsOfSection } from '../sections/as-of.ts';
 import type { CardsSection } from '../sections/cards.ts';
 import { memoryGoals, memoryMarkdown, type MemorySection } from '../sections/memory.ts';
@@ -12,7 +13,8 @@ export interface BenchReport {
   machine: Record<string, string | number>;
   sections: {
     cards?: CardsSection;
-    lifecycles?: { count: number; concurrency: number; rounds?: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number; roundRatios?: number[] };
+    lifecycles?: { count: number; concurrency: number; rounds?: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number; roundRatios?: number[];
+      cpuMsPerLifecycle?: { real: CpuSnapshot; noop: CpuSnapshot } };
     registration?: RegistrationSection;
     geography?: string;
     imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number; fairFloorRowsPerSecond?: number; floorRatio?: number }[];
@@ -30,10 +32,18 @@ export function renderReport(r: BenchReport): string {
   for (const [key, value] of Object.entries(r.machine)) lines.push(`| ${key} | ${value} |`);
   const { cards, lifecycles, registration } = r.sections;
   if (lifecycles) {
-    lines.push('', '## Lifecycle throughput', '', `${lifecycles.count} complete lifecycles (register, approve, invoice, pay, activate, card, three emails), ${lifecycles.concurrency} at a time, against a no-op workflow of the same shape (same updates, same ten activity calls, same timers, search-attribute updates and status-query polling) on the same Temporal server.`, '',
+    lines.push('', '## Lifecycle throughput', '', `${lifecycles.count} complete lifecycles (registration request, approve answered with the invoice, pay, activate, card, four emails), ${lifecycles.concurrency} at a time, against a no-op workflow of the same shape (same start, same updates, same seven activities and one local activity, same timers, patch markers, search-attribute and memo updates) on the same Temporal server.`, '',
       '| | lifecycles/s |', '| --- | --- |', `| member lifecycle | ${lifecycles.lifecyclesPerSecond} |`, `| no-op baseline | ${lifecycles.noopPerSecond} |`, `| **ratio** | **${lifecycles.ratio}** (goal ≥ 0.8) |`);
     if (lifecycles.roundRatios) {
       lines.push('', `After an untimed warm-up of each, the two alternated in ${lifecycles.rounds} rounds of ${lifecycles.count / lifecycles.rounds!} each, so drift over the run falls on both; each round's ratio: ${lifecycles.roundRatios.join(', ')}.`);
+    }
+    const cpu = lifecycles.cpuMsPerLifecycle;
+    if (cpu) {
+      const sum = (c: typeof cpu.real) => c.bench + c.temporal + c.postgres;
+      lines.push('', 'CPU per lifecycle, by process, over the timed rounds (the machine has 2 cores; everything else running on it is not counted):', '',
+        '| ms CPU per lifecycle | bench process (worker, activities, client) | Temporal server | Postgres | total |', '| --- | --- | --- | --- | --- |',
+        `| member lifecycle | ${cpu.real.bench} | ${cpu.real.temporal} | ${cpu.real.postgres} | ${sum(cpu.real)} |`,
+        `| no-op baseline | ${cpu.noop.bench} | ${cpu.noop.temporal} | ${cpu.noop.postgres} | ${sum(cpu.noop)} |`);
     }
   }
   if (registration) {

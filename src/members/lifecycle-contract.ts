@@ -86,6 +86,15 @@ export interface MessageResult {
 }
 
 /**
+ * What approve answers: lifecycles since LIFECYCLE_MERGED_STEPS answer once the invoice is
+ * issued, with it (null when the lifecycle ended otherwise, e.g. withdrawn); earlier ones
+ * answered at Approved, without it.
+ */
+export interface ApproveResult extends MessageResult {
+  invoice?: LifecycleStatus['invoice'];
+}
+
+/**
  * What register answers: the same for an application recorded and one whose phone or email
  * was taken, so the API can answer the applicant the same way (only the stage differs, and
  * the API does not show it).
@@ -108,7 +117,7 @@ export interface RecordedPayment {
 
 /** Update-with-Start: answers only once the application is durably recorded. */
 export const registerUpdate = defineUpdate<RegisterResult, [SealedApplication]>('register');
-export const approveUpdate = defineUpdate<MessageResult, [ApproveMessage]>('approve');
+export const approveUpdate = defineUpdate<ApproveResult, [ApproveMessage]>('approve');
 export const rejectUpdate = defineUpdate<MessageResult, [RejectMessage]>('reject');
 export const paymentReceivedUpdate = defineUpdate<PaymentResult, [PaymentMessage]>('paymentReceived');
 export const withdrawUpdate = defineUpdate<MessageResult, [WithdrawMessage]>('withdraw');

@@ -36,6 +36,14 @@ export const MEMO_FOLLOWS_STAGE = 'memo-follows-stage';
  */
 export const REGISTERED_BY_REQUEST = 'registered-by-request';
 
+/**
+ * Lifecycles that read their settings in a local activity (in the worker that holds the workflow
+ * task), and merge the steps no external call separates into one activity and one transaction
+ * each: the approval with its invoice (the approve Update answers with the invoice), the payment
+ * with the activation. Lifecycles started before ran them as separate activities, and replay so.
+ */
+export const LIFECYCLE_MERGED_STEPS = 'lifecycle-merged-steps';
+
 export interface KnownPatch {
   id: string;
   /** The workflow type whose code calls patched() with it. */
@@ -49,6 +57,7 @@ export const PATCHES: readonly KnownPatch[] = [
   { id: OPERATOR_SIGNAL_ACTORS, workflowType: 'memberLifecycle', summary: 'a decision sent as a signal is recorded as operator:<name>' },
   { id: MEMO_FOLLOWS_STAGE, workflowType: 'memberLifecycle', summary: "the memo's stage is upserted at every stage" },
   { id: REGISTERED_BY_REQUEST, workflowType: 'memberLifecycle', summary: 'the application is recorded by the registration request before the lifecycle starts' },
+  { id: LIFECYCLE_MERGED_STEPS, workflowType: 'memberLifecycle', summary: 'settings read in a local activity; approval with invoice, and payment with activation, one activity and one transaction each' },
   { id: HEADS_TOLD_ON_ARRIVAL, workflowType: 'memberLifecycle', summary: "the committee's heads are emailed when an application arrives in their area" },
 ];
 

@@ -57,9 +57,10 @@ test('a worker stopped while the lifecycle awaits payment: a new worker finishes
 }, 60_000);
 
 /**
- * Every activity's first attempt does all its work (its transactions commit, its mail is
- * delivered) and then fails, as if the worker died before reporting completion. The first
- * attempt of activateMember instead hangs after committing until its worker is shut down.
+ * Every activity's first attempt (local activities' too) does all its work (its transactions
+ * commit, its mail is delivered) and then fails, as if the worker died before reporting
+ * completion. The first attempt of `hangIn` instead hangs after committing until its worker is
+ * shut down.
  */
 function crashAfterCommit(hangIn: string) {
   const crashed: string[] = [];
@@ -83,7 +84,7 @@ function crashAfterCommit(hangIn: string) {
 }
 
 test('every step crashes once after committing, and a worker is shut down mid-activity: still everything once', async () => {
-  const crash = crashAfterCommit('activateMember');
+  const crash = crashAfterCommit('payAndActivate');
   const first = await h.startWorker({ interceptors: crash.interceptors });
   const email = 'crash@example.np';
   const registered = await registerMember(h, email);
@@ -93,7 +94,7 @@ test('every step crashes once after committing, and a worker is shut down mid-ac
   await crash.hung;
   expect(await memberRow(h, registered.memberId)).toMatchObject({ status: 'active' });
   await stop(first);
-  const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'activateMember');
+  const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'payAndActivate');
   expect([pending?.attempt, pending?.lastFailure?.message]).toEqual([2, expect.stringContaining('Worker is shutting down')]);
 
   const second = await h.startWorker({ interceptors: crash.interceptors });
@@ -104,8 +105,9 @@ test('every step crashes once after committing, and a worker is shut down mid-ac
   }
   // The application was recorded by the registration itself, before the lifecycle started (a crash
   // between that commit and the start is the relay's: test/faults/registration-relay.faults.test.ts).
+  // The settings read as a local activity; the approval with its invoice and the payment with the activation one activity and one transaction each.
   expect(crash.crashed).toEqual(expect.arrayContaining([
-    'notifyCommitteeHeads', 'loadLifecycleSettings', 'recordApproval', 'issueInvoice', 'recordPayment', 'activateMember', 'issueIdCard', 'sendMemberEmail',
+    'notifyCommitteeHeads', 'loadLifecycleSettings', 'approveAndInvoice', 'payAndActivate', 'issueIdCard', 'sendMemberEmail',
   ]));
   expect(crash.crashed.filter((type) => type === 'sendMemberEmail')).toHaveLength(3);
 }, 60_000);
@@ -171,4 +173,39 @@ test("a provider reference already used by another member's payment is refused, 
   await expect(b.steps.recordPayment(b.step, { ...paymentFor(b.invoice), providerRef: 'esewa-receipt-1' }))
     .rejects.toMatchObject({ type: 'DUPLICATE_PAYMENT_REFERENCE', nonRetryable: true });
   await expect(b.steps.activateMember(b.step)).rejects.toMatchObject({ type: 'MEMBER_NOT_PAID' });
+});
+
+test('the merged steps called again with the same step return the same result and change nothing; a refused payment activates nothing', async () => {
+  const steps = createMemberActivities(h.deps);
+  const memberId = randomUUID();
+  const step = { tenantId: h.tenant.id, memberId, workflowId: `direct-${memberId}` };
+  const sealed = await asTest(h, async (tx) => sealApplication(await h.keyring.forTenant(tx, h.tenant.id), memberId, applicationFor(h, 'merged-direct@example.np'), 'status-token'));
+  await steps.recordApplication(step, sealed);
+  const state = async () => ({
+    events: (await memberEvents(h, memberId)).map((e) => e.type),
+    member: await memberRow(h, memberId),
+    rows: await Promise.all((['invoices', 'payments'] as const).map((table) => rowCount(h, table, memberId))),
+  });
+  const fee = { amountMinor: 50_000, currency: 'NPR', paymentWindowMs: 60_000 };
+  const invoice = await steps.approveAndInvoice(step, { by: 'user:direct', note: null }, fee);
+  const invoiced = await state();
+  expect(invoiced).toMatchObject({ events: ['MemberRegistered', 'MemberApproved', 'InvoiceIssued'], rows: [1, 0] });
+  expect(await steps.approveAndInvoice(step, { by: 'user:direct', note: null }, fee)).toEqual(invoice);
+  expect(await state()).toEqual(invoiced);
+
+  // A reference that paid another member: refused for good, and neither the payment nor the activation is left.
+  const other = await invoicedDirectly('merged-other@example.np');
+  await other.steps.recordPayment(other.step, { ...paymentFor(other.invoice), providerRef: 'merged-receipt-1' });
+  await expect(steps.payAndActivate(step, { ...paymentFor(invoice), providerRef: 'merged-receipt-1' }))
+    .rejects.toMatchObject({ type: 'DUPLICATE_PAYMENT_REFERENCE', nonRetryable: true });
+  expect(await state()).toEqual(invoiced);
+
+  const paid = await steps.payAndActivate(step, paymentFor(invoice));
+  const activated = await state();
+  expect(activated).toEqual({
+    events: ['MemberRegistered', 'MemberApproved', 'InvoiceIssued', 'PaymentReceived', 'MemberActivated', 'TermStarted'],
+    member: { status: 'active', memberNumber: paid.memberNumber, version: 6 }, rows: [1, 1],
+  });
+  expect(await steps.payAndActivate(step, paymentFor(invoice))).toEqual(paid);
+  expect(await state()).toEqual(activated);
 });

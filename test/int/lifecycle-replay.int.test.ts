@@ -65,6 +65,9 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     'payment-reconciliation-run.json',
     // Recorded with the payload codec on: every payload and failure message encrypted (src/temporal/payload-codec.ts).
     'encrypted-card-issued.json', 'encrypted-registration-refused.json',
+    // The settings read in a local activity, approval with invoice and payment with activation merged (patch lifecycle-merged-steps).
+    'merged-steps-card-issued.json', 'merged-steps-approved-by-operator-signal.json', 'merged-steps-payment-refused-then-paid.json',
+    'merged-steps-withdrawn-awaiting-payment.json', 'merged-steps-rejected.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

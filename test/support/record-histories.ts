@@ -448,6 +448,50 @@ async function recordEncrypted(): Promise<void> {
   await record({ paymentWindowMs: 60_000 }, scenarios, { masterKey: recordedHistoriesMasterKey() });
 }
 
+/**
+ * Lifecycles that read their settings in a local activity, and run the approval with its invoice
+ * and the payment with the activation as one activity and one transaction each (patch lifecycle-merged-steps):
+ * one to its card through the Updates (approve answering with the invoice), one approved and
+ * paid by operators' signals, one whose first payment is refused (a reference that paid another
+ * member) before its own is taken, one withdrawn while awaiting payment, one rejected.
+ */
+async function recordMergedSteps(): Promise<void> {
+  const approved = async (h: LifecycleHarness, email: string) => {
+    const { workflowId } = await registerMember(h, email);
+    const { invoice } = await sendLifecycleUpdate(h.client, workflowId, m.approveUpdate, { by: `user:${h.headUserId}`, note: 'welcome' });
+    if (!invoice) throw new Error(`the approval of ${workflowId} answered without the invoice`);
+    return { workflowId, invoice };
+  };
+  const scenarios: Record<string, { stage: m.MemberStageName; run: Scenario }> = {
+    'merged-steps-card-issued': {
+      stage: 'CardIssued',
+      run: async (h) => {
+        const { workflowId, invoice } = await approved(h, 'merged-happy@example.np');
+        await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, paymentFor(invoice));
+        return workflowId;
+      },
+    },
+    // The same drives as three of the first ones, so the two kinds of history can be compared.
+    'merged-steps-approved-by-operator-signal': quick['approved-by-operator-signal']!,
+    'merged-steps-payment-refused-then-paid': {
+      stage: 'CardIssued',
+      run: async (h) => {
+        const first = await approved(h, 'merged-first-payer@example.np');
+        await sendLifecycleUpdate(h.client, first.workflowId, m.paymentReceivedUpdate, { ...paymentFor(first.invoice), providerRef: 'merged-shared-receipt' });
+        const { workflowId, invoice } = await approved(h, 'merged-second-payer@example.np');
+        const reused = sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, { ...paymentFor(invoice), providerRef: 'merged-shared-receipt' });
+        await reused.then(() => { throw new Error('a reference that paid another member was taken'); }, () => undefined);
+        await sendLifecycleUpdate(h.client, workflowId, m.paymentReceivedUpdate, { ...paymentFor(invoice), providerRef: 'merged-own-receipt' });
+        return workflowId;
+      },
+    },
+    'merged-steps-withdrawn-awaiting-payment': quick['withdrawn-awaiting-payment']!,
+    'merged-steps-rejected': quick.rejected!,
+  };
+  // Encrypted, as every lifecycle's payloads are now, under the fixed test key the replay test holds.
+  await record({ paymentWindowMs: 60_000 }, scenarios, { masterKey: recordedHistoriesMasterKey() });
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -463,6 +507,7 @@ async function main(): Promise<void> {
     await recordGatewayPayments();
     await recordRegisteredByRequest();
     await recordEncrypted();
+    await recordMergedSteps();
   } finally {
     await servers.stop();
   }

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities, StepContext as Step } from '../../activities/members/index.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
@@ -7,23 +7,29 @@ import { refusalIn } from '../../src/errors/failure-details.ts';
 import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
-import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
-import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
+import { LOCAL_STEP_OPTIONS, MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
+import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
+// The settings read, run in the worker holding the workflow task (lifecycles since LIFECYCLE_MERGED_STEPS).
+// Only a read: a step with effects that an Update starts stays an activity, scheduled in the
+// workflow task that accepts the Update, so its effects never precede the Update's record.
+const local = proxyLocalActivities<MemberActivities>(LOCAL_STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
 const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
 
 /** One application, from registration to an active member holding an ID card. */
 export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {
   const step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
+  // Decided once, in the first workflow task: a lifecycle runs its steps one way throughout.
+  const merged = patched(LIFECYCLE_MERGED_STEPS);
   const state = new LifecycleState();
   const mailing: Promise<unknown>[] = [];
   const send = (email: Parameters<MemberActivities['sendMemberEmail']>[1]) =>
     deliverInBackground(mailing, mail.sendMemberEmail(step, email), `${email.kind} email`);
   const registration = acceptRegistration(input, state, step);
   setHandler(m.statusQuery, () => state.status());
-  registerApprovalHandlers(state);
+  registerApprovalHandlers(state, merged);
 
   await condition(() => registration() !== undefined, '1 hour');
   const registered = registration();
@@ -39,7 +45,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   if (patched(HEADS_TOLD_ON_ARRIVAL)) {
     deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: registered.committeeId, escalated: false, arrival: true }), 'arrival notice');
   }
-  const settings = await steps.loadLifecycleSettings(step);
+  const settings = await (merged ? local : steps).loadLifecycleSettings(step);
   await awaitApproval(state, step, settings, registered.committeeId, mailing);
 
   if (state.withdrawal) return finishWithdrawn(state, step);
@@ -50,14 +56,27 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
     send({ kind: 'rejected', reason });
     return finish(state, mailing);
   }
-  await steps.recordApproval(step, state.decision.message.by, state.decision.message.note ?? null);
+  const { by, note } = state.decision.message;
+  const fee = { amountMinor: settings.admissionFeeMinor, currency: settings.currency, paymentWindowMs: settings.paymentWindowMs };
+  // Merged: the approval and its invoice in one transaction, one activity.
+  const invoice = merged ? await steps.approveAndInvoice(step, { by, note: note ?? null }, fee) : undefined;
+  if (!invoice) await steps.recordApproval(step, by, note ?? null);
   state.enter('Approved');
   send({ kind: 'approved' });
-  state.invoice = await steps.issueInvoice(step, settings.admissionFeeMinor, settings.currency, settings.paymentWindowMs);
+  state.invoice = invoice ?? await steps.issueInvoice(step, fee.amountMinor, fee.currency, fee.paymentWindowMs);
   state.enter('AwaitingPayment');
   send({ kind: 'invoice', invoiceId: state.invoice.invoiceId, amountMinor: state.invoice.amountMinor, dueAt: state.invoice.dueAt });
 
-  const paid = await awaitPayment(state, step, settings.paymentWindowMs);
+  // Merged: the payment and the activation it pays for in one transaction, one activity.
+  let activated: string | undefined;
+  const record = merged
+    ? async (payment: m.PaymentMessage) => {
+      const done = await steps.payAndActivate(step, payment);
+      activated = done.memberNumber;
+      return done.payment;
+    }
+    : (payment: m.PaymentMessage) => steps.recordPayment(step, payment);
+  const paid = await awaitPayment(state, settings.paymentWindowMs, record);
   if (state.withdrawal) return finishWithdrawn(state, step);
   if (!paid) {
     await steps.expireApplication(step);
@@ -66,7 +85,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
     return finish(state, mailing);
   }
   state.enter('Paid');
-  state.memberNumber = (await steps.activateMember(step)).memberNumber;
+  state.memberNumber = activated ?? (await steps.activateMember(step)).memberNumber;
   state.enter('Active');
   await steps.issueIdCard(step);
   state.enter('CardIssued');
@@ -124,17 +143,17 @@ function acceptRegistration(input: m.MemberLifecycleInput, state: LifecycleState
  * refuses (e.g. a provider reference that already paid another invoice) is reported to its
  * sender and the wait goes on.
  */
-async function awaitPayment(state: LifecycleState, step: Step, windowMs: number): Promise<boolean> {
+async function awaitPayment(state: LifecycleState, windowMs: number, record: (payment: m.PaymentMessage) => Promise<m.RecordedPayment>): Promise<boolean> {
   const closesAt = workflowNow() + windowMs;
   for (;;) {
     const arrived = await condition(() => state.payment !== undefined || state.withdrawal !== undefined, Math.max(closesAt - workflowNow(), 1));
     if (!arrived || state.withdrawal || !state.payment) return false;
     const payment = state.payment;
     try {
-      state.recordedPayment = await steps.recordPayment(step, payment);
+      state.recordedPayment = await record(payment);
       return true;
     } catch (err) {
-      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
+      if (!failureOf(err)) throw err;
       state.refusePayment(payment, refusalOf(err, 'PAYMENT_REFUSED'));
     }
   }
@@ -145,8 +164,17 @@ async function awaitPayment(state: LifecycleState, step: Step, windowMs: number)
  * table, its first detail may name the field. A type outside the table counts as `fallback`.
  */
 function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
-  const failure = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  const failure = failureOf(err);
   return (failure && refusalIn(failure)) ?? { code: fallback, message: failure?.message ?? String(err) };
+}
+
+/**
+ * The failure a step's activity threw: an activity's comes wrapped in an ActivityFailure; a
+ * local activity's reaches the workflow as itself.
+ */
+function failureOf(err: unknown): ApplicationFailure | undefined {
+  if (err instanceof ActivityFailure) return err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  return err instanceof ApplicationFailure ? err : undefined;
 }
 
 /** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
@@ -174,14 +202,20 @@ function fromOperator<T extends { by: string }>(message: T): T {
   return patched(OPERATOR_SIGNAL_ACTORS) ? { ...message, by: signalActor(message.by) } : message;
 }
 
-function registerApprovalHandlers(state: LifecycleState): void {
+/**
+ * @param merged a lifecycle since LIFECYCLE_MERGED_STEPS: its approval and invoice are recorded
+ *   together, and the approve Update answers once the invoice is issued, with it (clients need not poll).
+ */
+function registerApprovalHandlers(state: LifecycleState, merged: boolean): void {
   const approve = (message: m.ApproveMessage) => { state.checkDecision(); state.decision = { approved: true, message }; };
   const reject = (message: m.RejectMessage) => { state.checkDecision(); state.decision = { approved: false, message }; };
   const withdraw = (message: m.WithdrawMessage) => { state.checkWithdrawal(); state.withdrawal = message; };
   const pay = (message: m.PaymentMessage) => { if (state.checkPayment(message) === 'new') state.payment = message; };
   const settled = (from: m.MemberStageName) => condition(() => state.stage !== from).then(() => ({ stage: state.stage }));
 
-  setHandler(m.approveUpdate, (msg) => { approve(msg); return settled('AwaitingApproval'); }, { validator: (_msg) => state.checkDecision() });
+  const invoiced = (): Promise<m.ApproveResult> =>
+    condition(() => state.stage !== 'AwaitingApproval' && state.stage !== 'Approved').then(() => ({ stage: state.stage, invoice: state.invoice }));
+  setHandler(m.approveUpdate, (msg) => { approve(msg); return merged ? invoiced() : settled('AwaitingApproval'); }, { validator: (_msg) => state.checkDecision() });
   setHandler(m.rejectUpdate, (msg) => { reject(msg); return settled('AwaitingApproval'); }, { validator: (_msg) => state.checkDecision() });
   setHandler(m.withdrawUpdate, (msg) => { const from = state.stage; withdraw(msg); return settled(from); }, { validator: (_msg) => state.checkWithdrawal() });
   setHandler(m.paymentReceivedUpdate, async (msg) => {
