@@ -113,10 +113,11 @@ const EnvSchema = z.object({
   /**
    * Workflows the worker keeps in memory between their tasks (its sticky cache). A cached lifecycle
    * answers its next task without replaying its history; an evicted one replays it. The SDK's own
-   * default grows with the heap limit (about 2,300 on a machine with 24 GiB): sized here for a worker
-   * that stays under 1 GiB (bench/results, docs/scale-out.md).
+   * default grows with the heap limit (about 2,300 on a machine with 24 GiB) and a cached lifecycle
+   * costs the worker about 0.75–1 MB: sized here for a worker that stays under 1 GiB
+   * (bench/results/2026-12-05-memory*.md: 722 MiB with 500, 1,093 MiB with 1,000).
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(1_000),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   LIFECYCLE_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   LIFECYCLE_RELAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
