@@ -6,12 +6,13 @@ import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { config } from '../../src/config.ts';
+import { withTenant } from '../../src/db/tenant-context.ts';
 import { importGeography } from '../../src/geography/import.ts';
 import { parseJsonLayout } from '../../src/geography/json-layout.ts';
 import { writeSyntheticMembers } from '../../src/imports/synthetic-members.ts';
 import { loadActiveWards } from '../../src/imports/wards.ts';
 import { projectRoot } from '../../src/paths.ts';
-import { call } from '../../test/faults/support/api-client.ts';
+import { call, inParallel, sleep } from '../../test/faults/support/api-client.ts';
 import { startFaultStack, type FaultStack } from '../../test/faults/support/fault-stack.ts';
 import { applicant, register } from '../../test/faults/support/lifecycles.ts';
 import { userWithToken } from '../../test/faults/support/party.ts';
@@ -71,14 +72,6 @@ async function postgresMiB(stack: FaultStack): Promise<number> {
 
 const count = (stack: FaultStack, query: string) => stack.client.workflow.count(query).then((c) => c.count);
 
-/** Runs `work` with `limit` of them in flight. */
-async function inParallel(total: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < total) await work(next++);
-  }));
-}
-
 /**
  * Resident memory of the API, the worker and Postgres, each in its own process as in production:
  * while `members:import` loads the party (at each size in `importSizes`, to show it streams), at the
@@ -104,11 +97,8 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
       imports.push(await importInProcess(stack, file, rows));
       await rm(file, { force: true });
     }
-    const inTenant = <T>(query: Parameters<typeof stack.db.app.oneFirst>[0]) => stack.db.app.transaction(async (tx) => {
-      await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${stack.party.tenant.id}, true)`);
-      return tx.oneFirst(query) as Promise<T>;
-    });
-    const members = await inTenant<number>(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`);
+    const members = await withTenant(stack.db.app, { tenantId: stack.party.tenant.id, actor: 'bench' },
+      (tx) => tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`));
     const databaseMiB = round(await stack.db.owner.oneFirst(sql.type(z.object({ b: z.number() }))`SELECT pg_database_size(current_database())::float8 / 1048576 AS b`), 0);
 
     log(`memory: search and statistics through the API at ${members} members`);
@@ -121,7 +111,7 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
       `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
     const requests = options.lifecycles >= 1_000 ? 2_000 : 200;
     const apiDuringReads = new MemorySampler(() => residentMiB(apiPid));
-    await inParallel(requests, 8, async (i) => {
+    await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
       const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
       if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
     });
@@ -132,19 +122,17 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     const worker = new MemorySampler(() => residentMiB(workerPid));
     const api = new MemorySampler(() => residentMiB(apiPid));
     const start = performance.now();
-    await inParallel(options.lifecycles, 16, async (i) => {
-      await register(stack, applicant(i, 7));
-    });
+    await inParallel(Array.from({ length: options.lifecycles }, (_, i) => applicant(i, 7)), 16, (a) => register(stack, a));
     // Waiting for approval, or ended at once: an applicant whose phone an imported member has is refused.
     const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
     const deadline = Date.now() + 1_800_000;
     while (await count(stack, settled) < options.lifecycles) {
       if (Date.now() > deadline) throw new Error(`only ${await count(stack, settled)} of ${options.lifecycles} lifecycles reached AwaitingApproval or ended`);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
     }
     const seconds = round((performance.now() - start) / 1000, 1);
     // Settled: nothing more to run; what the worker keeps now is its cache and its runtime.
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await sleep(5_000);
     await Promise.all([worker.stop(), api.stop()]);
     return {
       workerCache, ...(options.nodeOptions && { nodeOptions: options.nodeOptions }),

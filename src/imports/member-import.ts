@@ -6,7 +6,7 @@ import { dateIn } from '../terms/term-ledger.ts';
 import type { Keyring } from '../tenants/keyring.ts';
 import type { Tenant } from '../tenants/tenants.ts';
 import { insertMemberBatch, sealRows, type BatchContext, type BatchTuple } from './import-batch.ts';
-import { openImportFile, type ImportRecord } from './import-file.ts';
+import { openImportFile } from './import-file.ts';
 import { createImport, finishImport, findImport, importsOfFile, MemberImportError, recordBatch, reopenImport, type MemberImport } from './import-record.ts';
 import { writeRejections } from './import-rejections.ts';
 import { headerProblems } from './import-row.ts';
@@ -55,10 +55,14 @@ async function priorImport(tx: TenantTransaction, request: ImportRequest, sha256
   throw new MemberImportError('IMPORT_FILE_SEEN', `this file was already imported as ${earlier.id} (${earlier.status.replace('_', ' ')}): ${hint}`);
 }
 
-/** The rows refused by the checks that needed the whole file, which have only their line and reasons so far: their fields, as the file has them. */
-async function withFields(records: AsyncIterable<ImportRecord>, lacking: Map<number, Rejection>): Promise<void> {
+/**
+ * The rows refused by the checks that needed the whole file, which have only their line and
+ * reasons so far: their fields, as the file has them, from another read of it (none when there
+ * are no such rows).
+ */
+async function withFields(file: string, lacking: Map<number, Rejection>): Promise<void> {
   if (lacking.size === 0) return;
-  for await (const record of records) {
+  for await (const record of (await openImportFile(file)).records) {
     const rejection = lacking.get(record.line);
     if (rejection) rejection.fields = record.fields;
   }
@@ -106,7 +110,7 @@ async function validate(pool: DatabasePool, keyring: Keyring, context: TenantCon
   };
   for (const [line, reasons] of duplicates) refuse(line, reasons);
   for (const [line, reasons] of clashes) if (!refused.has(line) && !lacking.has(line)) refuse(line, reasons);
-  await withFields((await openImportFile(request.file)).records, lacking);
+  await withFields(request.file, lacking);
   const rejected = [...refused.values(), ...lacking.values()].sort((a, b) => a.line - b.line);
   const rejectedFile = await writeRejections(request.file, file.header, rejected);
   return { file, keys, prior, checker, rows, accepted: candidates - lacking.size, rejected, rejectedFile };
