@@ -168,13 +168,9 @@ function refusalOf(err: unknown, fallback: Refusal['code']): Refusal {
   return (failure && refusalIn(failure)) ?? { code: fallback, message: failure?.message ?? String(err) };
 }
 
-/**
- * The failure a step's activity threw: an activity's comes wrapped in an ActivityFailure; a
- * local activity's reaches the workflow as itself.
- */
+/** The failure a step's activity threw, which reaches the workflow wrapped in an ActivityFailure. */
 function failureOf(err: unknown): ApplicationFailure | undefined {
-  if (err instanceof ActivityFailure) return err.cause instanceof ApplicationFailure ? err.cause : undefined;
-  return err instanceof ApplicationFailure ? err : undefined;
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
 }
 
 /** Workflow time: Temporal's sandbox gives `Date` the current workflow task's time, replayed identically. */
