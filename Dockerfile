@@ -28,7 +28,7 @@ COPY tsconfig.json ./
 COPY src/ src/
 COPY workflows/ workflows/
 COPY activities/ activities/
-RUN npm run build:workflows && test -s dist/workflow-bundle.js
+RUN npm run build:workflows && test -s dist/workflow-bundle.js && test -s dist/workflow-bundle.sources.json
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app

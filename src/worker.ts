@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
 import { createMembershipWorker } from './temporal/membership-worker.ts';
+import { prebuiltWorkflowBundle } from './temporal/workflow-bundle.ts';
 import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-deployment.ts';
 import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
@@ -29,7 +30,10 @@ async function main(): Promise<void> {
   const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
+  const bundle = prebuiltWorkflowBundle();
+  if (bundle.stale) log.warn({ reason: bundle.stale }, 'the pre-built workflow bundle is older than its sources: bundling the workflows now (npm run build:workflows makes a new one)');
   const worker = await createMembershipWorker({
+    workflowBundlePath: bundle.path,
     temporal: client,
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,

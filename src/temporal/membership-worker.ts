@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -12,8 +11,8 @@ import { createReconciliationRunActivities } from '../../activities/payments/rec
 import { projectRoot } from '../paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
 import { tracingWorkerOptions, WORKFLOW_TRACING_INTERCEPTORS } from './tracing-interceptors.ts';
+import { prebuiltWorkflowBundle } from './workflow-bundle.ts';
 
-export const WORKFLOW_BUNDLE_PATH = path.join(projectRoot, 'dist', 'workflow-bundle.js');
 export const WORKFLOWS_PATH = path.join(projectRoot, 'workflows', 'index.ts');
 
 export interface MembershipWorkerOptions {
@@ -22,7 +21,7 @@ export interface MembershipWorkerOptions {
   deps: MemberActivityDeps;
   /** The daily renewal run starts renewal workflows with it. */
   temporal?: Client | undefined;
-  /** A pre-built bundle (production, tests); without one the workflows are bundled at start. */
+  /** A pre-built bundle (tests); without one, `npm run build:workflows`'s when it is as new as its sources (src/temporal/workflow-bundle.ts), else the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
   /** Workflows kept in memory between their tasks (WORKER_MAX_CACHED_WORKFLOWS); the SDK's default, sized by the heap limit, without. */
@@ -35,7 +34,7 @@ export interface MembershipWorkerOptions {
 
 /** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
-  const bundlePath = options.workflowBundlePath ?? (existsSync(WORKFLOW_BUNDLE_PATH) ? WORKFLOW_BUNDLE_PATH : undefined);
+  const bundlePath = options.workflowBundlePath ?? prebuiltWorkflowBundle().path;
   const activities = {
     ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
     ...createRenewalActivities(options.deps, options.temporal), ...createPaymentActivities(options.deps, options.temporal),
