@@ -1,9 +1,11 @@
 import os from 'node:os';
+import { Client, Connection } from '@temporalio/client';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { config, ConfigError } from '../../config.ts';
+import { config, ConfigError, type Config } from '../../config.ts';
 import { createDatabasePool, type DatabasePool } from '../../db/pool.ts';
 import type { TenantTransaction } from '../../db/tenant-context.ts';
+import { configuredPayloadCodec, temporalDataConverter } from '../../temporal/payload-codec.ts';
 import { findTenantBySlug, type Tenant } from '../../tenants/tenants.ts';
 import { OperatorError } from './operator-command.ts';
 
@@ -30,6 +32,24 @@ export async function withApplicationPool<T>(command: string, work: (pool: Datab
     return await work(pool);
   } finally {
     await pool.end();
+  }
+}
+
+/**
+ * Runs `work` with a Temporal client of TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, closed after.
+ * With `payloads` the client encrypts and decrypts payloads as the API and worker do (it needs
+ * the master key); without, it reads and writes none (visibility, deployments).
+ * @throws ConfigError naming what the command needs Temporal for when TEMPORAL_ADDRESS is not set.
+ */
+export async function withTemporal<T>(needs: string, work: (client: Client, settings: Config) => Promise<T>, options: { payloads?: boolean } = {}): Promise<T> {
+  const settings = config();
+  if (!settings.TEMPORAL_ADDRESS) throw new ConfigError(`TEMPORAL_ADDRESS is not set: ${needs}`);
+  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+  try {
+    const dataConverter = options.payloads ? temporalDataConverter(configuredPayloadCodec(settings)) : undefined;
+    return await work(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, ...(dataConverter && { dataConverter }) }), settings);
+  } finally {
+    await connection.close();
   }
 }
 

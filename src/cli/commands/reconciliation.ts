@@ -1,7 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { recordPayment } from '../../payments/record-payment.ts';
-import { config, ConfigError } from '../../config.ts';
 import { withTenant, type TenantContext } from '../../db/tenant-context.ts';
 import { DomainError } from '../../errors/domain-error.ts';
 import { RECONCILIATION_STATUSES, type ReconciliationItem } from '../../payments/reconciliation.ts';
@@ -10,8 +8,7 @@ import { attachReconciliationItem, markReconciliationRefund, searchReconciliatio
 import { text } from '../../validation/fields.ts';
 import { parseFlags, requiredFlag } from './flags.ts';
 import { operatorCommand, OperatorError } from './operator-command.ts';
-import { operatorActor, requireTenant, withApplicationPool } from './operator-session.ts';
-import { configuredPayloadCodec, temporalDataConverter } from '../../temporal/payload-codec.ts';
+import { operatorActor, requireTenant, withApplicationPool, withTemporal } from './operator-session.ts';
 
 const USAGE = {
   list: `Usage: npm run cli -- reconciliation:list --tenant <slug> [--status ${RECONCILIATION_STATUSES.join('|')}]`,
@@ -53,19 +50,12 @@ async function list(args: string[]): Promise<void> {
 async function attach(args: string[]): Promise<void> {
   const flags = parseFlags(args, { tenant: { type: 'string' }, item: { type: 'string' }, invoice: { type: 'string' }, note: { type: 'string' } },
     z.object({ tenant: requiredFlag, item: uuidFlag, invoice: uuidFlag, note: noteFlag }), USAGE.attach);
-  const settings = config();
-  if (!settings.TEMPORAL_ADDRESS) throw new ConfigError("TEMPORAL_ADDRESS is not set: reconciliation:attach hands the payment to the member's workflow");
-  const item = await withApplicationPool('reconciliation:attach', async (pool) => {
-    const tenant = await requireTenant(pool, flags.tenant);
-    const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS! });
-    try {
-      const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(configuredPayloadCodec(settings)) });
+  const item = await withTemporal("reconciliation:attach hands the payment to the member's workflow", (temporal) =>
+    withApplicationPool('reconciliation:attach', async (pool) => {
+      const tenant = await requireTenant(pool, flags.tenant);
       const record = (context: TenantContext, claim: Parameters<typeof recordPayment>[2]) => recordPayment({ pool, temporal }, context, claim);
-      return await attachReconciliationItem(pool, record, { tenantId: tenant.id, actor: operatorActor() }, flags.item, flags.invoice, flags.note).catch(asOperatorError);
-    } finally {
-      await connection.close();
-    }
-  });
+      return attachReconciliationItem(pool, record, { tenantId: tenant.id, actor: operatorActor() }, flags.item, flags.invoice, flags.note).catch(asOperatorError);
+    }), { payloads: true });
   process.stdout.write(`Attached: payment ${item.paymentId} of invoice ${flags.invoice} recorded (${item.gateway} ${item.reference}, ${item.amountMinor} ${item.currency})\n`);
 }
 

@@ -1,30 +1,18 @@
-import { Client, Connection } from '@temporalio/client';
 import { userInfo } from 'node:os';
 import { z } from 'zod';
-import { config, ConfigError, type Config } from '../../config.ts';
 import { describeDeployment, setCurrentBuild } from '../../temporal/worker-deployment.ts';
 import { parseFlags } from './flags.ts';
 import { operatorCommand } from './operator-command.ts';
+import { withTemporal } from './operator-session.ts';
 
 const PROMOTE_USAGE = 'Usage: npm run cli -- workers:promote --build-id <build id> [--deployment <name>]';
 const SHOW_USAGE = 'Usage: npm run cli -- workers:deployment [--deployment <name>]';
 const buildId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" or "-"');
 const deployment = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, "_" or "-"').optional();
 
-async function withTemporal<T>(command: string, work: (client: Client, settings: Config) => Promise<T>): Promise<T> {
-  const settings = config();
-  if (!settings.TEMPORAL_ADDRESS) throw new ConfigError(`TEMPORAL_ADDRESS is not set: ${command} talks to Temporal`);
-  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
-  try {
-    return await work(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), settings);
-  } finally {
-    await connection.close();
-  }
-}
-
 async function promote(args: string[]): Promise<void> {
   const flags = parseFlags(args, { 'build-id': { type: 'string' }, deployment: { type: 'string' } }, z.object({ 'build-id': buildId, deployment }), PROMOTE_USAGE);
-  await withTemporal('workers:promote', async (client, settings) => {
+  await withTemporal('workers:promote talks to Temporal', async (client, settings) => {
     const name = flags.deployment ?? settings.WORKER_DEPLOYMENT_NAME;
     await setCurrentBuild(client, name, flags['build-id'], { identity: `cli:${userInfo().username}` });
     process.stdout.write(`${name}:${flags['build-id']} is the current version: workflow tasks go to its workers from now on.\n`
@@ -34,7 +22,7 @@ async function promote(args: string[]): Promise<void> {
 
 async function show(args: string[]): Promise<void> {
   const flags = parseFlags(args, { deployment: { type: 'string' } }, z.object({ deployment }), SHOW_USAGE);
-  await withTemporal('workers:deployment', async (client, settings) => {
+  await withTemporal('workers:deployment talks to Temporal', async (client, settings) => {
     const name = flags.deployment ?? settings.WORKER_DEPLOYMENT_NAME;
     const versions = await describeDeployment(client, name);
     const width = Math.max(8, ...versions.map((v) => v.buildId.length));

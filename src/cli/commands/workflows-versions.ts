@@ -1,11 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
-import { config, ConfigError } from '../../config.ts';
 import { countWorkflowVersions, type VersionFilter } from '../../temporal/workflow-versions.ts';
 import { isoDateTime } from '../../validation/fields.ts';
 import { parseFlags } from './flags.ts';
 import { operatorCommand } from './operator-command.ts';
-import { requireTenant, withApplicationPool } from './operator-session.ts';
+import { requireTenant, withApplicationPool, withTemporal } from './operator-session.ts';
 
 const USAGE = 'Usage: npm run cli -- workflows:versions [--tenant <slug>] [--started-before <RFC 3339 time, e.g. the deploy time>]';
 
@@ -16,16 +14,13 @@ const Flags = z.object({
 
 async function run(args: string[]): Promise<void> {
   const flags = parseFlags(args, { tenant: { type: 'string' }, 'started-before': { type: 'string' } }, Flags, USAGE);
-  const settings = config();
-  if (!settings.TEMPORAL_ADDRESS) throw new ConfigError('TEMPORAL_ADDRESS is not set: workflows:versions reads Temporal visibility');
-  const filter: VersionFilter = {
-    startedBefore: flags['started-before'] === undefined ? undefined : new Date(flags['started-before']),
-    tenantId: flags.tenant === undefined ? undefined : (await withApplicationPool('workflows:versions', (pool) => requireTenant(pool, flags.tenant!))).id,
-  };
   // Counts from visibility (search attributes) only: no payload crosses, so no payload codec and no master key needed.
-  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
-  try {
-    const { types, patches } = await countWorkflowVersions(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), filter);
+  await withTemporal('workflows:versions reads Temporal visibility', async (client, settings) => {
+    const filter: VersionFilter = {
+      startedBefore: flags['started-before'] === undefined ? undefined : new Date(flags['started-before']),
+      tenantId: flags.tenant === undefined ? undefined : (await withApplicationPool('workflows:versions', (pool) => requireTenant(pool, flags.tenant!))).id,
+    };
+    const { types, patches } = await countWorkflowVersions(client, filter);
     const scope = [
       `namespace ${settings.TEMPORAL_NAMESPACE}`,
       flags.tenant === undefined ? 'every party' : `party ${flags.tenant}`,
@@ -46,9 +41,7 @@ async function run(args: string[]): Promise<void> {
       ...patches.map((p) => `  ${p.patchId}: ${p.notTakenQuery}`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-  } finally {
-    await connection.close();
-  }
+  });
 }
 
 export const workflowsVersions = operatorCommand(
