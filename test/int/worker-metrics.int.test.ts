@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CHAIN_ANCHORING_SCHEDULE_ID } from '../../src/temporal/schedules.ts';
+import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import { masterKeyFromBase64 } from '../../src/crypto/master-key.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -53,7 +54,7 @@ test('the worker serves its process metrics and the Temporal SDK runtime metrics
   worker = startEntryPoint('worker', {
     HOME: tmp, NODE_ENV: 'development', LOG_LEVEL: 'warn', DATA_DIR: tmp,
     DATABASE_URL: db.appUrl, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, SMTP_URL: smtp.url,
-    MASTER_KEY: randomBytes(32).toString('base64'),
+    MASTER_KEY: masterKey,
     WORKER_METRICS_PORT: String(metricsPort), WORKER_SDK_METRICS_PORT: String(sdkPort),
   });
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -96,8 +97,14 @@ test('every metric the Grafana dashboard and the Prometheus alert rules name is 
   });
   expect(applied.status).toBe(201);
 
+  // A workflow task that fails (a type the worker's code does not have, as after a bad deploy) is counted for its alert.
+  const broken = await client.workflow.start('workflowTheWorkerDoesNotHave', { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: `broken-${db.name}`, args: [] });
   const apiMetrics = await scrape(`http://127.0.0.1:${opsPort}/metrics`, (body) => /^sadasya_events_total\{.*type="MemberRegistered"\} 1$/m.test(body));
-  const workerMetrics = await scrape(workerMetricsUrl, (body) => /^temporal_workflow_completed_total\{/m.test(body));
+  const workerMetrics = await scrape(workerMetricsUrl, (body) => /^temporal_workflow_completed_total\{/m.test(body)
+    && /^temporal_workflow_task_execution_failed_total\{.*workflow_type="workflowTheWorkerDoesNotHave"/m.test(body));
+  await broken.terminate('test over');
+  // The application's lifecycle (the worker holds the API's master key) fails none.
+  expect(workerMetrics).not.toMatch(/^temporal_workflow_task_execution_failed_total\{.*workflow_type="memberLifecycle"/m);
   const served = new Set([...sampleNames(apiMetrics), ...sampleNames(workerMetrics)]);
   const referenced = referencedMetricNames();
   expect(referenced.size).toBeGreaterThan(10);
