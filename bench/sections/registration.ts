@@ -18,6 +18,8 @@ export interface RegistrationSection {
   requestPathStatuses: Record<number, number>;
   /** The same work with nothing of ours on top: an empty tenant transaction and the start of a no-op workflow. */
   floor: Latency;
+  /** An empty tenant transaction alone: what the request path waits for since the lifecycle starts after the answer (absent from earlier reports). */
+  transactionFloor?: Latency;
   trivial: Latency;
   ratioP95: number;
 }
@@ -58,14 +60,17 @@ export async function benchRegistration(api: ApiHarness, client: HttpClient, rat
   const requestPath = await api.withoutWorker(() => post(52));
   await lifecyclesCaughtUp(api, log);
   log('floor: a tenant transaction and a no-op workflow start');
+  const emptyTransaction = () => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => tx.query(sql.unsafe`SELECT 1`));
   const floor = await inProcessOpenLoop(ratePerSecond, seconds, async (i) => {
-    await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => tx.query(sql.unsafe`SELECT 1`));
+    await emptyTransaction();
     await api.client.workflow.start('noopLifecycle', { workflowId: `bench-registration-floor-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE });
   });
+  log('transaction floor: a tenant transaction alone');
+  const transactionFloor = await inProcessOpenLoop(ratePerSecond, seconds, async () => { await emptyTransaction(); });
   const latency = summarize(registration.samples);
   return {
     ratePerSecond, seconds, registration: latency, registrationStatuses: registration.statuses,
-    requestPath: summarize(requestPath.samples), requestPathStatuses: requestPath.statuses, floor,
+    requestPath: summarize(requestPath.samples), requestPathStatuses: requestPath.statuses, floor, transactionFloor,
     trivial: summarize(trivial.samples), ratioP95: ratio(latency.p95, summarize(trivial.samples).p95),
   };
 }
