@@ -4,12 +4,12 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { purposeMac } from '../crypto/keyed-mac.ts';
-import { withTenant, type TenantTransaction } from '../db/tenant-context.ts';
+import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
 import type { Logger } from '../logger.ts';
-import type { Keyring, TenantKeys } from '../tenants/keyring.ts';
+import { withTenantKeys, type Keyring, type TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { recordApplication } from './application-record.ts';
 import { recordLifecycleStart, startAfterCommit, startRecordedIfWaiting, type AfterCommitStarts, type LifecycleStart } from './lifecycle-starts.ts';
@@ -75,8 +75,7 @@ export async function registerApplicant<Described = undefined>(
 ): Promise<Registered & { described?: Described }> {
   const { idempotencyKey, beforeStart, partySlug, at, describe, ...audit } = options;
   const registeredAt = (at ?? new Date()).toISOString();
-  const taken = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
-    const keys = await deps.keyring.forTenant(tx, tenantId);
+  const taken = await withTenantKeys(deps.pool, deps.keyring, { tenantId, actor: 'applicant', ...audit }, async (tx, keys) => {
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
     const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
     const workflowId = m.memberWorkflowId(tenantId, memberId);
@@ -85,14 +84,20 @@ export async function registerApplicant<Described = undefined>(
     const earlier = idempotencyKey === undefined ? null : await takenEarlier(tx, sealed);
     if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null, described: await describe?.(tx, earlier) };
     const command = { tenantId, memberId, metadata: { actor: 'applicant', workflowId }, idempotencyKey: `${workflowId}:register` };
-    const recorded = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
-    const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
-    await recordLifecycleStart(tx, start);
-    // A repeat under the same key may have raced this one to the row: the answer is what was
-    // recorded (its time included), and it must have been the same application.
-    const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
-      ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
-    return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
+    // Before the event is appended (its trigger holds the party's chain-head lock to the commit): the outbox row, the answer, its description.
+    const alongside = async (recorded: m.RegistrationResult & { registeredAt: string }) => {
+      const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
+      await recordLifecycleStart(tx, start);
+      // A repeat under the same key may have raced this one to the row: the answer is what was
+      // recorded (its time included), and it must have been the same application.
+      const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
+        ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
+      return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
+    };
+    let answer: Awaited<ReturnType<typeof alongside>> | undefined;
+    await recordApplication(tx, sealed, { workflowId, registeredAt, command, alongside: async (recorded) => { answer = await alongside(recorded); } });
+    if (!answer) throw new Error('unreachable: recordApplication runs alongside once');
+    return answer;
   });
   if (taken.start && deps.starts) deps.starts.add(taken.start, partySlug ?? tenantId);
   else if (taken.start) await startAfterCommit(deps, taken.start, partySlug ?? tenantId);
