@@ -6,6 +6,7 @@ import type { ObjectStorage } from '../src/storage/object-storage.ts';
 import type { Keyring } from '../src/tenants/keyring.ts';
 import type { MemberEventHub } from '../src/events/member-event-hub.ts';
 import type { ReadRouting } from '../src/db/read-routing.ts';
+import type { AfterCommitStarts } from '../src/members/lifecycle-starts.ts';
 
 /**
  * Everything the API's routes may use, wired by api/server.ts (or a test). Each route group
@@ -19,6 +20,11 @@ export interface ApiDeps {
    */
   reads?: ReadRouting;
   temporal: Client;
+  /**
+   * Where registrations' lifecycles are started after their answer (api/server.ts drains it on
+   * shutdown; a test may hold starts back). The registration routes make their own when absent.
+   */
+  lifecycleStarts?: AfterCommitStarts;
   namespace: string;
   log: Logger;
   keyring: Keyring;

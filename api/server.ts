@@ -7,7 +7,7 @@ import { createLogger } from '../src/logger.ts';
 import { LocalDirectoryStorage } from '../src/storage/local-storage.ts';
 import { configuredKeyring } from '../src/tenants/keyring.ts';
 import { MemberEventHub } from '../src/events/member-event-hub.ts';
-import { runLifecycleStartRelay } from '../src/members/lifecycle-starts.ts';
+import { AfterCommitStarts, runLifecycleStartRelay } from '../src/members/lifecycle-starts.ts';
 import { ReadRouting } from '../src/db/read-routing.ts';
 import { cachedBusinessMetrics } from '../src/statistics/business-metrics.ts';
 import { createApp } from './app.ts';
@@ -48,11 +48,14 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
+  // Registrations are answered once committed; their lifecycles start after the answer (src/members/lifecycle-starts.ts).
+  const lifecycleStarts = new AfterCommitStarts({ client: temporal, pool, log });
   const app = createApp({
     pool,
     reads,
     memberEvents,
     temporal,
+    lifecycleStarts,
     namespace: settings.TEMPORAL_NAMESPACE,
     metrics,
     log,
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api stopping');
     ops.close();
     server.close(() => {
-      void relay.stop().then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end()), stopTracing()])).then(() => process.exit(0));
+      void Promise.all([relay.stop(), lifecycleStarts.drain()]).then(() => Promise.allSettled([connection.close(), memberEvents.stop(), pool.end(), replica?.then((p) => p.end()), stopTracing()])).then(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 10_000).unref();
   };

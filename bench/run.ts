@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     if (runs('registration')) {
       log('registration latency');
       // The target's rate: 50/s, open loop, p99 under 30 ms (issue #17). The request records the
-      // application in one transaction and starts its lifecycle; the lifecycle's own work runs on.
+      // application in one transaction and answers; its lifecycle is started after the answer and runs on.
       const client = new HttpClient(api.baseUrl);
       try {
         report.sections.registration = await benchRegistration(api, client, quick ? 10 : 50, quick ? 3 : 30, log);

@@ -13,7 +13,7 @@ import type { RouteRegistry } from '../http/route.ts';
 import { MemberAttributes, memberResource } from './presenter.ts';
 import { memberPlaces } from '../../src/members/member-places.ts';
 
-type ApprovalDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring'>;
+type ApprovalDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'log'>;
 
 const Id = z.object({ id: z.uuid() });
 const Decided = responseDocument('members', MemberAttributes);
@@ -63,7 +63,7 @@ export function approvalRoutes(registry: RouteRegistry, deps: ApprovalDeps): voi
     body: requestDocument('approvals', z.object({ note: text(0, 1000).optional() })).optional(),
     responses: { 200: { description: 'the approved member', schema: Decided } },
     handler: ({ params, body, auth }) => decide(deps, auth, params.id, (workflowId, by) =>
-      sendLifecycleUpdate(deps.temporal, workflowId, approveUpdate, { by, note: body?.data.attributes.note ?? null })),
+      sendLifecycleUpdate({ client: deps.temporal, pool: deps.pool, tenantId: auth.tenantId, log: deps.log }, workflowId, approveUpdate, { by, note: body?.data.attributes.note ?? null })),
   });
   registry.add({
     method: 'post',
@@ -75,6 +75,6 @@ export function approvalRoutes(registry: RouteRegistry, deps: ApprovalDeps): voi
     body: requestDocument('rejections', z.object({ reason: text(3, 1000) })),
     responses: { 200: { description: 'the rejected member', schema: Decided } },
     handler: ({ params, body, auth }) => decide(deps, auth, params.id, (workflowId, by) =>
-      sendLifecycleUpdate(deps.temporal, workflowId, rejectUpdate, { by, reason: body.data.attributes.reason })),
+      sendLifecycleUpdate({ client: deps.temporal, pool: deps.pool, tenantId: auth.tenantId, log: deps.log }, workflowId, rejectUpdate, { by, reason: body.data.attributes.reason })),
   });
 }

@@ -6,6 +6,7 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { ApplicationSchema } from '../../src/members/application.ts';
 import { applicantDateOfBirth, ConsentSchema, recordConsent } from '../../src/members/eligibility.ts';
 import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { AfterCommitStarts } from '../../src/members/lifecycle-starts.ts';
 import { memberWorkflowId, withdrawUpdate } from '../../src/members/lifecycle-contract.ts';
 import { withdrawalRefusal } from '../../src/members/admission-rules.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
@@ -27,7 +28,9 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 le
   .describe('makes the request safe to repeat: the same key and application give the same member and status link; another application under it answers 422 IDEMPOTENCY_KEY_REUSED');
 
 /** Anonymous applicants: name the party by its slug in the path. */
-export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log'>): void {
+export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log' | 'lifecycleStarts'>): void {
+  // The answer waits for the commit only; each lifecycle starts after it (src/members/lifecycle-starts.ts).
+  const starts = deps.lifecycleStarts ?? new AfterCommitStarts({ client: deps.temporal, pool: deps.pool, log: deps.log });
   // Only who may be a member applies (docs/eligibility.md): 18 or over, with the declarations and consent the law asks for.
   const ApplicantSchema = ApplicationSchema.extend({
     dateOfBirth: applicantDateOfBirth(deps.clock),
@@ -54,7 +57,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       const tenant = await partyBySlug(deps.pool, params.slug);
       const { consent, ...application } = body.data.attributes;
       const consentedAt = deps.clock();
-      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring, log: deps.log }, tenant.id, application,
+      const registered = await registerApplicant({ client: deps.temporal, pool: deps.pool, keyring: deps.keyring, log: deps.log, starts }, tenant.id, application,
         { idempotencyKey: headers['idempotency-key'], ip: req.ip, userAgent: req.get('user-agent'), partySlug: tenant.slug, at: consentedAt,
           beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt),
           // The ward's and committee's names for the answer, read in the same transaction.
@@ -121,7 +124,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
         if (held.member) {
           const refusal = withdrawalRefusal({ status: held.member.status, decided: false, approved: false, paid: false, invoice: null }, held.member.status);
           if (refusal) throw new MemberRuleError(refusal.code, refusal.message);
-          await sendLifecycleUpdate(deps.temporal, held.member.workflowId ?? memberWorkflowId(tenant.id, held.member.id), withdrawUpdate, { reason });
+          await sendLifecycleUpdate({ client: deps.temporal, pool: deps.pool, tenantId: tenant.id, log: deps.log }, held.member.workflowId ?? memberWorkflowId(tenant.id, held.member.id), withdrawUpdate, { reason });
         } else if (!await withTenant(deps.pool, context, (tx) => withdrawRefusal(tx, params.id))) {
           // As a withdrawn member's link answers: the applicant is never told the application was refused.
           throw new MemberRuleError('MEMBER_CANNOT_WITHDRAW', 'the application is withdrawn and cannot be withdrawn');

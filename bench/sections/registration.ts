@@ -1,6 +1,9 @@
 import { sql } from 'slonik';
 import type { ApiHarness } from '../../test/support/api-harness.ts';
 import { withTenant } from '../../src/db/tenant-context.ts';
+import { ApplicationSchema } from '../../src/members/application.ts';
+import { registerApplicant } from '../../src/members/lifecycle-client.ts';
+import { AfterCommitStarts } from '../../src/members/lifecycle-starts.ts';
 import { HEADS_TOLD_ON_ARRIVAL } from '../../src/temporal/workflow-patches.ts';
 import { ELIGIBLE } from '../../test/support/eligibility.ts';
 import { NOOP_QUEUE } from './lifecycle.ts';
@@ -18,6 +21,10 @@ export interface RegistrationSection {
   requestPathStatuses: Record<number, number>;
   /** The same work with nothing of ours on top: an empty tenant transaction and the start of a no-op workflow. */
   floor: Latency;
+  /** An empty tenant transaction alone: what the request path waits for since the lifecycle starts after the answer (absent from earlier reports). */
+  transactionFloor?: Latency;
+  /** The registration's transaction alone, in the bench's process (no HTTP, no party lookup), its start handed off as the API does (absent from earlier reports). */
+  transaction?: Latency;
   trivial: Latency;
   ratioP95: number;
 }
@@ -57,15 +64,29 @@ export async function benchRegistration(api: ApiHarness, client: HttpClient, rat
   log('registration with the worker stopped');
   const requestPath = await api.withoutWorker(() => post(52));
   await lifecyclesCaughtUp(api, log);
+  log('the registration transaction alone, in process, the worker stopped');
+  const starts = new AfterCommitStarts({ client: api.client, pool: api.db.app });
+  const application = (i: number) => ApplicationSchema.parse({ fullNameEn: 'Rate Test', fullNameNe: 'दर परीक्षण', gender: 'M', phone: `9853${String(i).padStart(6, '0')}`, wardId: api.geo.wardIds[2] });
+  const transaction = await api.withoutWorker(async () => {
+    const latency = await inProcessOpenLoop(ratePerSecond, seconds, async (i) => {
+      await registerApplicant({ client: api.client, pool: api.db.app, keyring: api.keyring, starts }, api.tenant.id, application(i));
+    });
+    await starts.drain();
+    return latency;
+  });
+  await lifecyclesCaughtUp(api, log);
   log('floor: a tenant transaction and a no-op workflow start');
+  const emptyTransaction = () => withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => tx.query(sql.unsafe`SELECT 1`));
   const floor = await inProcessOpenLoop(ratePerSecond, seconds, async (i) => {
-    await withTenant(api.db.app, { tenantId: api.tenant.id, actor: 'bench' }, (tx) => tx.query(sql.unsafe`SELECT 1`));
+    await emptyTransaction();
     await api.client.workflow.start('noopLifecycle', { workflowId: `bench-registration-floor-${Date.now()}-${i}`, taskQueue: NOOP_QUEUE });
   });
+  log('transaction floor: a tenant transaction alone');
+  const transactionFloor = await inProcessOpenLoop(ratePerSecond, seconds, async () => { await emptyTransaction(); });
   const latency = summarize(registration.samples);
   return {
     ratePerSecond, seconds, registration: latency, registrationStatuses: registration.statuses,
-    requestPath: summarize(requestPath.samples), requestPathStatuses: requestPath.statuses, floor,
+    requestPath: summarize(requestPath.samples), requestPathStatuses: requestPath.statuses, transaction, floor, transactionFloor,
     trivial: summarize(trivial.samples), ratioP95: ratio(latency.p95, summarize(trivial.samples).p95),
   };
 }

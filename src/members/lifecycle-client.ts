@@ -4,15 +4,15 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { DatabasePool } from 'slonik';
 import { derivedUuid } from '../crypto/derived-uuid.ts';
 import { purposeMac } from '../crypto/keyed-mac.ts';
-import { withTenant, type TenantTransaction } from '../db/tenant-context.ts';
+import type { TenantTransaction } from '../db/tenant-context.ts';
 import { DomainError, type DomainErrorOptions } from '../errors/domain-error.ts';
 import type { ErrorCode } from '../errors/error-codes.ts';
 import { fromFailure } from '../errors/temporal-failure.ts';
 import type { Logger } from '../logger.ts';
-import type { Keyring, TenantKeys } from '../tenants/keyring.ts';
+import { withTenantKeys, type Keyring, type TenantKeys } from '../tenants/keyring.ts';
 import type { Application } from './application.ts';
 import { recordApplication } from './application-record.ts';
-import { markLifecycleStarted, recordLifecycleStart, startRecordedLifecycle, START_ON_REQUEST_TIMEOUT_MS, type LifecycleStart } from './lifecycle-starts.ts';
+import { recordLifecycleStart, startAfterCommit, startRecordedIfWaiting, type AfterCommitStarts, type LifecycleStart } from './lifecycle-starts.ts';
 import { MemberRuleError } from './member-aggregate.ts';
 import { findRegistration } from './member-queries.ts';
 import { UnknownWardError } from './member-repository.ts';
@@ -43,11 +43,14 @@ export function domainErrorOf(err: unknown): unknown {
  * row (or, when its phone or email already belongs to someone in the party, the refusal), its
  * MemberRegistered event, the applicant's consent (`beforeStart`) and the lifecycle to start
  * (src/members/lifecycle-starts.ts); after the commit the lifecycle is started with the
- * recorded application as its input. The answer waits for that start at most
- * START_ON_REQUEST_TIMEOUT_MS: the application is durable once committed, and a lifecycle this
- * process could not start (Temporal unreachable, or the process died) is started by the relay.
- * Either outcome is answered the same (the holder of a taken contact is told through their
- * own; the status link shows either as pending). Personal fields are sealed in this process.
+ * recorded application as its input. With `deps.starts` (the API) the caller is answered once
+ * the application is committed and the start runs after, off the answer's path; without it the
+ * call waits for the start, at most START_ON_REQUEST_TIMEOUT_MS. Either way the application is
+ * durable once committed, a lifecycle this process could not start (Temporal unreachable, or the
+ * process died) is started by the relay, and a message reaching a lifecycle before its start
+ * starts it (sendLifecycleUpdate). Both outcomes are answered the same (the holder of a taken
+ * contact is told through their own; the status link shows either as pending). Personal fields
+ * are sealed in this process.
  *
  * With an idempotency key the member id and status link derive from the party and the key, so
  * a repeat of the request gets the same member and link.
@@ -55,7 +58,7 @@ export function domainErrorOf(err: unknown): unknown {
  *   the key), INVALID_DATA.
  */
 export async function registerApplicant<Described = undefined>(
-  deps: { client: Client; pool: DatabasePool; keyring: Keyring; log?: Logger },
+  deps: { client: Client; pool: DatabasePool; keyring: Keyring; log?: Logger; starts?: AfterCommitStarts | undefined },
   tenantId: string,
   application: Application,
   options: {
@@ -72,8 +75,7 @@ export async function registerApplicant<Described = undefined>(
 ): Promise<Registered & { described?: Described }> {
   const { idempotencyKey, beforeStart, partySlug, at, describe, ...audit } = options;
   const registeredAt = (at ?? new Date()).toISOString();
-  const taken = await withTenant(deps.pool, { tenantId, actor: 'applicant', ...audit }, async (tx) => {
-    const keys = await deps.keyring.forTenant(tx, tenantId);
+  const taken = await withTenantKeys(deps.pool, deps.keyring, { tenantId, actor: 'applicant', ...audit }, async (tx, keys) => {
     const memberId = idempotencyKey === undefined ? randomUUID() : keyedMemberId(tenantId, idempotencyKey);
     const statusToken = idempotencyKey === undefined ? randomBytes(24).toString('base64url') : keyedStatusToken(keys, memberId);
     const workflowId = m.memberWorkflowId(tenantId, memberId);
@@ -82,29 +84,24 @@ export async function registerApplicant<Described = undefined>(
     const earlier = idempotencyKey === undefined ? null : await takenEarlier(tx, sealed);
     if (earlier) return { memberId, workflowId, statusToken, result: earlier, start: null, described: await describe?.(tx, earlier) };
     const command = { tenantId, memberId, metadata: { actor: 'applicant', workflowId }, idempotencyKey: `${workflowId}:register` };
-    const recorded = await recordApplication(tx, sealed, { workflowId, registeredAt, command });
-    const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
-    await recordLifecycleStart(tx, start);
-    // A repeat under the same key may have raced this one to the row: the answer is what was
-    // recorded (its time included), and it must have been the same application.
-    const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
-      ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
-    return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
+    // Before the event is appended (its trigger holds the party's chain-head lock to the commit): the outbox row, the answer, its description.
+    const alongside = async (recorded: m.RegistrationResult & { registeredAt: string }) => {
+      const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
+      await recordLifecycleStart(tx, start);
+      // A repeat under the same key may have raced this one to the row: the answer is what was
+      // recorded (its time included), and it must have been the same application.
+      const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
+        ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
+      return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
+    };
+    let answer: Awaited<ReturnType<typeof alongside>> | undefined;
+    await recordApplication(tx, sealed, { workflowId, registeredAt, command, alongside: async (recorded) => { answer = await alongside(recorded); } });
+    if (!answer) throw new Error('unreachable: recordApplication runs alongside once');
+    return answer;
   });
-  if (taken.start) await startOnRequest(deps, taken.start, partySlug ?? tenantId);
+  if (taken.start && deps.starts) deps.starts.add(taken.start, partySlug ?? tenantId);
+  else if (taken.start) await startAfterCommit(deps, taken.start, partySlug ?? tenantId);
   return { memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result, ...(taken.described === undefined ? {} : { described: taken.described }) };
-}
-
-/** Starts the lifecycle just recorded, if Temporal takes it in time; else the relay will. */
-async function startOnRequest(deps: { client: Client; pool: DatabasePool; log?: Logger }, start: LifecycleStart, party: string): Promise<void> {
-  try {
-    await deps.client.withDeadline(Date.now() + START_ON_REQUEST_TIMEOUT_MS, () => startRecordedLifecycle(deps.client, start, party));
-  } catch (err) {
-    deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle not started on registration; the relay will start it');
-    return;
-  }
-  // Off the answer's path: a row left unmarked is found started by the relay and marked then.
-  void markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
 }
 
 const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', m.IDEMPOTENCY_KEY_REUSED_MESSAGE);
@@ -146,20 +143,35 @@ async function lifecycleExists(client: Client, workflowId: string): Promise<bool
   }
 }
 
-/** Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for. */
+/** Where a lifecycle message goes: with the database, a lifecycle whose start is recorded and not made yet is started first. */
+export interface LifecycleTarget { client: Client; pool: DatabasePool; tenantId: string; log?: Logger | undefined }
+
+/**
+ * Sends a lifecycle message as an Update and maps a refusal to the domain error it stands for.
+ * Given a LifecycleTarget, a lifecycle Temporal does not hold yet whose registration recorded its
+ * start (the request answered before starting it, or the relay has not come by) is started from
+ * that record, once by its workflow id, and then takes the message: a head approving right after
+ * the applicant's answer is served. Otherwise (a Client alone, or no recorded start) it answers
+ * TEMPORAL_UNAVAILABLE, to try again shortly.
+ */
 export async function sendLifecycleUpdate<Result extends m.MessageResult, Args extends [unknown, ...unknown[]]>(
-  client: Client,
+  to: Client | LifecycleTarget,
   workflowId: string,
   update: UpdateDefinition<Result, Args>,
   ...args: Args
 ): Promise<Result> {
+  const client = 'pool' in to ? to.client : to;
+  const send = () => client.workflow.getHandle(workflowId).executeUpdate(update, { args });
   try {
-    return await client.workflow.getHandle(workflowId).executeUpdate(update, { args });
+    return await send();
   } catch (err) {
-    // A registration recorded while Temporal was out of reach: its lifecycle starts when the relay next runs.
-    if (err instanceof WorkflowNotFoundError && !await lifecycleExists(client, workflowId)) {
-      throw new DomainError('TEMPORAL_UNAVAILABLE', "the member's lifecycle has not started yet; try again shortly", { cause: err });
-    }
+    if (!(err instanceof WorkflowNotFoundError) || await lifecycleExists(client, workflowId)) throw domainErrorOf(err);
+  }
+  // Not in Temporal: its start is recorded and not made yet, or (a Client alone) it may be.
+  try {
+    if ('pool' in to && await startRecordedIfWaiting(to, to.tenantId, workflowId)) return await send();
+  } catch (err) {
     throw domainErrorOf(err);
   }
+  throw new DomainError('TEMPORAL_UNAVAILABLE', "the member's lifecycle has not started yet; try again shortly");
 }

@@ -61,6 +61,83 @@ export async function startRecordedLifecycle(client: Client, start: LifecycleSta
   }
 }
 
+/**
+ * Starts the lifecycle just recorded, after its registration committed, if Temporal takes it
+ * within START_ON_REQUEST_TIMEOUT_MS; a lifecycle not started (Temporal unreachable) is logged and
+ * left to the relay. Never throws.
+ */
+export async function startAfterCommit(deps: { client: Client; pool: DatabasePool; log?: Logger | undefined }, start: LifecycleStart, party: string): Promise<void> {
+  try {
+    await deps.client.withDeadline(Date.now() + START_ON_REQUEST_TIMEOUT_MS, () => startRecordedLifecycle(deps.client, start, party));
+  } catch (err) {
+    deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle not started on registration; the relay will start it');
+    return;
+  }
+  // A row left unmarked is found started by the relay and marked then.
+  await markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
+}
+
+/**
+ * The lifecycles this process starts after their registrations were answered: the answer waits
+ * for the commit only, and each start runs on its own (startAfterCommit). `drain` waits for the
+ * starts under way (the API's shutdown, before it closes its Temporal connection); one the process
+ * never made is the relay's. `hold` runs before each start: a test holds starts back with it.
+ */
+export class AfterCommitStarts {
+  readonly #pending = new Set<Promise<void>>();
+  readonly #deps: { client: Client; pool: DatabasePool; log?: Logger | undefined };
+  readonly #hold: ((start: LifecycleStart) => Promise<void>) | undefined;
+
+  constructor(deps: { client: Client; pool: DatabasePool; log?: Logger | undefined }, options: { hold?: (start: LifecycleStart) => Promise<void> } = {}) {
+    this.#deps = deps;
+    this.#hold = options.hold;
+  }
+
+  /** Starts the recorded lifecycle without making the caller wait for it. */
+  add(start: LifecycleStart, party: string): void {
+    const run = (async () => {
+      await this.#hold?.(start);
+      await startAfterCommit(this.#deps, start, party);
+    })().catch((err: unknown) => this.#deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle not started on registration; the relay will start it'))
+      .finally(() => this.#pending.delete(run));
+    this.#pending.add(run);
+  }
+
+  /** Waits for the starts under way. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+  }
+}
+
+const RecordedStartRow = z.object({
+  tenantId: z.string(), memberId: z.string(), workflowId: z.string(), wardId: z.string(), party: z.string(),
+  recorded: z.custom<m.RecordedApplication>((value) => typeof value === 'object' && value !== null),
+});
+
+/**
+ * Starts the lifecycle of this workflow id from its recorded start when the registration
+ * recorded one that is not started yet: a message reaching a lifecycle before the start that
+ * follows its registration's answer (or before the relay's). Idempotent by workflow id, so it may
+ * race the request's start and the relay's.
+ * @returns whether there was such a start (the lifecycle is in Temporal now).
+ */
+export async function startRecordedIfWaiting(deps: { client: Client; pool: DatabasePool; log?: Logger | undefined }, tenantId: string, workflowId: string): Promise<boolean> {
+  // A member's lifecycle is named by its party and member (a renewal's, say, has no recorded start).
+  const prefix = m.memberWorkflowId(tenantId, '');
+  const memberId = workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : '';
+  if (!z.uuid().safeParse(memberId).success) return false;
+  // Only a row not started yet: a started one whose lifecycle Temporal no longer holds has ended, and is not started again.
+  const row = await withTenant(deps.pool, { tenantId, actor: 'system:lifecycle-starts' }, (tx) => tx.maybeOne(sql.type(RecordedStartRow)`
+    SELECT s.tenant_id AS "tenantId", s.member_id AS "memberId", s.workflow_id AS "workflowId", s.ward_id AS "wardId", s.recorded, t.slug AS party
+    FROM lifecycle_starts s JOIN tenants t ON t.id = s.tenant_id
+    WHERE s.member_id = ${memberId} AND s.workflow_id = ${workflowId} AND s.started_at IS NULL`));
+  if (!row) return false;
+  const { party, ...start } = row;
+  await startRecordedLifecycle(deps.client, start, party);
+  await markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId }, 'lifecycle start not marked started'));
+  return true;
+}
+
 /** The row is done with: Temporal holds the lifecycle. */
 export async function markLifecycleStarted(pool: DatabasePool, start: Pick<LifecycleStart, 'tenantId' | 'memberId'>): Promise<void> {
   await withTenant(pool, { tenantId: start.tenantId, actor: 'system:lifecycle-starts' }, (tx) =>

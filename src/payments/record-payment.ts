@@ -51,7 +51,7 @@ export async function recordPayment(
   let result: PaymentResult;
   try {
     const message = { invoiceId, amount, currency, provider, providerRef: reference, paidAt };
-    result = await sendLifecycleUpdate(deps.temporal, workflowId, paymentReceivedUpdate, message);
+    result = await sendLifecycleUpdate({ client: deps.temporal, pool: deps.pool, tenantId: context.tenantId }, workflowId, paymentReceivedUpdate, message);
   } catch (err) {
     const meanwhile = await recorded();
     if (meanwhile) return { payment: ofMember(meanwhile, claim), existed: true };

@@ -1,11 +1,11 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { sql, type FragmentSqlToken } from 'slonik';
+import { sql, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { cardKeyId } from '../cards/card-keys.ts';
 import { DecryptionError, open, seal, sealedKeyId } from '../crypto/aead.ts';
 import { deriveKey } from '../crypto/derived-key.ts';
 import { LEGACY_MASTER_KEY_ID, resolveMasterKeys, type MasterKey } from '../crypto/master-key.ts';
-import type { TenantTransaction } from '../db/tenant-context.ts';
+import { auditSettings, inTenantTransaction, tenantIdOf, type TenantContext, type TenantTransaction } from '../db/tenant-context.ts';
 
 export type KeyPurpose = 'data' | 'blind_index' | 'card_signing';
 
@@ -83,6 +83,20 @@ export function tenantKeyRows(tenantId: string): FragmentSqlToken {
   return sql.fragment`(SELECT coalesce(json_agg(json_build_object('id', id, 'purpose', purpose, 'wrapped_key', encode(wrapped_key, 'hex'),
       'public_key', encode(public_key, 'hex'), 'created_at', ${ms('created_at')}, 'retired_at', ${ms('retired_at')}, 'reindexed_at', ${ms('reindexed_at')})
       ORDER BY created_at, id), '[]') FROM tenant_keys WHERE tenant_id = ${tenantId})`;
+}
+
+/**
+ * withTenant whose first statement reads the party's keys too (Keyring.fromRows): one round trip
+ * where binding the tenant and then Keyring.forTenant took two. The keys' subquery runs as the
+ * row is projected, after the subquery in FROM has bound the tenant (OFFSET 0 keeps it a scan).
+ * @throws TypeError when the tenant id is not a UUID; Error as Keyring.forTenant.
+ */
+export async function withTenantKeys<T>(pool: DatabasePool, keyring: Keyring, context: TenantContext, work: (tx: TenantTransaction, keys: TenantKeys) => Promise<T>): Promise<T> {
+  const tenantId = tenantIdOf(context);
+  return inTenantTransaction(pool,
+    async (tx) => keyring.fromRows(tenantId, await tx.oneFirst(sql.type(z.object({ keys: TenantKeyRows }))`
+      SELECT ${tenantKeyRows(tenantId)} AS keys FROM (SELECT set_config('app.tenant_id', ${tenantId}, true), ${auditSettings(context)} OFFSET 0) bound`)),
+    work);
 }
 
 /** The AAD of a wrapped tenant key: the wrap opens only as this tenant's key for this purpose. */

@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { withTenant } from '../../src/db/tenant-context.ts';
 import { readStream } from '../../src/events/event-store.ts';
 import { ApplicationSchema, type Application } from '../../src/members/application.ts';
-import { registerApplicant, sendLifecycleUpdate } from '../../src/members/lifecycle-client.ts';
+import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
+import { AfterCommitStarts } from '../../src/members/lifecycle-starts.ts';
+import { recordPayment } from '../../src/payments/record-payment.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
@@ -218,3 +220,65 @@ test('an activity failure is stored as "Encoded failure" with its message and st
   }
   expect(failures[0]!.applicationFailureInfo?.type).toBeTruthy();
 });
+
+/*
+ * The API answers a registration once it is committed and starts its lifecycle after the answer
+ * (src/members/lifecycle-starts.ts, AfterCommitStarts). A message reaching the lifecycle before
+ * that start (a head approving a millisecond after the answer) starts it from its recorded start
+ * and goes through; the start that comes after finds it started: one lifecycle each.
+ */
+const notStarted = (memberIds: string[]) => as((tx) =>
+  tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM lifecycle_starts WHERE started_at IS NULL AND member_id = ANY(${sql.array(memberIds, 'uuid')})`));
+const inTemporal = async (workflowId: string) => handleOf(workflowId).describe().then(() => true, () => false);
+/** Runs under the workflow id, open or closed, once visibility has them all. */
+async function runsOf(workflowId: string): Promise<number> {
+  let count = 0;
+  for (let i = 0; i < 50 && count === 0; i++) {
+    ({ count } = await h.client.workflow.count(`WorkflowId = "${workflowId}"`));
+    if (count === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return count;
+}
+
+test('starts held back after the answer: approve, pay, reject, withdraw and a payment claim reach their lifecycles at once, each started once', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const held: string[] = [];
+  const starts = new AfterCommitStarts({ client: h.client, pool: h.db.app }, { hold: async (start) => { held.push(start.workflowId); await gate; } });
+  const deps = { client: h.client, pool: h.db.app, keyring: h.keyring, starts };
+  const register = (name: string) => registerApplicant(deps, h.tenant.id, application(`${name}-${randomUUID()}@example.np`));
+  const all: Registered[] = [];
+  for (const name of ['approved', 'rejected', 'withdrawn', 'claimed', 'waiting']) all.push(await register(name));
+  const [approved, rejected, withdrawn, claimed, waiting] = all as [Registered, Registered, Registered, Registered, Registered];
+
+  // Every registration was answered while its start was still held: nothing in Temporal yet.
+  expect(held).toEqual(all.map((r) => r.workflowId));
+  expect(await Promise.all(all.map((r) => inTemporal(r.workflowId)))).toEqual(all.map(() => false));
+
+  const target = { client: h.client, pool: h.db.app, tenantId: h.tenant.id };
+  const by = `user:${h.headUserId}`;
+  const approval = await sendLifecycleUpdate(target, approved.workflowId, m.approveUpdate, { by, note: null });
+  expect(approval.stage).toBe('AwaitingPayment');
+  const paid = await sendLifecycleUpdate(target, approved.workflowId, m.paymentReceivedUpdate, payment(approval.invoice!));
+  expect(paid.payment).not.toBeNull();
+  await expect(sendLifecycleUpdate(target, rejected.workflowId, m.rejectUpdate, { by, reason: 'not resident in the ward' })).resolves.toMatchObject({ stage: 'Rejected' });
+  await expect(sendLifecycleUpdate(target, withdrawn.workflowId, m.withdrawUpdate, { reason: 'applicant:changed_mind' })).resolves.toMatchObject({ stage: 'Withdrawn' });
+  // A payment before any approval reaches the lifecycle, which refuses it by its rules (not "try again").
+  const claim = { memberId: claimed.memberId, invoiceId: randomUUID(), amount: 50_000, currency: 'NPR', provider: 'esewa', reference: `early-${randomUUID()}`, paidAt: new Date().toISOString() };
+  await expect(recordPayment({ pool: h.db.app, temporal: h.client }, { tenantId: h.tenant.id, actor: 'test' }, claim)).rejects.toMatchObject({ code: 'MEMBER_NOT_AWAITING_PAYMENT' });
+  // Without the database the sender cannot know the recorded start: it is told to try again, as before.
+  await expect(sendLifecycleUpdate(h.client, waiting.workflowId, m.approveUpdate, { by, note: null })).rejects.toMatchObject({ code: 'TEMPORAL_UNAVAILABLE' });
+  expect(await inTemporal(waiting.workflowId)).toBe(false);
+
+  // The held starts go on now: each finds its lifecycle started, or starts it (the one no message reached).
+  release();
+  await starts.drain();
+  await handleOf(approved.workflowId).result();
+  expect(await memberRow(h, approved.memberId)).toMatchObject({ status: 'active' });
+  expect(await memberRow(h, rejected.memberId)).toMatchObject({ status: 'rejected' });
+  expect(await memberRow(h, withdrawn.memberId)).toMatchObject({ status: 'withdrawn' });
+  expect(await memberRow(h, claimed.memberId)).toMatchObject({ status: 'awaiting_approval' });
+  expect(await inTemporal(waiting.workflowId)).toBe(true);
+  expect(await Promise.all(all.map((r) => runsOf(r.workflowId)))).toEqual(all.map(() => 1));
+  expect(await notStarted(all.map((r) => r.memberId))).toBe(0);
+}, 120_000);
