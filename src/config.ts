@@ -126,9 +126,9 @@ const EnvSchema = z.object({
    * workflow tasks' event loop runs one process with each (docs/docker-compose.md).
    */
   WORKER_TASK_QUEUES: z.string().default(TASK_QUEUES.join(','))
-    .transform((value) => value.split(',').map((queue) => queue.trim()).filter((queue) => queue !== ''))
-    .pipe(z.array(z.enum(TASK_QUEUES), { message: `one or more of ${TASK_QUEUES.join(', ')}, comma-separated` }).min(1, `one or more of ${TASK_QUEUES.join(', ')}, comma-separated`)
-      .transform((queues) => [...new Set(queues)])),
+    .transform((value) => [...new Set(value.split(',').map((queue) => queue.trim()).filter((queue) => queue !== ''))])
+    .refine((queues) => queues.length > 0 && queues.every((queue) => (TASK_QUEUES as readonly string[]).includes(queue)), `one or more of ${TASK_QUEUES.join(', ')}, comma-separated`)
+    .pipe(z.array(z.enum(TASK_QUEUES))),
   LIFECYCLE_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   LIFECYCLE_RELAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
