@@ -32,6 +32,7 @@ const WORKFLOW_SRC_ALLOWED = [
   'payments/payment-verification-contract.ts',
   'renewals/renewal-contract.ts',
   'temporal/search-attributes.ts',
+  'temporal/task-queue.ts',
   'temporal/workflow-patches.ts',
   'transfers/transfer-contract.ts',
 ];

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { masterKeyFromBase64 } from '../src/crypto/master-key.ts';
 import { projectRoot } from '../src/paths.ts';
 import { startApiHarness } from '../test/support/api-harness.ts';
 import { startTestServers } from '../test/support/servers.ts';
@@ -44,7 +46,12 @@ async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-  const api = await startApiHarness({ paymentWindowMs: 3_600_000 });
+  // `--card-worker process` runs the card queue's worker in a process of its own for the lifecycle section (default: inline, in this process).
+  const cardWorkerFlag = process.argv.indexOf('--card-worker');
+  const cardWorker = cardWorkerFlag > 0 ? z.enum(['inline', 'process']).parse(process.argv[cardWorkerFlag + 1]) : 'inline';
+  // Known here so that a worker process of the bench's own (the card worker) holds the same master key.
+  const masterKeyBase64 = randomBytes(32).toString('base64');
+  const api = await startApiHarness({ paymentWindowMs: 3_600_000 }, {}, { masterKey: masterKeyFromBase64(masterKeyBase64) });
   try {
     const postgres = await api.db.app.oneFirst(sql.type(z.object({ v: z.string() }))`SELECT current_setting('server_version') AS v`);
     const report: BenchReport = { date: new Date().toISOString(), quick, machine: describeMachine(postgres), sections: {} };
@@ -54,7 +61,10 @@ async function main(): Promise<void> {
     }
     if (runs('lifecycles')) {
       log('lifecycles');
-      report.sections.lifecycles = await benchLifecycles(api, quick ? 10 : 200, quick ? 4 : 20);
+      // `--lifecycles-at COUNT,CONCURRENCY` (e.g. 100,4: the bench's own client loads the machine less) instead of 200 at 20.
+      const atFlag = process.argv.indexOf('--lifecycles-at');
+      const [count, concurrency] = atFlag > 0 ? process.argv[atFlag + 1]!.split(',').map(Number) : quick ? [10, 4] : [200, 20];
+      report.sections.lifecycles = await benchLifecycles(api, count!, concurrency!, { cardWorker, masterKeyBase64 });
     }
     if (runs('registration')) {
       log('registration latency');
@@ -85,7 +95,7 @@ async function main(): Promise<void> {
       });
     }
     await mkdir(dir, { recursive: true });
-    const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}`);
+    const stem = path.join(dir, `${report.date.slice(0, 10)}${quick ? '-quick' : ''}${only ? `-${[...only].join('-')}` : ''}${cardWorker === 'process' ? '-card-worker-process' : ''}`);
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${stem}.md`, renderReport(report));
     log(`wrote ${stem}.md`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from './paths.ts';
+import { TASK_QUEUES } from './temporal/task-queue.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalUrl = z.string().url().optional();
@@ -118,6 +119,16 @@ const EnvSchema = z.object({
    * (bench/results/2026-12-05-memory*.md: 722 MiB with 500, 1,093 MiB with 1,000).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  /**
+   * The task queues this worker process serves, comma-separated: `membership` (every workflow and
+   * its database steps) and `membership-cards` (ID card rendering and email, CPU-heavy). Default
+   * both, so one process runs everything; a deployment that keeps card rendering off the
+   * workflow tasks' event loop runs one process with each (docs/docker-compose.md).
+   */
+  WORKER_TASK_QUEUES: z.string().default(TASK_QUEUES.join(','))
+    .transform((value) => [...new Set(value.split(',').map((queue) => queue.trim()).filter((queue) => queue !== ''))])
+    .refine((queues) => queues.length > 0 && queues.every((queue) => (TASK_QUEUES as readonly string[]).includes(queue)), `one or more of ${TASK_QUEUES.join(', ')}, comma-separated`)
+    .pipe(z.array(z.enum(TASK_QUEUES))),
   LIFECYCLE_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   LIFECYCLE_RELAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   CHAIN_ANCHOR_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),

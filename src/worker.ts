@@ -6,8 +6,9 @@ import { createDatabasePool } from './db/pool.ts';
 import { createLogger } from './logger.ts';
 import { createSmtpMailer, senderDomain } from './mail/mailer.ts';
 import { LocalDirectoryStorage } from './storage/local-storage.ts';
-import { createMembershipWorker } from './temporal/membership-worker.ts';
-import { prebuiltWorkflowBundle } from './temporal/workflow-bundle.ts';
+import { createWorkers, runWorkers } from './temporal/membership-worker.ts';
+import { MEMBERSHIP_TASK_QUEUE } from './temporal/task-queue.ts';
+import { prebuiltWorkflowBundle, type PrebuiltBundle } from './temporal/workflow-bundle.ts';
 import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-deployment.ts';
 import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
@@ -16,7 +17,7 @@ import { tracingClientInterceptors } from './temporal/tracing-interceptors.ts';
 import { stopTracing } from './telemetry/tracing.ts';
 import { installTemporalRuntimeMetrics, startWorkerMetricsListener } from './temporal/worker-metrics.ts';
 
-/** Production entry point: connects to the servers it is given and runs the membership worker. */
+/** Production entry point: connects to the servers it is given and runs a worker for each task queue WORKER_TASK_QUEUES names (all by default). */
 async function main(): Promise<void> {
   const settings = config();
   const log = createLogger('worker', settings.LOG_LEVEL);
@@ -30,9 +31,11 @@ async function main(): Promise<void> {
   const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
-  const bundle = prebuiltWorkflowBundle();
+  const queues = settings.WORKER_TASK_QUEUES;
+  // Only the membership queue's worker runs workflows.
+  const bundle: PrebuiltBundle = queues.includes(MEMBERSHIP_TASK_QUEUE) ? prebuiltWorkflowBundle() : { path: undefined };
   if (bundle.stale) log.warn({ reason: bundle.stale }, 'the pre-built workflow bundle is older than its sources: bundling the workflows now (npm run build:workflows makes a new one)');
-  const worker = await createMembershipWorker({
+  const workers = await createWorkers(queues, {
     workflowBundlePath: bundle.path,
     temporal: client,
     connection,
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
     log,
   });
   if (metrics) log.info({ host: settings.WORKER_METRICS_HOST, port: settings.WORKER_METRICS_PORT }, 'worker metrics listening');
-  const running = worker.run();
+  const running = runWorkers(workers);
   if (settings.WORKER_BUILD_ID !== undefined) {
     const version = { deployment: settings.WORKER_DEPLOYMENT_NAME, buildId: settings.WORKER_BUILD_ID };
     if (settings.WORKER_PROMOTE_ON_START) {
@@ -69,10 +72,13 @@ async function main(): Promise<void> {
       log.warn(version, `versioned worker: it takes tasks once its build is current (npm run cli -- workers:promote --build-id ${version.buildId})`);
     }
   }
-  await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
-  await ensureRenewalSchedule(client, settings.RENEWAL_RUN_AT);
-  await ensurePaymentReconciliationSchedule(client, settings.PAYMENT_RECONCILIATION_AT);
-  log.info({ taskQueue: worker.options.taskQueue, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT, paymentReconciliationAt: settings.PAYMENT_RECONCILIATION_AT }, 'worker started');
+  // The schedules start workflows: the process that serves them (the membership queue) keeps them as configured.
+  if (queues.includes(MEMBERSHIP_TASK_QUEUE)) {
+    await ensureChainAnchoringSchedule(client, settings.CHAIN_ANCHOR_INTERVAL_MINUTES);
+    await ensureRenewalSchedule(client, settings.RENEWAL_RUN_AT);
+    await ensurePaymentReconciliationSchedule(client, settings.PAYMENT_RECONCILIATION_AT);
+  }
+  log.info({ taskQueues: queues, identity: workers[0]?.options.identity, chainAnchoringEveryMinutes: settings.CHAIN_ANCHOR_INTERVAL_MINUTES, renewalRunAt: settings.RENEWAL_RUN_AT, paymentReconciliationAt: settings.PAYMENT_RECONCILIATION_AT }, 'worker started');
   // SIGTERM (a deploy, `docker compose stop`): Worker.run's own signal handling stops polling, lets
   // the tasks in hand finish (WORKER_SHUTDOWN_GRACE_MS for activities) and returns.
   process.once('SIGTERM', () => log.info({ graceMs: settings.WORKER_SHUTDOWN_GRACE_MS }, 'worker draining'));

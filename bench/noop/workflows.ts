@@ -1,26 +1,29 @@
 import { condition, defineQuery, defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { GeographyPath, MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
 import type * as activities from './activities.ts';
+import { NOOP_CARDS_QUEUE } from './queues.ts';
 
 /**
  * The baseline for lifecycle throughput: the member lifecycle's shape (as it runs since the
  * lifecycle-merged-steps patch) with activities that do nothing. Started as the registration
  * request starts a lifecycle (search attributes, memo), the same patch markers, the same two
  * updates (approve answering with the invoice), the same seven activities (four emails, the
- * approval with its invoice, the payment with the activation, the card) and one local activity
+ * approval with its invoice, the payment with the activation, the card; the card and the emails on a task queue of their
+ * own, as since the cards-own-queue patch) and one local activity
  * (the settings) in the same order, the same timers (as conditions with a
  * timeout), the same search-attribute and memo updates at each stage and the same status query,
  * so the ratio measures what the product's activities cost.
  */
 const a = proxyActivities<typeof activities>({ startToCloseTimeout: '1 minute' });
 const local = proxyLocalActivities<typeof activities>({ startToCloseTimeout: '1 minute' });
+const cards = proxyActivities<typeof activities>({ startToCloseTimeout: '1 minute', taskQueue: NOOP_CARDS_QUEUE });
 
 export const approveUpdate = defineUpdate<{ stage: string; invoice: { invoiceId: string } | null }, [unknown]>('approve');
 export const paymentReceivedUpdate = defineUpdate<{ stage: string }, [unknown]>('paymentReceived');
 export const statusQuery = defineQuery<{ stage: string; invoice: { invoiceId: string } | null }>('status');
 
 /** The patch ids the lifecycle records a marker for, one by one (src/temporal/workflow-patches.ts). */
-const MARKERS = ['noop-merged-steps', 'noop-registered-by-request', 'noop-memo-follows-stage', 'noop-heads-told-on-arrival'];
+const MARKERS = ['noop-merged-steps', 'noop-cards-own-queue', 'noop-registered-by-request', 'noop-memo-follows-stage', 'noop-heads-told-on-arrival'];
 
 export async function noopLifecycle(): Promise<string> {
   let stage = 'Registered';
@@ -47,22 +50,22 @@ export async function noopLifecycle(): Promise<string> {
     return { stage };
   });
   upsertSearchAttributes([{ key: GeographyPath, value: '1.2.3' }]);
-  const mails = [a.sendMemberEmail()];
+  const mails = [cards.sendMemberEmail()];
   await local.loadLifecycleSettings();
   await condition(() => approved, '1 hour');
   const issued = await a.approveAndInvoice();
   enter('Approved');
-  mails.push(a.sendMemberEmail());
+  mails.push(cards.sendMemberEmail());
   invoice = issued;
   enter('AwaitingPayment');
-  mails.push(a.sendMemberEmail());
+  mails.push(cards.sendMemberEmail());
   await condition(() => paid, '1 hour');
   await a.payAndActivate();
   enter('Paid');
   enter('Active');
-  await a.issueIdCard();
+  await cards.issueIdCard();
   enter('CardIssued');
-  mails.push(a.sendMemberEmail());
+  mails.push(cards.sendMemberEmail());
   await Promise.all(mails);
   return 'CardIssued';
 }

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { PDFDocument } from 'pdf-lib';
 import { loadCardFonts, sharedFontkit, type CardFontName } from '../../src/cards/card-fonts.ts';
 import { signCardToken } from '../../src/cards/card-token.ts';
@@ -17,6 +18,11 @@ export interface CardsSection {
   floor: Latency;
   floorCpuMs: number;
   bytesPerCard: number;
+  /**
+   * Where the tail comes from: each card's CPU of the rendering thread (a wall clock far above it
+   * is time the thread waited for a core), and the garbage collections that fell within a card.
+   */
+  tail?: { cardCpu: Latency; cardsWithGc: number; gcMsInCards: number; slowestWallMs: number[]; slowestCpuMs: number[]; slowestGcMs: number[] };
 }
 
 // Every member a different name, as in a real run: a layout is cached per string, so one name
@@ -58,6 +64,11 @@ export async function benchCards(count: number): Promise<CardsSection> {
   await renderIdCard(inputs[0]!);
   await floor(inputs[0]!);
   const cardMs: number[] = [];
+  const cardCpuMs: number[] = [];
+  const cardWindows: [number, number][] = [];
+  const gcs: PerformanceEntry[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
   const floorMs: number[] = [];
   let cardCpu = 0;
   let floorCpu = 0;
@@ -67,9 +78,12 @@ export async function benchCards(count: number): Promise<CardsSection> {
     let cpu = process.threadCpuUsage();
     let start = performance.now();
     cardBytes += (await renderIdCard(inputs[i]!)).length;
-    cardMs.push(performance.now() - start);
+    const end = performance.now();
+    cardMs.push(end - start);
+    cardWindows.push([start, end]);
     let used = process.threadCpuUsage(cpu);
     cardCpu += used.user + used.system;
+    cardCpuMs.push((used.user + used.system) / 1000);
     cpu = process.threadCpuUsage();
     start = performance.now();
     await floor(inputs[i]!);
@@ -77,7 +91,13 @@ export async function benchCards(count: number): Promise<CardsSection> {
     used = process.threadCpuUsage(cpu);
     floorCpu += used.user + used.system;
   }
+  // The observer's entries arrive asynchronously: let them in before reading.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcObserver.disconnect();
   const card = summarize(cardMs);
+  const gcMs = cardWindows.map(([from, to]) => gcs.filter((gc) => gc.startTime < to && gc.startTime + gc.duration > from)
+    .reduce((sum, gc) => sum + Math.min(to, gc.startTime + gc.duration) - Math.max(from, gc.startTime), 0));
+  const slowest = cardMs.map((_, i) => i).sort((a, b) => cardMs[b]! - cardMs[a]!).slice(0, 5);
   return {
     count,
     msPerCardWall: round(card.mean),
@@ -86,5 +106,9 @@ export async function benchCards(count: number): Promise<CardsSection> {
     floor: summarize(floorMs),
     floorCpuMs: round(floorCpu / 1000 / count),
     bytesPerCard: Math.round(cardBytes / count),
+    tail: {
+      cardCpu: summarize(cardCpuMs), cardsWithGc: gcMs.filter((ms) => ms > 0).length, gcMsInCards: round(gcMs.reduce((sum, ms) => sum + ms, 0)),
+      slowestWallMs: slowest.map((i) => round(cardMs[i]!, 1)), slowestCpuMs: slowest.map((i) => round(cardCpuMs[i]!, 1)), slowestGcMs: slowest.map((i) => round(gcMs[i]!, 1)),
+    },
   };
 }

@@ -1,10 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** CPU seconds spent so far, by this process and by the servers it spawned (Temporal dev server, Postgres). */
+/** CPU seconds spent so far, by this process and by the servers it spawned (Temporal dev server, Postgres), and by the worker processes it spawned. */
 export interface CpuSnapshot {
   bench: number;
   temporal: number;
   postgres: number;
+  /** Node processes this one spawned (a card worker in a process of its own): Node names its main thread MainThread. */
+  workers: number;
 }
 
 const TICKS_PER_SECOND = 100;
@@ -30,11 +32,12 @@ export function cpuSnapshot(): CpuSnapshot {
     return false;
   };
   const usage = process.cpuUsage();
-  const snapshot: CpuSnapshot = { bench: (usage.user + usage.system) / 1e6, temporal: 0, postgres: 0 };
+  const snapshot: CpuSnapshot = { bench: (usage.user + usage.system) / 1e6, temporal: 0, postgres: 0, workers: 0 };
   for (const [pid, stat] of stats) {
     if (!descends(pid)) continue;
     if (stat.name.startsWith('temporal')) snapshot.temporal += stat.seconds;
     else if (stat.name.startsWith('postgres')) snapshot.postgres += stat.seconds;
+    else if (stat.name === 'node' || stat.name === 'MainThread') snapshot.workers += stat.seconds;
   }
   return snapshot;
 }
@@ -42,5 +45,5 @@ export function cpuSnapshot(): CpuSnapshot {
 /** CPU milliseconds per item between two snapshots. */
 export function cpuMsPer(before: CpuSnapshot, after: CpuSnapshot, items: number): CpuSnapshot {
   const per = (key: keyof CpuSnapshot) => Math.round(((after[key] - before[key]) * 1000) / items);
-  return { bench: per('bench'), temporal: per('temporal'), postgres: per('postgres') };
+  return { bench: per('bench'), temporal: per('temporal'), postgres: per('postgres'), workers: per('workers') };
 }

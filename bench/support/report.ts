@@ -5,7 +5,7 @@ import { memoryGoals, memoryMarkdown, type MemorySection } from '../sections/mem
 import { renewalRunMarkdown, type RenewalRunSection } from '../sections/renewal-run.ts';
 import type { RegistrationSection } from '../sections/registration.ts';
 import { comparisonMarkdown, OVERHEAD_GOAL_MS, type Comparison } from '../sections/search.ts';
-import { latencyRow, round } from './stats.ts';
+import { latencyRow, round, type Latency } from './stats.ts';
 
 export interface BenchReport {
   date: string;
@@ -14,7 +14,10 @@ export interface BenchReport {
   sections: {
     cards?: CardsSection;
     lifecycles?: { count: number; concurrency: number; rounds?: number; lifecyclesPerSecond: number; noopPerSecond: number; ratio: number; roundRatios?: number[];
-      cpuMsPerLifecycle?: { real: CpuSnapshot; noop: CpuSnapshot } };
+      cpuMsPerLifecycle?: { real: CpuSnapshot; noop: CpuSnapshot };
+      /** Where the card queue's worker ran: in the bench process beside the workflow worker, or in a process of its own. */
+      cardWorker?: 'inline' | 'process';
+      workflowTasks?: Record<'real' | 'noop', { scheduleToStart: Latency; duration: Latency }> };
     registration?: RegistrationSection;
     geography?: string;
     imports?: { rows: number; batchSize: number; rowsPerSecond: number; rawCopyRowsPerSecond: number; ratio: number; fairFloorRowsPerSecond?: number; floorRatio?: number }[];
@@ -32,18 +35,28 @@ export function renderReport(r: BenchReport): string {
   for (const [key, value] of Object.entries(r.machine)) lines.push(`| ${key} | ${value} |`);
   const { cards, lifecycles, registration } = r.sections;
   if (lifecycles) {
-    lines.push('', '## Lifecycle throughput', '', `${lifecycles.count} complete lifecycles (registration request, approve answered with the invoice, pay, activate, card, four emails), ${lifecycles.concurrency} at a time, against a no-op workflow of the same shape (same start, same updates, same seven activities and one local activity, same timers, patch markers, search-attribute and memo updates) on the same Temporal server.`, '',
+    const placement = lifecycles.cardWorker === 'process'
+      ? ' The card and the emails on the card task queue, served by a worker process of its own (`WORKER_TASK_QUEUES=membership-cards`, as docker-compose.yml deploys it), the workflows and the other steps by the worker in the bench process; the no-op\'s card queue by a process of its own likewise.'
+      : ' Both task queues (workflows and steps; card and emails) served by workers in the bench process, as one `npm run worker` runs them; the no-op likewise.';
+    lines.push('', '## Lifecycle throughput', '', `${lifecycles.count} complete lifecycles (registration request, approve answered with the invoice, pay, activate, card, four emails), ${lifecycles.concurrency} at a time, against a no-op workflow of the same shape (same start, same updates, same seven activities and one local activity, same task queues, same timers, patch markers, search-attribute and memo updates) on the same Temporal server.${placement}`, '',
       '| | lifecycles/s |', '| --- | --- |', `| member lifecycle | ${lifecycles.lifecyclesPerSecond} |`, `| no-op baseline | ${lifecycles.noopPerSecond} |`, `| **ratio** | **${lifecycles.ratio}** (goal ≥ 0.8) |`);
     if (lifecycles.roundRatios) {
       lines.push('', `After an untimed warm-up of each, the two alternated in ${lifecycles.rounds} rounds of ${lifecycles.count / lifecycles.rounds!} each, so drift over the run falls on both; each round's ratio: ${lifecycles.roundRatios.join(', ')}.`);
     }
     const cpu = lifecycles.cpuMsPerLifecycle;
     if (cpu) {
-      const sum = (c: typeof cpu.real) => c.bench + c.temporal + c.postgres;
+      const sum = (c: typeof cpu.real) => c.bench + c.workers + c.temporal + c.postgres;
       lines.push('', 'CPU per lifecycle, by process, over the timed rounds (the machine has 2 cores; everything else running on it is not counted):', '',
-        '| ms CPU per lifecycle | bench process (worker, activities, client) | Temporal server | Postgres | total |', '| --- | --- | --- | --- | --- |',
-        `| member lifecycle | ${cpu.real.bench} | ${cpu.real.temporal} | ${cpu.real.postgres} | ${sum(cpu.real)} |`,
-        `| no-op baseline | ${cpu.noop.bench} | ${cpu.noop.temporal} | ${cpu.noop.postgres} | ${sum(cpu.noop)} |`);
+        '| ms CPU per lifecycle | bench process (worker, activities, client) | card worker process | Temporal server | Postgres | total |', '| --- | --- | --- | --- | --- | --- |',
+        `| member lifecycle | ${cpu.real.bench} | ${cpu.real.workers} | ${cpu.real.temporal} | ${cpu.real.postgres} | ${sum(cpu.real)} |`,
+        `| no-op baseline | ${cpu.noop.bench} | ${cpu.noop.workers} | ${cpu.noop.temporal} | ${cpu.noop.postgres} | ${sum(cpu.noop)} |`);
+    }
+    const tasks = lifecycles.workflowTasks;
+    if (tasks) {
+      lines.push('', 'Workflow tasks of the timed lifecycles, from their histories: how long each waited for a worker (scheduled to started) and how long the worker took (started to completed), in ms.', '',
+        '| | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |',
+        latencyRow('member lifecycle: scheduled to started', tasks.real.scheduleToStart), latencyRow('member lifecycle: started to completed', tasks.real.duration),
+        latencyRow('no-op: scheduled to started', tasks.noop.scheduleToStart), latencyRow('no-op: started to completed', tasks.noop.duration));
     }
   }
   if (registration) {
@@ -61,6 +74,10 @@ export function renderReport(r: BenchReport): string {
     if (cards.card && cards.floor) {
       lines.push('', '| | n | p50 ms | p95 ms | p99 ms | thread CPU ms (mean) |', '| --- | --- | --- | --- | --- | --- |',
         `${latencyRow('ID card', cards.card)} ${cards.msPerCardCpu} |`, `${latencyRow('floor: pdf-lib page + 4 subset fonts', cards.floor)} ${cards.floorCpuMs} |`);
+    }
+    const tail = cards.tail;
+    if (tail) {
+      lines.push('', `Where the tail is: each card's CPU of the rendering thread p50 ${round(tail.cardCpu.p50)} ms, p95 ${round(tail.cardCpu.p95)} ms, p99 ${round(tail.cardCpu.p99)} ms (against the wall clock's above: the rest is time the thread waited for a core); ${tail.cardsWithGc} of ${cards.count} cards had a garbage collection within them, ${tail.gcMsInCards} ms in all. The five slowest cards: wall ${tail.slowestWallMs.join(', ')} ms; thread CPU ${tail.slowestCpuMs.join(', ')} ms; GC ${tail.slowestGcMs.join(', ')} ms.`);
     }
   }
   const { imports, scale, geography } = r.sections;

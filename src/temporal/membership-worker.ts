@@ -1,15 +1,17 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerDeploymentOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerDeploymentOptions, type WorkerInterceptors } from '@temporalio/worker';
 import { createChainAnchoringActivities } from '../../activities/events/chain-anchoring.ts';
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
+import { createCardActivities } from '../../activities/members/cards.ts';
+import { createNotificationActivities } from '../../activities/members/notifications.ts';
 import { createPaymentActivities } from '../../activities/payments/index.ts';
 import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
 import { createReconciliationRunActivities } from '../../activities/payments/reconciliation-run.ts';
 import { projectRoot } from '../paths.ts';
-import { MEMBERSHIP_TASK_QUEUE } from './task-queue.ts';
+import { CARDS_TASK_QUEUE, MEMBERSHIP_TASK_QUEUE, type TaskQueueName } from './task-queue.ts';
 import { tracingWorkerOptions, WORKFLOW_TRACING_INTERCEPTORS } from './tracing-interceptors.ts';
 import { prebuiltWorkflowBundle } from './workflow-bundle.ts';
 
@@ -32,7 +34,11 @@ export interface MembershipWorkerOptions {
   dataConverter?: DataConverter | undefined;
 }
 
-/** The one worker of the product: every member lifecycle, renewal and transfer, and the event chains' anchoring, on the membership task queue. */
+/**
+ * The worker of the membership task queue: every member lifecycle, renewal and transfer, and the
+ * event chains' anchoring, with all their activities (workflows that do not route cards and mail
+ * to the card queue, and lifecycles started before they did, run those here too).
+ */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath ?? prebuiltWorkflowBundle().path;
   const activities = {
@@ -55,4 +61,51 @@ export async function createMembershipWorker(options: MembershipWorkerOptions): 
     ...(options.deployment ? { workerDeploymentOptions: options.deployment } : {}),
     ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });
+}
+
+export type CardWorkerOptions = Pick<MembershipWorkerOptions, 'connection' | 'namespace' | 'deps' | 'shutdownGraceTimeMs' | 'deployment' | 'dataConverter'> & {
+  /** Activity interceptors beside the tracing ones (tests inject crashes with them). */
+  interceptors?: WorkerInterceptors | undefined;
+};
+
+/** The activities of the card task queue: rendering, storing and recording ID cards, and every email of a lifecycle. */
+export function createCardQueueActivities(deps: MemberActivityDeps) {
+  return { ...createCardActivities(deps), ...createNotificationActivities(deps) };
+}
+
+/**
+ * The worker of the card task queue (CARDS_TASK_QUEUE): activities only, no workflows, so the
+ * CPU a card's PDF or a message's encoding takes never delays a workflow task when it runs in a
+ * process of its own (WORKER_TASK_QUEUES).
+ */
+export async function createCardWorker(options: CardWorkerOptions): Promise<Worker> {
+  const tracing = tracingWorkerOptions();
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: CARDS_TASK_QUEUE,
+    activities: createCardQueueActivities(options.deps),
+    interceptors: { activity: [...tracing.interceptors.activity, ...(options.interceptors?.activity ?? [])] },
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    ...(options.deployment ? { workerDeploymentOptions: options.deployment } : {}),
+    ...(options.dataConverter && { dataConverter: options.dataConverter }),
+  });
+}
+
+/** One worker per task queue `queues` names (WORKER_TASK_QUEUES), on the same connection. */
+export async function createWorkers(queues: readonly TaskQueueName[], options: MembershipWorkerOptions): Promise<Worker[]> {
+  return Promise.all(queues.map((queue) => (queue === MEMBERSHIP_TASK_QUEUE ? createMembershipWorker(options) : createCardWorker(options))));
+}
+
+/**
+ * Runs the workers until every one has stopped (SIGTERM drains each: Worker.run's own signal
+ * handling). One failing stops the others, and its error is thrown once they have drained.
+ */
+export async function runWorkers(workers: readonly Worker[]): Promise<void> {
+  const results = await Promise.allSettled(workers.map((worker) => worker.run().catch((err: unknown) => {
+    for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+    throw err;
+  })));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }

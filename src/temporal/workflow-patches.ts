@@ -44,6 +44,14 @@ export const REGISTERED_BY_REQUEST = 'registered-by-request';
  */
 export const LIFECYCLE_MERGED_STEPS = 'lifecycle-merged-steps';
 
+/**
+ * Lifecycles that render their ID card and send their email on the card task queue
+ * (CARDS_TASK_QUEUE, src/temporal/task-queue.ts), which a worker process of its own may serve
+ * (WORKER_TASK_QUEUES), so that the CPU they take never delays a workflow task. Lifecycles
+ * started before ran them on the membership task queue, and replay so.
+ */
+export const CARDS_OWN_QUEUE = 'cards-own-queue';
+
 export interface KnownPatch {
   id: string;
   /** The workflow type whose code calls patched() with it. */
@@ -58,6 +66,7 @@ export const PATCHES: readonly KnownPatch[] = [
   { id: MEMO_FOLLOWS_STAGE, workflowType: 'memberLifecycle', summary: "the memo's stage is upserted at every stage" },
   { id: REGISTERED_BY_REQUEST, workflowType: 'memberLifecycle', summary: 'the application is recorded by the registration request before the lifecycle starts' },
   { id: LIFECYCLE_MERGED_STEPS, workflowType: 'memberLifecycle', summary: 'settings read in a local activity; approval with invoice, and payment with activation, one activity and one transaction each' },
+  { id: CARDS_OWN_QUEUE, workflowType: 'memberLifecycle', summary: 'the ID card and every email are scheduled on the membership-cards task queue' },
   { id: HEADS_TOLD_ON_ARRIVAL, workflowType: 'memberLifecycle', summary: "the committee's heads are emailed when an application arrives in their area" },
 ];
 

@@ -40,7 +40,9 @@ test('the quick benchmark runs every section and writes a complete report', asyn
   expect(lifecycles).toMatchObject({ count: 12, rounds: 4, roundRatios: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)] });
   expect(lifecycles.ratio).toBeGreaterThan(0);
   // Where each lifecycle's CPU went, by process: the no-op's Postgres share is nothing of ours.
-  expect(lifecycles.cpuMsPerLifecycle.real).toEqual({ bench: expect.any(Number), temporal: expect.any(Number), postgres: expect.any(Number) });
+  expect(lifecycles.cpuMsPerLifecycle.real).toEqual({ bench: expect.any(Number), temporal: expect.any(Number), postgres: expect.any(Number), workers: expect.any(Number) });
+  // Workflow tasks of the timed lifecycles: how long each waited and ran.
+  expect(lifecycles.workflowTasks.real.duration.n).toBeGreaterThan(0);
   expect([lifecycles.cpuMsPerLifecycle.real.bench > 0, lifecycles.cpuMsPerLifecycle.real.temporal > 0, lifecycles.cpuMsPerLifecycle.real.postgres > 0]).toEqual([true, true, true]);
   expect(registration.registrationStatuses).toEqual({ 201: registration.registration.n });
   expect(registration.requestPathStatuses).toEqual({ 201: registration.requestPath.n });

@@ -306,6 +306,8 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
   }
 
   npmRun('worker', withPorts(environmentOf('worker', rewrite)));
+  // The card and mail queue's own worker process (the same entry point, WORKER_TASK_QUEUES from the file).
+  npmRun('card-worker', withPorts(environmentOf('card-worker', rewrite)));
   const apiEnv = withPorts(environmentOf('api', rewrite));
   npmRun('api', apiEnv);
   await until('/readyz ready', async () => {

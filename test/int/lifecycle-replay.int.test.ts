@@ -68,6 +68,9 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     // The settings read in a local activity, approval with invoice and payment with activation merged (patch lifecycle-merged-steps).
     'merged-steps-card-issued.json', 'merged-steps-approved-by-operator-signal.json', 'merged-steps-payment-refused-then-paid.json',
     'merged-steps-withdrawn-awaiting-payment.json', 'merged-steps-rejected.json',
+    // The card and every email on the card task queue (patch cards-own-queue).
+    'card-queue-card-issued.json', 'card-queue-registration-refused.json', 'card-queue-rejected.json', 'card-queue-expired-unpaid.json',
+    'card-queue-escalated-then-approved-by-signal.json',
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);

@@ -7,7 +7,7 @@
 import type { Worker } from '@temporalio/worker';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import { notTakenQuery, runningQuery, takenQuery } from '../../src/temporal/workflow-versions.ts';
-import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
+import { CARDS_OWN_QUEUE, CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
 import { runOperatorCli } from '../support/cli-process.ts';
 import { awaitInvoice, lifecycleHandle, registerMember, startLifecycleHarness, type LifecycleHarness } from '../support/lifecycle-harness.ts';
 
@@ -53,10 +53,10 @@ afterAll(async () => {
 
 test('patched() records TemporalChangeVersion: a visibility query tells the lifecycles that took the patch from those that did not', async () => {
   const described = await lifecycleHandle(h, patchedOne.workflowId).describe();
-  // Every lifecycle takes the patches it reaches on arrival (registered-by-request, memo-follows-stage, heads-told-on-arrival, lifecycle-merged-steps); only the signalled one takes operator-signal-actors.
+  // Every lifecycle takes the patches it reaches on arrival (registered-by-request, memo-follows-stage, heads-told-on-arrival, lifecycle-merged-steps, cards-own-queue); only the signalled one takes operator-signal-actors.
   const versions = (workflowId: string) => lifecycleHandle(h, workflowId).describe().then((d) => [...(d.searchAttributes.TemporalChangeVersion as string[] | undefined ?? [])].sort());
-  expect([...described.searchAttributes.TemporalChangeVersion as string[]].sort()).toEqual([HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST].sort());
-  expect(await versions(untouched.workflowId)).toEqual([HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, REGISTERED_BY_REQUEST].sort());
+  expect([...described.searchAttributes.TemporalChangeVersion as string[]].sort()).toEqual([CARDS_OWN_QUEUE, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST].sort());
+  expect(await versions(untouched.workflowId)).toEqual([CARDS_OWN_QUEUE, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, MEMO_FOLLOWS_STAGE, REGISTERED_BY_REQUEST].sort());
 
   expect(await countUntil(takenQuery(m.MEMBER_LIFECYCLE_WORKFLOW, OPERATOR_SIGNAL_ACTORS, tenantOnly()), 1)).toBe(1);
   expect(await countUntil(runningQuery(m.MEMBER_LIFECYCLE_WORKFLOW, tenantOnly()), 2)).toBe(2);

@@ -15,6 +15,7 @@ import { MemberEventHub } from '../../src/events/member-event-hub.ts';
 import { createUser, type UserRole } from '../../src/users/users.ts';
 import { makeWebhookSecret } from './webhooks.ts';
 import { startLifecycleHarness, type HarnessDurations, type LifecycleHarness } from './lifecycle-harness.ts';
+import type { MasterKey } from '../../src/crypto/master-key.ts';
 
 export interface ApiResponse {
   status: number;
@@ -39,8 +40,8 @@ export interface ApiHarness extends LifecycleHarness {
 }
 
 /** The API over the lifecycle harness: a real worker, real Postgres, a real listening HTTP server. */
-export async function startApiHarness(durations: HarnessDurations = {}, overrides: Partial<ApiDeps> = {}): Promise<ApiHarness & { stop(): Promise<void> }> {
-  const h = await startLifecycleHarness(durations);
+export async function startApiHarness(durations: HarnessDurations = {}, overrides: Partial<ApiDeps> = {}, options: { masterKey?: MasterKey } = {}): Promise<ApiHarness & { stop(): Promise<void> }> {
+  const h = await startLifecycleHarness(durations, options);
   let current = await h.startWorker();
   const apiDeps: ApiDeps = {
     pool: h.db.app, temporal: h.client, namespace: 'default', log: createLogger('test-api', process.env.API_LOG ?? 'silent'),

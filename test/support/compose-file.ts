@@ -16,6 +16,7 @@ export interface ComposeService {
   volumes?: string[];
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
+  stop_grace_period?: string;
 }
 
 export interface ComposeProject {

@@ -14,8 +14,8 @@ import { createSmtpMailer, senderDomain } from '../../src/mail/mailer.ts';
 import { ApplicationSchema, type Application } from '../../src/members/application.ts';
 import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
 import { LocalDirectoryStorage } from '../../src/storage/local-storage.ts';
-import { createMembershipWorker } from '../../src/temporal/membership-worker.ts';
-import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { createCardWorker, createMembershipWorker } from '../../src/temporal/membership-worker.ts';
+import { CARDS_TASK_QUEUE, MEMBERSHIP_TASK_QUEUE, TASK_QUEUES, type TaskQueueName } from '../../src/temporal/task-queue.ts';
 import { EncryptionCodec, temporalDataConverter } from '../../src/temporal/payload-codec.ts';
 import type { MasterKey } from '../../src/crypto/master-key.ts';
 import { Keyring } from '../../src/tenants/keyring.ts';
@@ -49,8 +49,11 @@ export interface LifecycleHarness {
   committeeId: string;
   headUserId: string;
   /**
-   * A worker on the membership task queue; call again after stopping it to get a new one.
-   * Only one may run at a time: every harness shares the task queue, not the database.
+   * A worker on each task queue (the membership queue and the card queue, as one `npm run worker`
+   * runs them), or on those `options.queues` names; call again after stopping it to get a new one.
+   * `worker` is the first of them; shutting it down shuts down the others, and `running` settles
+   * once all have stopped. Only one may run at a time: every harness shares the task queues, not
+   * the database.
    */
   startWorker(options?: WorkerOverrides): Promise<{ worker: Worker; running: Promise<void> }>;
   close(): Promise<void>;
@@ -65,6 +68,8 @@ export interface HarnessDurations {
 export interface WorkerOverrides {
   /** e.g. activity interceptors that inject crashes around the real activities. */
   interceptors?: WorkerInterceptors;
+  /** The task queues served (WORKER_TASK_QUEUES); all by default. */
+  queues?: readonly TaskQueueName[];
 }
 
 /** Real Postgres (as the app role), the real Temporal dev server, a real SMTP server. */
@@ -103,15 +108,27 @@ export async function startLifecycleHarness(durations: HarnessDurations = {}, op
       const connection = await NativeConnection.connect({ address });
       connections.push(connection);
       const bundle = process.env.TEST_WORKFLOW_BUNDLE!;
-      const worker = options.interceptors
-        ? await Worker.create({
-          connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
-          workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors, sinks: tracingWorkerOptions().sinks, dataConverter: temporalDataConverter(codec, { failures: true }),
-        })
-        : await createMembershipWorker({
-          connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000, dataConverter: temporalDataConverter(codec, { failures: true }),
-        });
-      return { worker, running: worker.run() };
+      const dataConverter = temporalDataConverter(codec, { failures: true });
+      const create = (queue: TaskQueueName): Promise<Worker> => {
+        if (queue === CARDS_TASK_QUEUE) return createCardWorker({ connection, namespace: 'default', deps, shutdownGraceTimeMs: 1_000, dataConverter, interceptors: options.interceptors });
+        return options.interceptors
+          ? Worker.create({
+            connection, namespace: 'default', taskQueue: MEMBERSHIP_TASK_QUEUE, activities: createMemberActivities(deps),
+            workflowBundle: { codePath: bundle }, shutdownGraceTime: 1_000, interceptors: options.interceptors, sinks: tracingWorkerOptions().sinks, dataConverter,
+          })
+          : createMembershipWorker({ connection, namespace: 'default', deps, temporal: client, workflowBundlePath: bundle, shutdownGraceTimeMs: 1_000, dataConverter });
+      };
+      const [worker, ...others] = await Promise.all((options.queues ?? TASK_QUEUES).map(create));
+      if (!worker) throw new Error('startWorker needs at least one task queue');
+      // Settled at once, so that another worker's failure is no unhandled rejection: it is thrown when `running` settles.
+      const othersRunning = Promise.allSettled(others.map((other) => other.run()));
+      // The first worker's stop (a test's shutdown, or its failure) stops the others: one process's workers.
+      const running = worker.run().finally(async () => {
+        for (const other of others) if (other.getState() === 'RUNNING') other.shutdown();
+        const failed = (await othersRunning).find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
+      return { worker, running };
     },
     async close() {
       await terminateOpenLifecycles(client, tenant.id);

@@ -492,6 +492,24 @@ async function recordMergedSteps(): Promise<void> {
   await record({ paymentWindowMs: 60_000 }, scenarios, { masterKey: recordedHistoriesMasterKey() });
 }
 
+/**
+ * Lifecycles that render the card and send every email on the card task queue (patch
+ * cards-own-queue): one that ends holding its card, one refused because the phone was taken (the
+ * holder's notice), one rejected, one whose invoice lapsed, one escalated (the reminder and the
+ * escalation to the parent committee's heads).
+ */
+async function recordCardQueue(): Promise<void> {
+  const scenarios: typeof quick = {
+    'card-queue-card-issued': quick['happy-path-card-issued']!,
+    'card-queue-registration-refused': quick['registration-refused-phone-taken']!,
+    'card-queue-rejected': quick.rejected!,
+    'card-queue-expired-unpaid': quick['expired-unpaid']!,
+  };
+  const masterKey = recordedHistoriesMasterKey();
+  await record({ paymentWindowMs: 2_000 }, scenarios, { masterKey });
+  await record({ approvalReminderAfterMs: 1_000, approvalEscalationAfterMs: 2_000, paymentWindowMs: 60_000 }, { 'card-queue-escalated-then-approved-by-signal': escalated['escalated-then-approved-by-signal']! }, { masterKey });
+}
+
 async function main(): Promise<void> {
   const servers = await startTestServers(true);
   Object.assign(process.env, servers.env);
@@ -508,6 +526,7 @@ async function main(): Promise<void> {
     await recordRegisteredByRequest();
     await recordEncrypted();
     await recordMergedSteps();
+    await recordCardQueue();
   } finally {
     await servers.stop();
   }

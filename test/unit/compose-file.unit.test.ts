@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig, requiredSettings, requireSettings, type EntryPoint } from '../../src/config.ts';
 import { APP_ROLE, OWNER_ROLE, bootstrapScript } from '../../src/db/bootstrap.ts';
 import { projectRoot } from '../../src/paths.ts';
+import { TASK_QUEUES } from '../../src/temporal/task-queue.ts';
 import { InterpolationError, composeVariables, generatedDotEnv, interpolate, rawCompose, resolvedCompose, serviceEnvironment } from '../support/compose-file.ts';
 
 // The static check of docker-compose.yml: what the production entry points need is derived from
@@ -31,6 +32,19 @@ test.each(entryPoints)('the %s service runs its npm script with every variable s
   // The image's own ENV (Dockerfile) adds nothing required: the service's environment alone passes.
   const settings = loadConfig(environment);
   expect(() => requireSettings(settings, entryPoint)).not.toThrow();
+});
+
+test('the worker and card-worker services run the worker entry point on task queues that, together, are every queue, each served once', () => {
+  const card = project.services['card-worker']!;
+  expect(card.command).toEqual(project.services.worker!.command);
+  const environment = serviceEnvironment(project, 'card-worker');
+  expect(requiredSettings('worker', 'production').filter((name) => !environment[name])).toEqual([]);
+  const served = ['worker', 'card-worker'].flatMap((name) => loadConfig(serviceEnvironment(project, name)).WORKER_TASK_QUEUES);
+  expect(served.sort()).toEqual([...TASK_QUEUES].sort());
+  // Cards are written where the api serves them from.
+  expect(card.volumes).toEqual(project.services.worker!.volumes);
+  expect(card.depends_on).toEqual(project.services.worker!.depends_on);
+  expect(card.stop_grace_period).toBe(project.services.worker!.stop_grace_period);
 });
 
 test('the required list is the one the entry points enforce: without one of them they refuse to start', () => {

@@ -17,6 +17,12 @@ test('trusted proxies default to this machine; a list or none is taken as given'
   expect(loadConfig({ TRUSTED_PROXIES: 'none' }).TRUSTED_PROXIES).toBe('none');
 });
 
+test('a worker serves every task queue unless WORKER_TASK_QUEUES names some, each once', () => {
+  expect(loadConfig({}).WORKER_TASK_QUEUES).toEqual(['membership', 'membership-cards']);
+  expect(loadConfig({ WORKER_TASK_QUEUES: 'membership-cards' }).WORKER_TASK_QUEUES).toEqual(['membership-cards']);
+  expect(loadConfig({ WORKER_TASK_QUEUES: ' membership , membership-cards,membership ' }).WORKER_TASK_QUEUES).toEqual(['membership', 'membership-cards']);
+});
+
 test.each([
   ['API_PORT', 'eighty'],
   ['API_PORT', '70000'],
@@ -28,6 +34,8 @@ test.each([
   ['RATE_LIMIT_REGISTRATIONS', '0'],
   ['WORKER_METRICS_PORT', '70000'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+  ['WORKER_TASK_QUEUES', 'cards'],
+  ['WORKER_TASK_QUEUES', ' , '],
 ])('a bad %s stops start-up with a message naming it', (variable, value) => {
   expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
   expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid environment variable ${variable}:`));

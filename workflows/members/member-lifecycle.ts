@@ -8,7 +8,8 @@ import { signalActor } from './signal-actor.ts';
 import { GeographyPath } from '../../src/temporal/search-attributes.ts';
 import { LifecycleState, refusalFailure } from './lifecycle-state.ts';
 import { LOCAL_STEP_OPTIONS, MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
-import { CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
+import { CARDS_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { CARDS_OWN_QUEUE, CONTACT_TAKEN_REFUSAL, HEADS_TOLD_ON_ARRIVAL, LIFECYCLE_MERGED_STEPS, OPERATOR_SIGNAL_ACTORS, REGISTERED_BY_REQUEST } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // The settings read, run in the worker holding the workflow task (lifecycles since LIFECYCLE_MERGED_STEPS).
@@ -17,16 +18,24 @@ const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 const local = proxyLocalActivities<MemberActivities>(LOCAL_STEP_OPTIONS);
 // Mail waits out an SMTP outage: unlimited attempts, and never on the lifecycle's critical path.
 const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
+// Lifecycles since CARDS_OWN_QUEUE: the card and the email on the card task queue, served by the
+// worker process WORKER_TASK_QUEUES gives it (CPU-heavy work off the workflow tasks' event loop).
+type CardQueueActivities = Pick<MemberActivities, 'issueIdCard' | 'sendMemberEmail' | 'notifyContactHolder' | 'notifyCommitteeHeads'>;
+const cardQueue = proxyActivities<CardQueueActivities>({ ...STEP_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
+const mailQueue = proxyActivities<CardQueueActivities>({ ...MAIL_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
 
 /** One application, from registration to an active member holding an ID card. */
 export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.LifecycleStatus> {
   const step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
   // Decided once, in the first workflow task: a lifecycle runs its steps one way throughout.
   const merged = patched(LIFECYCLE_MERGED_STEPS);
+  const ownQueue = patched(CARDS_OWN_QUEUE);
+  const cards: CardQueueActivities = ownQueue ? cardQueue : steps;
+  const mailer: CardQueueActivities = ownQueue ? mailQueue : mail;
   const state = new LifecycleState();
   const mailing: Promise<unknown>[] = [];
   const send = (email: Parameters<MemberActivities['sendMemberEmail']>[1]) =>
-    deliverInBackground(mailing, mail.sendMemberEmail(step, email), `${email.kind} email`);
+    deliverInBackground(mailing, mailer.sendMemberEmail(step, email), `${email.kind} email`);
   const registration = acceptRegistration(input, state, step);
   setHandler(m.statusQuery, () => state.status());
   registerApprovalHandlers(state, merged);
@@ -38,15 +47,15 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
     return state.status();
   }
   if (registered.refusal) {
-    deliverInBackground(mailing, mail.notifyContactHolder(step, registered.refusal), 'contact holder notice');
+    deliverInBackground(mailing, mailer.notifyContactHolder(step, registered.refusal), 'contact holder notice');
     return finish(state, mailing);
   }
   upsertSearchAttributes([{ key: GeographyPath, value: registered.geographyPath }]);
   if (patched(HEADS_TOLD_ON_ARRIVAL)) {
-    deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: registered.committeeId, escalated: false, arrival: true }), 'arrival notice');
+    deliverInBackground(mailing, mailer.notifyCommitteeHeads(step, { committeeId: registered.committeeId, escalated: false, arrival: true }), 'arrival notice');
   }
   const settings = await (merged ? local : steps).loadLifecycleSettings(step);
-  await awaitApproval(state, step, settings, registered.committeeId, mailing);
+  await awaitApproval(state, step, settings, registered.committeeId, mailing, mailer);
 
   if (state.withdrawal) return finishWithdrawn(state, step);
   if (!state.decision?.approved) {
@@ -87,7 +96,7 @@ export async function memberLifecycle(input: m.MemberLifecycleInput): Promise<m.
   state.enter('Paid');
   state.memberNumber = activated ?? (await steps.activateMember(step)).memberNumber;
   state.enter('Active');
-  await steps.issueIdCard(step);
+  await cards.issueIdCard(step);
   state.enter('CardIssued');
   send({ kind: 'activated', memberNumber: state.memberNumber });
   return finish(state, mailing);
@@ -180,16 +189,16 @@ function workflowNow(): number {
 
 /** Waits for a head's decision, reminding the committee and then escalating to its parent's heads. */
 async function awaitApproval(state: LifecycleState, step: Step,
-  settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null, mailing: Promise<unknown>[]): Promise<void> {
+  settings: { approvalReminderAfterMs: number; approvalEscalationAfterMs: number }, committeeId: string | null, mailing: Promise<unknown>[], mailer: CardQueueActivities): Promise<void> {
   const decided = () => state.decision !== undefined || state.withdrawal !== undefined;
   if (await condition(decided, settings.approvalReminderAfterMs)) return;
   await steps.recordReminder(step, committeeId);
-  deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId, escalated: false }), 'reminder');
+  deliverInBackground(mailing, mailer.notifyCommitteeHeads(step, { committeeId, escalated: false }), 'reminder');
   if (await condition(decided, settings.approvalEscalationAfterMs - settings.approvalReminderAfterMs)) return;
   const parent = await steps.parentCommittee(step, committeeId);
   await steps.recordEscalation(step, committeeId, parent);
   state.escalated = true;
-  deliverInBackground(mailing, mail.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }), 'escalation');
+  deliverInBackground(mailing, mailer.notifyCommitteeHeads(step, { committeeId: parent, escalated: true }), 'escalation');
   await condition(decided);
 }
 
