@@ -286,9 +286,11 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
     // PUBLIC_BASE_URL's default is the published API port; here the API listens on a free one.
     'http://127.0.0.1:3000': `http://127.0.0.1:${apiPort}`,
   };
-  const workerPorts = { WORKER_METRICS_PORT: String(await freePort()), WORKER_SDK_METRICS_PORT: String(await freePort()) };
-  const withPorts = (environment: Record<string, string>): Record<string, string> => ({
-    ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort), ...(environment.WORKER_METRICS_PORT ? workerPorts : {}),
+  // Each worker process its own metrics ports (in compose each is its own host: worker:9465, card-worker:9465).
+  const workerPorts = async () => ({ WORKER_METRICS_PORT: String(await freePort()), WORKER_SDK_METRICS_PORT: String(await freePort()) });
+  const metricsPorts = { worker: await workerPorts(), 'card-worker': await workerPorts() };
+  const withPorts = (environment: Record<string, string>, service?: keyof typeof metricsPorts): Record<string, string> => ({
+    ...environment, API_PORT: String(apiPort), METRICS_PORT: String(metricsPort), ...(service && environment.WORKER_METRICS_PORT ? metricsPorts[service] : {}),
   });
 
   // migrate: once, to completion, before worker and api (service_completed_successfully).
@@ -305,20 +307,22 @@ test('postgres initialised by the init script, temporal on it (schema, server, s
     await owner.end();
   }
 
-  npmRun('worker', withPorts(environmentOf('worker', rewrite)));
+  npmRun('worker', withPorts(environmentOf('worker', rewrite), 'worker'));
   // The card and mail queue's own worker process (the same entry point, WORKER_TASK_QUEUES from the file).
-  npmRun('card-worker', withPorts(environmentOf('card-worker', rewrite)));
+  npmRun('card-worker', withPorts(environmentOf('card-worker', rewrite), 'card-worker'));
   const apiEnv = withPorts(environmentOf('api', rewrite));
   npmRun('api', apiEnv);
   await until('/readyz ready', async () => {
     const res = await fetch(`http://127.0.0.1:${apiPort}/readyz`);
     return res.ok ? ((await res.json()) as { status: string }) : undefined;
   }).then((body) => expect(body).toMatchObject({ status: 'ready' }));
-  // The worker's metrics listener, as prometheus scrapes it at worker:9465: process and Temporal SDK metrics.
-  await until('the worker serving its metrics', async () => {
-    const body = await (await fetch(`http://127.0.0.1:${workerPorts.WORKER_METRICS_PORT}/metrics`)).text();
-    return /^sadasya_worker_sdk_metrics_up 1$/m.test(body) && /^temporal_num_pollers\{/m.test(body) ? true : undefined;
-  });
+  // Each worker's metrics listener, as prometheus scrapes it at worker:9465 and card-worker:9465: process and Temporal SDK metrics, its own queue polled.
+  for (const [service, queue] of [['worker', 'membership'], ['card-worker', 'membership-cards']] as const) {
+    await until(`${service} serving its metrics`, async () => {
+      const body = await (await fetch(`http://127.0.0.1:${metricsPorts[service].WORKER_METRICS_PORT}/metrics`)).text();
+      return /^sadasya_worker_sdk_metrics_up 1$/m.test(body) && new RegExp(`^temporal_num_pollers\\{.*task_queue="${queue}"`, 'm').test(body) ? true : undefined;
+    });
+  }
 
   // A party as an operator makes one (the demo party: an admin, a treasurer, ward heads), with the app's role and master key.
   const app = await createDatabasePool(apiEnv.DATABASE_URL!, { maximumPoolSize: 1 });

@@ -122,10 +122,11 @@ test('prometheus and grafana: health checks, provisioning mounted from deploy/, 
       expect(existsSync(path.join(projectRoot, volume.split(':')[0]!))).toBe(true);
     }
   }
-  // Prometheus scrapes the ports the api and worker services are given.
+  // Prometheus scrapes the ports the api and both worker services are given.
   const scrape = readFileSync(path.join(projectRoot, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8');
   expect(scrape).toContain(`"api:${serviceEnvironment(project, 'api').METRICS_PORT}"`);
   expect(scrape).toContain(`"worker:${serviceEnvironment(project, 'worker').WORKER_METRICS_PORT}"`);
+  expect(scrape).toContain(`"card-worker:${serviceEnvironment(project, 'card-worker').WORKER_METRICS_PORT}"`);
   expect(serviceEnvironment(project, 'worker').WORKER_METRICS_HOST).toBe('0.0.0.0');
   // Grafana's admin password comes from .env (required), never from the file.
   expect(raw.services.grafana!.environment).toMatchObject({ GF_SECURITY_ADMIN_PASSWORD: expect.stringMatching(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/) });
