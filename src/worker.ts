@@ -11,7 +11,7 @@ import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-depl
 import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
-import { tracingClientInterceptors } from './temporal/tracing-interceptors.ts';
+import { tracingClientInterceptors } from './temporal/tracing-client.ts';
 import { stopTracing } from './telemetry/tracing.ts';
 import { installTemporalRuntimeMetrics, startWorkerMetricsListener } from './temporal/worker-metrics.ts';
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   // Every payload the worker and its client hand Temporal is encrypted, and failures' messages with them.
   const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: await tracingClientInterceptors(settings) });
   const worker = await createMembershipWorker({
     temporal: client,
     connection,

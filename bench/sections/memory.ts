@@ -17,7 +17,7 @@ import { startFaultStack, type FaultStack } from '../../test/faults/support/faul
 import { applicant, register } from '../../test/faults/support/lifecycles.ts';
 import { userWithToken } from '../../test/faults/support/party.ts';
 import { MemorySampler, postmasterPid, residentMiB, treeProportionalMiB } from '../support/process-memory.ts';
-import { round } from '../support/stats.ts';
+import { latencyRow, round, summarize, type Latency } from '../support/stats.ts';
 
 const NEPAL = path.join(projectRoot, '..', 'shared', 'data', 'nepal-geography');
 /** The goals of issue #17 item 7. */
@@ -37,12 +37,14 @@ export interface MemorySection {
   /** NODE_OPTIONS the API ran with, if any. */
   nodeOptions?: string;
   imports: ImportMemory[];
+  /** The API's resident memory once started, before any request. */
+  apiIdleMiB: number;
   members: number;
   databaseMiB: number;
   /** Search and statistics through the API at the largest size. */
-  reads: { requests: number; apiPeakMiB: number; workerMiB: number; postgresMiB: number };
+  reads: { requests: number; apiPeakMiB: number; workerMiB: number; postgresMiB: number; latency: Latency };
   /** Lifecycles registered and left waiting for approval, all at once. */
-  lifecycles: { open: number; seconds: number; workerPeakMiB: number; workerAfterMiB: number; apiPeakMiB: number; postgresMiB: number };
+  lifecycles: { open: number; seconds: number; workerPeakMiB: number; workerAfterMiB: number; apiPeakMiB: number; postgresMiB: number; registration: Latency };
 }
 
 const byTenths = (sampler: MemorySampler, totalMs: number): number[] =>
@@ -87,6 +89,9 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-memory-'));
   try {
+    // Started and connected, nothing asked of it yet.
+    await sleep(3_000);
+    const apiIdleMiB = round((await residentMiB(stack.api.pid!)) ?? 0, 0);
     if (existsSync(NEPAL)) await importGeography(stack.db.owner, await parseJsonLayout(NEPAL));
     const wards = await loadActiveWards(stack.db.app);
     const imports: ImportMemory[] = [];
@@ -111,18 +116,26 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
       `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
     const requests = options.lifecycles >= 1_000 ? 2_000 : 200;
     const apiDuringReads = new MemorySampler(() => residentMiB(apiPid));
+    const readMs: number[] = [];
     await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
+      const sent = performance.now();
       const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
+      readMs.push(performance.now() - sent);
       if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
     });
     await apiDuringReads.stop();
-    const readsSection = { requests, apiPeakMiB: round(apiDuringReads.peak, 0), workerMiB: round((await residentMiB(workerPid)) ?? 0, 0), postgresMiB: await postgresMiB(stack) };
+    const readsSection = { requests, apiPeakMiB: round(apiDuringReads.peak, 0), workerMiB: round((await residentMiB(workerPid)) ?? 0, 0), postgresMiB: await postgresMiB(stack), latency: summarize(readMs) };
 
     log(`memory: ${options.lifecycles} lifecycles open at once`);
     const worker = new MemorySampler(() => residentMiB(workerPid));
     const api = new MemorySampler(() => residentMiB(apiPid));
     const start = performance.now();
-    await inParallel(Array.from({ length: options.lifecycles }, (_, i) => applicant(i, 7)), 16, (a) => register(stack, a));
+    const registerMs: number[] = [];
+    await inParallel(Array.from({ length: options.lifecycles }, (_, i) => applicant(i, 7)), 16, async (a) => {
+      const sent = performance.now();
+      await register(stack, a);
+      registerMs.push(performance.now() - sent);
+    });
     // Waiting for approval, or ended at once: an applicant whose phone an imported member has is refused.
     const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
     const deadline = Date.now() + 1_800_000;
@@ -136,8 +149,11 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     await Promise.all([worker.stop(), api.stop()]);
     return {
       workerCache, ...(options.nodeOptions && { nodeOptions: options.nodeOptions }),
-      imports, members, databaseMiB, reads: readsSection,
-      lifecycles: { open: options.lifecycles, seconds, workerPeakMiB: round(worker.peak, 0), workerAfterMiB: round(worker.last, 0), apiPeakMiB: round(api.peak, 0), postgresMiB: await postgresMiB(stack) },
+      imports, apiIdleMiB, members, databaseMiB, reads: readsSection,
+      lifecycles: {
+        open: options.lifecycles, seconds, workerPeakMiB: round(worker.peak, 0), workerAfterMiB: round(worker.last, 0), apiPeakMiB: round(api.peak, 0),
+        postgresMiB: await postgresMiB(stack), registration: summarize(registerMs),
+      },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -155,9 +171,14 @@ export function memoryMarkdown(m: MemorySection): string[] {
     ...m.imports.map((i) => `| ${i.rows.toLocaleString('en')} | ${i.seconds} | ${i.peakMiB} | ${i.byTenth.join(' · ')} |`),
     '', `### At ${m.members.toLocaleString('en')} members (database ${m.databaseMiB.toLocaleString('en')} MiB on disk)`, '',
     '| | API MiB | worker MiB | Postgres MiB |', '| --- | --- | --- | --- |',
+    `| started, before any request | ${m.apiIdleMiB} | | |`,
     `| ${m.reads.requests} searches and statistics reads, 8 at a time (peak) | ${m.reads.apiPeakMiB} | ${m.reads.workerMiB} | ${m.reads.postgresMiB} |`,
     `| ${m.lifecycles.open.toLocaleString('en')} lifecycles registered 16 at a time and left open, awaiting approval (${m.lifecycles.seconds} s; peak) | ${m.lifecycles.apiPeakMiB} | ${m.lifecycles.workerPeakMiB} | ${m.lifecycles.postgresMiB} |`,
     `| the same, settled 5 s after the last reached its stage | | ${m.lifecycles.workerAfterMiB} | |`,
+    '', 'Latency through the API while it was measured (the load generator in the bench process, requests as above):', '',
+    '| requests | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |',
+    latencyRow('searches and statistics reads, 8 at a time', m.reads.latency),
+    latencyRow('registrations, 16 at a time', m.lifecycles.registration),
   ];
 }
 
