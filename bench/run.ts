@@ -9,6 +9,7 @@ import { benchAsOf } from './sections/as-of.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchMemory } from './sections/memory.ts';
+import { benchApiMemory } from './sections/memory-api.ts';
 import { benchRegistration } from './sections/registration.ts';
 import { benchRenewalRun } from './sections/renewal-run.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
@@ -82,6 +83,16 @@ async function main(): Promise<void> {
         importSizes, lifecycles: lifecyclesFlag > 0 ? Number(process.argv[lifecyclesFlag + 1]) : quick ? 500 : 10_000,
         workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
         nodeOptions: process.argv.includes('--api-node-options') ? process.argv[process.argv.indexOf('--api-node-options') + 1] : undefined,
+      });
+    }
+    if (runs('memory-api')) {
+      // The API alone under each NODE_OPTIONS, alternated: `--api-configs 'none;--max-semi-space-size=8'`
+      // (`;` between settings, `none` for none), `--rounds N`, `--requests N`, `--registrations N`.
+      const flag = (name: string, fallback: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback);
+      report.sections.memoryApi = await benchApiMemory({
+        configs: flag('--api-configs', 'none').split(';').map((c) => (c.trim() === 'none' ? '' : c.trim())),
+        rounds: Number(flag('--rounds', quick ? '1' : '2')), requests: Number(flag('--requests', quick ? '200' : '2000')),
+        registrations: Number(flag('--registrations', quick ? '100' : '1500')), log,
       });
     }
     await mkdir(dir, { recursive: true });

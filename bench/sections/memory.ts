@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -74,6 +75,36 @@ async function postgresMiB(stack: FaultStack): Promise<number> {
 
 const count = (stack: FaultStack, query: string) => stack.client.workflow.count(query).then((c) => c.count);
 
+/** The searches and statistics reads the memory sections send, as the party's admin: `requests` of them, 8 at a time; @returns each one's milliseconds. */
+export async function readLoad(stack: FaultStack): Promise<(requests: number) => Promise<number[]>> {
+  const token = await userWithToken(stack.db.app, stack.secrets, stack.party.tenant.id, `admin-${randomUUID()}@bench-memory.test`, ['tenant_admin']);
+  const province = await stack.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT g.id FROM geography_nodes g WHERE g.type = 'province' ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);
+  const reads = ['/api/members?filter[name]=Sharma&page[size]=25', '/api/members?filter[status]=active&page[size]=25', `/api/members?filter[geography]=${province}&page[size]=25`,
+    `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
+  return async (requests) => {
+    const readMs: number[] = [];
+    await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
+      const sent = performance.now();
+      const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
+      readMs.push(performance.now() - sent);
+      if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    });
+    return readMs;
+  };
+}
+
+/** `count` registrations through the API, 16 at a time, applicants of `series` (unique phones and emails per series); @returns each one's milliseconds. */
+export async function registrationLoad(stack: FaultStack, count: number, series: number): Promise<number[]> {
+  const registerMs: number[] = [];
+  await inParallel(Array.from({ length: count }, (_, i) => applicant(i, series)), 16, async (a) => {
+    const sent = performance.now();
+    await register(stack, a);
+    registerMs.push(performance.now() - sent);
+  });
+  return registerMs;
+}
+
 /**
  * Resident memory of the API, the worker and Postgres, each in its own process as in production:
  * while `members:import` loads the party (at each size in `importSizes`, to show it streams), at the
@@ -109,20 +140,10 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     log(`memory: search and statistics through the API at ${members} members`);
     const apiPid = stack.api.pid!;
     const workerPid = stack.worker.pid!;
-    const token = await userWithToken(stack.db.app, stack.secrets, stack.party.tenant.id, 'admin@bench-memory.test', ['tenant_admin']);
-    const province = await stack.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
-      SELECT g.id FROM geography_nodes g WHERE g.type = 'province' ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);
-    const reads = ['/api/members?filter[name]=Sharma&page[size]=25', '/api/members?filter[status]=active&page[size]=25', `/api/members?filter[geography]=${province}&page[size]=25`,
-      `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
     const requests = options.lifecycles >= 1_000 ? 2_000 : 200;
+    const reads = await readLoad(stack);
     const apiDuringReads = new MemorySampler(() => residentMiB(apiPid));
-    const readMs: number[] = [];
-    await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
-      const sent = performance.now();
-      const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
-      readMs.push(performance.now() - sent);
-      if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    });
+    const readMs = await reads(requests);
     await apiDuringReads.stop();
     const readsSection = { requests, apiPeakMiB: round(apiDuringReads.peak, 0), workerMiB: round((await residentMiB(workerPid)) ?? 0, 0), postgresMiB: await postgresMiB(stack), latency: summarize(readMs) };
 
@@ -130,12 +151,7 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     const worker = new MemorySampler(() => residentMiB(workerPid));
     const api = new MemorySampler(() => residentMiB(apiPid));
     const start = performance.now();
-    const registerMs: number[] = [];
-    await inParallel(Array.from({ length: options.lifecycles }, (_, i) => applicant(i, 7)), 16, async (a) => {
-      const sent = performance.now();
-      await register(stack, a);
-      registerMs.push(performance.now() - sent);
-    });
+    const registerMs = await registrationLoad(stack, options.lifecycles, 7);
     // Waiting for approval, or ended at once: an applicant whose phone an imported member has is refused.
     const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
     const deadline = Date.now() + 1_800_000;
