@@ -7,7 +7,7 @@ import { parseJsonLayout } from '../../src/geography/json-layout.ts';
 import { projectRoot } from '../../src/paths.ts';
 import { MemorySampler, residentMiB } from '../support/process-memory.ts';
 import { latencyRow, round, summarize, type Latency } from '../support/stats.ts';
-import { API_GOAL_MIB, readLoad, registrationLoad } from './memory.ts';
+import { API_GOAL_MIB, lifecyclesSettled, readLoad, registrationLoad } from './memory.ts';
 import { existsSync } from 'node:fs';
 
 const NEPAL = path.join(projectRoot, '..', 'shared', 'data', 'nepal-geography');
@@ -81,7 +81,8 @@ function heapWatch(opsUrl: string): { stop(): Promise<Omit<HeapPeak, 'usedAfter'
  * `rounds` on one stack: for each, a fresh API process (as `npm run api` starts it, on the same
  * port) is measured idle, under `requests` searches and statistics reads 8 at a time, and under
  * `registrations` applications 16 at a time, with the latency of both, so a setting's cost in
- * speed shows beside what it saves.
+ * speed shows beside what it saves. Each phase starts once the worker has run the previous
+ * phase's lifecycles to their wait for approval.
  */
 export async function benchApiMemory(options: { configs: string[]; rounds: number; requests: number; registrations: number; log: (line: string) => void }): Promise<ApiMemorySection> {
   const { log } = options;
@@ -92,6 +93,7 @@ export async function benchApiMemory(options: { configs: string[]; rounds: numbe
     const reads = await readLoad(stack);
     const runs: ApiMemoryRun[] = [];
     let series = 20;
+    let registered = 0;
     for (let r = 1; r <= options.rounds; r++) {
       for (const nodeOptions of options.configs) {
         log(`memory-api: round ${r}, NODE_OPTIONS='${nodeOptions}'`);
@@ -110,9 +112,14 @@ export async function benchApiMemory(options: { configs: string[]; rounds: numbe
           await duringRegistrations.stop();
           const heap = await watch.stop();
           await sleep(5_000);
+          const afterMiB = round((await residentMiB(pid)) ?? 0, 0);
+          const usedAfter = round((await heapSpaces(stack.opsUrl)).used, 0);
+          // The worker done with this phase's lifecycles before the next phase, so no phase's reads compete with the last one's work.
+          registered += options.registrations;
+          await lifecyclesSettled(stack, registered);
           runs.push({
             nodeOptions, round: r, idleMiB, readsPeakMiB: round(duringReads.peak, 0), registrationsPeakMiB: round(duringRegistrations.peak, 0),
-            afterMiB: round((await residentMiB(pid)) ?? 0, 0), heap: { ...heap, usedAfter: round((await heapSpaces(stack.opsUrl)).used, 0) },
+            afterMiB, heap: { ...heap, usedAfter },
             reads: summarize(readMs), registrations: summarize(registerMs),
           });
         } finally {
@@ -130,7 +137,7 @@ export function apiMemoryMarkdown(m: ApiMemorySection): string[] {
   const name = (o: string) => (o ? `\`${o}\`` : 'none');
   return [
     '', '## The API\'s memory by NODE_OPTIONS', '',
-    `A fresh API process for each setting (the settings alternated, round by round, on one stack; the worker running), its resident memory (RSS, sampled every 250 ms from /proc) started and idle, at its peak under ${m.requests} searches and statistics reads 8 at a time, at its peak under ${m.registrations.toLocaleString('en')} registrations 16 at a time (each lifecycle then run by the worker), and 5 s after. V8's heap from the API's own /metrics, polled every second: the largest committed young (new) and old generations and total, and the live heap after.`,
+    `A fresh API process for each setting (the settings alternated, round by round, on one stack; the worker running), its resident memory (RSS, sampled every 250 ms from /proc) started and idle, at its peak under ${m.requests} searches and statistics reads 8 at a time, at its peak under ${m.registrations.toLocaleString('en')} registrations 16 at a time (each lifecycle then run by the worker), and 5 s after; each phase begun once the worker had run the previous one's lifecycles to their wait for approval. V8's heap from the API's own /metrics, polled every second: the largest committed young (new) and old generations and total, and the live heap after.`,
     '', '| NODE_OPTIONS | round | idle MiB | reads peak MiB | registrations peak MiB | after MiB | new space MiB | old space MiB | heap committed MiB | heap live after MiB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...m.runs.map((r) => `| ${name(r.nodeOptions)} | ${r.round} | ${r.idleMiB} | ${r.readsPeakMiB} | ${r.registrationsPeakMiB} | ${r.afterMiB} | ${r.heap.newSpace} | ${r.heap.oldSpace} | ${r.heap.total} | ${r.heap.usedAfter} |`),

@@ -75,6 +75,16 @@ async function postgresMiB(stack: FaultStack): Promise<number> {
 
 const count = (stack: FaultStack, query: string) => stack.client.workflow.count(query).then((c) => c.count);
 
+/** Waits until `total` lifecycles await approval or ended (an applicant whose phone an imported member has is refused at once): the worker has nothing left to run. */
+export async function lifecyclesSettled(stack: FaultStack, total: number): Promise<void> {
+  const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
+  const deadline = Date.now() + 1_800_000;
+  while (await count(stack, settled) < total) {
+    if (Date.now() > deadline) throw new Error(`only ${await count(stack, settled)} of ${total} lifecycles reached AwaitingApproval or ended`);
+    await sleep(1_000);
+  }
+}
+
 /** The searches and statistics reads the memory sections send, as the party's admin: `requests` of them, 8 at a time; @returns each one's milliseconds. */
 export async function readLoad(stack: FaultStack): Promise<(requests: number) => Promise<number[]>> {
   const token = await userWithToken(stack.db.app, stack.secrets, stack.party.tenant.id, `admin-${randomUUID()}@bench-memory.test`, ['tenant_admin']);
@@ -152,13 +162,7 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     const api = new MemorySampler(() => residentMiB(apiPid));
     const start = performance.now();
     const registerMs = await registrationLoad(stack, options.lifecycles, 7);
-    // Waiting for approval, or ended at once: an applicant whose phone an imported member has is refused.
-    const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
-    const deadline = Date.now() + 1_800_000;
-    while (await count(stack, settled) < options.lifecycles) {
-      if (Date.now() > deadline) throw new Error(`only ${await count(stack, settled)} of ${options.lifecycles} lifecycles reached AwaitingApproval or ended`);
-      await sleep(1_000);
-    }
+    await lifecyclesSettled(stack, options.lifecycles);
     const seconds = round((performance.now() - start) / 1000, 1);
     // Settled: nothing more to run; what the worker keeps now is its cache and its runtime.
     await sleep(5_000);
