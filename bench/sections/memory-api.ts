@@ -45,6 +45,7 @@ export interface ApiMemorySection {
 }
 
 const MIB = 1_048_576;
+const WARM_UP_MEMBERS = 300;
 
 /** The API's heap spaces from its ops listener's /metrics, MiB. */
 async function heapSpaces(opsUrl: string): Promise<{ newSpace: number; oldSpace: number; total: number; used: number }> {
@@ -89,11 +90,15 @@ export async function benchApiMemory(options: { configs: string[]; rounds: numbe
   const stack: FaultStack = await startFaultStack('bench-memory-api', { logLevel: 'info', workerPoolSize: 10 });
   try {
     if (existsSync(NEPAL)) await importGeography(stack.db.owner, await parseJsonLayout(NEPAL));
-    await stack.api.stop();
     const reads = await readLoad(stack);
     const runs: ApiMemoryRun[] = [];
     let series = 20;
-    let registered = 0;
+    // Untimed, through the stack's own API: members enough that every read fills its page from
+    // the first phase on (an empty party answers empty pages, faster than any later phase).
+    let registered = WARM_UP_MEMBERS;
+    await registrationLoad(stack, WARM_UP_MEMBERS, series++);
+    await lifecyclesSettled(stack, registered);
+    await stack.api.stop();
     for (let r = 1; r <= options.rounds; r++) {
       for (const nodeOptions of options.configs) {
         log(`memory-api: round ${r}, NODE_OPTIONS='${nodeOptions}'`);
@@ -137,7 +142,7 @@ export function apiMemoryMarkdown(m: ApiMemorySection): string[] {
   const name = (o: string) => (o ? `\`${o}\`` : 'none');
   return [
     '', '## The API\'s memory by NODE_OPTIONS', '',
-    `A fresh API process for each setting (the settings alternated, round by round, on one stack; the worker running), its resident memory (RSS, sampled every 250 ms from /proc) started and idle, at its peak under ${m.requests} searches and statistics reads 8 at a time, at its peak under ${m.registrations.toLocaleString('en')} registrations 16 at a time (each lifecycle then run by the worker), and 5 s after; each phase begun once the worker had run the previous one's lifecycles to their wait for approval. V8's heap from the API's own /metrics, polled every second: the largest committed young (new) and old generations and total, and the live heap after.`,
+    `A fresh API process for each setting (the settings alternated, round by round, on one stack; the worker running), its resident memory (RSS, sampled every 250 ms from /proc) started and idle, at its peak under ${m.requests} searches and statistics reads 8 at a time, at its peak under ${m.registrations.toLocaleString('en')} registrations 16 at a time (each lifecycle then run by the worker), and 5 s after; each phase begun once the worker had run the previous one's lifecycles to their wait for approval, the first after ${WARM_UP_MEMBERS} untimed registrations (reads fill their pages from the first phase on). V8's heap from the API's own /metrics, polled every second: the largest committed young (new) and old generations and total, and the live heap after.`,
     '', '| NODE_OPTIONS | round | idle MiB | reads peak MiB | registrations peak MiB | after MiB | new space MiB | old space MiB | heap committed MiB | heap live after MiB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...m.runs.map((r) => `| ${name(r.nodeOptions)} | ${r.round} | ${r.idleMiB} | ${r.readsPeakMiB} | ${r.registrationsPeakMiB} | ${r.afterMiB} | ${r.heap.newSpace} | ${r.heap.oldSpace} | ${r.heap.total} | ${r.heap.usedAfter} |`),
