@@ -14,7 +14,7 @@ import { createApp } from './app.ts';
 import { metricsRoutes } from './metrics.ts';
 import { createOpsApp } from './ops-app.ts';
 import { configuredPayloadCodec, temporalDataConverter } from '../src/temporal/payload-codec.ts';
-import { tracingClientInterceptors } from '../src/temporal/tracing-interceptors.ts';
+import { tracingClientInterceptors } from '../src/temporal/tracing-client.ts';
 import { stopTracing } from '../src/telemetry/tracing.ts';
 
 /** Production entry point: connects to the servers it is given and serves the API. */
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   });
   const codec = configuredPayloadCodec(settings);
   // The client's interceptors carry each request's trace into the workflows it starts and updates (docs/observability.md).
-  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: await tracingClientInterceptors(settings) });
   // LISTEN needs a session of its own: behind a pooler in transaction mode, the direct URL.
   const memberEvents = new MemberEventHub(settings.DATABASE_DIRECT_URL ?? settings.DATABASE_URL, log);
   // Registrations are answered once committed; their lifecycles start after the answer (src/members/lifecycle-starts.ts).

@@ -7,10 +7,12 @@ import { masterKeyFromBase64 } from '../src/crypto/master-key.ts';
 import { projectRoot } from '../src/paths.ts';
 import { startApiHarness } from '../test/support/api-harness.ts';
 import { startTestServers } from '../test/support/servers.ts';
+import { generatedDotEnv, resolvedCompose, serviceEnvironment } from '../test/support/compose-file.ts';
 import { benchAsOf } from './sections/as-of.ts';
 import { benchCards } from './sections/cards.ts';
 import { benchLifecycles } from './sections/lifecycle.ts';
 import { benchMemory } from './sections/memory.ts';
+import { benchApiMemory } from './sections/memory-api.ts';
 import { benchRegistration } from './sections/registration.ts';
 import { benchRenewalRun } from './sections/renewal-run.ts';
 import { importSynthetic, loadGeography } from './sections/scale-data.ts';
@@ -29,6 +31,13 @@ async function memberCount(api: ApiHarness): Promise<number> {
     await tx.query(sql.unsafe`SELECT set_config('app.tenant_id', ${api.tenant.id}, true)`);
     return tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM members`);
   });
+}
+
+/** The API's NODE_OPTIONS for the memory section: `--api-node-options`, else the compose file's production default. */
+function apiNodeOptions(): string | undefined {
+  const flag = process.argv.indexOf('--api-node-options');
+  const given = flag > 0 ? process.argv[flag + 1]! : serviceEnvironment(resolvedCompose(generatedDotEnv((bytes, encoding) => randomBytes(bytes).toString(encoding))), 'api').NODE_OPTIONS;
+  return given === 'none' || !given ? undefined : given;
 }
 
 async function main(): Promise<void> {
@@ -82,7 +91,8 @@ async function main(): Promise<void> {
       // On servers and processes of its own: the API, the worker and each import in a process of
       // its own, so each one's memory is its own. `--worker-cache N` overrides WORKER_MAX_CACHED_WORKFLOWS.
       // `--import-sizes 100000,1000000` (or `none`) and `--lifecycles N` change what it loads;
-      // `--api-node-options '--max-old-space-size=128'` runs the API with those NODE_OPTIONS.
+      // The API runs with the NODE_OPTIONS the compose file gives it in production;
+      // `--api-node-options '--max-old-space-size=128'` runs it with others, `none` with Node's defaults.
       const cacheFlag = process.argv.indexOf('--worker-cache');
       const sizesFlag = process.argv.indexOf('--import-sizes');
       const lifecyclesFlag = process.argv.indexOf('--lifecycles');
@@ -91,7 +101,17 @@ async function main(): Promise<void> {
       report.sections.memory = await benchMemory({
         importSizes, lifecycles: lifecyclesFlag > 0 ? Number(process.argv[lifecyclesFlag + 1]) : quick ? 500 : 10_000,
         workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
-        nodeOptions: process.argv.includes('--api-node-options') ? process.argv[process.argv.indexOf('--api-node-options') + 1] : undefined,
+        nodeOptions: apiNodeOptions(),
+      });
+    }
+    if (runs('memory-api')) {
+      // The API alone under each NODE_OPTIONS, alternated: `--api-configs 'none;--max-semi-space-size=8'`
+      // (`;` between settings, `none` for none), `--rounds N`, `--requests N`, `--registrations N`.
+      const flag = (name: string, fallback: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : fallback);
+      report.sections.memoryApi = await benchApiMemory({
+        configs: flag('--api-configs', 'none').split(';').map((c) => (c.trim() === 'none' ? '' : c.trim())),
+        rounds: Number(flag('--rounds', quick ? '1' : '2')), requests: Number(flag('--requests', quick ? '200' : '2000')),
+        registrations: Number(flag('--registrations', quick ? '100' : '1500')), log,
       });
     }
     await mkdir(dir, { recursive: true });

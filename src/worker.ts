@@ -13,7 +13,7 @@ import { setCurrentBuild, workerDeploymentOptions } from './temporal/worker-depl
 import { configuredPayloadCodec, temporalDataConverter } from './temporal/payload-codec.ts';
 import { ensureChainAnchoringSchedule, ensurePaymentReconciliationSchedule, ensureRenewalSchedule } from './temporal/schedules.ts';
 import { configuredKeyring } from './tenants/keyring.ts';
-import { tracingClientInterceptors } from './temporal/tracing-interceptors.ts';
+import { tracingClientInterceptors } from './temporal/tracing-client.ts';
 import { stopTracing } from './telemetry/tracing.ts';
 import { installTemporalRuntimeMetrics, startWorkerMetricsListener } from './temporal/worker-metrics.ts';
 
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   // Every payload the worker and its client hand Temporal is encrypted, and failures' messages with them.
   const codec = configuredPayloadCodec(settings);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: tracingClientInterceptors(settings) });
+  const client = new Client({ connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }), namespace: settings.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(codec), interceptors: await tracingClientInterceptors(settings) });
   const queues = settings.WORKER_TASK_QUEUES;
   // Only the membership queue's worker runs workflows.
   const bundle: PrebuiltBundle = queues.includes(MEMBERSHIP_TASK_QUEUE) ? prebuiltWorkflowBundle() : { path: undefined };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,7 +18,7 @@ import { startFaultStack, type FaultStack } from '../../test/faults/support/faul
 import { applicant, register } from '../../test/faults/support/lifecycles.ts';
 import { userWithToken } from '../../test/faults/support/party.ts';
 import { MemorySampler, postmasterPid, residentMiB, treeProportionalMiB } from '../support/process-memory.ts';
-import { round } from '../support/stats.ts';
+import { latencyRow, round, summarize, type Latency } from '../support/stats.ts';
 
 const NEPAL = path.join(projectRoot, '..', 'shared', 'data', 'nepal-geography');
 /** The goals of issue #17 item 7. */
@@ -37,12 +38,14 @@ export interface MemorySection {
   /** NODE_OPTIONS the API ran with, if any. */
   nodeOptions?: string;
   imports: ImportMemory[];
+  /** The API's resident memory once started, before any request. */
+  apiIdleMiB: number;
   members: number;
   databaseMiB: number;
   /** Search and statistics through the API at the largest size. */
-  reads: { requests: number; apiPeakMiB: number; workerMiB: number; postgresMiB: number };
+  reads: { requests: number; apiPeakMiB: number; workerMiB: number; postgresMiB: number; latency: Latency };
   /** Lifecycles registered and left waiting for approval, all at once. */
-  lifecycles: { open: number; seconds: number; workerPeakMiB: number; workerAfterMiB: number; apiPeakMiB: number; postgresMiB: number };
+  lifecycles: { open: number; seconds: number; workerPeakMiB: number; workerAfterMiB: number; apiPeakMiB: number; postgresMiB: number; registration: Latency };
 }
 
 const byTenths = (sampler: MemorySampler, totalMs: number): number[] =>
@@ -72,6 +75,46 @@ async function postgresMiB(stack: FaultStack): Promise<number> {
 
 const count = (stack: FaultStack, query: string) => stack.client.workflow.count(query).then((c) => c.count);
 
+/** Waits until `total` lifecycles await approval or ended (an applicant whose phone an imported member has is refused at once): the worker has nothing left to run. */
+export async function lifecyclesSettled(stack: FaultStack, total: number): Promise<void> {
+  const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
+  const deadline = Date.now() + 1_800_000;
+  while (await count(stack, settled) < total) {
+    if (Date.now() > deadline) throw new Error(`only ${await count(stack, settled)} of ${total} lifecycles reached AwaitingApproval or ended`);
+    await sleep(1_000);
+  }
+}
+
+/** The searches and statistics reads the memory sections send, as the party's admin: `requests` of them, 8 at a time; @returns each one's milliseconds. */
+export async function readLoad(stack: FaultStack): Promise<(requests: number) => Promise<number[]>> {
+  const token = await userWithToken(stack.db.app, stack.secrets, stack.party.tenant.id, `admin-${randomUUID()}@bench-memory.test`, ['tenant_admin']);
+  const province = await stack.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT g.id FROM geography_nodes g WHERE g.type = 'province' ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);
+  const reads = ['/api/members?filter[name]=Sharma&page[size]=25', '/api/members?filter[status]=active&page[size]=25', `/api/members?filter[geography]=${province}&page[size]=25`,
+    `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
+  return async (requests) => {
+    const readMs: number[] = [];
+    await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
+      const sent = performance.now();
+      const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
+      readMs.push(performance.now() - sent);
+      if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    });
+    return readMs;
+  };
+}
+
+/** `count` registrations through the API, 16 at a time, applicants of `series` (unique phones and emails per series); @returns each one's milliseconds. */
+export async function registrationLoad(stack: FaultStack, count: number, series: number): Promise<number[]> {
+  const registerMs: number[] = [];
+  await inParallel(Array.from({ length: count }, (_, i) => applicant(i, series)), 16, async (a) => {
+    const sent = performance.now();
+    await register(stack, a);
+    registerMs.push(performance.now() - sent);
+  });
+  return registerMs;
+}
+
 /**
  * Resident memory of the API, the worker and Postgres, each in its own process as in production:
  * while `members:import` loads the party (at each size in `importSizes`, to show it streams), at the
@@ -87,6 +130,9 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-memory-'));
   try {
+    // Started and connected, nothing asked of it yet.
+    await sleep(3_000);
+    const apiIdleMiB = round((await residentMiB(stack.api.pid!)) ?? 0, 0);
     if (existsSync(NEPAL)) await importGeography(stack.db.owner, await parseJsonLayout(NEPAL));
     const wards = await loadActiveWards(stack.db.app);
     const imports: ImportMemory[] = [];
@@ -104,40 +150,30 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     log(`memory: search and statistics through the API at ${members} members`);
     const apiPid = stack.api.pid!;
     const workerPid = stack.worker.pid!;
-    const token = await userWithToken(stack.db.app, stack.secrets, stack.party.tenant.id, 'admin@bench-memory.test', ['tenant_admin']);
-    const province = await stack.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
-      SELECT g.id FROM geography_nodes g WHERE g.type = 'province' ORDER BY (SELECT count(*) FROM geography_closure c WHERE c.ancestor_id = g.id) DESC LIMIT 1`);
-    const reads = ['/api/members?filter[name]=Sharma&page[size]=25', '/api/members?filter[status]=active&page[size]=25', `/api/members?filter[geography]=${province}&page[size]=25`,
-      `/api/statistics/geography/${province}`, '/api/members?page[size]=100'];
     const requests = options.lifecycles >= 1_000 ? 2_000 : 200;
+    const reads = await readLoad(stack);
     const apiDuringReads = new MemorySampler(() => residentMiB(apiPid));
-    await inParallel(Array.from({ length: requests }, (_, i) => i), 8, async (i) => {
-      const answer = await call(stack.apiUrl, 'GET', reads[i % reads.length]!, { token });
-      if (answer.status !== 200) throw new Error(`GET ${reads[i % reads.length]!}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    });
+    const readMs = await reads(requests);
     await apiDuringReads.stop();
-    const readsSection = { requests, apiPeakMiB: round(apiDuringReads.peak, 0), workerMiB: round((await residentMiB(workerPid)) ?? 0, 0), postgresMiB: await postgresMiB(stack) };
+    const readsSection = { requests, apiPeakMiB: round(apiDuringReads.peak, 0), workerMiB: round((await residentMiB(workerPid)) ?? 0, 0), postgresMiB: await postgresMiB(stack), latency: summarize(readMs) };
 
     log(`memory: ${options.lifecycles} lifecycles open at once`);
     const worker = new MemorySampler(() => residentMiB(workerPid));
     const api = new MemorySampler(() => residentMiB(apiPid));
     const start = performance.now();
-    await inParallel(Array.from({ length: options.lifecycles }, (_, i) => applicant(i, 7)), 16, (a) => register(stack, a));
-    // Waiting for approval, or ended at once: an applicant whose phone an imported member has is refused.
-    const settled = `WorkflowType = "memberLifecycle" AND (MemberStage = "AwaitingApproval" OR ExecutionStatus != "Running")`;
-    const deadline = Date.now() + 1_800_000;
-    while (await count(stack, settled) < options.lifecycles) {
-      if (Date.now() > deadline) throw new Error(`only ${await count(stack, settled)} of ${options.lifecycles} lifecycles reached AwaitingApproval or ended`);
-      await sleep(1_000);
-    }
+    const registerMs = await registrationLoad(stack, options.lifecycles, 7);
+    await lifecyclesSettled(stack, options.lifecycles);
     const seconds = round((performance.now() - start) / 1000, 1);
     // Settled: nothing more to run; what the worker keeps now is its cache and its runtime.
     await sleep(5_000);
     await Promise.all([worker.stop(), api.stop()]);
     return {
       workerCache, ...(options.nodeOptions && { nodeOptions: options.nodeOptions }),
-      imports, members, databaseMiB, reads: readsSection,
-      lifecycles: { open: options.lifecycles, seconds, workerPeakMiB: round(worker.peak, 0), workerAfterMiB: round(worker.last, 0), apiPeakMiB: round(api.peak, 0), postgresMiB: await postgresMiB(stack) },
+      imports, apiIdleMiB, members, databaseMiB, reads: readsSection,
+      lifecycles: {
+        open: options.lifecycles, seconds, workerPeakMiB: round(worker.peak, 0), workerAfterMiB: round(worker.last, 0), apiPeakMiB: round(api.peak, 0),
+        postgresMiB: await postgresMiB(stack), registration: summarize(registerMs),
+      },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -155,9 +191,14 @@ export function memoryMarkdown(m: MemorySection): string[] {
     ...m.imports.map((i) => `| ${i.rows.toLocaleString('en')} | ${i.seconds} | ${i.peakMiB} | ${i.byTenth.join(' · ')} |`),
     '', `### At ${m.members.toLocaleString('en')} members (database ${m.databaseMiB.toLocaleString('en')} MiB on disk)`, '',
     '| | API MiB | worker MiB | Postgres MiB |', '| --- | --- | --- | --- |',
+    `| started, before any request | ${m.apiIdleMiB} | | |`,
     `| ${m.reads.requests} searches and statistics reads, 8 at a time (peak) | ${m.reads.apiPeakMiB} | ${m.reads.workerMiB} | ${m.reads.postgresMiB} |`,
     `| ${m.lifecycles.open.toLocaleString('en')} lifecycles registered 16 at a time and left open, awaiting approval (${m.lifecycles.seconds} s; peak) | ${m.lifecycles.apiPeakMiB} | ${m.lifecycles.workerPeakMiB} | ${m.lifecycles.postgresMiB} |`,
     `| the same, settled 5 s after the last reached its stage | | ${m.lifecycles.workerAfterMiB} | |`,
+    '', 'Latency through the API while it was measured (the load generator in the bench process, requests as above):', '',
+    '| requests | n | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- |',
+    latencyRow('searches and statistics reads, 8 at a time', m.reads.latency),
+    latencyRow('registrations, 16 at a time', m.lifecycles.registration),
   ];
 }
 

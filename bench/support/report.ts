@@ -2,6 +2,7 @@ import type { CpuSnapshot } from './process-cpu.ts';
 import { asOfMarkdown, type AsOfSection } from '../sections/as-of.ts';
 import type { CardsSection } from '../sections/cards.ts';
 import { memoryGoals, memoryMarkdown, type MemorySection } from '../sections/memory.ts';
+import { apiMemoryGoals, apiMemoryMarkdown, type ApiMemorySection } from '../sections/memory-api.ts';
 import { renewalRunMarkdown, type RenewalRunSection } from '../sections/renewal-run.ts';
 import type { RegistrationSection } from '../sections/registration.ts';
 import { comparisonMarkdown, OVERHEAD_GOAL_MS, type Comparison } from '../sections/search.ts';
@@ -25,6 +26,7 @@ export interface BenchReport {
     asOf?: AsOfSection;
     renewalRun?: RenewalRunSection;
     memory?: MemorySection;
+    memoryApi?: ApiMemorySection;
   };
   notes?: string[];
 }
@@ -94,6 +96,7 @@ export function renderReport(r: BenchReport): string {
   if (r.sections.asOf) lines.push(...asOfMarkdown(r.sections.asOf));
   if (r.sections.renewalRun) lines.push(...renewalRunMarkdown(r.sections.renewalRun));
   if (r.sections.memory) lines.push(...memoryMarkdown(r.sections.memory));
+  if (r.sections.memoryApi) lines.push(...apiMemoryMarkdown(r.sections.memoryApi));
   for (const note of r.notes ?? []) lines.push('', note);
   lines.push(...goals(r));
   return `${lines.join('\n')}\n`;
@@ -130,5 +133,6 @@ function goals(r: BenchReport): string[] {
     if (floorRatios.length) rows.push(`| import ≥ 0.5 × the fair floor | lowest ${Math.min(...floorRatios)} | ${mark(Math.min(...floorRatios) >= 0.5)} |`);
   }
   if (r.sections.memory) rows.push(...memoryGoals(r.sections.memory, mark));
+  if (r.sections.memoryApi) rows.push(...apiMemoryGoals(r.sections.memoryApi, mark));
   return rows.length ? ['', '## Goals', '', '| goal | this run | met |', '| --- | --- | --- |', ...rows] : [];
 }

@@ -1,11 +1,6 @@
 import type { Context } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NoopSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config.ts';
 
 /*
@@ -14,6 +9,9 @@ import type { Config } from '../config.ts';
  * (before the modules it instruments are loaded) when OTLP is configured; otherwise nothing is
  * recorded or sent. The Temporal interceptors (src/temporal/tracing-interceptors.ts) carry the
  * context from the client through the workflow to its activities.
+ *
+ * The SDK, its exporter and the instrumentations are imported here only when tracing starts:
+ * a process without OTLP configured never loads them (the API's idle memory, docs/observability.md).
  */
 
 export interface Tracing {
@@ -40,8 +38,18 @@ const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * are never recorded (pg's enhanced reporting stays off); SQL without a traced caller (the
  * lifecycle-start relay's polling) makes no span.
  */
-export function startTracing(serviceName: string): Tracing {
-  if (active) return active;
+export function startTracing(serviceName: string): Promise<Tracing> {
+  starting ??= loadTracing(serviceName).then((tracing) => (active = tracing));
+  return starting;
+}
+
+let starting: Promise<Tracing> | undefined;
+
+async function loadTracing(serviceName: string): Promise<Tracing> {
+  const [{ OTLPTraceExporter }, { registerInstrumentations }, { HttpInstrumentation }, { PgInstrumentation }, { Resource }, { BatchSpanProcessor }, { NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/instrumentation'), import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-pg'), import('@opentelemetry/resources'), import('@opentelemetry/sdk-trace-base'), import('@opentelemetry/sdk-trace-node'),
+  ]);
   const resource = new Resource({ 'service.name': serviceName });
   const processor = new ScrubbingSpanProcessor(new BatchSpanProcessor(new OTLPTraceExporter()));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
@@ -64,13 +72,12 @@ export function startTracing(serviceName: string): Tracing {
       new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
     ],
   });
-  active = { processor, resource, shutdown: () => provider.shutdown() };
-  return active;
+  return { processor, resource, shutdown: () => provider.shutdown() };
 }
 
-/** The running tracing, or a processor that drops every span (tracing not configured). */
-export function currentTracing(): Pick<Tracing, 'processor' | 'resource'> {
-  return active ?? { processor: new NoopSpanProcessor(), resource: new Resource({}) };
+/** The running tracing, if this process started it (tracing configured). */
+export function activeTracing(): Tracing | undefined {
+  return active;
 }
 
 export async function stopTracing(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { createUser } from '../../src/users/users.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
 import { startEntryPoint, waitFor, type EntryPointProcess } from '../support/entry-points.ts';
+import { projectRoot } from '../../src/paths.ts';
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
 import { freePort } from '../support/servers.ts';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.ts';
@@ -169,3 +170,36 @@ test('one trace links the HTTP request, the workflow start and run, an activity 
   const statusRead = spans.find((s) => s.kind === 2 && String(attribute(s, 'http.target')?.stringValue).startsWith(`/api/parties/${tenant.slug}/applications/${memberId}`));
   expect(statusRead && attribute(statusRead, 'http.target')?.stringValue).toBe(`/api/parties/${tenant.slug}/applications/${memberId}`);
 }, 300_000);
+
+/**
+ * Packages `npm run api` must not load without OTLP configured: the tracing SDK, its exporter,
+ * instrumentations and loader hooks (imported only when tracing starts), and what only the worker
+ * or the CLI needs (the Temporal worker, PDF and fonts for cards, mail). Each costs the API
+ * resident memory it never uses (issue #17 item 7; bench/results/2026-12-05-memory-api.md).
+ */
+const NOT_IN_AN_UNTRACED_API = [
+  /\/node_modules\/@opentelemetry\/(?!api\/)/, /\/node_modules\/(import|require)-in-the-middle\//, /\/node_modules\/@temporalio\/interceptors-opentelemetry\//,
+  /\/node_modules\/@temporalio\/worker\//, /\/node_modules\/@temporalio\/core-bridge\//, /\/node_modules\/(pdf-lib|@pdf-lib\/fontkit|@expo-google-fonts\/[^/]+|qrcode|nodemailer|csv-parse|pg-copy-streams|cli-progress)\//,
+];
+
+test('without OTLP configured, the API loads none of the tracing SDK, nor what only the worker or the CLI needs', async () => {
+  const apiPort = await freePort();
+  const moduleLog = path.join(tmp, 'api-modules.txt');
+  const api = startEntryPoint('api', {
+    HOME: tmp, NODE_ENV: 'development', LOG_LEVEL: 'warn', DATA_DIR: tmp, MASTER_KEY: randomBytes(32).toString('base64'),
+    DATABASE_URL: db.appUrl, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, AUTH_TOKEN_SECRET: randomBytes(32).toString('base64'),
+    API_PORT: String(apiPort), METRICS_PORT: String(await freePort()),
+    NODE_OPTIONS: `--import ${path.join(projectRoot, 'test', 'support', 'module-log.ts')}`, MODULE_LOG: moduleLog,
+  });
+  processes.push(api);
+  const url = `http://127.0.0.1:${apiPort}`;
+  await waitFor('the API ready', async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined), [api]);
+  // A few of its routes answered: nothing is loaded on the first request either.
+  expect((await fetch(`${url}/openapi.json`)).status).toBe(200);
+  expect((await fetch(`${url}/api/members`, { headers: { accept: 'application/vnd.api+json' } })).status).toBe(401);
+  const loaded = (await readFile(moduleLog, 'utf8')).split('\n').filter(Boolean);
+  // The log is the API's: its entry point, the web framework and Temporal's client are in it.
+  expect(loaded.some((u) => u.endsWith('/api/server.ts'))).toBe(true);
+  expect(loaded.some((u) => u.includes('/node_modules/@temporalio/client/'))).toBe(true);
+  expect(loaded.filter((u) => NOT_IN_AN_UNTRACED_API.some((p) => p.test(u)))).toEqual([]);
+}, 120_000);
