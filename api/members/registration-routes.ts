@@ -22,6 +22,7 @@ import { JSONAPI, requestDocument, responseDocument } from '../http/jsonapi.ts';
 import type { RouteRegistry } from '../http/route.ts';
 import { memberPlaces } from '../../src/members/member-places.ts';
 import { applicationResource, MemberAttributes, memberResource, refusalResource } from './presenter.ts';
+import { RegistrationAnswerTimes } from './registration-timing.ts';
 
 const Slug = z.object({ slug });
 const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 letters, digits, "_" or "-"; a random UUID is best')
@@ -31,6 +32,7 @@ const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 le
 export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 'pool' | 'temporal' | 'keyring' | 'publicBaseUrl' | 'clock' | 'log' | 'lifecycleStarts'>): void {
   // The answer waits for the commit only; each lifecycle starts after it (src/members/lifecycle-starts.ts).
   const starts = deps.lifecycleStarts ?? new AfterCommitStarts({ client: deps.temporal, pool: deps.pool, log: deps.log });
+  const answerTimes = new RegistrationAnswerTimes();
   // Only who may be a member applies (docs/eligibility.md): 18 or over, with the declarations and consent the law asks for.
   const ApplicantSchema = ApplicationSchema.extend({
     dateOfBirth: applicantDateOfBirth(deps.clock),
@@ -54,6 +56,7 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
       },
     },
     async handler({ params, body, headers, req }) {
+      const began = performance.now();
       const tenant = await partyBySlug(deps.pool, params.slug);
       const { consent, ...application } = body.data.attributes;
       const consentedAt = deps.clock();
@@ -62,6 +65,10 @@ export function registrationRoutes(registry: RouteRegistry, deps: Pick<ApiDeps, 
           beforeStart: (tx, memberId) => recordConsent(tx, tenant.id, memberId, consent, consentedAt),
           // The ward's and committee's names for the answer, read in the same transaction.
           describe: async (tx, { committeeId }) => (await memberPlaces(tx, [{ wardId: application.wardId, committeeId }]))({ wardId: application.wardId, committeeId }) });
+      // A refused application (a member's contact) is answered no sooner than recorded ones are (registration-timing.ts); repeats are reads either way.
+      const took = performance.now() - began;
+      if (registered.recordedNow && registered.stage === 'AwaitingApproval') answerTimes.recorded(tenant.id, took);
+      else if (registered.recordedNow) await delay(answerTimes.refusedWait(tenant.id, took));
       const statusLink = `${deps.publicBaseUrl ?? ''}/api/parties/${tenant.slug}/applications/${registered.memberId}?token=${registered.statusToken}`;
       const resource = applicationResource(registered.memberId, application, registered, registered.described!);
       return { status: 201, headers: { location: statusLink }, body: { data: { ...resource, links: { status: statusLink } } } };
