@@ -65,9 +65,12 @@ async function main(): Promise<void> {
   const running = runWorkers(workers);
   if (settings.WORKER_BUILD_ID !== undefined) {
     const version = { deployment: settings.WORKER_DEPLOYMENT_NAME, buildId: settings.WORKER_BUILD_ID };
-    if (settings.WORKER_PROMOTE_ON_START) {
+    // Only a process that polls workflow tasks makes its build current (a card worker alone would make a version current that no workflow poller serves).
+    if (settings.WORKER_PROMOTE_ON_START && queues.includes(MEMBERSHIP_TASK_QUEUE)) {
       await setCurrentBuild(client, version.deployment, version.buildId, { identity: `worker:${version.buildId}` });
       log.info(version, 'worker build made current');
+    } else if (!queues.includes(MEMBERSHIP_TASK_QUEUE)) {
+      log.info(version, 'versioned card worker: it takes the activities of workflows on its build; the membership worker of the same build makes it current');
     } else {
       log.warn(version, `versioned worker: it takes tasks once its build is current (npm run cli -- workers:promote --build-id ${version.buildId})`);
     }

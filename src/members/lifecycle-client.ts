@@ -72,7 +72,7 @@ export async function registerApplicant<Described = undefined>(
     /** Runs last in the same transaction, with where the application went (e.g. to name its ward and committee in the answer). */
     describe?: (tx: TenantTransaction, recorded: { committeeId: string | null }) => Promise<Described>;
   } = {},
-): Promise<Registered & { described?: Described }> {
+): Promise<Registered & { described?: Described; recordedNow: boolean }> {
   const { idempotencyKey, beforeStart, partySlug, at, describe, ...audit } = options;
   const registeredAt = (at ?? new Date()).toISOString();
   const taken = await withTenantKeys(deps.pool, deps.keyring, { tenantId, actor: 'applicant', ...audit }, async (tx, keys) => {
@@ -87,12 +87,13 @@ export async function registerApplicant<Described = undefined>(
     // Before the event is appended (its trigger holds the party's chain-head lock to the commit): the outbox row, the answer, its description.
     const alongside = async (recorded: m.RegistrationResult & { registeredAt: string }) => {
       const start: LifecycleStart = { tenantId, memberId, workflowId, wardId: application.wardId, recorded: { ...recorded, digest: sealed.digest } };
-      await recordLifecycleStart(tx, start);
-      // A repeat under the same key may have raced this one to the row: the answer is what was
-      // recorded (its time included), and it must have been the same application.
+      // A repeat under the same key may have raced this one to the row: then the answer is what was
+      // recorded (its time included), it must have been the same application, and the lifecycle
+      // starts from the start the first one recorded (its request's, or the relay's), not this one.
+      const own = await recordLifecycleStart(tx, start);
       const result: m.RegisterResult = (idempotencyKey === undefined ? null : await takenEarlier(tx, sealed))
         ?? { stage: recorded.refusal ? 'RegistrationRefused' : 'AwaitingApproval', registeredAt, committeeId: recorded.committeeId };
-      return { memberId, workflowId, statusToken, result, start, described: await describe?.(tx, recorded) };
+      return { memberId, workflowId, statusToken, result, start: own ? start : null, described: await describe?.(tx, recorded) };
     };
     let answer: Awaited<ReturnType<typeof alongside>> | undefined;
     await recordApplication(tx, sealed, { workflowId, registeredAt, command, alongside: async (recorded) => { answer = await alongside(recorded); } });
@@ -101,7 +102,12 @@ export async function registerApplicant<Described = undefined>(
   });
   if (taken.start && deps.starts) deps.starts.add(taken.start, partySlug ?? tenantId);
   else if (taken.start) await startAfterCommit(deps, taken.start, partySlug ?? tenantId);
-  return { memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result, ...(taken.described === undefined ? {} : { described: taken.described }) };
+  return {
+    memberId: taken.memberId, workflowId: taken.workflowId, statusToken: taken.statusToken, ...taken.result,
+    ...(taken.described === undefined ? {} : { described: taken.described }),
+    // This call recorded the application (or its refusal), as opposed to answering a repeat of one.
+    recordedNow: taken.start !== null,
+  };
 }
 
 const keyReused = () => new MemberRuleError('IDEMPOTENCY_KEY_REUSED', m.IDEMPOTENCY_KEY_REUSED_MESSAGE);
@@ -169,7 +175,8 @@ export async function sendLifecycleUpdate<Result extends m.MessageResult, Args e
   }
   // Not in Temporal: its start is recorded and not made yet, or (a Client alone) it may be.
   try {
-    if ('pool' in to && await startRecordedIfWaiting(to, to.tenantId, workflowId)) return await send();
+    // Or it was started (by the request or the relay) since the first answer: then it takes the message too.
+    if (('pool' in to && await startRecordedIfWaiting(to, to.tenantId, workflowId)) || await lifecycleExists(client, workflowId)) return await send();
   } catch (err) {
     throw domainErrorOf(err);
   }

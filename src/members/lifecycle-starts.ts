@@ -23,12 +23,17 @@ export interface LifecycleStart {
 /** How long the registration request waits for Temporal to take its lifecycle before leaving it to the relay. */
 export const START_ON_REQUEST_TIMEOUT_MS = 2_000;
 
-/** Records the lifecycle to start, in the transaction that records its application. */
-export async function recordLifecycleStart(tx: TenantTransaction, start: LifecycleStart): Promise<void> {
-  await tx.query(sql.unsafe`
+/**
+ * Records the lifecycle to start, in the transaction that records its application.
+ * @returns false when a start is recorded for the member already (a concurrent repeat under the
+ *   same idempotency key recorded its own first): that one, not this one, is the lifecycle's input.
+ */
+export async function recordLifecycleStart(tx: TenantTransaction, start: LifecycleStart): Promise<boolean> {
+  const inserted = await tx.query(sql.unsafe`
     INSERT INTO lifecycle_starts (tenant_id, member_id, workflow_id, ward_id, recorded)
     VALUES (${start.tenantId}, ${start.memberId}, ${start.workflowId}, ${start.wardId}, ${sql.jsonb(JSON.parse(JSON.stringify(start.recorded)) as SerializableValue)})
     ON CONFLICT (tenant_id, member_id) DO NOTHING`);
+  return inserted.rowCount === 1;
 }
 
 /**

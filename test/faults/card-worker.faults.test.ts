@@ -96,7 +96,16 @@ test('SIGTERM drains the card worker while cards render (exit 0 within its grace
     return id;
   });
   const paying = inParallel(ids, ids.length, (id, i) => pay(stack, id, `rcpt-cards-drain-${i}`));
-  await sleep(300);
+  // SIGTERM once the card worker has a card or an email in hand (PendingActivityState 2: STARTED).
+  const cardWork = ['issueIdCard', 'sendMemberEmail', 'notifyCommitteeHeads', 'notifyContactHolder'];
+  const inHand = async () => (await Promise.all(ids.map(async (id) => (await stack.client.workflow.getHandle(memberWorkflowId(stack.party.tenant.id, id)).describe()).raw.pendingActivities ?? [])))
+    .flat().filter((a) => cardWork.includes(a.activityType?.name ?? '') && Number(a.state) === 2).length;
+  let started = 0;
+  for (let i = 0; i < 600 && started === 0; i++) {
+    started = await inHand();
+    if (started === 0) await sleep(50);
+  }
+  expect(started).toBeGreaterThan(0);
   const logFrom = cards.output.length;
   const signalledAt = Date.now();
   await cards.kill('SIGTERM');
