@@ -13,7 +13,6 @@ import { createReconciliationRunActivities } from '../../activities/payments/rec
 import { projectRoot } from '../paths.ts';
 import { CARDS_TASK_QUEUE, MEMBERSHIP_TASK_QUEUE, type TaskQueueName } from './task-queue.ts';
 import { tracingWorkerOptions, WORKFLOW_TRACING_INTERCEPTORS } from './tracing-interceptors.ts';
-import { prebuiltWorkflowBundle } from './workflow-bundle.ts';
 
 export const WORKFLOWS_PATH = path.join(projectRoot, 'workflows', 'index.ts');
 
@@ -23,7 +22,7 @@ export interface MembershipWorkerOptions {
   deps: MemberActivityDeps;
   /** The daily renewal run starts renewal workflows with it. */
   temporal?: Client | undefined;
-  /** A pre-built bundle (tests); without one, `npm run build:workflows`'s when it is as new as its sources (src/temporal/workflow-bundle.ts), else the workflows are bundled at start. */
+  /** A pre-built bundle (the entry point passes `npm run build:workflows`'s while it is as new as its sources: src/temporal/workflow-bundle.ts; tests theirs); without one the workflows are bundled at start. */
   workflowBundlePath?: string | undefined;
   shutdownGraceTimeMs?: number;
   /** Workflows kept in memory between their tasks (WORKER_MAX_CACHED_WORKFLOWS); the SDK's default, sized by the heap limit, without. */
@@ -40,7 +39,7 @@ export interface MembershipWorkerOptions {
  * to the card queue, and lifecycles started before they did, run those here too).
  */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
-  const bundlePath = options.workflowBundlePath ?? prebuiltWorkflowBundle().path;
+  const bundlePath = options.workflowBundlePath;
   const activities = {
     ...createMemberActivities(options.deps), ...createTransferActivities(options.deps), ...createChainAnchoringActivities(options.deps),
     ...createRenewalActivities(options.deps, options.temporal), ...createPaymentActivities(options.deps, options.temporal),
