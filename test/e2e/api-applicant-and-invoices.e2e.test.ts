@@ -7,7 +7,7 @@ import { approveUpdate, memberWorkflowId } from '../../src/members/lifecycle-con
 import { WITHDRAWAL_ANSWER_FLOOR_MS } from '../../api/members/registration-routes.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { makeCommittee, makeTenant, seedMiniGeography } from '../support/fixtures.ts';
-import { applicationFor, asTest, awaitInvoice, lifecycleHandle } from '../support/lifecycle-harness.ts';
+import { applicationFor, asTest, awaitInvoice, lifecycleHandle, startedLifecycle } from '../support/lifecycle-harness.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
 
 let api: ApiHarness & { stop(): Promise<void> };
@@ -210,7 +210,7 @@ test("the committee's heads are emailed as soon as an application arrives in the
 test('a lifecycle carries a memo naming its party, ward and stage, the stage kept current', async () => {
   const res = await apply();
   const id = res.body.data.id as string;
-  const handle = api.client.workflow.getHandle(`member-${api.tenant.id}-${id}`);
+  const handle = await startedLifecycle(api.client, `member-${api.tenant.id}-${id}`);
   expect((await handle.describe()).memo).toEqual({ party: api.tenant.slug, ward: api.geo.wardIds[0], stage: 'AwaitingApproval' });
   await approve(id);
   // The workflow upserts it as it enters the stage, a moment after the invoice is recorded.

@@ -6,6 +6,7 @@ import { memberWorkflowId } from '../../src/members/lifecycle-contract.ts';
 import { openEventStream } from '../support/sse.ts';
 import { startApiHarness, type ApiHarness, type ApiResponse } from '../support/api-harness.ts';
 import { ELIGIBLE } from '../support/eligibility.ts';
+import { startedLifecycle } from '../support/lifecycle-harness.ts';
 
 /**
  * An anonymous caller tries to learn whether a phone number or email belongs to a member of
@@ -80,7 +81,7 @@ test('a keyed repeat answers the same for a taken contact (its lifecycle ended) 
   const probe = await apply(probeApplication, probeKey);
   const control = await apply(controlApplication, controlKey);
   expect(comparable(probe)).toEqual(comparable(control));
-  await api.client.workflow.getHandle(memberWorkflowId(api.tenant.id, probe.body.data.id as string)).result();
+  await (await startedLifecycle(api.client, memberWorkflowId(api.tenant.id, probe.body.data.id as string))).result();
   expect(comparable(await apply(probeApplication, probeKey))).toEqual(comparable(await apply(controlApplication, controlKey)));
   expect(comparable(await apply(applicant(), probeKey))).toEqual(comparable(await apply(applicant(), controlKey)));
 });

@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import type { ParsedMail } from 'mailparser';
 import { sql } from 'slonik';
@@ -177,6 +177,24 @@ export const registerMember = (h: LifecycleHarness, email: string): Promise<Regi
 
 export const lifecycleHandle = (h: LifecycleHarness, workflowId: string): WorkflowHandle<typeof memberLifecycle> =>
   h.client.workflow.getHandle<typeof memberLifecycle>(workflowId);
+
+/**
+ * The lifecycle of an application the API has just answered. The API answers once the application
+ * is committed and starts its lifecycle right after: this waits for that start.
+ */
+export async function startedLifecycle(client: Client, workflowId: string, timeoutMs = 15_000): Promise<WorkflowHandle<typeof memberLifecycle>> {
+  const handle = client.workflow.getHandle<typeof memberLifecycle>(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await handle.describe();
+      return handle;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 /** Polls the status query until the lifecycle has issued its invoice. */
 export async function awaitInvoice(handle: WorkflowHandle<typeof memberLifecycle>): Promise<NonNullable<LifecycleStatus['invoice']>> {
