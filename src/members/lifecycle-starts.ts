@@ -82,30 +82,62 @@ export async function startAfterCommit(deps: { client: Client; pool: DatabasePoo
   await markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
 }
 
+/** How many starts after the answer one process keeps under way at most (see AfterCommitStarts). */
+export const AFTER_COMMIT_STARTS_IN_FLIGHT = 128;
+
 /**
  * The lifecycles this process starts after their registrations were answered: the answer waits
  * for the commit only, and each start runs on its own (startAfterCommit). `drain` waits for the
  * starts under way (the API's shutdown, before it closes its Temporal connection); one the process
  * never made is the relay's. `hold` runs before each start: a test holds starts back with it.
+ *
+ * At most `maxInFlight` starts are under way at once. While Temporal is slow each start waits up
+ * to START_ON_REQUEST_TIMEOUT_MS, so without a bound the starts under way would grow with the
+ * request rate (and each would then take a pool connection to mark its row, beside the requests'
+ * transactions). A start beyond the bound is not made here: its row is committed, so the relay
+ * starts it (or a decision reaching the lifecycle first does), as after a crash.
  */
 export class AfterCommitStarts {
   readonly #pending = new Set<Promise<void>>();
   readonly #deps: { client: Client; pool: DatabasePool; log?: Logger | undefined };
   readonly #hold: ((start: LifecycleStart) => Promise<void>) | undefined;
+  readonly #maxInFlight: number;
+  /** Starts left to the relay since the last time the bound was reached from below (logged once per such burst). */
+  #leftToRelay = 0;
 
-  constructor(deps: { client: Client; pool: DatabasePool; log?: Logger | undefined }, options: { hold?: (start: LifecycleStart) => Promise<void> } = {}) {
+  constructor(deps: { client: Client; pool: DatabasePool; log?: Logger | undefined }, options: { hold?: (start: LifecycleStart) => Promise<void>; maxInFlight?: number } = {}) {
     this.#deps = deps;
     this.#hold = options.hold;
+    this.#maxInFlight = options.maxInFlight ?? AFTER_COMMIT_STARTS_IN_FLIGHT;
   }
 
-  /** Starts the recorded lifecycle without making the caller wait for it. */
-  add(start: LifecycleStart, party: string): void {
+  /**
+   * Starts the recorded lifecycle without making the caller wait for it.
+   * @returns false when the bound was reached and the start is left to the relay.
+   */
+  add(start: LifecycleStart, party: string): boolean {
+    if (this.#pending.size >= this.#maxInFlight) {
+      if (this.#leftToRelay++ === 0) {
+        this.#deps.log?.warn({ inFlight: this.#pending.size, workflowId: start.workflowId }, 'lifecycle starts at their bound; further ones are left to the relay until one finishes');
+      }
+      return false;
+    }
+    if (this.#leftToRelay > 0) {
+      this.#deps.log?.info({ leftToRelay: this.#leftToRelay }, 'lifecycle starts below their bound again');
+      this.#leftToRelay = 0;
+    }
     const run = (async () => {
       await this.#hold?.(start);
       await startAfterCommit(this.#deps, start, party);
     })().catch((err: unknown) => this.#deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle not started on registration; the relay will start it'))
       .finally(() => this.#pending.delete(run));
     this.#pending.add(run);
+    return true;
+  }
+
+  /** The starts under way. */
+  get inFlight(): number {
+    return this.#pending.size;
   }
 
   /** Waits for the starts under way. */

@@ -7,7 +7,7 @@ import { withTenant } from '../../src/db/tenant-context.ts';
 import { readStream } from '../../src/events/event-store.ts';
 import { ApplicationSchema, type Application } from '../../src/members/application.ts';
 import { registerApplicant, sendLifecycleUpdate, type Registered } from '../../src/members/lifecycle-client.ts';
-import { AfterCommitStarts } from '../../src/members/lifecycle-starts.ts';
+import { AfterCommitStarts, relayLifecycleStarts } from '../../src/members/lifecycle-starts.ts';
 import { recordPayment } from '../../src/payments/record-payment.ts';
 import { MemberRuleError } from '../../src/members/member-aggregate.ts';
 import { idCardKey } from '../../src/storage/object-storage.ts';
@@ -285,4 +285,34 @@ test('starts held back after the answer: approve, pay, reject, withdraw and a pa
   expect(await inTemporal(waiting.workflowId)).toBe(true);
   expect(await Promise.all(all.map((r) => runsOf(r.workflowId)))).toEqual(all.map(() => 1));
   expect(await notStarted(all.map((r) => r.memberId))).toBe(0);
+}, 120_000);
+
+test('starts after the answer are bounded: one beyond the bound is answered all the same and left to the relay, which starts it once', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const held: string[] = [];
+  const starts = new AfterCommitStarts({ client: h.client, pool: h.db.app }, { maxInFlight: 2, hold: async (start) => { held.push(start.workflowId); await gate; } });
+  const deps = { client: h.client, pool: h.db.app, keyring: h.keyring, starts };
+  const all: Registered[] = [];
+  for (const name of ['first', 'second', 'beyond']) all.push(await registerApplicant(deps, h.tenant.id, application(`${name}-${randomUUID()}@example.np`)));
+  const [first, second, beyond] = all as [Registered, Registered, Registered];
+  // All three answered (recorded); two starts under way, the third not taken.
+  expect(all.map((r) => r.stage)).toEqual(['AwaitingApproval', 'AwaitingApproval', 'AwaitingApproval']);
+  expect(held).toEqual([first.workflowId, second.workflowId]);
+  expect(starts.inFlight).toBe(2);
+
+  release();
+  await starts.drain();
+  expect(starts.inFlight).toBe(0);
+  expect([await inTemporal(first.workflowId), await inTemporal(second.workflowId), await inTemporal(beyond.workflowId)]).toEqual([true, true, false]);
+  expect(await notStarted(all.map((r) => r.memberId))).toBe(1);
+
+  // The relay starts the one left to it; a start after that is taken again.
+  await relayLifecycleStarts({ client: h.client, pool: h.db.app }, { olderThanMs: 0 });
+  expect(await inTemporal(beyond.workflowId)).toBe(true);
+  expect(await notStarted(all.map((r) => r.memberId))).toBe(0);
+  expect(await Promise.all(all.map((r) => runsOf(r.workflowId)))).toEqual([1, 1, 1]);
+  const after = await registerApplicant(deps, h.tenant.id, application(`after-${randomUUID()}@example.np`));
+  await starts.drain();
+  expect(await inTemporal(after.workflowId)).toBe(true);
 }, 120_000);
