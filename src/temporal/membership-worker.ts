@@ -6,6 +6,7 @@ import { createChainAnchoringActivities } from '../../activities/events/chain-an
 import { createMemberActivities, type MemberActivityDeps } from '../../activities/members/index.ts';
 import { createCardActivities } from '../../activities/members/cards.ts';
 import { createNotificationActivities } from '../../activities/members/notifications.ts';
+import { createStatusChangeActivities } from '../../activities/members/status-changes.ts';
 import { createPaymentActivities } from '../../activities/payments/index.ts';
 import { createRenewalActivities } from '../../activities/renewals/index.ts';
 import { createTransferActivities } from '../../activities/transfers/index.ts';
@@ -35,8 +36,8 @@ export interface MembershipWorkerOptions {
 
 /**
  * The worker of the membership task queue: every member lifecycle, renewal and transfer, and the
- * event chains' anchoring, with all their activities (workflows that do not route cards and mail
- * to the card queue, and lifecycles started before they did, run those here too).
+ * event chains' anchoring, with all their activities (workflows started before they routed their
+ * cards and mail to the card queue run those here too).
  */
 export async function createMembershipWorker(options: MembershipWorkerOptions): Promise<Worker> {
   const bundlePath = options.workflowBundlePath;
@@ -67,9 +68,21 @@ export type CardWorkerOptions = Pick<MembershipWorkerOptions, 'connection' | 'na
   interceptors?: WorkerInterceptors | undefined;
 };
 
-/** The activities of the card task queue: rendering, storing and recording ID cards, and every email of a lifecycle. */
+/**
+ * The activities of the card task queue: rendering, storing and recording ID cards, and every
+ * email a workflow sends (a lifecycle's, a renewal's, a status change's with the resignation
+ * link, a transfer's with its committee notices and its link).
+ */
 export function createCardQueueActivities(deps: MemberActivityDeps) {
-  return { ...createCardActivities(deps), ...createNotificationActivities(deps) };
+  const statusChanges = createStatusChangeActivities(deps);
+  const transfers = createTransferActivities(deps);
+  return {
+    ...createCardActivities(deps), ...createNotificationActivities(deps),
+    sendResignationLink: statusChanges.sendResignationLink.bind(statusChanges),
+    notifyTransferCommittees: transfers.notifyTransferCommittees.bind(transfers),
+    sendTransferEmail: transfers.sendTransferEmail.bind(transfers),
+    sendTransferLinkEmail: transfers.sendTransferLinkEmail.bind(transfers),
+  };
 }
 
 /**

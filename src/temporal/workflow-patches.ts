@@ -52,6 +52,27 @@ export const LIFECYCLE_MERGED_STEPS = 'lifecycle-merged-steps';
  */
 export const CARDS_OWN_QUEUE = 'cards-own-queue';
 
+/**
+ * Renewals that issue their card and send their emails on the card task queue, as lifecycles do
+ * since CARDS_OWN_QUEUE. Renewals started before ran them on the membership task queue, and replay so.
+ */
+export const RENEWAL_CARDS_OWN_QUEUE = 'renewal-cards-own-queue';
+
+/**
+ * Status changes that issue their card (a lifted suspension) and send their emails (the
+ * resignation link included) on the card task queue. Those started before ran them on the
+ * membership task queue, and replay so.
+ */
+export const STATUS_CHANGE_CARDS_OWN_QUEUE = 'status-change-cards-own-queue';
+
+/**
+ * Transfers that issue their card and send their notices and emails on the card task queue, and
+ * transfer links sent from there. Those started before ran them on the membership task queue, and
+ * replay so.
+ */
+export const TRANSFER_CARDS_OWN_QUEUE = 'transfer-cards-own-queue';
+export const TRANSFER_LINK_CARDS_OWN_QUEUE = 'transfer-link-cards-own-queue';
+
 export interface KnownPatch {
   id: string;
   /** The workflow type whose code calls patched() with it. */
@@ -67,6 +88,10 @@ export const PATCHES: readonly KnownPatch[] = [
   { id: REGISTERED_BY_REQUEST, workflowType: 'memberLifecycle', summary: 'the application is recorded by the registration request before the lifecycle starts' },
   { id: LIFECYCLE_MERGED_STEPS, workflowType: 'memberLifecycle', summary: 'settings read in a local activity; approval with invoice, and payment with activation, one activity and one transaction each' },
   { id: CARDS_OWN_QUEUE, workflowType: 'memberLifecycle', summary: 'the ID card and every email are scheduled on the membership-cards task queue' },
+  { id: RENEWAL_CARDS_OWN_QUEUE, workflowType: 'memberRenewal', summary: "the renewal's card and emails are scheduled on the membership-cards task queue" },
+  { id: STATUS_CHANGE_CARDS_OWN_QUEUE, workflowType: 'memberStatusChange', summary: "the status change's card and emails are scheduled on the membership-cards task queue" },
+  { id: TRANSFER_CARDS_OWN_QUEUE, workflowType: 'memberTransfer', summary: "the transfer's card, notices and emails are scheduled on the membership-cards task queue" },
+  { id: TRANSFER_LINK_CARDS_OWN_QUEUE, workflowType: 'transferLink', summary: 'the transfer link is emailed from the membership-cards task queue' },
   { id: HEADS_TOLD_ON_ARRIVAL, workflowType: 'memberLifecycle', summary: "the committee's heads are emailed when an application arrives in their area" },
 ];
 

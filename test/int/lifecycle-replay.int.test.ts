@@ -71,11 +71,31 @@ test('the recorded histories cover every way a lifecycle ends', () => {
     // The card and every email on the card task queue (patch cards-own-queue).
     'card-queue-card-issued.json', 'card-queue-registration-refused.json', 'card-queue-rejected.json', 'card-queue-expired-unpaid.json',
     'card-queue-escalated-then-approved-by-signal.json',
+    // Renewals, status changes and transfers with their card and emails on the card task queue (patches *-cards-own-queue).
+    ...['transfer-approved', 'transfer-refused', 'transfer-accepted-after-window', 'transfer-approved-by-operator-signal', 'transfer-link',
+      'status-suspension-ends', 'status-suspension-lifted-early', 'status-expulsion-confirmed', 'status-resignation', 'status-death', 'status-refused',
+      'status-resignation-link', 'renewal-renewed', 'renewal-lapsed-reinstated', 'renewal-closed', 'renewal-member-left', 'renewal-not-due'].map((name) => `card-queue-${name}.json`),
   ]));
   for (const file of files) {
     const last = historyFromFile(file).events?.at(-1);
     expect([file, last?.workflowExecutionCompletedEventAttributes ? 'completed' : 'not completed']).toEqual([file, 'completed']);
   }
+});
+
+test('a history recorded on the card queue schedules every card and email there; one recorded before, on the membership queue', () => {
+  const cardWork = new Set(['issueIdCard', 'sendMemberEmail', 'notifyContactHolder', 'notifyCommitteeHeads', 'sendResignationLink', 'notifyTransferCommittees', 'sendTransferEmail', 'sendTransferLinkEmail']);
+  const scheduled = files.flatMap((file) => (historyFromFile(file).events ?? []).flatMap((event) => {
+    const attributes = event.activityTaskScheduledEventAttributes;
+    const activity = attributes?.activityType?.name ?? '';
+    return cardWork.has(activity) ? [{ file, activity, queue: attributes?.taskQueue?.name }] : [];
+  }));
+  const onCardQueue = (file: string) => file.startsWith('card-queue-');
+  expect(scheduled.filter((s) => s.queue !== (onCardQueue(s.file) ? 'membership-cards' : 'membership'))).toEqual([]);
+  // Each workflow type's card-queue histories schedule card work at all: the check above is not vacuous.
+  for (const kind of ['card-queue-card-issued', 'card-queue-transfer-', 'card-queue-status-', 'card-queue-renewal-']) {
+    expect([kind, scheduled.filter((s) => s.file.startsWith(kind)).length > 0]).toEqual([kind, true]);
+  }
+  expect(new Set(scheduled.filter((s) => onCardQueue(s.file)).map((s) => s.activity))).toEqual(cardWork);
 });
 
 test('every recorded history replays against the current workflow code without a determinism error', async () => {

@@ -17,7 +17,7 @@ import { projectRoot } from '../../src/paths.ts';
 import { MEMBERSHIP_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
 import * as m from '../../src/members/lifecycle-contract.ts';
 import * as sc from '../../src/members/status-change-contract.ts';
-import { startStatusChange } from '../../src/members/status-change-client.ts';
+import { requestResignationLink, startStatusChange } from '../../src/members/status-change-client.ts';
 import {
   addCommitteeWithHead, admitMember, asTest, applicationFor, approveAndAwaitInvoice, awaitInvoice, lifecycleHandle, paymentFor, registerMember, startLifecycleHarness,
   type HarnessDurations, type LifecycleHarness,
@@ -177,17 +177,17 @@ async function recordChainAnchoring(): Promise<void> {
  * destination, refused, accepted by the transfer window, and approved by an operator's signal;
  * and the link workflow that emails a member their transfer link.
  */
-async function recordTransfers(): Promise<void> {
+async function recordTransfers(prefix = '', options: { masterKey?: MasterKey } = {}): Promise<void> {
   const scenarios: Record<string, { status: t.TransferStatus; window: number; decide: (h: LifecycleHarness, workflowId: string) => Promise<unknown> }> = {
     'transfer-approved': { status: 'accepted', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.approveTransferUpdate, { by: `user:${h.headUserId}` }) },
     'transfer-refused': { status: 'refused', window: 3_600_000, decide: (h, id) => sendTransferDecision(h.client, id, t.refuseTransferUpdate, { by: `user:${h.headUserId}`, reasonCode: 'not_resident' }) },
     'transfer-accepted-after-window': { status: 'accepted', window: 2_000, decide: () => Promise.resolve() },
     'transfer-approved-by-operator-signal': { status: 'accepted', window: 3_600_000, decide: (h, id) => h.client.workflow.getHandle(id).signal(t.approveTransferSignal, { by: 'ops-on-call' }) },
   };
-  const wanted = Object.entries(scenarios).filter(([name]) => only.size === 0 || only.has(name));
-  const link = only.size === 0 || only.has('transfer-link');
+  const wanted = Object.entries(scenarios).map(([name, scenario]) => [`${prefix}${name}`, scenario] as const).filter(([name]) => only.size === 0 || only.has(name));
+  const link = only.size === 0 || only.has(`${prefix}transfer-link`);
   if (wanted.length === 0 && !link) return;
-  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 });
+  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 }, options);
   const { worker, running } = await h.startWorker();
   try {
     for (const [name, scenario] of wanted) {
@@ -208,9 +208,9 @@ async function recordTransfers(): Promise<void> {
       await sendTransferLink(h.client, h.tenant.id, memberId, now, new Date(now.getTime() + 86_400_000));
       const handle = h.client.workflow.getHandle(t.transferLinkWorkflowId(h.tenant.id, memberId, now));
       const result = await handle.result() as string;
-      if (result !== 'sent') throw new Error(`transfer-link ended ${result}, not sent`);
-      await writeFile(path.join(HISTORIES_DIR, 'transfer-link.json'), `${historyToJSON(await handle.fetchHistory())}\n`);
-      console.log('recorded transfer-link');
+      if (result !== 'sent') throw new Error(`${prefix}transfer-link ended ${result}, not sent`);
+      await writeFile(path.join(HISTORIES_DIR, `${prefix}transfer-link.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+      console.log(`recorded ${prefix}transfer-link`);
     }
   } finally {
     worker.shutdown();
@@ -224,10 +224,11 @@ async function recordTransfers(): Promise<void> {
  * a suspension that ends by itself, one lifted early, an expulsion confirmed (after the
  * proposer's own confirmation was refused), a resignation by staff, a death, and a refusal.
  */
-async function recordStatusChanges(): Promise<void> {
-  const names = ['status-suspension-ends', 'status-suspension-lifted-early', 'status-expulsion-confirmed', 'status-resignation', 'status-death', 'status-refused'];
-  if (only.size > 0 && !names.some((name) => only.has(name))) return;
-  const h = await startLifecycleHarness();
+async function recordStatusChanges(prefix = '', options: { masterKey?: MasterKey } = {}): Promise<void> {
+  // The resignation link's path is recorded only on the card queue (patch status-change-cards-own-queue): none was recorded before it.
+  const names = ['status-suspension-ends', 'status-suspension-lifted-early', 'status-expulsion-confirmed', 'status-resignation', 'status-death', 'status-refused', ...(prefix === '' ? [] : ['status-resignation-link'])];
+  if (only.size > 0 && !names.some((name) => only.has(`${prefix}${name}`))) return;
+  const h = await startLifecycleHarness({}, options);
   const { worker, running } = await h.startWorker();
   const district = await addCommitteeWithHead(h, h.geo.districtId, 'District Committee', 'district-head@party.test');
   const head = `user:${h.headUserId}`;
@@ -242,8 +243,8 @@ async function recordStatusChanges(): Promise<void> {
   const save = async (name: string, workflowId: string) => {
     const handle = h.client.workflow.getHandle(workflowId);
     await handle.result();
-    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
-    console.log(`recorded ${name}`);
+    await writeFile(path.join(HISTORIES_DIR, `${prefix}${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${prefix}${name}`);
   };
   try {
     let member = await active('suspended@example.np');
@@ -260,6 +261,13 @@ async function recordStatusChanges(): Promise<void> {
     await h.client.workflow.getHandle(applied.workflowId).executeUpdate(sc.confirmUpdate, { args: [{ by: head }] }).catch(() => undefined);
     await h.client.workflow.getHandle(applied.workflowId).executeUpdate(sc.confirmUpdate, { args: [{ by: `user:${district.headUserId}`, note: null }] });
     await save('status-expulsion-confirmed', applied.workflowId);
+
+    if (names.includes('status-resignation-link')) {
+      const linked = await active('resignation-link@example.np');
+      const now = new Date();
+      await requestResignationLink({ client: h.client }, h.tenant.id, linked, { expiresAt: new Date(now.getTime() + 86_400_000).toISOString(), linkBase: `https://members.test/parties/${h.tenant.slug}/resign`, day: now.toISOString().slice(0, 10) });
+      await save('status-resignation-link', sc.statusChangeWorkflowId('resignation-link', h.tenant.id, linked, now.toISOString().slice(0, 10)));
+    }
 
     member = await active('resigned@example.np');
     applied = await startStatusChange(deps, context, member, { kind: 'resignation', by: head, via: 'staff', reasonCode: 'personal', note: null });
@@ -288,10 +296,11 @@ async function recordStatusChanges(): Promise<void> {
  * of the daily renewal workflow. The worker's clock is moved to just before each date, as in
  * test/int/renewals.int.test.ts.
  */
-async function recordRenewals(): Promise<void> {
-  const names = ['renewal-renewed', 'renewal-lapsed-reinstated', 'renewal-closed', 'renewal-member-left', 'renewal-not-due', 'renewal-run'];
-  if (only.size > 0 && !names.some((name) => only.has(name))) return;
-  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 });
+async function recordRenewals(prefix = '', options: { masterKey?: MasterKey } = {}): Promise<void> {
+  // The daily run's workflow has no patch of its own: recorded once, without a prefix.
+  const names = ['renewal-renewed', 'renewal-lapsed-reinstated', 'renewal-closed', 'renewal-member-left', 'renewal-not-due', ...(prefix === '' ? ['renewal-run'] : [])];
+  if (only.size > 0 && !names.some((name) => only.has(`${prefix}${name}`))) return;
+  const h = await startLifecycleHarness({ paymentWindowMs: 60_000 }, options);
   const { worker, running } = await h.startWorker();
   const tenant = (await findTenant(h.db.owner, h.tenant.id))!;
   const setClock = (at: Date) => {
@@ -314,9 +323,9 @@ async function recordRenewals(): Promise<void> {
   const save = async (name: string, workflowId: string, outcome: string) => {
     const handle = h.client.workflow.getHandle(workflowId);
     const result = (await handle.result()) as { outcome?: string };
-    if (result.outcome !== outcome && name !== 'renewal-run') throw new Error(`${name} ended ${JSON.stringify(result)}, not ${outcome}`);
-    await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
-    console.log(`recorded ${name}`);
+    if (result.outcome !== outcome && name !== 'renewal-run') throw new Error(`${prefix}${name} ended ${JSON.stringify(result)}, not ${outcome}`);
+    await writeFile(path.join(HISTORIES_DIR, `${prefix}${name}.json`), `${historyToJSON(await handle.fetchHistory())}\n`);
+    console.log(`recorded ${prefix}${name}`);
   };
   const renewal = async (memberId: string, clockAt: (endsOn: string) => Promise<number>, term = 1) => {
     setClock(new Date(await clockAt(await firstTermEnd(memberId))));
@@ -352,6 +361,7 @@ async function recordRenewals(): Promise<void> {
 
     member = await admitMember(h, 'not-due@example.np');
     await save('renewal-not-due', await renewal(member, async (endsOn) => midnight(addDays(endsOn, -10)), 2), 'not_due');
+    if (!names.includes('renewal-run')) return;
 
     await admitMember(h, 'due-in-run@example.np');
     const run = await h.client.workflow.start(r.RENEWAL_RUN_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: 'renewal-run-recording', args: [] });
@@ -527,6 +537,11 @@ async function main(): Promise<void> {
     await recordEncrypted();
     await recordMergedSteps();
     await recordCardQueue();
+    // Renewals, status changes and transfers on the card task queue (their *-cards-own-queue patches).
+    const masterKey = recordedHistoriesMasterKey();
+    await recordTransfers('card-queue-', { masterKey });
+    await recordStatusChanges('card-queue-', { masterKey });
+    await recordRenewals('card-queue-', { masterKey });
   } finally {
     await servers.stop();
   }

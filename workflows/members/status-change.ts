@@ -1,14 +1,22 @@
-import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities, StepContext as Step } from '../../activities/members/index.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
 import * as c from '../../src/members/status-change-contract.ts';
 import { refusalIn } from '../../src/errors/failure-details.ts';
 import { refusalFailure } from './lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
+import { CARDS_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { STATUS_CHANGE_CARDS_OWN_QUEUE } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage and never holds up the change itself.
 const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
+// Status changes since STATUS_CHANGE_CARDS_OWN_QUEUE: the card and the emails on the card task queue (as lifecycles').
+type CardQueueActivities = Pick<MemberActivities, 'issueIdCard' | 'sendMemberEmail' | 'sendResignationLink'>;
+const cardQueue = proxyActivities<CardQueueActivities>({ ...STEP_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
+const mailQueue = proxyActivities<CardQueueActivities>({ ...MAIL_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
+/** Where this status change issues its card and sends its email, decided once, in its first workflow task. */
+interface Senders { cards: CardQueueActivities; mail: CardQueueActivities }
 
 /**
  * One status change of a member after admission (docs/membership.md, "Status changes"),
@@ -21,6 +29,8 @@ export async function memberStatusChange(input: c.StatusChangeInput): Promise<c.
   const { workflowId } = workflowInfo();
   const step: Step = { tenantId: input.tenantId, memberId: input.memberId, workflowId };
   const change = input.change;
+  const ownQueue = patched(STATUS_CHANGE_CARDS_OWN_QUEUE);
+  const senders: Senders = ownQueue ? { cards: cardQueue, mail: mailQueue } : { cards: steps, mail };
   const mailing: Promise<unknown>[] = [];
   let stage = 'applying';
   let applied: c.AppliedResult | undefined;
@@ -34,7 +44,7 @@ export async function memberStatusChange(input: c.StatusChangeInput): Promise<c.
 
   if (change.kind === 'resignation-link') {
     applied = { workflowId, status: 'active' };
-    const sent = await mail.sendResignationLink(step, { expiresAt: change.expiresAt, linkBase: change.linkBase });
+    const sent = await senders.mail.sendResignationLink(step, { expiresAt: change.expiresAt, linkBase: change.linkBase });
     stage = sent;
     return end('applied', mailing);
   }
@@ -48,13 +58,13 @@ export async function memberStatusChange(input: c.StatusChangeInput): Promise<c.
   stage = 'applied';
   switch (change.kind) {
     case 'suspension':
-      background(mailing, mail.sendMemberEmail(step, { kind: 'suspended', until: change.until, reasonCode: change.reasonCode }), 'suspension email');
-      return awaitSuspensionEnd(step, change, mailing, (s) => (stage = s));
+      background(mailing, senders.mail.sendMemberEmail(step, { kind: 'suspended', until: change.until, reasonCode: change.reasonCode }), 'suspension email');
+      return awaitSuspensionEnd(step, change, mailing, senders, (s) => (stage = s));
     case 'expulsion':
       stage = 'proposed';
-      return awaitConfirmation(step, change, mailing, (s) => (stage = s));
+      return awaitConfirmation(step, change, mailing, senders, (s) => (stage = s));
     case 'resignation':
-      background(mailing, mail.sendMemberEmail(step, { kind: 'resigned' }), 'resignation email');
+      background(mailing, senders.mail.sendMemberEmail(step, { kind: 'resigned' }), 'resignation email');
       return end('applied', mailing);
     case 'death':
       // Nobody to write to.
@@ -62,7 +72,7 @@ export async function memberStatusChange(input: c.StatusChangeInput): Promise<c.
   }
 }
 
-async function awaitSuspensionEnd(step: Step, change: Extract<c.StatusChange, { kind: 'suspension' }>, mailing: Promise<unknown>[], at: (stage: string) => void): Promise<c.StatusChangeOutcome> {
+async function awaitSuspensionEnd(step: Step, change: Extract<c.StatusChange, { kind: 'suspension' }>, mailing: Promise<unknown>[], senders: Senders, at: (stage: string) => void): Promise<c.StatusChangeOutcome> {
   let lift: c.LiftMessage | undefined;
   let lifted: c.AppliedResult | undefined;
   let refused: Refusal | undefined;
@@ -90,13 +100,13 @@ async function awaitSuspensionEnd(step: Step, change: Extract<c.StatusChange, { 
     return end('refused', mailing);
   }
   at('lifted');
-  await steps.issueIdCard(step);
+  await senders.cards.issueIdCard(step);
   at('card-issued');
-  if (memberNumber) background(mailing, mail.sendMemberEmail(step, { kind: 'suspension-lifted', memberNumber }), 'suspension lifted email');
+  if (memberNumber) background(mailing, senders.mail.sendMemberEmail(step, { kind: 'suspension-lifted', memberNumber }), 'suspension lifted email');
   return end('lifted', mailing);
 }
 
-async function awaitConfirmation(step: Step, proposal: Extract<c.StatusChange, { kind: 'expulsion' }>, mailing: Promise<unknown>[], at: (stage: string) => void): Promise<c.StatusChangeOutcome> {
+async function awaitConfirmation(step: Step, proposal: Extract<c.StatusChange, { kind: 'expulsion' }>, mailing: Promise<unknown>[], senders: Senders, at: (stage: string) => void): Promise<c.StatusChangeOutcome> {
   let confirmation: c.ConfirmMessage | undefined;
   let expelled: c.AppliedResult | undefined;
   let refused: Refusal | undefined;
@@ -119,7 +129,7 @@ async function awaitConfirmation(step: Step, proposal: Extract<c.StatusChange, {
       const result = await steps.confirmExpulsion(step, { by: confirmation!.by, note: confirmation!.note ?? null });
       expelled = { workflowId: step.workflowId, status: result.status };
       at('expelled');
-      background(mailing, mail.sendMemberEmail(step, { kind: 'expelled', reasonCode: result.reasonCode }), 'expulsion email');
+      background(mailing, senders.mail.sendMemberEmail(step, { kind: 'expelled', reasonCode: result.reasonCode }), 'expulsion email');
       return end('expelled', mailing);
     } catch (err) {
       refused = refusalOf(err);

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities, StepContext as Step } from '../../activities/members/index.ts';
 import type { RenewalActivities, RenewalPayment } from '../../activities/renewals/index.ts';
 import type { Refusal } from '../../src/members/admission-rules.ts';
@@ -8,10 +8,16 @@ import { refusalIn } from '../../src/errors/failure-details.ts';
 import { MemberStage, StageEnteredAt } from '../../src/temporal/search-attributes.ts';
 import { refusalFailure } from '../members/lifecycle-state.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
+import { CARDS_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { RENEWAL_CARDS_OWN_QUEUE } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<RenewalActivities & MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage, beside the renewal, never on its critical path.
 const mail = proxyActivities<MemberActivities>(MAIL_OPTIONS);
+// Renewals since RENEWAL_CARDS_OWN_QUEUE: the card and the emails on the card task queue (as lifecycles').
+type CardQueueActivities = Pick<MemberActivities, 'issueIdCard' | 'sendMemberEmail'>;
+const cardQueue = proxyActivities<CardQueueActivities>({ ...STEP_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
+const mailQueue = proxyActivities<CardQueueActivities>({ ...MAIL_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
 
 const FINAL: readonly r.RenewalStatus['stage'][] = ['Renewed', 'Reinstated', 'RenewalClosed', 'RenewalNotDue'];
 
@@ -25,6 +31,10 @@ const FINAL: readonly r.RenewalStatus['stage'][] = ['Renewed', 'Reinstated', 'Re
  */
 export async function memberRenewal(input: r.MemberRenewalInput): Promise<{ outcome: r.RenewalOutcome }> {
   const step: Step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
+  // Decided once, in the first workflow task: a renewal runs its steps one way throughout.
+  const ownQueue = patched(RENEWAL_CARDS_OWN_QUEUE);
+  const cards: CardQueueActivities = ownQueue ? cardQueue : steps;
+  const mailer: CardQueueActivities = ownQueue ? mailQueue : mail;
   const status: r.RenewalStatus = { stage: 'Opening', invoice: null, lapsesAt: null, closesAt: null };
   const payments = new PaymentInbox();
   const mailing: Promise<unknown>[] = [];
@@ -67,7 +77,7 @@ export async function memberRenewal(input: r.MemberRenewalInput): Promise<{ outc
   const closesAt = opening + opened.closesInMs;
   Object.assign(status, { invoice: opened.invoice, lapsesAt: new Date(lapsesAt).toISOString(), closesAt: new Date(closesAt).toISOString() });
   enter('AwaitingRenewalPayment');
-  background(mail.sendMemberEmail(step, {
+  background(mailer.sendMemberEmail(step, {
     kind: 'renewal-invoice', invoiceId: opened.invoice.invoiceId, amountMinor: opened.invoice.amountMinor,
     paidUntil: opened.paidUntil, graceUntil: opened.graceUntil,
   }), 'renewal invoice email');
@@ -88,7 +98,7 @@ export async function memberRenewal(input: r.MemberRenewalInput): Promise<{ outc
       return end('closed');
     }
     enter('TermLapsed');
-    background(mail.sendMemberEmail(step, { kind: 'term-lapsed', paidUntil: opened.paidUntil, reinstatableUntil: opened.reinstatableUntil }), 'lapse email');
+    background(mailer.sendMemberEmail(step, { kind: 'term-lapsed', paidUntil: opened.paidUntil, reinstatableUntil: opened.reinstatableUntil }), 'lapse email');
     paid = await payments.await(step, closesAt);
     if (!paid) {
       await steps.closeRenewal(step, opened.invoice.invoiceId);
@@ -96,10 +106,10 @@ export async function memberRenewal(input: r.MemberRenewalInput): Promise<{ outc
       return end('closed');
     }
   }
-  if (paid.status === 'active') await steps.issueIdCard(step, { validUntil: paid.paidThrough });
+  if (paid.status === 'active') await cards.issueIdCard(step, { validUntil: paid.paidThrough });
   enter(paid.reinstated ? 'Reinstated' : 'Renewed');
   if (paid.memberNumber) {
-    background(mail.sendMemberEmail(step, { kind: paid.reinstated ? 'reinstated' : 'renewed', memberNumber: paid.memberNumber, paidThrough: paid.paidThrough, withCard: paid.status === 'active' }),
+    background(mailer.sendMemberEmail(step, { kind: paid.reinstated ? 'reinstated' : 'renewed', memberNumber: paid.memberNumber, paidThrough: paid.paidThrough, withCard: paid.status === 'active' }),
       'renewal email');
   }
   return end(paid.reinstated ? 'reinstated' : 'renewed');

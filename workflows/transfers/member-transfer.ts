@@ -1,13 +1,20 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MemberActivities } from '../../activities/members/index.ts';
 import type { TransferActivities } from '../../activities/transfers/index.ts';
 import * as t from '../../src/transfers/transfer-contract.ts';
 import { signalActor } from '../members/signal-actor.ts';
 import { MAIL_OPTIONS, STEP_OPTIONS } from '../activity-options.ts';
+import { CARDS_TASK_QUEUE } from '../../src/temporal/task-queue.ts';
+import { TRANSFER_CARDS_OWN_QUEUE } from '../../src/temporal/workflow-patches.ts';
 
 const steps = proxyActivities<TransferActivities & MemberActivities>(STEP_OPTIONS);
 // Mail waits out an SMTP outage, beside the transfer, never on its critical path.
 const mail = proxyActivities<TransferActivities>(MAIL_OPTIONS);
+// Transfers since TRANSFER_CARDS_OWN_QUEUE: the card, the notices and the emails on the card task queue (as lifecycles').
+type CardActivities = Pick<MemberActivities, 'issueIdCard'>;
+type MailActivities = Pick<TransferActivities, 'notifyTransferCommittees' | 'sendTransferEmail'>;
+const cardQueue = proxyActivities<CardActivities>({ ...STEP_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
+const mailQueue = proxyActivities<MailActivities>({ ...MAIL_OPTIONS, taskQueue: CARDS_TASK_QUEUE });
 
 type Decision = { kind: 'approved'; by: string } | { kind: 'refused'; by: string; reasonCode: t.TransferRefusalReason } | { kind: 'window' };
 
@@ -19,6 +26,10 @@ type Decision = { kind: 'approved'; by: string } | { kind: 'refused'; by: string
  */
 export async function memberTransfer(input: t.MemberTransferInput): Promise<t.TransferOutcome> {
   const step = { tenantId: input.tenantId, memberId: input.memberId, workflowId: workflowInfo().workflowId };
+  // Decided once, in the first workflow task: a transfer runs its steps one way throughout.
+  const ownQueue = patched(TRANSFER_CARDS_OWN_QUEUE);
+  const cards: CardActivities = ownQueue ? cardQueue : steps;
+  const mailer: MailActivities = ownQueue ? mailQueue : mail;
   let decision: Decision | undefined;
   let status: t.TransferStatus = 'requested';
   const mailing: Promise<unknown>[] = [];
@@ -37,7 +48,7 @@ export async function memberTransfer(input: t.MemberTransferInput): Promise<t.Tr
   });
   setHandler(t.transferStatusQuery, () => ({ status, decision: decision ? (decision.kind) : null }));
 
-  background(mail.notifyTransferCommittees(step, input.transferId), 'committee notices');
+  background(mailer.notifyTransferCommittees(step, input.transferId), 'committee notices');
   // Workflow time: the sandbox gives `Date` the current workflow task's time, replayed identically.
   const remaining = Math.max(new Date(input.decidesAt).getTime() - new Date().getTime(), 1);
   await condition(() => decision !== undefined, remaining);
@@ -47,12 +58,12 @@ export async function memberTransfer(input: t.MemberTransferInput): Promise<t.Tr
   try {
     if (decided.kind === 'refused') {
       status = await steps.refuseMemberTransfer(step, input.transferId, decided.by, decided.reasonCode);
-      if (status === 'refused') background(mail.sendTransferEmail(step, input.transferId, 'transfer-refused'), 'refusal email');
+      if (status === 'refused') background(mailer.sendTransferEmail(step, input.transferId, 'transfer-refused'), 'refusal email');
     } else {
       status = await steps.acceptMemberTransfer(step, input.transferId, decided.kind === 'approved' ? decided.by : 'window');
       if (status === 'accepted') {
-        await steps.issueIdCard(step);
-        background(mail.sendTransferEmail(step, input.transferId, 'transferred'), 'transfer email');
+        await cards.issueIdCard(step);
+        background(mailer.sendTransferEmail(step, input.transferId, 'transferred'), 'transfer email');
       }
     }
   } catch (err) {
