@@ -307,6 +307,12 @@ async function recordRenewals(prefix = '', options: { masterKey?: MasterKey } = 
     const offset = at.getTime() - Date.now();
     h.deps.clock = () => new Date(Date.now() + offset);
   };
+  // Each member is admitted today: the clock moved for one renewal would otherwise carry the next
+  // member's term years ahead, past the end of the party calendar's table.
+  const admitToday = (email: string) => {
+    h.deps.clock = () => new Date();
+    return admitMember(h, email);
+  };
   const midnight = (day: string) => h.db.owner.oneFirst(sql.type(z.object({ at: z.number() }))`SELECT (${day}::date::timestamp AT TIME ZONE ${tenant.timeZone}) AS at`);
   const firstTermEnd = async (memberId: string) => (await asTest(h, (tx) => termsOf(tx, memberId)))[0]!.endsOn;
   const pay = (memberId: string, invoice: NonNullable<r.RenewalStatus['invoice']>, reference: string, amount = invoice.amountMinor) =>
@@ -334,36 +340,36 @@ async function recordRenewals(prefix = '', options: { masterKey?: MasterKey } = 
   };
   const beforeLapse = (seconds: number) => async (endsOn: string) => (await midnight(addDays(endsOn, tenant.gracePeriodDays))) - seconds * 1_000;
   try {
-    let member = await admitMember(h, 'renewed@example.np');
+    let member = await admitToday('renewed@example.np');
     let id = await renewal(member, async (endsOn) => midnight(addDays(endsOn, -10)));
     let status = await stage(id, 'AwaitingRenewalPayment');
     await pay(member, status.invoice!, 'RENEW-WRONG', status.invoice!.amountMinor - 1).catch(() => undefined);
     await pay(member, status.invoice!, 'RENEW-1');
     await save('renewal-renewed', id, 'renewed');
 
-    member = await admitMember(h, 'reinstated@example.np');
+    member = await admitToday('reinstated@example.np');
     id = await renewal(member, beforeLapse(3));
     status = await stage(id, 'TermLapsed');
     await pay(member, status.invoice!, 'REINSTATE-1');
     await save('renewal-lapsed-reinstated', id, 'reinstated');
 
     await changeTenantSettings(h.db.owner, h.tenant.slug, { reinstatementWindowDays: 0 }, 'recorder');
-    member = await admitMember(h, 'closed@example.np');
+    member = await admitToday('closed@example.np');
     await save('renewal-closed', await renewal(member, beforeLapse(2)), 'closed');
     await changeTenantSettings(h.db.owner, h.tenant.slug, { reinstatementWindowDays: 365 }, 'recorder');
 
-    member = await admitMember(h, 'left@example.np');
+    member = await admitToday('left@example.np');
     id = await renewal(member, beforeLapse(6));
     await stage(id, 'AwaitingRenewalPayment');
     await startStatusChange({ client: h.client, pool: h.db.app }, { tenantId: h.tenant.id, actor: 'recorder' }, member,
       { kind: 'resignation', by: 'user:recorder', via: 'staff', reasonCode: 'personal', note: null });
     await save('renewal-member-left', id, 'closed');
 
-    member = await admitMember(h, 'not-due@example.np');
+    member = await admitToday('not-due@example.np');
     await save('renewal-not-due', await renewal(member, async (endsOn) => midnight(addDays(endsOn, -10)), 2), 'not_due');
     if (!names.includes('renewal-run')) return;
 
-    await admitMember(h, 'due-in-run@example.np');
+    await admitToday('due-in-run@example.np');
     const run = await h.client.workflow.start(r.RENEWAL_RUN_WORKFLOW, { taskQueue: MEMBERSHIP_TASK_QUEUE, workflowId: 'renewal-run-recording', args: [] });
     const report = (await run.result()) as r.RenewalRunReport;
     if (report.started < 1) throw new Error(`the renewal run started nothing: ${JSON.stringify(report)}`);
