@@ -102,6 +102,8 @@ async function main(): Promise<void> {
         importSizes, lifecycles: lifecyclesFlag > 0 ? Number(process.argv[lifecyclesFlag + 1]) : quick ? 500 : 10_000,
         workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
         nodeOptions: apiNodeOptions(),
+        // `--worker-node-options '--max-semi-space-size=16'`: the worker's NODE_OPTIONS (none by default).
+        workerNodeOptions: process.argv.includes('--worker-node-options') ? process.argv[process.argv.indexOf('--worker-node-options') + 1] : undefined,
       });
     }
     if (runs('memory-api')) {

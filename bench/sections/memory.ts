@@ -37,6 +37,8 @@ export interface MemorySection {
   workerCache: number;
   /** NODE_OPTIONS the API ran with, if any. */
   nodeOptions?: string;
+  /** NODE_OPTIONS the worker ran with, if any. */
+  workerNodeOptions?: string;
   imports: ImportMemory[];
   /** The API's resident memory once started, before any request. */
   apiIdleMiB: number;
@@ -120,13 +122,14 @@ export async function registrationLoad(stack: FaultStack, count: number, series:
  * while `members:import` loads the party (at each size in `importSizes`, to show it streams), at the
  * largest size under search and statistics, and with `lifecycles` lifecycles open at once.
  */
-export async function benchMemory(options: { importSizes: number[]; lifecycles: number; workerCache?: number | undefined; nodeOptions?: string | undefined; log: (line: string) => void }): Promise<MemorySection> {
+export async function benchMemory(options: { importSizes: number[]; lifecycles: number; workerCache?: number | undefined; nodeOptions?: string | undefined; workerNodeOptions?: string | undefined; log: (line: string) => void }): Promise<MemorySection> {
   const { log } = options;
   const workerCache = options.workerCache ?? config().WORKER_MAX_CACHED_WORKFLOWS;
   const stack = await startFaultStack('bench-memory', {
     logLevel: 'info', workerPoolSize: 10,
     extraEnv: { WORKER_MAX_CACHED_WORKFLOWS: String(workerCache) },
     apiExtraEnv: options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {},
+    workerExtraEnv: options.workerNodeOptions ? { NODE_OPTIONS: options.workerNodeOptions } : {},
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-memory-'));
   try {
@@ -168,7 +171,7 @@ export async function benchMemory(options: { importSizes: number[]; lifecycles: 
     await sleep(5_000);
     await Promise.all([worker.stop(), api.stop()]);
     return {
-      workerCache, ...(options.nodeOptions && { nodeOptions: options.nodeOptions }),
+      workerCache, ...(options.nodeOptions && { nodeOptions: options.nodeOptions }), ...(options.workerNodeOptions && { workerNodeOptions: options.workerNodeOptions }),
       imports, apiIdleMiB, members, databaseMiB, reads: readsSection,
       lifecycles: {
         open: options.lifecycles, seconds, workerPeakMiB: round(worker.peak, 0), workerAfterMiB: round(worker.last, 0), apiPeakMiB: round(api.peak, 0),
@@ -185,7 +188,7 @@ export function memoryMarkdown(m: MemorySection): string[] {
   return [
     '', '## Memory', '',
     'Each process on its own, as in production: the API and the worker started as `npm run api` and `npm run worker` would be, `members:import` as an operator runs it. Resident memory (RSS) sampled every 200–250 ms from /proc; Postgres as the proportional set size of the postmaster and all its backends (shared buffers counted once).',
-    `The worker's workflow cache (WORKER_MAX_CACHED_WORKFLOWS): ${m.workerCache.toLocaleString('en')} workflows.${m.nodeOptions ? ` The API ran with NODE_OPTIONS=${m.nodeOptions}.` : ''}`,
+    `The worker's workflow cache (WORKER_MAX_CACHED_WORKFLOWS): ${m.workerCache.toLocaleString('en')} workflows.${m.nodeOptions ? ` The API ran with NODE_OPTIONS=${m.nodeOptions}.` : ''}${m.workerNodeOptions ? ` The worker ran with NODE_OPTIONS=${m.workerNodeOptions}.` : ''}`,
     '', '### Import', '',
     '| rows | seconds | peak RSS MiB | RSS by tenth of the run, MiB |', '| --- | --- | --- | --- |',
     ...m.imports.map((i) => `| ${i.rows.toLocaleString('en')} | ${i.seconds} | ${i.peakMiB} | ${i.byTenth.join(' · ')} |`),

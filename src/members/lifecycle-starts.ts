@@ -181,6 +181,9 @@ export async function markLifecycleStarted(pool: DatabasePool, start: Pick<Lifec
     tx.query(sql.unsafe`UPDATE lifecycle_starts SET started_at = now() WHERE member_id = ${start.memberId} AND started_at IS NULL`));
 }
 
+/** Starts the relay has in flight at once. */
+const RELAY_CONCURRENCY = 16;
+
 const StartRow = z.object({
   tenantId: z.string(), memberId: z.string(), workflowId: z.string(), wardId: z.string(),
   recorded: z.custom<m.RecordedApplication>((value) => typeof value === 'object' && value !== null),
@@ -199,9 +202,17 @@ export async function relayLifecycleStarts(deps: { client: Client; pool: Databas
       SELECT tenant_id AS "tenantId", member_id AS "memberId", workflow_id AS "workflowId", ward_id AS "wardId", recorded
       FROM lifecycle_starts WHERE started_at IS NULL AND created_at < now() - make_interval(secs => ${options.olderThanMs / 1000})
       ORDER BY created_at LIMIT ${options.batch ?? 500}`));
-    for (const start of due) {
-      if (await startRecordedLifecycle(deps.client, start, party.slug) === 'started') started++;
-      await markLifecycleStarted(deps.pool, start);
+    // A burst leaves hundreds at once (every start of a busy minute timed out): started
+    // RELAY_CONCURRENCY at a time, not one by one.
+    for (let i = 0; i < due.length; i += RELAY_CONCURRENCY) {
+      const results = await Promise.allSettled(due.slice(i, i + RELAY_CONCURRENCY).map(async (start) => {
+        const outcome = await startRecordedLifecycle(deps.client, start, party.slug);
+        await markLifecycleStarted(deps.pool, start);
+        return outcome;
+      }));
+      started += results.filter((r) => r.status === 'fulfilled' && r.value === 'started').length;
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
   if (started > 0) deps.log?.warn({ started }, 'lifecycle starts relayed: registrations whose lifecycle the request could not start');

@@ -42,7 +42,7 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-export async function startFaultStack(name: string, options: { logLevel?: string; workerPoolSize?: number; extraEnv?: NodeJS.ProcessEnv; apiExtraEnv?: NodeJS.ProcessEnv } = {}): Promise<FaultStack> {
+export async function startFaultStack(name: string, options: { logLevel?: string; workerPoolSize?: number; extraEnv?: NodeJS.ProcessEnv; apiExtraEnv?: NodeJS.ProcessEnv; workerExtraEnv?: NodeJS.ProcessEnv } = {}): Promise<FaultStack> {
   const temp = await faultTempDir(name);
   const [postgres, temporal, smtp] = await Promise.all([startOwnPostgres(temp.dir), startOwnTemporal(temp.dir), startSmtpCapture()]);
   const secrets = makeSecrets();
@@ -62,7 +62,7 @@ export async function startFaultStack(name: string, options: { logLevel?: string
     TEMPORAL_UI_ORIGIN: FAULT_STACK_UI_ORIGIN,
     ...options.extraEnv,
   };
-  const worker = new ChildService('worker', 'src/worker.ts', env);
+  const worker = new ChildService('worker', 'src/worker.ts', { ...env, ...options.workerExtraEnv });
   const api = new ChildService('api', 'api/server.ts', { ...env, ...options.apiExtraEnv });
   await Promise.all([worker.start(WORKER_READY), api.start(API_READY)]);
   // The product's codec under the stack's master key: the test reads and sends what the worker and API do.
