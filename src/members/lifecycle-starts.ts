@@ -194,7 +194,8 @@ const StartRow = z.object({
  * died, or Temporal was unreachable, between the commit and the start), party by party.
  * @returns how many it started (those found running already are not counted).
  */
-export async function relayLifecycleStarts(deps: { client: Client; pool: DatabasePool; log?: Logger }, options: { olderThanMs: number; batch?: number }): Promise<number> {
+export async function relayLifecycleStarts(deps: { client: Client; pool: DatabasePool; log?: Logger }, options: { olderThanMs: number; batch?: number; concurrency?: number }): Promise<number> {
+  const concurrency = options.concurrency ?? RELAY_CONCURRENCY;
   let started = 0;
   for (const party of await listTenants(deps.pool)) {
     const context = { tenantId: party.id, actor: 'system:lifecycle-starts' };
@@ -204,8 +205,8 @@ export async function relayLifecycleStarts(deps: { client: Client; pool: Databas
       ORDER BY created_at LIMIT ${options.batch ?? 500}`));
     // A burst leaves hundreds at once (every start of a busy minute timed out): started
     // RELAY_CONCURRENCY at a time, not one by one.
-    for (let i = 0; i < due.length; i += RELAY_CONCURRENCY) {
-      const results = await Promise.allSettled(due.slice(i, i + RELAY_CONCURRENCY).map(async (start) => {
+    for (let i = 0; i < due.length; i += concurrency) {
+      const results = await Promise.allSettled(due.slice(i, i + concurrency).map(async (start) => {
         const outcome = await startRecordedLifecycle(deps.client, start, party.slug);
         await markLifecycleStarted(deps.pool, start);
         return outcome;
