@@ -33,10 +33,10 @@ async function memberCount(api: ApiHarness): Promise<number> {
   });
 }
 
-/** The API's NODE_OPTIONS for the memory section: `--api-node-options`, else the compose file's production default. */
-function apiNodeOptions(): string | undefined {
-  const flag = process.argv.indexOf('--api-node-options');
-  const given = flag > 0 ? process.argv[flag + 1]! : serviceEnvironment(resolvedCompose(generatedDotEnv((bytes, encoding) => randomBytes(bytes).toString(encoding))), 'api').NODE_OPTIONS;
+/** A service's NODE_OPTIONS for the memory section: `--<flag>`, else the compose file's production default; `none` for none. */
+function nodeOptionsOf(service: 'api' | 'worker', flagName: string): string | undefined {
+  const flag = process.argv.indexOf(flagName);
+  const given = flag > 0 ? process.argv[flag + 1]! : serviceEnvironment(resolvedCompose(generatedDotEnv((bytes, encoding) => randomBytes(bytes).toString(encoding))), service).NODE_OPTIONS;
   return given === 'none' || !given ? undefined : given;
 }
 
@@ -101,9 +101,9 @@ async function main(): Promise<void> {
       report.sections.memory = await benchMemory({
         importSizes, lifecycles: lifecyclesFlag > 0 ? Number(process.argv[lifecyclesFlag + 1]) : quick ? 500 : 10_000,
         workerCache: cacheFlag > 0 ? Number(process.argv[cacheFlag + 1]) : undefined, log,
-        nodeOptions: apiNodeOptions(),
-        // `--worker-node-options '--max-semi-space-size=16'`: the worker's NODE_OPTIONS (none by default).
-        workerNodeOptions: process.argv.includes('--worker-node-options') ? process.argv[process.argv.indexOf('--worker-node-options') + 1] : undefined,
+        // The API and the worker run with the NODE_OPTIONS the compose file gives them; `--api-node-options` and `--worker-node-options` others (`none`: Node's defaults).
+        nodeOptions: nodeOptionsOf('api', '--api-node-options'),
+        workerNodeOptions: nodeOptionsOf('worker', '--worker-node-options'),
       });
     }
     if (runs('memory-api')) {

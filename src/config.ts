@@ -118,7 +118,7 @@ const EnvSchema = z.object({
    * costs the worker about 0.75–1 MB: sized here for a worker that stays under 1 GiB
    * (bench/results/2026-12-05-memory*.md: 722 MiB with 500, 1,093 MiB with 1,000).
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(300),
   /**
    * The task queues this worker process serves, comma-separated: `membership` (every workflow and
    * its database steps) and `membership-cards` (ID card rendering and email, CPU-heavy). Default

@@ -136,9 +136,11 @@ test('prometheus and grafana: health checks, provisioning mounted from deploy/, 
   expect(provisioned).not.toMatch(/password|secureJsonData|basicAuth: true/i);
 });
 
-test('the api service bounds V8\'s heap (young generation 8 MiB a semi-space, old 128 MB), overridable by API_NODE_OPTIONS; the worker and the migrator keep Node\'s defaults', () => {
+test('the api service bounds V8\'s heap (young generation 8 MiB a semi-space, old 128 MB), overridable by API_NODE_OPTIONS; the worker its young generation (16 MiB), overridable by WORKER_NODE_OPTIONS; the card worker and the migrator keep Node\'s defaults', () => {
   // The API under 256 MiB resident under load (bench/results/2026-12-05-memory-api.md); the worker's cache wants more heap.
   expect(serviceEnvironment(project, 'api').NODE_OPTIONS).toBe('--max-semi-space-size=8 --max-old-space-size=128');
   expect(serviceEnvironment(resolvedCompose({ ...dotEnv, API_NODE_OPTIONS: '--max-old-space-size=192' }), 'api').NODE_OPTIONS).toBe('--max-old-space-size=192');
-  for (const other of ['worker', 'migrate']) expect(serviceEnvironment(project, other).NODE_OPTIONS).toBeUndefined();
+  expect(serviceEnvironment(project, 'worker').NODE_OPTIONS).toBe('--max-semi-space-size=16');
+  expect(serviceEnvironment(resolvedCompose({ ...dotEnv, WORKER_NODE_OPTIONS: '--max-semi-space-size=32' }), 'worker').NODE_OPTIONS).toBe('--max-semi-space-size=32');
+  for (const other of ['card-worker', 'migrate']) expect(serviceEnvironment(project, other).NODE_OPTIONS).toBeUndefined();
 });
