@@ -115,8 +115,10 @@ const EnvSchema = z.object({
    * Workflows the worker keeps in memory between their tasks (its sticky cache). A cached lifecycle
    * answers its next task without replaying its history; an evicted one replays it. The SDK's own
    * default grows with the heap limit (about 2,300 on a machine with 24 GiB) and a cached lifecycle
-   * costs the worker about 0.75–1 MB: sized here for a worker that stays under 1 GiB
-   * (bench/results/2026-12-05-memory*.md: 722 MiB with 500, 1,093 MiB with 1,000).
+   * costs the worker about 0.75–1 MB: sized here for a worker that stays under 1 GiB with
+   * 10,000 lifecycles open (bench/results/2026-12-05.md: 1,562 MiB at its peak with 500 and
+   * Node's defaults; bench/results/2026-12-05-memory-worker-300.md: 1,011 MiB with 300 and
+   * compose's 16 MiB young generation, WORKER_NODE_OPTIONS).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(300),
   /**

@@ -191,32 +191,44 @@ const StartRow = z.object({
 
 /**
  * Starts every lifecycle recorded at least `olderThanMs` ago and not started yet (its process
- * died, or Temporal was unreachable, between the commit and the start), party by party.
+ * died, or Temporal was unreachable, between the commit and the start), party by party,
+ * `concurrency` at a time (a burst whose starts all timed out leaves hundreds at once). The rows
+ * started are marked in one statement per chunk, so a chunk holds one pool connection, not one
+ * per start. A start that fails is logged and its row left for the next pass; a chunk in which
+ * every start failed (Temporal unreachable, most likely) ends that party's turn, and the other
+ * parties still get theirs.
  * @returns how many it started (those found running already are not counted).
+ * @throws AggregateError of the failed starts, once every party had its turn.
  */
 export async function relayLifecycleStarts(deps: { client: Client; pool: DatabasePool; log?: Logger }, options: { olderThanMs: number; batch?: number; concurrency?: number }): Promise<number> {
-  const concurrency = options.concurrency ?? RELAY_CONCURRENCY;
+  const concurrency = Math.max(1, options.concurrency ?? RELAY_CONCURRENCY);
   let started = 0;
+  const failures: unknown[] = [];
   for (const party of await listTenants(deps.pool)) {
     const context = { tenantId: party.id, actor: 'system:lifecycle-starts' };
     const due = await withTenant(deps.pool, context, (tx) => tx.any(sql.type(StartRow)`
       SELECT tenant_id AS "tenantId", member_id AS "memberId", workflow_id AS "workflowId", ward_id AS "wardId", recorded
       FROM lifecycle_starts WHERE started_at IS NULL AND created_at < now() - make_interval(secs => ${options.olderThanMs / 1000})
       ORDER BY created_at LIMIT ${options.batch ?? 500}`));
-    // A burst leaves hundreds at once (every start of a busy minute timed out): started
-    // RELAY_CONCURRENCY at a time, not one by one.
     for (let i = 0; i < due.length; i += concurrency) {
-      const results = await Promise.allSettled(due.slice(i, i + concurrency).map(async (start) => {
-        const outcome = await startRecordedLifecycle(deps.client, start, party.slug);
-        await markLifecycleStarted(deps.pool, start);
-        return outcome;
-      }));
+      const chunk = due.slice(i, i + concurrency);
+      const results = await Promise.allSettled(chunk.map((start) => startRecordedLifecycle(deps.client, start, party.slug)));
+      const done = chunk.filter((_start, k) => results[k]!.status === 'fulfilled');
+      if (done.length > 0) {
+        await withTenant(deps.pool, context, (tx) => tx.query(sql.unsafe`
+          UPDATE lifecycle_starts SET started_at = now() WHERE member_id = ANY(${sql.array(done.map((start) => start.memberId), 'uuid')}) AND started_at IS NULL`));
+      }
       started += results.filter((r) => r.status === 'fulfilled' && r.value === 'started').length;
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      results.forEach((result, k) => {
+        if (result.status === 'fulfilled') return;
+        failures.push(result.reason);
+        deps.log?.warn({ err: result.reason, workflowId: chunk[k]!.workflowId }, 'lifecycle start not relayed; the next pass tries again');
+      });
+      if (done.length === 0) break;
     }
   }
   if (started > 0) deps.log?.warn({ started }, 'lifecycle starts relayed: registrations whose lifecycle the request could not start');
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} lifecycle starts not relayed (${started} relayed)`);
   return started;
 }
 

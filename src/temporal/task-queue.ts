@@ -3,7 +3,8 @@ export const MEMBERSHIP_TASK_QUEUE = 'membership';
 
 /**
  * The task queue of the CPU-heavy activities: rendering ID cards and sending email. Lifecycles
- * since the cards-own-queue patch (src/temporal/workflow-patches.ts) schedule them here, so a
+ * since the cards-own-queue patch, and renewals, status changes, transfers and transfer links
+ * since theirs (src/temporal/workflow-patches.ts), schedule them here, so a
  * worker process that serves only it (WORKER_TASK_QUEUES) keeps them off the event loop that
  * runs workflow tasks.
  */
