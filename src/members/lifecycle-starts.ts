@@ -79,7 +79,7 @@ export async function startAfterCommit(deps: { client: Client; pool: DatabasePoo
     return;
   }
   // A row left unmarked is found started by the relay and marked then.
-  await markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
+  await markLifecycleStarted(deps.pool, start.tenantId, [start.memberId]).catch((err: unknown) => deps.log?.warn({ err, workflowId: start.workflowId }, 'lifecycle start not marked started'));
 }
 
 /** How many starts after the answer one process keeps under way at most (see AfterCommitStarts). */
@@ -171,14 +171,14 @@ export async function startRecordedIfWaiting(deps: { client: Client; pool: Datab
   if (!row) return false;
   const { party, ...start } = row;
   await startRecordedLifecycle(deps.client, start, party);
-  await markLifecycleStarted(deps.pool, start).catch((err: unknown) => deps.log?.warn({ err, workflowId }, 'lifecycle start not marked started'));
+  await markLifecycleStarted(deps.pool, start.tenantId, [start.memberId]).catch((err: unknown) => deps.log?.warn({ err, workflowId }, 'lifecycle start not marked started'));
   return true;
 }
 
-/** The row is done with: Temporal holds the lifecycle. */
-export async function markLifecycleStarted(pool: DatabasePool, start: Pick<LifecycleStart, 'tenantId' | 'memberId'>): Promise<void> {
-  await withTenant(pool, { tenantId: start.tenantId, actor: 'system:lifecycle-starts' }, (tx) =>
-    tx.query(sql.unsafe`UPDATE lifecycle_starts SET started_at = now() WHERE member_id = ${start.memberId} AND started_at IS NULL`));
+/** The rows are done with: Temporal holds these members' lifecycles (one party's). One statement however many. */
+export async function markLifecycleStarted(pool: DatabasePool, tenantId: string, memberIds: readonly string[]): Promise<void> {
+  await withTenant(pool, { tenantId, actor: 'system:lifecycle-starts' }, (tx) =>
+    tx.query(sql.unsafe`UPDATE lifecycle_starts SET started_at = now() WHERE member_id = ANY(${sql.array([...memberIds], 'uuid')}) AND started_at IS NULL`));
 }
 
 /** Starts the relay has in flight at once. */
@@ -214,10 +214,7 @@ export async function relayLifecycleStarts(deps: { client: Client; pool: Databas
       const chunk = due.slice(i, i + concurrency);
       const results = await Promise.allSettled(chunk.map((start) => startRecordedLifecycle(deps.client, start, party.slug)));
       const done = chunk.filter((_start, k) => results[k]!.status === 'fulfilled');
-      if (done.length > 0) {
-        await withTenant(deps.pool, context, (tx) => tx.query(sql.unsafe`
-          UPDATE lifecycle_starts SET started_at = now() WHERE member_id = ANY(${sql.array(done.map((start) => start.memberId), 'uuid')}) AND started_at IS NULL`));
-      }
+      if (done.length > 0) await markLifecycleStarted(deps.pool, party.id, done.map((start) => start.memberId));
       started += results.filter((r) => r.status === 'fulfilled' && r.value === 'started').length;
       results.forEach((result, k) => {
         if (result.status === 'fulfilled') return;
